@@ -1,0 +1,44 @@
+# Thin wrappers over CMake. Every target first makes sure the Debian packages are installed.
+BUILD ?= build
+GENERATOR ?= Ninja
+JOBS ?= $(shell nproc)
+
+.PHONY: deps test test-asan bench demo format format-check clean
+
+deps:
+	@./scripts/install-deps.sh
+
+test: deps
+	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)/default -j $(JOBS)
+	cd $(BUILD)/default && ctest --output-on-failure -j $(JOBS)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer, built with g++ (see docs/decisions/0001).
+test-asan: deps
+	CC=gcc CXX=g++ cmake -S . -B $(BUILD)/asan -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+	  -DWAYMARK_SANITIZE=address,undefined
+	cmake --build $(BUILD)/asan -j $(JOBS)
+	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+bench: deps
+	cmake -S . -B $(BUILD)/bench -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DWAYMARK_BUILD_TESTS=OFF \
+	  -DWAYMARK_BUILD_BENCH=ON
+	cmake --build $(BUILD)/bench -j $(JOBS)
+	cmake --build $(BUILD)/bench --target run-bench
+
+demo: deps
+	@echo "make demo: the end-to-end demo (issue 7) has not landed yet; it needs Sync, Collector and Analytics."
+	@echo "Today 'make test' exercises the SDK core; see README.md for what exists."
+	@exit 1
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check: deps
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf $(BUILD)

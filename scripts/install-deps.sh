@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages the build needs. Idempotent: when every
+# package is already installed it does no apt work at all (no `apt-get update`).
+set -euo pipefail
+
+packages=(
+  libboost-dev libboost-program-options-dev libboost-system-dev
+  nlohmann-json3-dev libsodium-dev flatbuffers-compiler libflatbuffers-dev
+  libsqlite3-dev catch2 libzstd-dev libphonenumber-dev libicu-dev
+  libbenchmark-dev ninja-build pkg-config cmake g++ clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

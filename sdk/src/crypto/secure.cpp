@@ -1,0 +1,37 @@
+#include "crypto/secure.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace waymark::detail {
+
+Status RandomPool::fill(uint8_t* out, size_t len) {
+  std::lock_guard lock(mu_);
+  while (len > 0) {
+    if (offset_ == buffer_.size()) {
+      if (platform_.random_bytes(buffer_.data(), buffer_.size(), platform_.user_data) != 0) {
+        return Error(WAYMARK_ERR_CRYPTO, "platform random source failed");
+      }
+      offset_ = 0;
+    }
+    const size_t n = std::min(len, buffer_.size() - offset_);
+    std::memcpy(out, buffer_.data() + offset_, n);
+    sodium_memzero(buffer_.data() + offset_, n);
+    offset_ += n;
+    out += n;
+    len -= n;
+  }
+  return Status::Ok();
+}
+
+Result<Uuid> make_uuid_v7(RandomPool& pool, int64_t unix_ms) {
+  Uuid id{};
+  if (Status s = pool.fill(id.data() + 6, 10); !s.ok()) return s;
+  const auto ms = static_cast<uint64_t>(unix_ms < 0 ? 0 : unix_ms);
+  for (int i = 0; i < 6; ++i) id[static_cast<size_t>(i)] = static_cast<uint8_t>(ms >> (40 - 8 * i));
+  id[6] = static_cast<uint8_t>(0x70 | (id[6] & 0x0F));
+  id[8] = static_cast<uint8_t>(0x80 | (id[8] & 0x3F));
+  return id;
+}
+
+}  // namespace waymark::detail

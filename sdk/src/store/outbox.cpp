@@ -1,0 +1,465 @@
+#include "store/outbox.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <sodium.h>
+
+namespace waymark::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Schema migrations: index i upgrades user_version i to i + 1. Only ever append.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY,        -- per-device sequence, increasing: rows append to the b-tree
+  event_id BLOB NOT NULL,        -- UUIDv7, bound into the AEAD associated data
+  slot BLOB NOT NULL,            -- random customer-slot id (not an identifier)
+  purpose INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  sealed BLOB NOT NULL);         -- nonce(24) || XChaCha20-Poly1305(event)
+CREATE TABLE consent_ledger(
+  slot BLOB NOT NULL, seq INTEGER NOT NULL, purpose INTEGER NOT NULL, granted INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL, policy TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
+  signature BLOB NOT NULL, PRIMARY KEY(slot, seq)) WITHOUT ROWID;
+CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
+)sql"};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// Internal status marking a store that SQLite reports as corrupt or not a database.
+constexpr waymark_status_t kCorrupt = -1000;
+
+constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+
+// Associated data: binds a sealed row to its row id, event id and key id, so rows cannot be
+// swapped, replayed under another id or opened under another key version.
+std::array<uint8_t, 32> row_ad(int64_t id, const uint8_t* event_id, uint32_t key_id) {
+  std::array<uint8_t, 32> ad{'W', 'M', 'R', 'W'};
+  for (int i = 0; i < 8; ++i) ad[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(id) >> (8 * i));
+  std::memcpy(ad.data() + 12, event_id, 16);
+  for (int i = 0; i < 4; ++i) ad[static_cast<size_t>(28 + i)] = static_cast<uint8_t>(key_id >> (8 * i));
+  return ad;
+}
+
+constexpr uint8_t kKeyCheckEventId[16] = {'k', 'e', 'y', '-', 'c', 'h', 'e', 'c', 'k'};
+
+}  // namespace
+
+Status Outbox::create_directory(const std::string& dir) {
+  std::error_code ec;
+  if (fs::create_directory(dir, ec)) {
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  if (ec || !fs::is_directory(dir, ec)) {
+    return Error(WAYMARK_ERR_STORE_IO, "store directory cannot be created or is not a directory");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+void quarantine(const std::string& path, int64_t stamp) {
+  std::error_code ec;
+  const std::string target = path + ".corrupt-" + std::to_string(stamp);
+  fs::rename(path, target, ec);
+  for (const char* suffix : {"-wal", "-shm"}) {
+    if (fs::exists(path + suffix, ec)) fs::rename(path + suffix, target + suffix, ec);
+  }
+}
+
+sqlite3* open_db(const std::string& path, int* rc) {
+  sqlite3* db = nullptr;
+  *rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (*rc != SQLITE_OK) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  std::error_code ec;
+  // Before anything is written: only this user may read the store.
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
+  sqlite3_extended_result_codes(db, 1);
+  return db;
+}
+
+}  // namespace
+
+Outbox::Outbox(sqlite3* db, const OutboxConfig& config, const uint8_t* data_key, RandomPool& random)
+    : db_(db), config_(config), random_(random) {
+  if (key_.valid()) std::memcpy(key_.data(), data_key, 32);
+}
+
+Outbox::~Outbox() {
+  insert_ = {};
+  delete_id_ = {};
+  save_counter_ = {};
+  save_meta_ = {};
+  append_consent_ = {};
+  sqlite3_close(db_);
+}
+
+Result<Outbox::Opened> Outbox::open(const OutboxConfig& config, const uint8_t* data_key, RandomPool& random) {
+  if (Status s = create_directory(config.dir); !s.ok()) return s;
+  const std::string path = config.dir + "/" + kFileName;
+  Opened opened;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int rc = SQLITE_OK;
+    sqlite3* db = open_db(path, &rc);
+    if (db == nullptr) return sqlite_status(rc, nullptr, "cannot open the outbox");
+    std::unique_ptr<Outbox> outbox(new Outbox(db, config, data_key, random));
+    if (!outbox->key_.valid()) return Error(WAYMARK_ERR_NO_MEMORY, "cannot allocate protected memory");
+    int64_t unreadable = 0;
+    Status s = outbox->setup(&unreadable);
+    if (s.ok()) {
+      opened.outbox = std::move(outbox);
+      opened.unreadable = unreadable;
+      return opened;
+    }
+    if (s.code != kCorrupt) return s;
+    outbox.reset();
+    timespec ts{};
+    timespec_get(&ts, TIME_UTC);
+    quarantine(path, static_cast<int64_t>(ts.tv_sec));
+    opened.recovered = true;
+  }
+  return Error(WAYMARK_ERR_STORE_IO, "outbox could not be recovered");
+}
+
+Status Outbox::exec(const char* sql, bool detect_corrupt) {
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (detect_corrupt && sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
+  return sqlite_status(rc, db_, "outbox");
+}
+
+Result<Statement*> Outbox::prepare(Statement& slot, const char* sql) {
+  if (slot.get() == nullptr) {
+    int rc = SQLITE_OK;
+    slot = Statement(db_, sql, &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "prepare");
+  }
+  return &slot;
+}
+
+Status Outbox::setup(int64_t* unreadable) {
+  // A file that is not a database fails here with SQLITE_NOTADB (kCorrupt).
+  if (Status s = exec("PRAGMA journal_mode=WAL", true); !s.ok()) return s;
+  const std::string pragmas = std::string("PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY; PRAGMA synchronous=") +
+                              (config_.durable ? "FULL" : "NORMAL");
+  if (Status s = exec(pragmas.c_str(), true); !s.ok()) return s;
+
+  int rc = SQLITE_OK;
+  {
+    Statement version(db_, "PRAGMA user_version", &rc);
+    if (rc != SQLITE_OK) return sqlite_is_corrupt(rc) ? Error(kCorrupt, "outbox is corrupt") : sqlite_status(rc, db_, "version");
+    rc = version.step();
+    if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
+    int current = static_cast<int>(version.int64(0));
+    if (current > kSchemaVersion) return Error(WAYMARK_ERR_STORE_IO, "outbox was written by a newer SDK");
+    for (; current < kSchemaVersion; ++current) {
+      const std::string sql = std::string("BEGIN;") + kMigrations[current] +
+                              "PRAGMA user_version=" + std::to_string(current + 1) + "; COMMIT;";
+      if (Status s = exec(sql.c_str(), true); !s.ok()) {
+        (void)exec("ROLLBACK");
+        return s;
+      }
+    }
+  }
+  // Reading every row's length also walks the whole table: corruption shows up here.
+  {
+    Statement totals(db_, "SELECT count(*), coalesce(sum(length(sealed)), 0), coalesce(max(id), 0) FROM outbox", &rc);
+    rc = rc == SQLITE_OK ? totals.step() : rc;
+    if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
+    if (rc != SQLITE_ROW) return sqlite_status(rc, db_, "outbox totals");
+    rows_ = totals.int64(0);
+    bytes_ = totals.int64(1);
+    next_id_ = totals.int64(2) + 1;
+  }
+  {
+    Statement counters(db_, "SELECT name, value FROM counters", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "counters");
+    while ((rc = counters.step()) == SQLITE_ROW) {
+      const std::string_view name = counters.blob(0);
+      const int64_t v = counters.int64(1);
+      if (name == "dropped") loaded_counters_.dropped = v;
+      if (name == "refused") loaded_counters_.refused = v;
+      if (name == "evicted") loaded_counters_.evicted = v;
+      if (name == "unreadable") loaded_counters_.unreadable = v;
+      if (name == "purged") loaded_counters_.purged = v;
+    }
+    if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
+  }
+  std::vector<uint8_t> key_check;
+  {
+    Statement meta(db_, "SELECT name, value FROM meta", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "meta");
+    while ((rc = meta.step()) == SQLITE_ROW) {
+      const std::string_view name = meta.blob(0);
+      if (name == "next_id") next_id_ = std::max(next_id_, meta.int64(1));
+      if (name == "key_check") key_check.assign(meta.blob(1).begin(), meta.blob(1).end());
+    }
+    if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
+  }
+  // The data key lives in the keystore; if it no longer opens the store (key lost or
+  // replaced), the rows are unreadable: count and drop them rather than fail forever.
+  std::vector<uint8_t> plain;
+  const bool key_ok = !key_check.empty() &&
+                      open_sealed(0, kKeyCheckEventId, {reinterpret_cast<const char*>(key_check.data()), key_check.size()}, plain);
+  if (!key_ok) {
+    if (!key_check.empty() && rows_ > 0) {
+      *unreadable = rows_;
+      loaded_counters_.unreadable += rows_;
+      if (Status s = exec("DELETE FROM outbox"); !s.ok()) return s;
+      rows_ = bytes_ = 0;
+    }
+    std::array<uint8_t, 16> zero{};
+    std::array<uint8_t, kNonce + sizeof zero + kTag> sealed{};
+    if (Status s = random_.fill(sealed.data(), kNonce); !s.ok()) return s;
+    const auto ad = row_ad(0, kKeyCheckEventId, kKeyId);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data() + kNonce, nullptr, zero.data(), zero.size(), ad.data(),
+                                               ad.size(), nullptr, sealed.data(), key_.data());
+    Statement put(db_, "INSERT OR REPLACE INTO meta(name, value) VALUES('key_check', ?1)", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "key check");
+    put.bind(1, sealed.data(), sealed.size());
+    if (Status s = sqlite_status(put.step(), db_, "key check"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Outbox::begin() { return exec("BEGIN IMMEDIATE"); }
+Status Outbox::commit() { return exec("COMMIT"); }
+void Outbox::rollback() {
+  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const {
+  if (sealed.size() < kNonce + kTag) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(sealed.data());
+  const auto ad = row_ad(id, event_id, kKeyId);
+  out.resize(sealed.size() - kNonce - kTag);
+  unsigned long long len = 0;
+  return crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, p + kNonce, sealed.size() - kNonce,
+                                                    ad.data(), ad.size(), p, key_.data()) == 0;
+}
+
+Status Outbox::insert(const OutboxRow& row) {
+  auto stmt = prepare(insert_,
+                      "INSERT INTO outbox(id, event_id, slot, purpose, priority, created_ms, key_id, sealed) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!stmt.ok()) return stmt.status();
+  sealed_.resize(kNonce + row.plaintext.size() + kTag);
+  if (Status s = random_.fill(sealed_.data(), kNonce); !s.ok()) return s;
+  const auto ad = row_ad(row.id, row.event_id.data(), kKeyId);
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(sealed_.data() + kNonce, nullptr, row.plaintext.data(),
+                                                 row.plaintext.size(), ad.data(), ad.size(), nullptr, sealed_.data(),
+                                                 key_.data()) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "sealing a row failed");
+  }
+  Statement& st = *stmt.value();
+  st.bind(1, row.id)
+      .bind(2, row.event_id.data(), row.event_id.size())
+      .bind(3, row.slot.data(), row.slot.size())
+      .bind(4, row.purpose)
+      .bind(5, row.priority)
+      .bind(6, row.created_ms)
+      .bind(7, kKeyId)
+      .bind(8, sealed_.data(), sealed_.size());
+  const int rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "insert");
+  ++rows_;
+  bytes_ += static_cast<int64_t>(sealed_.size());
+  next_id_ = std::max(next_id_, row.id + 1);
+  return Status::Ok();
+}
+
+Status Outbox::purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t* deleted) {
+  int rc = SQLITE_OK;
+  Statement st(db_,
+               purpose ? "DELETE FROM outbox WHERE slot = ?1 AND purpose = ?2 RETURNING length(sealed)"
+                       : "DELETE FROM outbox WHERE slot = ?1 RETURNING length(sealed)",
+               &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "purge");
+  st.bind(1, slot.data(), slot.size());
+  if (purpose) st.bind(2, *purpose);
+  while ((rc = st.step()) == SQLITE_ROW) {
+    --rows_;
+    bytes_ -= st.int64(0);
+    ++*deleted;
+  }
+  return sqlite_status(rc, db_, "purge");
+}
+
+Status Outbox::evict(int64_t now_ms, bool by_age, int64_t* evicted) {
+  int rc = SQLITE_OK;
+  if (by_age && config_.max_age_ms > 0) {
+    Statement st(db_, "DELETE FROM outbox WHERE created_ms < ?1 RETURNING length(sealed)", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "evict");
+    st.bind(1, now_ms - config_.max_age_ms);
+    while ((rc = st.step()) == SQLITE_ROW) {
+      --rows_;
+      bytes_ -= st.int64(0);
+      ++*evicted;
+    }
+    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "evict");
+  }
+  const int64_t over_rows = config_.max_rows > 0 ? rows_ - config_.max_rows : 0;
+  const int64_t over_bytes = config_.max_bytes > 0 ? bytes_ - config_.max_bytes : 0;
+  if (over_rows <= 0 && over_bytes <= 0) return Status::Ok();
+  // Evict 1% beyond the cap so a full outbox does not sort the table on every commit.
+  return evict_ordered(over_rows > 0 ? over_rows + config_.max_rows / 100 : 0,
+                       over_bytes > 0 ? over_bytes + config_.max_bytes / 100 : 0, evicted);
+}
+
+Status Outbox::evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted) {
+  int rc = SQLITE_OK;
+  std::vector<int64_t> victims;
+  {
+    Statement scan(db_, "SELECT id, length(sealed) FROM outbox ORDER BY priority ASC, id ASC", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "evict");
+    int64_t freed_rows = 0, freed_bytes = 0;
+    while ((freed_rows < need_rows || freed_bytes < need_bytes) && (rc = scan.step()) == SQLITE_ROW) {
+      victims.push_back(scan.int64(0));
+      ++freed_rows;
+      freed_bytes += scan.int64(1);
+    }
+  }
+  const int64_t before = rows_;
+  if (Status s = remove(victims); !s.ok()) return s;
+  *evicted += before - rows_;
+  return Status::Ok();
+}
+
+Status Outbox::remove(const std::vector<int64_t>& ids) {
+  auto stmt = prepare(delete_id_, "DELETE FROM outbox WHERE id = ?1 RETURNING length(sealed)");
+  if (!stmt.ok()) return stmt.status();
+  Statement& st = *stmt.value();
+  for (int64_t id : ids) {
+    st.bind(1, id);
+    int rc = SQLITE_OK;
+    while ((rc = st.step()) == SQLITE_ROW) {
+      --rows_;
+      bytes_ -= st.int64(0);
+    }
+    st.reset();
+    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "delete");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<StoredEvent>> Outbox::read_oldest(size_t limit, int64_t* unreadable) {
+  int rc = SQLITE_OK;
+  std::vector<StoredEvent> out;
+  std::vector<int64_t> bad;
+  {
+    Statement st(db_, "SELECT id, event_id, sealed FROM outbox ORDER BY id LIMIT ?1", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "read");
+    st.bind(1, static_cast<int64_t>(limit));
+    while ((rc = st.step()) == SQLITE_ROW) {
+      StoredEvent ev;
+      ev.id = st.int64(0);
+      const std::string_view event_id = st.blob(1);
+      if (event_id.size() == 16 && open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), st.blob(2),
+                                               ev.plaintext)) {
+        out.push_back(std::move(ev));
+      } else {
+        bad.push_back(ev.id);
+      }
+    }
+    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "read");
+  }
+  if (Status s = remove(bad); !s.ok()) return s;
+  *unreadable += static_cast<int64_t>(bad.size());
+  return out;
+}
+
+Status Outbox::append_consent(const ConsentRecord& r) {
+  auto stmt = prepare(append_consent_,
+                      "INSERT INTO consent_ledger(slot, seq, purpose, granted, time_ms, policy, prev_hash, hash, "
+                      "signature) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!stmt.ok()) return stmt.status();
+  Statement& st = *stmt.value();
+  st.bind(1, r.slot.data(), r.slot.size())
+      .bind(2, static_cast<int64_t>(r.seq))
+      .bind(3, r.purpose)
+      .bind(4, r.granted ? 1 : 0)
+      .bind(5, r.time_ms)
+      .bind(6, r.policy_version)
+      .bind(7, r.prev_hash.data(), r.prev_hash.size())
+      .bind(8, r.hash.data(), r.hash.size())
+      .bind(9, r.signature.data(), r.signature.size());
+  const int rc = st.step();
+  st.reset();
+  return sqlite_status(rc, db_, "consent ledger");
+}
+
+Status Outbox::delete_consent(const SlotId& slot) {
+  int rc = SQLITE_OK;
+  Statement st(db_, "DELETE FROM consent_ledger WHERE slot = ?1", &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "consent ledger");
+  st.bind(1, slot.data(), slot.size());
+  return sqlite_status(st.step(), db_, "consent ledger");
+}
+
+Result<std::vector<ConsentRecord>> Outbox::load_consent(const SlotId& slot) {
+  int rc = SQLITE_OK;
+  Statement st(db_,
+               "SELECT seq, purpose, granted, time_ms, policy, prev_hash, hash, signature FROM consent_ledger "
+               "WHERE slot = ?1 ORDER BY seq",
+               &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "consent ledger");
+  st.bind(1, slot.data(), slot.size());
+  std::vector<ConsentRecord> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    ConsentRecord r;
+    r.slot = slot;
+    r.seq = static_cast<uint64_t>(st.int64(0));
+    r.purpose = static_cast<uint8_t>(st.int64(1));
+    r.granted = st.int64(2) != 0;
+    r.time_ms = st.int64(3);
+    r.policy_version = std::string(st.blob(4));
+    const auto copy = [](std::string_view src, auto& dst) {
+      if (src.size() == dst.size()) std::memcpy(dst.data(), src.data(), dst.size());
+    };
+    copy(st.blob(5), r.prev_hash);
+    copy(st.blob(6), r.hash);
+    copy(st.blob(7), r.signature);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "consent ledger");
+  return out;
+}
+
+Status Outbox::save_counters(const Counters& c) {
+  auto stmt = prepare(save_counter_, "INSERT OR REPLACE INTO counters(name, value) VALUES(?1, ?2)");
+  if (!stmt.ok()) return stmt.status();
+  Statement& st = *stmt.value();
+  const std::pair<const char*, int64_t> values[] = {{"dropped", c.dropped},       {"refused", c.refused},
+                                                    {"evicted", c.evicted},       {"unreadable", c.unreadable},
+                                                    {"purged", c.purged}};
+  for (const auto& [name, value] : values) {
+    st.bind(1, std::string_view(name)).bind(2, value);
+    const int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "counters");
+  }
+  return Status::Ok();
+}
+
+Status Outbox::save_next_id(int64_t next_id) {
+  auto stmt = prepare(save_meta_, "INSERT OR REPLACE INTO meta(name, value) VALUES('next_id', ?1)");
+  if (!stmt.ok()) return stmt.status();
+  Statement& st = *stmt.value();
+  st.bind(1, next_id);
+  const int rc = st.step();
+  st.reset();
+  return sqlite_status(rc, db_, "meta");
+}
+
+}  // namespace waymark::detail

@@ -1,0 +1,114 @@
+// The device outbox: sealed events, the consent ledger and persisted counters in one SQLite
+// database (WAL, secure_delete, mode 0600). Not thread-safe: after open, only the writer
+// thread touches it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.hpp"
+#include "crypto/secure.hpp"
+#include "store/sqlite.hpp"
+
+namespace waymark::detail {
+
+using SlotId = std::array<uint8_t, 16>;
+
+// A row on its way in: `plaintext` is the encoded event, sealed by insert().
+struct OutboxRow {
+  int64_t id = 0;
+  Uuid event_id{};
+  SlotId slot{};
+  uint8_t purpose = 0;
+  uint8_t priority = 0;
+  int64_t created_ms = 0;
+  std::vector<uint8_t> plaintext;
+};
+
+// A row read back and authenticated.
+struct StoredEvent {
+  int64_t id = 0;
+  std::vector<uint8_t> plaintext;
+};
+
+// Persisted counters (the C ABI's stats).
+struct Counters {
+  int64_t dropped = 0, refused = 0, evicted = 0, unreadable = 0, purged = 0;
+};
+
+struct OutboxConfig {
+  std::string dir;
+  bool durable = false;  // synchronous=FULL: a commit survives power loss
+  int64_t max_bytes = 0, max_rows = 0, max_age_ms = 0;  // 0 = no cap
+};
+
+class Outbox {
+ public:
+  static constexpr uint32_t kKeyId = 1;
+  static constexpr const char* kFileName = "outbox.db";
+
+  struct Opened {
+    std::unique_ptr<Outbox> outbox;
+    bool recovered = false;  // a corrupt file was moved aside
+    int64_t unreadable = 0;  // rows dropped because the data key does not open them
+  };
+  // Creates the store directory (mode 0700) if missing; its parent must exist.
+  static Status create_directory(const std::string& dir);
+  // Opens (creating or migrating) the store; quarantines a corrupt file.
+  static Result<Opened> open(const OutboxConfig& config, const uint8_t* data_key, RandomPool& random);
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  Status begin();
+  Status commit();
+  void rollback();
+
+  Status insert(const OutboxRow& row);
+  // Deletes a slot's rows (of one purpose, or all); adds the count to *deleted.
+  Status purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t* deleted);
+  // Enforces the caps (age when `by_age`, then count and bytes: lowest priority, oldest first).
+  Status evict(int64_t now_ms, bool by_age, int64_t* evicted);
+
+  Status append_consent(const ConsentRecord& record);
+  Status delete_consent(const SlotId& slot);
+  Result<std::vector<ConsentRecord>> load_consent(const SlotId& slot);
+
+  Counters load_counters() const { return loaded_counters_; }
+  Status save_counters(const Counters& counters);
+  int64_t next_id() const { return next_id_; }
+  Status save_next_id(int64_t next_id);
+
+  // Oldest rows first, authenticated; rows that fail authentication are deleted and counted
+  // into *unreadable (never returned, never crash).
+  Result<std::vector<StoredEvent>> read_oldest(size_t limit, int64_t* unreadable);
+  Status remove(const std::vector<int64_t>& ids);
+
+  int64_t rows() const noexcept { return rows_; }
+  int64_t bytes() const noexcept { return bytes_; }
+
+ private:
+  Outbox(sqlite3* db, const OutboxConfig& config, const uint8_t* data_key, RandomPool& random);
+  Status setup(int64_t* unreadable);
+  Status exec(const char* sql, bool detect_corrupt = false);
+  Result<Statement*> prepare(Statement& slot, const char* sql);
+  Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
+  bool open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const;
+
+  sqlite3* db_;
+  OutboxConfig config_;
+  Secret<32> key_;
+  RandomPool& random_;
+  Counters loaded_counters_;
+  int64_t next_id_ = 1;
+  int64_t rows_ = 0;
+  int64_t bytes_ = 0;
+  Statement insert_, delete_id_, save_counter_, save_meta_, append_consent_;
+  std::vector<uint8_t> sealed_;  // reused buffer
+};
+
+}  // namespace waymark::detail

@@ -1,0 +1,224 @@
+#include "store/writer.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace waymark::detail {
+
+namespace {
+constexpr size_t kMaxBatch = 4096;
+constexpr int64_t kMaxBackoffMs = 5000;
+}  // namespace
+
+OutboxWriter::OutboxWriter(std::unique_ptr<Outbox> outbox, Config config)
+    : outbox_(std::move(outbox)), config_(std::move(config)) {
+  const Counters c = outbox_->load_counters();
+  dropped_ = c.dropped;
+  refused_ = c.refused;
+  evicted_ = c.evicted;
+  unreadable_ = c.unreadable;
+  purged_ = c.purged;
+  rows_ = outbox_->rows();
+  bytes_ = outbox_->bytes();
+  thread_ = std::thread([this] { run(); });
+}
+
+OutboxWriter::~OutboxWriter() { (void)stop(); }
+
+Counters OutboxWriter::counters() const {
+  return {dropped_.load(), refused_.load(), evicted_.load(), unreadable_.load(), purged_.load()};
+}
+
+int64_t OutboxWriter::queued() const {
+  std::lock_guard lock(mu_);
+  int64_t pending = 0;
+  for (const Item& item : queue_) pending += item.row ? 1 : 0;
+  return rows_.load() + pending;
+}
+
+Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return Error(WAYMARK_ERR_CLOSED, "client is closed");
+  // The cap bounds unattended (async) rows; a caller that waits for its commit is its own bound.
+  if (!want_ticket && queue_.size() >= config_.queue_capacity) {
+    ++dropped_;
+    return Error(WAYMARK_ERR_QUEUE_FULL, "outbox queue is full; event dropped");
+  }
+  Item item;
+  item.ticket = ++next_ticket_;
+  item.row = std::move(row);
+  if (want_ticket) {
+    item.completion = std::make_shared<Completion>();
+    *ticket = item.completion;
+  }
+  queue_.push_back(std::move(item));
+  if (idle_) work_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status OutboxWriter::enqueue_job(Job job, Ticket* ticket) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return Error(WAYMARK_ERR_CLOSED, "client is closed");
+  Item item;
+  item.ticket = ++next_ticket_;
+  item.job = std::move(job);
+  item.completion = std::make_shared<Completion>();
+  *ticket = item.completion;
+  queue_.push_back(std::move(item));
+  if (idle_) work_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status OutboxWriter::wait(const Ticket& ticket, int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  if (!done_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return ticket->done; })) {
+    return Error(WAYMARK_ERR_TIMEOUT, "the store did not commit in time");
+  }
+  return ticket->status;
+}
+
+Status OutboxWriter::flush(int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  const uint64_t target = next_ticket_;
+  if (idle_) work_cv_.notify_one();
+  if (!done_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
+                         [&] { return processed_ticket_ >= target; })) {
+    if (!last_error_.ok()) return last_error_;
+    return Error(WAYMARK_ERR_TIMEOUT, "flush deadline passed before the queue was committed");
+  }
+  return Status::Ok();
+}
+
+Status OutboxWriter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return Status::Ok();
+    stopping_ = true;
+    stopped_ = true;
+    work_cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  if (lost_at_stop_ > 0) {
+    return Error(WAYMARK_ERR_TIMEOUT, "queued events could not be committed before close; counted as dropped");
+  }
+  return Status::Ok();
+}
+
+Status OutboxWriter::commit_batch(std::deque<Item>& batch) {
+  if (Status s = outbox_->begin(); !s.ok()) return s;
+  int64_t purged = 0;
+  for (Item& item : batch) {
+    Status s = item.row ? outbox_->insert(*item.row) : item.job(*outbox_, &purged);
+    if (!s.ok()) {
+      outbox_->rollback();
+      return s;
+    }
+  }
+  int64_t evicted = 0;
+  Status s = outbox_->evict(config_.now_ms(), false, &evicted);
+  Counters c = counters();
+  c.purged += purged;
+  c.evicted += evicted;
+  if (s.ok()) s = outbox_->save_counters(c);
+  if (s.ok()) s = outbox_->save_next_id(outbox_->next_id());
+  if (s.ok()) s = outbox_->commit();
+  if (!s.ok()) {
+    outbox_->rollback();
+    return s;
+  }
+  purged_ += purged;
+  evicted_ += evicted;
+  return Status::Ok();
+}
+
+void OutboxWriter::maintain() {
+  if (config_.on_tick) config_.on_tick();
+  int64_t evicted = 0;
+  if (!outbox_->begin().ok()) return;
+  Status s = outbox_->evict(config_.now_ms(), true, &evicted);
+  if (s.ok() && evicted > 0) {
+    Counters c = counters();
+    c.evicted += evicted;
+    s = outbox_->save_counters(c);
+  }
+  if (s.ok()) s = outbox_->commit();
+  if (!s.ok()) {
+    outbox_->rollback();
+    return;
+  }
+  evicted_ += evicted;
+  rows_ = outbox_->rows();
+  bytes_ = outbox_->bytes();
+}
+
+void OutboxWriter::run() {
+  using Clock = std::chrono::steady_clock;
+  auto next_tick = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
+  int64_t backoff_ms = 0;                 // grows while commits fail, reset by a success
+  Clock::time_point retry_at = Clock::now();
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (Clock::now() >= next_tick && !stopping_) {
+      lock.unlock();
+      maintain();
+      lock.lock();
+      next_tick = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
+    }
+    const bool backing_off = !stopping_ && Clock::now() < retry_at;
+    if (queue_.empty() || backing_off) {
+      if (stopping_ && queue_.empty()) break;
+      idle_ = true;
+      const auto until = backing_off ? std::min(next_tick, retry_at) : next_tick;
+      work_cv_.wait_until(lock, until, [&] { return stopping_ || (!queue_.empty() && Clock::now() >= retry_at); });
+      idle_ = false;
+      continue;
+    }
+    std::deque<Item> batch;
+    const size_t n = std::min(queue_.size(), kMaxBatch);
+    std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(batch));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    Status s = commit_batch(batch);
+    lock.lock();
+    rows_ = outbox_->rows();
+    bytes_ = outbox_->bytes();
+    if (s.ok()) {
+      last_error_ = Status::Ok();
+      backoff_ms = 0;
+      for (Item& item : batch) {
+        if (item.completion) item.completion->done = true;
+      }
+      processed_ticket_ = batch.back().ticket;
+      done_cv_.notify_all();
+      continue;
+    }
+    // Waiting callers learn the failure now; unattended (async) rows are kept, in order, and
+    // retried with backoff: a full disk must not silently lose queued events.
+    last_error_ = s;
+    std::deque<Item> kept;
+    for (Item& item : batch) {
+      if (item.completion) {
+        item.completion->done = true;
+        item.completion->status = s;
+      } else {
+        kept.push_back(std::move(item));
+      }
+    }
+    if (kept.empty()) {
+      processed_ticket_ = batch.back().ticket;
+    } else if (stopping_) {
+      lost_at_stop_ += static_cast<int64_t>(kept.size());
+      dropped_ += static_cast<int64_t>(kept.size());
+      processed_ticket_ = batch.back().ticket;
+    } else {
+      processed_ticket_ = kept.front().ticket - 1;
+      queue_.insert(queue_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+      backoff_ms = std::min(kMaxBackoffMs, std::max<int64_t>(50, backoff_ms * 2));
+      retry_at = Clock::now() + std::chrono::milliseconds(backoff_ms);
+    }
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace waymark::detail

@@ -1,0 +1,88 @@
+// The outbox writer thread: group-commits queued rows and jobs in order, persists counters,
+// enforces caps, and runs periodic maintenance. Callers never touch SQLite themselves.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "store/outbox.hpp"
+
+namespace waymark::detail {
+
+class OutboxWriter {
+ public:
+  // A job runs inside the writer's transaction, ordered with the rows around it; it adds the
+  // number of queued events it deleted to *purged.
+  using Job = std::function<Status(Outbox&, int64_t* purged)>;
+
+  struct Completion {
+    bool done = false;
+    Status status;
+  };
+  using Ticket = std::shared_ptr<Completion>;
+
+  struct Config {
+    size_t queue_capacity = 10000;
+    int64_t tick_ms = 1000;
+    std::function<int64_t()> now_ms;  // wall clock, for age caps
+    std::function<void()> on_tick;    // maintenance outside the writer's lock
+  };
+
+  OutboxWriter(std::unique_ptr<Outbox> outbox, Config config);
+  ~OutboxWriter();
+  OutboxWriter(const OutboxWriter&) = delete;
+  OutboxWriter& operator=(const OutboxWriter&) = delete;
+
+  // Queues a row. With `want_ticket` the returned ticket completes when the row is committed
+  // (or its commit failed); without, a failed commit is retried with backoff.
+  // Errors: QUEUE_FULL (counted as dropped), CLOSED.
+  Status enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket);
+  Status enqueue_job(Job job, Ticket* ticket);
+  // Waits for a ticket, at most `timeout_ms`.
+  Status wait(const Ticket& ticket, int64_t timeout_ms);
+  // Waits until everything queued before the call is committed.
+  Status flush(int64_t timeout_ms);
+  // Commits what is queued (one attempt each) and stops the thread. Idempotent.
+  Status stop();
+
+  void add_refused(int64_t n) { refused_ += n; }
+  void add_dropped(int64_t n) { dropped_ += n; }
+  Counters counters() const;
+  int64_t queued() const;
+  int64_t bytes() const { return bytes_.load(); }
+
+ private:
+  struct Item {
+    uint64_t ticket = 0;
+    std::optional<OutboxRow> row;
+    Job job;
+    Ticket completion;
+  };
+  void run();
+  Status commit_batch(std::deque<Item>& batch);
+  void maintain();
+
+  std::unique_ptr<Outbox> outbox_;
+  Config config_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<Item> queue_;
+  uint64_t next_ticket_ = 0;
+  uint64_t processed_ticket_ = 0;
+  bool idle_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  Status last_error_;
+  int64_t lost_at_stop_ = 0;
+  std::atomic<int64_t> dropped_, refused_, evicted_, unreadable_, purged_;
+  std::atomic<int64_t> rows_{0}, bytes_{0};
+  std::thread thread_;
+};
+
+}  // namespace waymark::detail

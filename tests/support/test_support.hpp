@@ -1,0 +1,58 @@
+// Shared test helpers: temp store directories, clients opened through the C ABI, and a
+// reader that opens the outbox with the keystore's data key to inspect what was stored.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "waymark/waymark.h"
+#include "waymark/wire/v1/event_generated.h"
+
+namespace waymark::test {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string store() const { return path_ + "/store"; }
+
+ private:
+  std::string path_;
+};
+
+struct ClientConfig {
+  waymark_device_mode_t mode = WAYMARK_DEVICE_PERSONAL;
+  waymark_durability_t durability = WAYMARK_DURABILITY_ASYNC;
+  bool posix_platform = false;  // default: the in-memory keystore of waymark_platform_null
+  bool child_mode = false;
+  int64_t idle_timeout_ms = 0;
+  int64_t queue_capacity = 10000;
+  int64_t max_bytes = 0, max_events = 0, max_age_ms = 0;
+};
+
+inline constexpr uint8_t kBrandKey[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                          17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+// Opens a client on `store`; returns the open status and sets *out.
+waymark_status_t open_client(const std::string& store, const ClientConfig& config, waymark_client_t** out);
+
+// Records a TRACK event named `name` on `channel`.
+waymark_status_t track(waymark_client_t* client, const char* name, waymark_purpose_t purpose = WAYMARK_PURPOSE_ANALYTICS);
+
+waymark_status_t grant(waymark_client_t* client, waymark_purpose_t purpose, bool granted = true);
+
+int64_t client_stat(waymark_client_t* client, waymark_stat_t stat);
+
+// Every stored event, decoded (store closed by the caller first). Uses the null keystore
+// unless `posix` is set.
+std::vector<std::vector<uint8_t>> stored_events(const std::string& store, bool posix = false);
+const waymark::wire::v1::Event* as_event(const std::vector<uint8_t>& bytes);
+
+// True when `needle` occurs anywhere in any file under `dir` (recursively).
+bool any_file_contains(const std::string& dir, const std::string& needle);
+
+}  // namespace waymark::test

@@ -1,0 +1,137 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "store/outbox.hpp"
+#include "support/test_support.hpp"
+
+using namespace waymark::detail;
+using waymark::test::TempDir;
+
+namespace {
+struct Fixture {
+  TempDir dir;
+  waymark_platform_t platform{};
+  std::unique_ptr<RandomPool> pool;
+  uint8_t key[32] = {42};
+  Fixture() {
+    waymark_platform_null(&platform);
+    pool = std::make_unique<RandomPool>(platform);
+  }
+  std::unique_ptr<Outbox> open(OutboxConfig config = {}) {
+    config.dir = dir.store();
+    auto r = Outbox::open(config, key, *pool);
+    REQUIRE(r.ok());
+    return std::move(r.value().outbox);
+  }
+  static OutboxRow row(int64_t id, uint8_t priority = 0, int64_t created = 1000) {
+    OutboxRow r;
+    r.id = id;
+    r.event_id[0] = static_cast<uint8_t>(id);
+    r.priority = priority;
+    r.created_ms = created;
+    r.plaintext = {1, 2, 3, static_cast<uint8_t>(id)};
+    return r;
+  }
+};
+
+void insert_all(Outbox& o, std::initializer_list<OutboxRow> rows) {
+  REQUIRE(o.begin().ok());
+  for (const auto& r : rows) REQUIRE(o.insert(r).ok());
+  REQUIRE(o.commit().ok());
+}
+}  // namespace
+
+TEST_CASE("rows are sealed, read back in order, and the file is private", "[outbox]") {
+  Fixture f;
+  auto o = f.open();
+  insert_all(*o, {Fixture::row(1), Fixture::row(2)});
+  int64_t unreadable = 0;
+  auto rows = o->read_oldest(10, &unreadable);
+  REQUIRE(rows.ok());
+  REQUIRE(rows.value().size() == 2);
+  CHECK(rows.value()[1].plaintext == std::vector<uint8_t>{1, 2, 3, 2});
+  CHECK(unreadable == 0);
+  struct stat st {};
+  REQUIRE(::stat((f.dir.store() + "/outbox.db").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(o->next_id() == 3);
+}
+
+TEST_CASE("a row moved to another id or tampered fails authentication and is counted", "[outbox]") {
+  Fixture f;
+  {
+    auto o = f.open();
+    insert_all(*o, {Fixture::row(1), Fixture::row(2), Fixture::row(3)});
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
+  // Row 2 gets row 1's sealed bytes (associated data binds the row id); row 3 a flipped byte.
+  REQUIRE(sqlite3_exec(db, "UPDATE outbox SET sealed = (SELECT sealed FROM outbox WHERE id = 1) WHERE id = 2;"
+                           "UPDATE outbox SET sealed = substr(sealed, 1, 30) || x'00' || substr(sealed, 32) WHERE id = 3;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto o = f.open();
+  int64_t unreadable = 0;
+  auto rows = o->read_oldest(10, &unreadable);
+  REQUIRE(rows.ok());
+  REQUIRE(rows.value().size() == 1);
+  CHECK(rows.value()[0].id == 1);
+  CHECK(unreadable == 2);
+  CHECK(o->rows() == 1);  // bad rows are removed, not retried forever
+}
+
+TEST_CASE("the schema is versioned and reopening keeps the data", "[outbox]") {
+  Fixture f;
+  { insert_all(*f.open(), {Fixture::row(7)}); }
+  auto o = f.open();
+  CHECK(o->rows() == 1);
+  CHECK(o->next_id() == 8);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == 1);
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_CASE("caps evict the lowest priority first, then the oldest", "[outbox]") {
+  Fixture f;
+  OutboxConfig config;
+  config.max_rows = 3;
+  auto o = f.open(config);
+  insert_all(*o, {Fixture::row(1, 2), Fixture::row(2, 0), Fixture::row(3, 1), Fixture::row(4, 0), Fixture::row(5, 2)});
+  int64_t evicted = 0;
+  REQUIRE(o->begin().ok());
+  REQUIRE(o->evict(0, false, &evicted).ok());
+  REQUIRE(o->commit().ok());
+  CHECK(evicted == 2);
+  int64_t unreadable = 0;
+  auto rows = o->read_oldest(10, &unreadable);
+  REQUIRE(rows.value().size() == 3);
+  CHECK(rows.value()[0].id == 1);
+  CHECK(rows.value()[1].id == 3);
+  CHECK(rows.value()[2].id == 5);
+}
+
+TEST_CASE("the age cap evicts old rows of every priority", "[outbox]") {
+  Fixture f;
+  OutboxConfig config;
+  config.max_age_ms = 1000;
+  auto o = f.open(config);
+  insert_all(*o, {Fixture::row(1, 2, 100), Fixture::row(2, 0, 5000)});
+  int64_t evicted = 0;
+  REQUIRE(o->begin().ok());
+  REQUIRE(o->evict(5500, true, &evicted).ok());
+  REQUIRE(o->commit().ok());
+  CHECK(evicted == 1);
+  CHECK(o->rows() == 1);
+}
