@@ -21,6 +21,7 @@ TEST_CASE("NULL handles and arguments return errors, _free(NULL) is a no-op", "[
   CHECK(waymark_client_close(nullptr) == WAYMARK_ERR_INVALID_ARGUMENT);
   CHECK(waymark_options_set_app_id(nullptr, "x", 1) == WAYMARK_ERR_INVALID_ARGUMENT);
   CHECK(std::string(waymark_status_name(WAYMARK_ERR_CLOSED)) == "WAYMARK_ERR_CLOSED");
+  CHECK(std::string(waymark_status_name(12345)) == "WAYMARK_UNKNOWN_STATUS");
   CHECK(std::strlen(waymark_last_error_message()) > 0);
 }
 
@@ -37,6 +38,26 @@ TEST_CASE("open requires store path, app id and brand key, and always takes the 
   CHECK(waymark_options_set_caps(o, -1, 0, 0) == WAYMARK_ERR_INVALID_VALUE);
   CHECK(waymark_options_set_store_path(o, "\xff", 1) == WAYMARK_ERR_INVALID_UTF8);
   waymark_options_free(o);
+}
+
+TEST_CASE("out-of-range enum values from C callers are refused, not undefined", "[capi]") {
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), {}, &c) == WAYMARK_OK);
+  int32_t bad = 99;
+  waymark_id_kind_t kind{};
+  waymark_purpose_t purpose{};
+  waymark_stat_t stat{};
+  std::memcpy(&kind, &bad, sizeof bad);
+  std::memcpy(&purpose, &bad, sizeof bad);
+  std::memcpy(&stat, &bad, sizeof bad);
+  CHECK(waymark_client_identify(c, kind, "x1", 2) == WAYMARK_ERR_INVALID_ARGUMENT);
+  CHECK(waymark_client_set_consent(c, purpose, 1, "v", 1) == WAYMARK_ERR_INVALID_ARGUMENT);
+  int granted = 0;
+  CHECK(waymark_client_get_consent(c, purpose, &granted) == WAYMARK_ERR_INVALID_ARGUMENT);
+  int64_t v = 0;
+  CHECK(waymark_client_stat(c, stat, &v) == WAYMARK_ERR_INVALID_ARGUMENT);
+  waymark_client_free(c);
 }
 
 TEST_CASE("calls after close return WAYMARK_ERR_CLOSED", "[capi]") {

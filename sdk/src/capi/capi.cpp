@@ -128,7 +128,20 @@ Status currency_arg(const char* code, size_t len, std::string* out, int32_t* dig
   return Status::Ok();
 }
 
-bool known_enum(int v, int lo, int hi) { return v >= lo && v <= hi; }
+// C callers may pass any integer as an enum; in C++ loading an out-of-range enum value is
+// undefined, so the value is read through its object representation and range-checked first.
+template <class E>
+bool known_enum(const E& e, int lo, int hi) {
+  static_assert(sizeof(E) == sizeof(int32_t));
+  int32_t v = 0;
+  std::memcpy(&v, &e, sizeof v);
+  return v >= lo && v <= hi;
+}
+
+bool known_kind(const waymark_id_kind_t& kind) { return known_enum(kind, WAYMARK_ID_EMAIL, WAYMARK_ID_CUSTOM); }
+bool known_purpose(const waymark_purpose_t& p) {
+  return known_enum(p, WAYMARK_PURPOSE_ANALYTICS, WAYMARK_PURPOSE_ADVERTISING);
+}
 
 }  // namespace
 
@@ -349,8 +362,8 @@ void waymark_client_free(waymark_client_t* handle) {
 waymark_status_t waymark_event_new(waymark_event_type_t type, const char* name, size_t name_len,
                                    waymark_event_t** out_event) {
   if (out_event == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_event is NULL");
-  if (type != WAYMARK_EVENT_TRACK && type != WAYMARK_EVENT_SCREEN && type != WAYMARK_EVENT_PURCHASE &&
-      type != WAYMARK_EVENT_CUSTOM) {
+  // 2 (identify) and 5 (consent) are recorded only by the SDK itself.
+  if (!known_enum(type, WAYMARK_EVENT_TRACK, WAYMARK_EVENT_CUSTOM) || type == 2 || type == 5) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown event type");
   }
   return guarded([&] {
@@ -377,9 +390,7 @@ waymark_status_t waymark_event_set_channel(waymark_event_t* event, waymark_chann
 
 waymark_status_t waymark_event_set_purpose(waymark_event_t* event, waymark_purpose_t purpose) {
   if (event == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "event is NULL");
-  if (!known_enum(purpose, WAYMARK_PURPOSE_ANALYTICS, WAYMARK_PURPOSE_ADVERTISING)) {
-    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown purpose");
-  }
+  if (!known_purpose(purpose)) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown purpose");
   event->draft.purpose = static_cast<uint8_t>(purpose);
   return WAYMARK_OK;
 }
@@ -476,13 +487,13 @@ waymark_status_t waymark_client_record(waymark_client_t* client, const waymark_e
 
 waymark_status_t waymark_client_identify(waymark_client_t* client, waymark_id_kind_t kind, const char* value,
                                          size_t value_len) {
-  if (value == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL");
+  if (value == nullptr || !known_kind(kind)) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL or of unknown kind");
   return with_client(client, [&](waymark::detail::Client& c) { return c.identify(kind, {value, value_len}); });
 }
 
 waymark_status_t waymark_client_pseudonymize(waymark_client_t* client, waymark_id_kind_t kind, const char* value,
                                              size_t value_len, uint8_t* out, size_t out_len) {
-  if (value == nullptr || out == nullptr || out_len < 32) {
+  if (value == nullptr || out == nullptr || out_len < 32 || !known_kind(kind)) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier or output is NULL, or output shorter than 32 bytes");
   }
   return with_client(client, [&](waymark::detail::Client& c) {
@@ -496,7 +507,9 @@ waymark_status_t waymark_client_pseudonymize(waymark_client_t* client, waymark_i
 waymark_status_t waymark_client_export_hashed(waymark_client_t* client, waymark_id_kind_t kind,
                                               waymark_export_format_t format, const char* value, size_t value_len,
                                               char* out, size_t out_capacity, size_t* out_len) {
-  if (value == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL");
+  if (value == nullptr || !known_kind(kind) || !known_enum(format, WAYMARK_EXPORT_UID2, WAYMARK_EXPORT_GOOGLE)) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL, or unknown kind or format");
+  }
   return with_client(client, [&](waymark::detail::Client& c) {
     return c.export_hashed(kind, format, {value, value_len}, out, out_capacity, out_len);
   });
@@ -506,6 +519,7 @@ waymark_status_t waymark_client_export_hashed(waymark_client_t* client, waymark_
 
 waymark_status_t waymark_client_set_consent(waymark_client_t* client, waymark_purpose_t purpose, int granted,
                                             const char* policy_version, size_t policy_version_len) {
+  if (!known_purpose(purpose)) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown purpose");
   return with_client(client, [&](waymark::detail::Client& c) {
     std::string policy;
     if (Status s = text_arg(policy_version, policy_version_len, 1, 64, "policy version", &policy); !s.ok()) return s;
@@ -514,7 +528,9 @@ waymark_status_t waymark_client_set_consent(waymark_client_t* client, waymark_pu
 }
 
 waymark_status_t waymark_client_get_consent(waymark_client_t* client, waymark_purpose_t purpose, int* out_granted) {
-  if (out_granted == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_granted is NULL");
+  if (out_granted == nullptr || !known_purpose(purpose)) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_granted is NULL or purpose unknown");
+  }
   return with_client(client, [&](waymark::detail::Client& c) -> Status {
     auto r = c.consent(purpose);
     if (!r.ok()) return r.status();
@@ -542,7 +558,9 @@ waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_
 }
 
 waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value) {
-  if (out_value == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_value is NULL");
+  if (out_value == nullptr || !known_enum(stat, WAYMARK_STAT_QUEUED, WAYMARK_STAT_PURGED)) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_value is NULL or stat unknown");
+  }
   return with_client(client, [&](waymark::detail::Client& c) -> Status {
     auto r = c.stat(stat);
     if (!r.ok()) return r.status();

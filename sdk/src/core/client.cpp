@@ -179,7 +179,7 @@ Status Client::enqueue_locked(const EventDraft& draft, Slot& slot, const Consent
   stamp.sequence = static_cast<uint64_t>(next_sequence_++);
   stamp.occurred_at_ms = wall_ms();
   stamp.monotonic_ms = monotonic_ms();
-  auto id = make_uuid_v7(*random_, stamp.occurred_at_ms);
+  auto id = make_uuid_v7(*random_, uuid_clock_, stamp.occurred_at_ms);
   if (!id.ok()) return id.status();
   stamp.id = id.value();
   stamp.consent_head = slot.consent.head;

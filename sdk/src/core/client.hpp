@@ -87,8 +87,9 @@ class Client {
   std::unique_ptr<OutboxWriter> writer_;
   std::atomic<int64_t> next_sequence_{1};
 
-  mutable std::mutex slot_mu_;
+  mutable std::mutex slot_mu_;  // guards the slot, device identifier and uuid clock
   std::optional<Slot> slot_;
+  UuidClock uuid_clock_;
 };
 
 }  // namespace waymark::detail

@@ -24,12 +24,21 @@ Status RandomPool::fill(uint8_t* out, size_t len) {
   return Status::Ok();
 }
 
-Result<Uuid> make_uuid_v7(RandomPool& pool, int64_t unix_ms) {
+Result<Uuid> make_uuid_v7(RandomPool& pool, UuidClock& clock, int64_t unix_ms) {
   Uuid id{};
-  if (Status s = pool.fill(id.data() + 6, 10); !s.ok()) return s;
-  const auto ms = static_cast<uint64_t>(unix_ms < 0 ? 0 : unix_ms);
-  for (int i = 0; i < 6; ++i) id[static_cast<size_t>(i)] = static_cast<uint8_t>(ms >> (40 - 8 * i));
-  id[6] = static_cast<uint8_t>(0x70 | (id[6] & 0x0F));
+  if (Status s = pool.fill(id.data() + 8, 8); !s.ok()) return s;
+  int64_t ms = std::max<int64_t>(unix_ms, 0);
+  if (ms > clock.last_ms) {
+    clock.last_ms = ms;
+    clock.counter = 0;
+  } else if (++clock.counter > 0x0FFF) {  // 4,096 ids in one millisecond: borrow the next one
+    clock.last_ms += 1;
+    clock.counter = 0;
+  }
+  ms = clock.last_ms;
+  for (int i = 0; i < 6; ++i) id[static_cast<size_t>(i)] = static_cast<uint8_t>(static_cast<uint64_t>(ms) >> (40 - 8 * i));
+  id[6] = static_cast<uint8_t>(0x70 | (clock.counter >> 8));
+  id[7] = static_cast<uint8_t>(clock.counter & 0xFF);
   id[8] = static_cast<uint8_t>(0x80 | (id[8] & 0x3F));
   return id;
 }

@@ -65,8 +65,16 @@ class RandomPool {
 
 using Uuid = std::array<uint8_t, 16>;
 
-// UUIDv7: 48-bit Unix milliseconds, version 7, variant 10, 74 random bits (time-ordered keys
-// keep SQLite's b-trees appending instead of thrashing).
-Result<Uuid> make_uuid_v7(RandomPool& pool, int64_t unix_ms);
+// Keeps UUIDv7s from one generator strictly increasing (RFC 9562, method 1): within one
+// millisecond the 12-bit rand_a field is a counter; a clock that goes back is held at the last
+// value used. Not thread-safe: the caller serialises.
+struct UuidClock {
+  int64_t last_ms = -1;
+  uint16_t counter = 0;
+};
+
+// UUIDv7: 48-bit Unix milliseconds, version 7, 12-bit counter, variant 10, 62 random bits.
+// Time-ordered keys keep SQLite's b-trees appending instead of thrashing.
+Result<Uuid> make_uuid_v7(RandomPool& pool, UuidClock& clock, int64_t unix_ms);
 
 }  // namespace waymark::detail
