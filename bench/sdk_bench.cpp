@@ -20,7 +20,9 @@ namespace {
 
 const uint8_t kKey[32] = {3};
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 waymark_client_t* open_client(const std::string& store, waymark_durability_t durability) {
   fs::remove_all(store);

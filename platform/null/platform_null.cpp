@@ -28,8 +28,7 @@ std::string full_name(const char* scope, const char* name) {
   return std::string(scope) + '\0' + name;
 }
 
-int32_t keystore_get(const char* scope, const char* name, uint8_t* out, size_t capacity,
-                     size_t* out_len, void*) {
+int32_t keystore_get(const char* scope, const char* name, uint8_t* out, size_t capacity, size_t* out_len, void*) {
   if (scope == nullptr || name == nullptr || out_len == nullptr) return WAYMARK_PLATFORM_ERROR;
   auto& s = store();
   std::lock_guard lock(s.mu);
@@ -63,7 +62,9 @@ int32_t keystore_delete(const char* scope, const char* name, void*) {
 }
 
 void log_discard(int32_t, const char*, size_t, void*) {}
-int32_t reachable(void*) { return 1; }
+int32_t reachable(void*) {
+  return 1;
+}
 
 }  // namespace
 

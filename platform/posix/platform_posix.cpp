@@ -19,14 +19,15 @@ bool valid_name(const char* name) {
   if (name == nullptr || *name == '\0') return false;
   for (const char* p = name; *p != '\0'; ++p) {
     const char c = *p;
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;  // no '/', no '..': a key name can never escape the key folder
   }
   return true;
 }
 
-std::string key_dir(const char* scope) { return std::string(scope) + "/keys"; }
+std::string key_dir(const char* scope) {
+  return std::string(scope) + "/keys";
+}
 
 bool write_all(int fd, const uint8_t* data, size_t len) {
   while (len > 0) {
@@ -49,8 +50,7 @@ void fsync_dir(const std::string& dir) {
   }
 }
 
-int32_t keystore_get(const char* scope, const char* name, uint8_t* out, size_t capacity,
-                     size_t* out_len, void*) {
+int32_t keystore_get(const char* scope, const char* name, uint8_t* out, size_t capacity, size_t* out_len, void*) {
   if (scope == nullptr || !valid_name(name) || out_len == nullptr) return WAYMARK_PLATFORM_ERROR;
   const std::string path = key_dir(scope) + "/" + name;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -111,8 +111,12 @@ int64_t clock_ms(clockid_t id) {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t wall_ms(void*) { return clock_ms(CLOCK_REALTIME); }
-int64_t monotonic_ms(void*) { return clock_ms(CLOCK_MONOTONIC); }
+int64_t wall_ms(void*) {
+  return clock_ms(CLOCK_REALTIME);
+}
+int64_t monotonic_ms(void*) {
+  return clock_ms(CLOCK_MONOTONIC);
+}
 
 int32_t random_bytes(uint8_t* out, size_t len, void*) {
   randombytes_buf(out, len);
@@ -136,7 +140,9 @@ void log_stderr(int32_t level, const char* message, size_t len, void*) {
   std::fprintf(stderr, "waymark %s: %.*s\n", lvl, static_cast<int>(len), message);
 }
 
-int32_t reachability_unknown(void*) { return -1; }
+int32_t reachability_unknown(void*) {
+  return -1;
+}
 
 }  // namespace
 

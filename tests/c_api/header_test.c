@@ -4,20 +4,19 @@
 
 #include "waymark/waymark.h"
 
-#define EXPECT(cond)                                                   \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      fprintf(stderr, "%s:%d: failed: %s (%s)\n", __FILE__, __LINE__, #cond, \
-              waymark_last_error_message());                           \
-      return 1;                                                        \
-    }                                                                  \
+#define EXPECT(cond)                                                                                        \
+  do {                                                                                                      \
+    if (!(cond)) {                                                                                          \
+      fprintf(stderr, "%s:%d: failed: %s (%s)\n", __FILE__, __LINE__, #cond, waymark_last_error_message()); \
+      return 1;                                                                                             \
+    }                                                                                                       \
   } while (0)
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   static const uint8_t key[32] = {9};
-  waymark_options_t *options = NULL;
-  waymark_client_t *client = NULL;
-  waymark_event_t *event = NULL;
+  waymark_options_t* options = NULL;
+  waymark_client_t* client = NULL;
+  waymark_event_t* event = NULL;
   int64_t queued = 0;
   if (argc < 2) return 2;
   EXPECT(waymark_options_new(&options) == WAYMARK_OK);
@@ -30,6 +29,11 @@ int main(int argc, char **argv) {
   EXPECT(waymark_event_set_channel(event, WAYMARK_CHANNEL_KIOSK) == WAYMARK_OK);
   EXPECT(waymark_client_record(client, event) == WAYMARK_OK);
   EXPECT(waymark_client_flush(client, 5000) == WAYMARK_OK);
+  /* Any integer is a legal enum value in C: out-of-range ones are refused, never undefined. */
+  EXPECT(waymark_client_identify(client, (waymark_id_kind_t)99, "x1", 2) == WAYMARK_ERR_INVALID_ARGUMENT);
+  EXPECT(waymark_client_set_consent(client, (waymark_purpose_t)99, 1, "v", 1) == WAYMARK_ERR_INVALID_ARGUMENT);
+  EXPECT(waymark_client_stat(client, (waymark_stat_t)99, &queued) == WAYMARK_ERR_INVALID_ARGUMENT);
+  EXPECT(waymark_event_set_channel(event, (waymark_channel_t)-1) == WAYMARK_ERR_INVALID_ARGUMENT);
   EXPECT(waymark_client_stat(client, WAYMARK_STAT_QUEUED, &queued) == WAYMARK_OK && queued >= 2);
   EXPECT(waymark_client_close(client) == WAYMARK_OK);
   EXPECT(waymark_client_record(client, event) == WAYMARK_ERR_CLOSED);

@@ -20,16 +20,20 @@ void capture_log(int32_t, const char* message, size_t len, void*) {
 }  // namespace
 
 TEST_CASE("no raw identifier reaches the store, its WAL, the keys or the logs", "[privacy]") {
-  const std::vector<std::pair<waymark_id_kind_t, std::string>> raw = {
-      {WAYMARK_ID_EMAIL, "Jane.Privacy@Example.com"}, {WAYMARK_ID_PHONE, "+44 7911 123456"},
-      {WAYMARK_ID_FIRST_NAME, "Philippa"},           {WAYMARK_ID_LAST_NAME, "Quaintance"},
-      {WAYMARK_ID_POSTCODE, "SW1A 2AA"},             {WAYMARK_ID_LOYALTY_ID, "LOYAL-778899"},
-      {WAYMARK_ID_ACCOUNT_ID, "acct-5566778899"}};
+  const std::vector<std::pair<waymark_id_kind_t, std::string>> raw = {{WAYMARK_ID_EMAIL, "Jane.Privacy@Example.com"},
+                                                                      {WAYMARK_ID_PHONE, "+44 7911 123456"},
+                                                                      {WAYMARK_ID_FIRST_NAME, "Philippa"},
+                                                                      {WAYMARK_ID_LAST_NAME, "Quaintance"},
+                                                                      {WAYMARK_ID_POSTCODE, "SW1A 2AA"},
+                                                                      {WAYMARK_ID_LOYALTY_ID, "LOYAL-778899"},
+                                                                      {WAYMARK_ID_ACCOUNT_ID, "acct-5566778899"}};
   // Forms a leak could take: as typed, normalised, and lowercased.
-  const std::vector<std::string> needles = {"Jane.Privacy",  "jane.privacy@example.com", "447911123456",
-                                            "7911 123456",   "Philippa",                 "philippa",
-                                            "Quaintance",    "quaintance",               "SW1A2AA",
-                                            "SW1A 2AA",      "LOYAL-778899",             "acct-5566778899"};
+  const std::vector<std::string> needles = {"Jane.Privacy", "jane.privacy@example.com",
+                                            "447911123456", "7911 123456",
+                                            "Philippa",     "philippa",
+                                            "Quaintance",   "quaintance",
+                                            "SW1A2AA",      "SW1A 2AA",
+                                            "LOYAL-778899", "acct-5566778899"};
   TempDir dir;
   waymark_options_t* o = nullptr;
   REQUIRE(waymark_options_new(&o) == WAYMARK_OK);

@@ -34,7 +34,7 @@ TEST_CASE("shared device: each visit is its own slot; nothing links through the 
   REQUIRE(waymark_client_begin_customer(c) == WAYMARK_OK);
   int granted = 1;
   REQUIRE(waymark_client_get_consent(c, WAYMARK_PURPOSE_ANALYTICS, &granted) == WAYMARK_OK);
-  CHECK(granted == 0);                                   // the previous customer's consent is gone
+  CHECK(granted == 0);  // the previous customer's consent is gone
   CHECK(track(c, "scan") == WAYMARK_DROPPED_NO_CONSENT);
   REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
   REQUIRE(track(c, "scan") == WAYMARK_OK);
@@ -93,7 +93,7 @@ TEST_CASE("forget deletes the customer's queued events and queues an erasure req
   REQUIRE(waymark_client_pseudonymize(c, WAYMARK_ID_EMAIL, "jane@example.com", 16, pseudonym, 32) == WAYMARK_OK);
   REQUIRE(waymark_client_forget(c) == WAYMARK_OK);
   CHECK(track(c, "after") == WAYMARK_ERR_NO_CUSTOMER);  // the slot ended
-  CHECK(client_stat(c, WAYMARK_STAT_PURGED) == 6);             // consent, identify, 4 events
+  CHECK(client_stat(c, WAYMARK_STAT_PURGED) == 6);      // consent, identify, 4 events
   waymark_client_free(c);
 
   int erasures = 0, mine = 0, other = 0;
@@ -129,7 +129,8 @@ TEST_CASE("personal forget starts a fresh identity", "[shared]") {
   std::set<std::string> devices;
   for (const auto& row : stored_events(dir.store())) {
     for (const auto* id : *as_event(row)->identifiers()) {
-      if (id->kind() == w::IdKind::DeviceId) devices.insert(std::string(reinterpret_cast<const char*>(id->pseudonym()->data()), 32));
+      if (id->kind() == w::IdKind::DeviceId)
+        devices.insert(std::string(reinterpret_cast<const char*>(id->pseudonym()->data()), 32));
     }
   }
   CHECK(devices.size() == 2);  // the erasure request carries the old device id, new events the new one

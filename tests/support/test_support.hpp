@@ -34,14 +34,15 @@ struct ClientConfig {
   int64_t max_bytes = 0, max_events = 0, max_age_ms = 0;
 };
 
-inline constexpr uint8_t kBrandKey[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+inline constexpr uint8_t kBrandKey[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                           17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 // Opens a client on `store`; returns the open status and sets *out.
 waymark_status_t open_client(const std::string& store, const ClientConfig& config, waymark_client_t** out);
 
 // Records a TRACK event named `name` on `channel`.
-waymark_status_t track(waymark_client_t* client, const char* name, waymark_purpose_t purpose = WAYMARK_PURPOSE_ANALYTICS);
+waymark_status_t track(waymark_client_t* client, const char* name,
+                       waymark_purpose_t purpose = WAYMARK_PURPOSE_ANALYTICS);
 
 waymark_status_t grant(waymark_client_t* client, waymark_purpose_t purpose, bool granted = true);
 

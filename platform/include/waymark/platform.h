@@ -61,28 +61,27 @@ typedef struct waymark_platform_s {
    * length; returns WAYMARK_PLATFORM_NOT_FOUND if absent. put: stores atomically
    * (replaces). delete: NOT_FOUND is not an error. Keys are secrets: never log them.
    */
-  int32_t (*keystore_get)(const char *scope, const char *name, uint8_t *out, size_t capacity,
-                          size_t *out_len, void *user_data);
-  int32_t (*keystore_put)(const char *scope, const char *name, const uint8_t *key, size_t len,
-                          void *user_data);
-  int32_t (*keystore_delete)(const char *scope, const char *name, void *user_data);
+  int32_t (*keystore_get)(const char* scope, const char* name, uint8_t* out, size_t capacity, size_t* out_len,
+                          void* user_data);
+  int32_t (*keystore_put)(const char* scope, const char* name, const uint8_t* key, size_t len, void* user_data);
+  int32_t (*keystore_delete)(const char* scope, const char* name, void* user_data);
 
   /** Wall clock, Unix milliseconds (may jump). */
-  int64_t (*clock_wall_ms)(void *user_data);
+  int64_t (*clock_wall_ms)(void* user_data);
   /** Monotonic clock in milliseconds since an arbitrary origin (never goes back). */
-  int64_t (*clock_monotonic_ms)(void *user_data);
+  int64_t (*clock_monotonic_ms)(void* user_data);
 
   /** Fills `out` with `len` cryptographically secure random bytes. */
-  int32_t (*random_bytes)(uint8_t *out, size_t len, void *user_data);
+  int32_t (*random_bytes)(uint8_t* out, size_t len, void* user_data);
 
   /** Receives SDK log lines. Never contain user data. `message` is not NUL-terminated. */
-  void (*log)(int32_t level, const char *message, size_t len, void *user_data);
+  void (*log)(int32_t level, const char* message, size_t len, void* user_data);
 
   /** 1 when the network is believed reachable, 0 when not, -1 when unknown. */
-  int32_t (*network_reachable)(void *user_data);
+  int32_t (*network_reachable)(void* user_data);
 
   /** Opaque pointer handed back as `user_data` to every callback. Borrowed. */
-  void *user_data;
+  void* user_data;
 } waymark_platform_t;
 
 /**
@@ -92,14 +91,14 @@ typedef struct waymark_platform_s {
  * (override with WAYMARK_LOG_LEVEL=debug|info|warning|error), reachability unknown.
  * Thread-safe. Returns 0, or -1 if `out` is NULL.
  */
-WAYMARK_API int32_t waymark_platform_posix(waymark_platform_t *out);
+WAYMARK_API int32_t waymark_platform_posix(waymark_platform_t* out);
 
 /**
  * Fills `out` with the test implementation: keys held in process memory (lost at
  * exit), real clocks and randomness, logs discarded, network reachable. Meant for
  * tests and for hosts with no persistent key storage. Returns 0, or -1 if NULL.
  */
-WAYMARK_API int32_t waymark_platform_null(waymark_platform_t *out);
+WAYMARK_API int32_t waymark_platform_null(waymark_platform_t* out);
 
 #ifdef __cplusplus
 }

@@ -40,36 +40,36 @@ typedef int32_t waymark_status_t;
 #define WAYMARK_DROPPED_NO_CONSENT 1 /* the event's purpose is not consented: not stored, counted */
 #define WAYMARK_STORE_RECOVERED 2    /* open: the store was corrupt, moved aside, a fresh one made */
 /* Negative: errors. Numbers are part of the ABI and never change. */
-#define WAYMARK_ERR_INVALID_ARGUMENT (-1)  /* NULL handle/pointer, bad enum, bad length */
-#define WAYMARK_ERR_CLOSED (-2)            /* the client was closed */
+#define WAYMARK_ERR_INVALID_ARGUMENT (-1) /* NULL handle/pointer, bad enum, bad length */
+#define WAYMARK_ERR_CLOSED (-2)           /* the client was closed */
 #define WAYMARK_ERR_NO_MEMORY (-3)
 #define WAYMARK_ERR_INVALID_UTF8 (-4)
-#define WAYMARK_ERR_TOO_LARGE (-5)         /* a string, property set or event exceeds its limit */
-#define WAYMARK_ERR_JUNK_IDENTIFIER (-6)   /* a placeholder value such as "null" or "test@test.com" */
-#define WAYMARK_ERR_INVALID_IDENTIFIER (-7)/* not a valid value of its kind (e.g. email without '@') */
-#define WAYMARK_ERR_INVALID_VALUE (-8)     /* NaN/infinite number, negative cap, … */
-#define WAYMARK_ERR_UNKNOWN_CURRENCY (-9)  /* not an ISO 4217 alphabetic code */
-#define WAYMARK_ERR_STORE_IO (-10)         /* store directory missing/unwritable, I/O error */
-#define WAYMARK_ERR_STORE_FULL (-11)       /* the disk (or the store's size limit) is full */
-#define WAYMARK_ERR_KEYSTORE (-12)         /* the platform keystore failed */
-#define WAYMARK_ERR_CRYPTO (-13)           /* a cryptographic operation failed */
-#define WAYMARK_ERR_TIMEOUT (-14)          /* a deadline passed before the work completed */
-#define WAYMARK_ERR_NO_CUSTOMER (-15)      /* shared mode: no customer slot begun */
-#define WAYMARK_ERR_QUEUE_FULL (-16)       /* async queue full: event dropped and counted */
-#define WAYMARK_ERR_NOT_ALLOWED (-17)      /* e.g. advertising consent in child mode */
-#define WAYMARK_ERR_INTERNAL (-18)         /* a bug: please report it */
+#define WAYMARK_ERR_TOO_LARGE (-5)          /* a string, property set or event exceeds its limit */
+#define WAYMARK_ERR_JUNK_IDENTIFIER (-6)    /* a placeholder value such as "null" or "test@test.com" */
+#define WAYMARK_ERR_INVALID_IDENTIFIER (-7) /* not a valid value of its kind (e.g. email without '@') */
+#define WAYMARK_ERR_INVALID_VALUE (-8)      /* NaN/infinite number, negative cap, … */
+#define WAYMARK_ERR_UNKNOWN_CURRENCY (-9)   /* not an ISO 4217 alphabetic code */
+#define WAYMARK_ERR_STORE_IO (-10)          /* store directory missing/unwritable, I/O error */
+#define WAYMARK_ERR_STORE_FULL (-11)        /* the disk (or the store's size limit) is full */
+#define WAYMARK_ERR_KEYSTORE (-12)          /* the platform keystore failed */
+#define WAYMARK_ERR_CRYPTO (-13)            /* a cryptographic operation failed */
+#define WAYMARK_ERR_TIMEOUT (-14)           /* a deadline passed before the work completed */
+#define WAYMARK_ERR_NO_CUSTOMER (-15)       /* shared mode: no customer slot begun */
+#define WAYMARK_ERR_QUEUE_FULL (-16)        /* async queue full: event dropped and counted */
+#define WAYMARK_ERR_NOT_ALLOWED (-17)       /* e.g. advertising consent in child mode */
+#define WAYMARK_ERR_INTERNAL (-18)          /* a bug: please report it */
 
 /** Static, never NULL name of a status code, e.g. "WAYMARK_ERR_CLOSED". Thread-safe. */
-WAYMARK_API const char *waymark_status_name(waymark_status_t status);
+WAYMARK_API const char* waymark_status_name(waymark_status_t status);
 
 /**
  * Message describing the last non-OK status returned on the calling thread.
  * Borrowed; valid until the next Waymark call on this thread. Never NULL.
  */
-WAYMARK_API const char *waymark_last_error_message(void);
+WAYMARK_API const char* waymark_last_error_message(void);
 
 /** Library version, e.g. "0.1.0". Static string. */
-WAYMARK_API const char *waymark_version(void);
+WAYMARK_API const char* waymark_version(void);
 
 /* ---------------------------------------------------------------- enumerations */
 
@@ -85,7 +85,7 @@ typedef enum waymark_durability_e {
 
 typedef enum waymark_event_type_e {
   WAYMARK_EVENT_TRACK = 1,
-  WAYMARK_EVENT_SCREEN = 3, /* screen or page view */
+  WAYMARK_EVENT_SCREEN = 3,   /* screen or page view */
   WAYMARK_EVENT_PURCHASE = 4, /* purchase / conversion */
   WAYMARK_EVENT_CUSTOM = 6
 } waymark_event_type_t;
@@ -136,9 +136,9 @@ typedef enum waymark_stat_e {
 
 /** Export formats of waymark_client_export_hashed (plain SHA-256, ad-platform specs). */
 typedef enum waymark_export_format_e {
-  WAYMARK_EXPORT_UID2 = 1,   /* UID2: normalised, SHA-256, standard base64 */
-  WAYMARK_EXPORT_META = 2,   /* Meta CAPI: normalised, SHA-256, lowercase hex */
-  WAYMARK_EXPORT_GOOGLE = 3  /* Google Customer Match / Enhanced Conversions: SHA-256 hex */
+  WAYMARK_EXPORT_UID2 = 1,  /* UID2: normalised, SHA-256, standard base64 */
+  WAYMARK_EXPORT_META = 2,  /* Meta CAPI: normalised, SHA-256, lowercase hex */
+  WAYMARK_EXPORT_GOOGLE = 3 /* Google Customer Match / Enhanced Conversions: SHA-256 hex */
 } waymark_export_format_t;
 
 /* ---------------------------------------------------------------- limits */
@@ -161,22 +161,22 @@ typedef struct waymark_options_s waymark_options_t;
  * waymark_client_open (which takes it) or freed with waymark_options_free.
  * Statuses: OK, INVALID_ARGUMENT, NO_MEMORY.
  */
-WAYMARK_API waymark_status_t waymark_options_new(waymark_options_t **out_options);
+WAYMARK_API waymark_status_t waymark_options_new(waymark_options_t** out_options);
 
 /** Frees options not passed to waymark_client_open. NULL is a no-op. */
-WAYMARK_API void waymark_options_free(waymark_options_t *options);
+WAYMARK_API void waymark_options_free(waymark_options_t* options);
 
 /**
  * Directory holding the outbox database and (POSIX platform) the keys. Created with
  * mode 0700 if missing (the parent must exist). Required. Statuses: OK,
  * INVALID_ARGUMENT, INVALID_UTF8, TOO_LARGE.
  */
-WAYMARK_API waymark_status_t waymark_options_set_store_path(waymark_options_t *options, const char *path,
-                                                size_t path_len);
+WAYMARK_API waymark_status_t waymark_options_set_store_path(waymark_options_t* options, const char* path,
+                                                            size_t path_len);
 
 /** Application identifier carried by every batch (1..256 bytes). Required. */
-WAYMARK_API waymark_status_t waymark_options_set_app_id(waymark_options_t *options, const char *app_id,
-                                            size_t app_id_len);
+WAYMARK_API waymark_status_t waymark_options_set_app_id(waymark_options_t* options, const char* app_id,
+                                                        size_t app_id_len);
 
 /**
  * The brand identity key (32 bytes, shared by the brand's apps and collector) and
@@ -184,55 +184,53 @@ WAYMARK_API waymark_status_t waymark_options_set_app_id(waymark_options_t *optio
  * The bytes are copied into protected memory. Required.
  * Statuses: OK, INVALID_ARGUMENT (len != 32), NO_MEMORY.
  */
-WAYMARK_API waymark_status_t waymark_options_set_brand_key(waymark_options_t *options, const uint8_t *key,
-                                               size_t key_len, uint32_t epoch);
+WAYMARK_API waymark_status_t waymark_options_set_brand_key(waymark_options_t* options, const uint8_t* key,
+                                                           size_t key_len, uint32_t epoch);
 
 /**
  * Adds a collector X25519 public key (32 bytes) with its key id. May be called several
  * times during a key rotation; the highest key id is used to seal new batches.
  */
-WAYMARK_API waymark_status_t waymark_options_add_collector_key(waymark_options_t *options,
-                                                   const uint8_t *public_key, size_t key_len,
-                                                   uint32_t key_id);
+WAYMARK_API waymark_status_t waymark_options_add_collector_key(waymark_options_t* options, const uint8_t* public_key,
+                                                               size_t key_len, uint32_t key_id);
 
-WAYMARK_API waymark_status_t waymark_options_set_device_mode(waymark_options_t *options,
-                                                 waymark_device_mode_t mode);
-WAYMARK_API waymark_status_t waymark_options_set_durability(waymark_options_t *options,
-                                                waymark_durability_t durability);
+WAYMARK_API waymark_status_t waymark_options_set_device_mode(waymark_options_t* options, waymark_device_mode_t mode);
+WAYMARK_API waymark_status_t waymark_options_set_durability(waymark_options_t* options,
+                                                            waymark_durability_t durability);
 
 /**
  * Outbox caps: total sealed bytes, number of events, age in milliseconds. 0 means
  * "no cap" for that dimension. When a cap is exceeded the lowest-priority events go
  * first (conversions and consent records are highest), oldest first; counted as evicted.
  */
-WAYMARK_API waymark_status_t waymark_options_set_caps(waymark_options_t *options, int64_t max_bytes,
-                                          int64_t max_events, int64_t max_age_ms);
+WAYMARK_API waymark_status_t waymark_options_set_caps(waymark_options_t* options, int64_t max_bytes, int64_t max_events,
+                                                      int64_t max_age_ms);
 
 /** Capacity of the async in-memory queue (1..1,000,000 events). */
-WAYMARK_API waymark_status_t waymark_options_set_queue_capacity(waymark_options_t *options, int64_t capacity);
+WAYMARK_API waymark_status_t waymark_options_set_queue_capacity(waymark_options_t* options, int64_t capacity);
 
 /** Shared mode: a customer slot idle for this long is ended automatically (0 = never). */
-WAYMARK_API waymark_status_t waymark_options_set_idle_timeout_ms(waymark_options_t *options, int64_t timeout_ms);
+WAYMARK_API waymark_status_t waymark_options_set_idle_timeout_ms(waymark_options_t* options, int64_t timeout_ms);
 
 /** ISO 3166 region ("GB", "US") used to parse phone numbers written without '+'. */
-WAYMARK_API waymark_status_t waymark_options_set_default_region(waymark_options_t *options,
-                                                    const char *region, size_t region_len);
+WAYMARK_API waymark_status_t waymark_options_set_default_region(waymark_options_t* options, const char* region,
+                                                                size_t region_len);
 
 /** Applies gmail.com/googlemail.com rules (dots and +tags dropped) to emails when enabled != 0. */
-WAYMARK_API waymark_status_t waymark_options_set_gmail_rules(waymark_options_t *options, int enabled);
+WAYMARK_API waymark_status_t waymark_options_set_gmail_rules(waymark_options_t* options, int enabled);
 
 /**
  * Child mode (COPPA) when enabled != 0: advertising consent can never be granted and no
  * persistent device or cookie identifier is emitted.
  */
-WAYMARK_API waymark_status_t waymark_options_set_child_mode(waymark_options_t *options, int enabled);
+WAYMARK_API waymark_status_t waymark_options_set_child_mode(waymark_options_t* options, int enabled);
 
 /**
  * Uses a host-supplied platform table (copied; its user_data is borrowed and must outlive
  * the client). Statuses: OK, INVALID_ARGUMENT (NULL, or unknown version).
  */
-WAYMARK_API waymark_status_t waymark_options_set_platform(waymark_options_t *options,
-                                              const waymark_platform_t *platform);
+WAYMARK_API waymark_status_t waymark_options_set_platform(waymark_options_t* options,
+                                                          const waymark_platform_t* platform);
 
 /* ---------------------------------------------------------------- client */
 
@@ -247,7 +245,7 @@ typedef struct waymark_client_s waymark_client_t;
  * Statuses: OK, STORE_RECOVERED, INVALID_ARGUMENT (missing store path, app id or brand
  * key), STORE_IO, STORE_FULL, KEYSTORE, CRYPTO, NO_MEMORY.
  */
-WAYMARK_API waymark_status_t waymark_client_open(waymark_options_t *options, waymark_client_t **out_client);
+WAYMARK_API waymark_status_t waymark_client_open(waymark_options_t* options, waymark_client_t** out_client);
 
 /**
  * Stops the client: commits what is queued (bounded: at most 5 s), stops its threads and
@@ -256,13 +254,13 @@ WAYMARK_API waymark_status_t waymark_client_open(waymark_options_t *options, way
  * The handle stays valid until waymark_client_free. Statuses: OK, INVALID_ARGUMENT,
  * TIMEOUT (queued events that could not be committed in time are counted as dropped).
  */
-WAYMARK_API waymark_status_t waymark_client_close(waymark_client_t *client);
+WAYMARK_API waymark_status_t waymark_client_close(waymark_client_t* client);
 
 /**
  * Closes the client if needed and releases the handle. The caller guarantees no other
  * thread still uses it. NULL is a no-op.
  */
-WAYMARK_API void waymark_client_free(waymark_client_t *client);
+WAYMARK_API void waymark_client_free(waymark_client_t* client);
 
 /* ---------------------------------------------------------------- events */
 
@@ -274,14 +272,14 @@ typedef struct waymark_event_s waymark_event_t;
  * a builder can be recorded several times. Statuses: OK, INVALID_ARGUMENT,
  * INVALID_UTF8, TOO_LARGE, NO_MEMORY.
  */
-WAYMARK_API waymark_status_t waymark_event_new(waymark_event_type_t type, const char *name, size_t name_len,
-                                   waymark_event_t **out_event);
-WAYMARK_API void waymark_event_free(waymark_event_t *event);
+WAYMARK_API waymark_status_t waymark_event_new(waymark_event_type_t type, const char* name, size_t name_len,
+                                               waymark_event_t** out_event);
+WAYMARK_API void waymark_event_free(waymark_event_t* event);
 
-WAYMARK_API waymark_status_t waymark_event_set_channel(waymark_event_t *event, waymark_channel_t channel);
+WAYMARK_API waymark_status_t waymark_event_set_channel(waymark_event_t* event, waymark_channel_t channel);
 
 /** The consent purpose the event serves (default ANALYTICS). */
-WAYMARK_API waymark_status_t waymark_event_set_purpose(waymark_event_t *event, waymark_purpose_t purpose);
+WAYMARK_API waymark_status_t waymark_event_set_purpose(waymark_event_t* event, waymark_purpose_t purpose);
 
 /**
  * Typed properties. Setting an existing key replaces its value. Keys 1..256 bytes,
@@ -289,35 +287,33 @@ WAYMARK_API waymark_status_t waymark_event_set_purpose(waymark_event_t *event, w
  * properties: use waymark_client_identify. Statuses: OK, INVALID_ARGUMENT,
  * INVALID_UTF8, TOO_LARGE, INVALID_VALUE (NaN or infinite double).
  */
-WAYMARK_API waymark_status_t waymark_event_set_string(waymark_event_t *event, const char *key, size_t key_len,
-                                          const char *value, size_t value_len);
-WAYMARK_API waymark_status_t waymark_event_set_int(waymark_event_t *event, const char *key, size_t key_len,
-                                       int64_t value);
-WAYMARK_API waymark_status_t waymark_event_set_double(waymark_event_t *event, const char *key, size_t key_len,
-                                          double value);
-WAYMARK_API waymark_status_t waymark_event_set_bool(waymark_event_t *event, const char *key, size_t key_len,
-                                        int value);
+WAYMARK_API waymark_status_t waymark_event_set_string(waymark_event_t* event, const char* key, size_t key_len,
+                                                      const char* value, size_t value_len);
+WAYMARK_API waymark_status_t waymark_event_set_int(waymark_event_t* event, const char* key, size_t key_len,
+                                                   int64_t value);
+WAYMARK_API waymark_status_t waymark_event_set_double(waymark_event_t* event, const char* key, size_t key_len,
+                                                      double value);
+WAYMARK_API waymark_status_t waymark_event_set_bool(waymark_event_t* event, const char* key, size_t key_len, int value);
 
 /**
  * Revenue in integer minor units of an ISO 4217 currency ("EUR", "JPY").
  * Statuses: OK, INVALID_ARGUMENT, UNKNOWN_CURRENCY.
  */
-WAYMARK_API waymark_status_t waymark_event_set_revenue(waymark_event_t *event, int64_t amount_minor,
-                                           const char *currency, size_t currency_len);
+WAYMARK_API waymark_status_t waymark_event_set_revenue(waymark_event_t* event, int64_t amount_minor,
+                                                       const char* currency, size_t currency_len);
 
 /**
  * Revenue given as a decimal amount (12.34 EUR), converted to minor units with the
  * currency's exponent and rounded half away from zero.
  * Statuses: OK, INVALID_ARGUMENT, UNKNOWN_CURRENCY, INVALID_VALUE (NaN, infinite, overflow).
  */
-WAYMARK_API waymark_status_t waymark_event_set_revenue_decimal(waymark_event_t *event, double amount,
-                                                   const char *currency, size_t currency_len);
+WAYMARK_API waymark_status_t waymark_event_set_revenue_decimal(waymark_event_t* event, double amount,
+                                                               const char* currency, size_t currency_len);
 
 /** Campaign attribution (utm_source/medium/campaign/content). NULL/0 leaves a field empty. */
-WAYMARK_API waymark_status_t waymark_event_set_campaign(waymark_event_t *event, const char *source,
-                                            size_t source_len, const char *medium,
-                                            size_t medium_len, const char *name, size_t name_len,
-                                            const char *content, size_t content_len);
+WAYMARK_API waymark_status_t waymark_event_set_campaign(waymark_event_t* event, const char* source, size_t source_len,
+                                                        const char* medium, size_t medium_len, const char* name,
+                                                        size_t name_len, const char* content, size_t content_len);
 
 /**
  * Records `event` (borrowed) for the current customer. The event is stamped with a
@@ -327,7 +323,7 @@ WAYMARK_API waymark_status_t waymark_event_set_campaign(waymark_event_t *event, 
  * INVALID_ARGUMENT, CLOSED, NO_CUSTOMER (shared mode), QUEUE_FULL (dropped, counted),
  * TOO_LARGE, STORE_IO, STORE_FULL (durable mode; not stored).
  */
-WAYMARK_API waymark_status_t waymark_client_record(waymark_client_t *client, const waymark_event_t *event);
+WAYMARK_API waymark_status_t waymark_client_record(waymark_client_t* client, const waymark_event_t* event);
 
 /* ---------------------------------------------------------------- identity */
 
@@ -341,17 +337,17 @@ WAYMARK_API waymark_status_t waymark_client_record(waymark_client_t *client, con
  * Statuses: OK, DROPPED_NO_CONSENT, INVALID_ARGUMENT, INVALID_UTF8, TOO_LARGE,
  * JUNK_IDENTIFIER, INVALID_IDENTIFIER, CLOSED, NO_CUSTOMER, QUEUE_FULL, STORE_*.
  */
-WAYMARK_API waymark_status_t waymark_client_identify(waymark_client_t *client, waymark_id_kind_t kind,
-                                         const char *value, size_t value_len);
+WAYMARK_API waymark_status_t waymark_client_identify(waymark_client_t* client, waymark_id_kind_t kind,
+                                                     const char* value, size_t value_len);
 
 /**
  * Computes the pseudonym waymark_client_identify would emit, into `out` (32 bytes), so a
  * brand can look a customer up. Nothing is recorded. Statuses as identify, plus
  * INVALID_ARGUMENT when out_len < 32.
  */
-WAYMARK_API waymark_status_t waymark_client_pseudonymize(waymark_client_t *client, waymark_id_kind_t kind,
-                                             const char *value, size_t value_len, uint8_t *out,
-                                             size_t out_len);
+WAYMARK_API waymark_status_t waymark_client_pseudonymize(waymark_client_t* client, waymark_id_kind_t kind,
+                                                         const char* value, size_t value_len, uint8_t* out,
+                                                         size_t out_len);
 
 /**
  * Export adapter: the ad-platform normalised plain SHA-256 form of an email or phone
@@ -361,10 +357,10 @@ WAYMARK_API waymark_status_t waymark_client_pseudonymize(waymark_client_t *clien
  * Statuses: OK, NOT_ALLOWED (no advertising consent), INVALID_ARGUMENT, INVALID_UTF8,
  * JUNK_IDENTIFIER, INVALID_IDENTIFIER, TOO_LARGE, CLOSED, NO_CUSTOMER.
  */
-WAYMARK_API waymark_status_t waymark_client_export_hashed(waymark_client_t *client, waymark_id_kind_t kind,
-                                              waymark_export_format_t format, const char *value,
-                                              size_t value_len, char *out, size_t out_capacity,
-                                              size_t *out_len);
+WAYMARK_API waymark_status_t waymark_client_export_hashed(waymark_client_t* client, waymark_id_kind_t kind,
+                                                          waymark_export_format_t format, const char* value,
+                                                          size_t value_len, char* out, size_t out_capacity,
+                                                          size_t* out_len);
 
 /* ---------------------------------------------------------------- consent */
 
@@ -376,13 +372,13 @@ WAYMARK_API waymark_status_t waymark_client_export_hashed(waymark_client_t *clie
  * Statuses: OK, INVALID_ARGUMENT, NOT_ALLOWED (advertising in child mode), CLOSED,
  * NO_CUSTOMER, STORE_IO, STORE_FULL, CRYPTO.
  */
-WAYMARK_API waymark_status_t waymark_client_set_consent(waymark_client_t *client, waymark_purpose_t purpose,
-                                            int granted, const char *policy_version,
-                                            size_t policy_version_len);
+WAYMARK_API waymark_status_t waymark_client_set_consent(waymark_client_t* client, waymark_purpose_t purpose,
+                                                        int granted, const char* policy_version,
+                                                        size_t policy_version_len);
 
 /** Sets `*out_granted` to 1 if the current customer granted `purpose`, else 0. */
-WAYMARK_API waymark_status_t waymark_client_get_consent(waymark_client_t *client, waymark_purpose_t purpose,
-                                            int *out_granted);
+WAYMARK_API waymark_status_t waymark_client_get_consent(waymark_client_t* client, waymark_purpose_t purpose,
+                                                        int* out_granted);
 
 /* ---------------------------------------------------------------- customers */
 
@@ -390,13 +386,13 @@ WAYMARK_API waymark_status_t waymark_client_get_consent(waymark_client_t *client
  * Shared mode: starts a new customer slot (a visit), ending the current one if any.
  * Personal mode: INVALID_ARGUMENT (the device has one customer).
  */
-WAYMARK_API waymark_status_t waymark_client_begin_customer(waymark_client_t *client);
+WAYMARK_API waymark_status_t waymark_client_begin_customer(waymark_client_t* client);
 
 /**
  * Shared mode: ends the current slot, wiping its identifiers and consent from memory.
  * Queued events stay queued. OK when no slot is open.
  */
-WAYMARK_API waymark_status_t waymark_client_end_customer(waymark_client_t *client);
+WAYMARK_API waymark_status_t waymark_client_end_customer(waymark_client_t* client);
 
 /**
  * Erasure for the current customer: deletes the slot's queued events and consent
@@ -404,7 +400,7 @@ WAYMARK_API waymark_status_t waymark_client_end_customer(waymark_client_t *clien
  * pseudonyms) for the collector. Personal mode then starts a fresh identity (new slot
  * and device id); shared mode ends the slot. Statuses: OK, CLOSED, NO_CUSTOMER, STORE_*.
  */
-WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t *client);
+WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t* client);
 
 /* ---------------------------------------------------------------- flush and stats */
 
@@ -412,11 +408,10 @@ WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t *client);
  * Waits until every event recorded before the call is committed to the outbox, at most
  * `timeout_ms` milliseconds. Statuses: OK, TIMEOUT, CLOSED, STORE_IO, STORE_FULL.
  */
-WAYMARK_API waymark_status_t waymark_client_flush(waymark_client_t *client, int64_t timeout_ms);
+WAYMARK_API waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_ms);
 
 /** Reads one counter into `*out_value`. Statuses: OK, INVALID_ARGUMENT, CLOSED. */
-WAYMARK_API waymark_status_t waymark_client_stat(waymark_client_t *client, waymark_stat_t stat,
-                                     int64_t *out_value);
+WAYMARK_API waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value);
 
 #ifdef __cplusplus
 }

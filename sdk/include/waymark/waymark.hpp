@@ -38,7 +38,9 @@ class Options {
   Options& operator=(const Options&) = delete;
   Options(Options&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
 
-  Options& store_path(std::string_view path) { return set(waymark_options_set_store_path(handle_, path.data(), path.size())); }
+  Options& store_path(std::string_view path) {
+    return set(waymark_options_set_store_path(handle_, path.data(), path.size()));
+  }
   Options& app_id(std::string_view id) { return set(waymark_options_set_app_id(handle_, id.data(), id.size())); }
   Options& brand_key(const uint8_t (&key)[32], uint32_t epoch) {
     return set(waymark_options_set_brand_key(handle_, key, sizeof key, epoch));
@@ -53,7 +55,9 @@ class Options {
   }
   Options& queue_capacity(int64_t n) { return set(waymark_options_set_queue_capacity(handle_, n)); }
   Options& idle_timeout_ms(int64_t ms) { return set(waymark_options_set_idle_timeout_ms(handle_, ms)); }
-  Options& default_region(std::string_view r) { return set(waymark_options_set_default_region(handle_, r.data(), r.size())); }
+  Options& default_region(std::string_view r) {
+    return set(waymark_options_set_default_region(handle_, r.data(), r.size()));
+  }
   Options& gmail_rules(bool on) { return set(waymark_options_set_gmail_rules(handle_, on ? 1 : 0)); }
   Options& child_mode(bool on) { return set(waymark_options_set_child_mode(handle_, on ? 1 : 0)); }
   Options& platform(const waymark_platform_t& p) { return set(waymark_options_set_platform(handle_, &p)); }
@@ -71,7 +75,9 @@ class Options {
 
 class Event {
  public:
-  Event(waymark_event_type_t type, std::string_view name) { check(waymark_event_new(type, name.data(), name.size(), &handle_)); }
+  Event(waymark_event_type_t type, std::string_view name) {
+    check(waymark_event_new(type, name.data(), name.size(), &handle_));
+  }
   ~Event() { waymark_event_free(handle_); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
@@ -85,14 +91,19 @@ class Event {
   Event& property(std::string_view k, const char* v) { return property(k, std::string_view(v)); }
   Event& property(std::string_view k, int64_t v) { return set(waymark_event_set_int(handle_, k.data(), k.size(), v)); }
   Event& property(std::string_view k, int v) { return property(k, static_cast<int64_t>(v)); }
-  Event& property(std::string_view k, double v) { return set(waymark_event_set_double(handle_, k.data(), k.size(), v)); }
-  Event& property(std::string_view k, bool v) { return set(waymark_event_set_bool(handle_, k.data(), k.size(), v ? 1 : 0)); }
+  Event& property(std::string_view k, double v) {
+    return set(waymark_event_set_double(handle_, k.data(), k.size(), v));
+  }
+  Event& property(std::string_view k, bool v) {
+    return set(waymark_event_set_bool(handle_, k.data(), k.size(), v ? 1 : 0));
+  }
   Event& revenue(int64_t minor, std::string_view currency) {
     return set(waymark_event_set_revenue(handle_, minor, currency.data(), currency.size()));
   }
-  Event& campaign(std::string_view source, std::string_view medium, std::string_view name, std::string_view content = {}) {
-    return set(waymark_event_set_campaign(handle_, source.data(), source.size(), medium.data(), medium.size(), name.data(),
-                                          name.size(), content.data(), content.size()));
+  Event& campaign(std::string_view source, std::string_view medium, std::string_view name,
+                  std::string_view content = {}) {
+    return set(waymark_event_set_campaign(handle_, source.data(), source.size(), medium.data(), medium.size(),
+                                          name.data(), name.size(), content.data(), content.size()));
   }
   const waymark_event_t* get() const noexcept { return handle_; }
 

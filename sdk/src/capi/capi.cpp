@@ -109,7 +109,8 @@ Status set_property(waymark_event_t* event, const char* key, size_t key_len, way
 
 // ISO 4217 code (upper-cased) and its minor-unit exponent, from ICU's currency data.
 Status currency_arg(const char* code, size_t len, std::string* out, int32_t* digits) {
-  if (code == nullptr || len != 3) return Error(WAYMARK_ERR_UNKNOWN_CURRENCY, "currency must be a 3-letter ISO 4217 code");
+  if (code == nullptr || len != 3)
+    return Error(WAYMARK_ERR_UNKNOWN_CURRENCY, "currency must be a 3-letter ISO 4217 code");
   UChar iso[4] = {};
   out->resize(3);
   for (size_t i = 0; i < 3; ++i) {
@@ -138,7 +139,9 @@ bool known_enum(const E& e, int lo, int hi) {
   return v >= lo && v <= hi;
 }
 
-bool known_kind(const waymark_id_kind_t& kind) { return known_enum(kind, WAYMARK_ID_EMAIL, WAYMARK_ID_CUSTOM); }
+bool known_kind(const waymark_id_kind_t& kind) {
+  return known_enum(kind, WAYMARK_ID_EMAIL, WAYMARK_ID_CUSTOM);
+}
 bool known_purpose(const waymark_purpose_t& p) {
   return known_enum(p, WAYMARK_PURPOSE_ANALYTICS, WAYMARK_PURPOSE_ADVERTISING);
 }
@@ -174,9 +177,13 @@ const char* waymark_status_name(waymark_status_t status) {
   }
 }
 
-const char* waymark_last_error_message(void) { return t_last_error.c_str(); }
+const char* waymark_last_error_message(void) {
+  return t_last_error.c_str();
+}
 
-const char* waymark_version(void) { return WAYMARK_VERSION_STRING; }
+const char* waymark_version(void) {
+  return WAYMARK_VERSION_STRING;
+}
 
 /* ------------------------------------------------------------------ options */
 
@@ -195,7 +202,9 @@ waymark_status_t waymark_options_new(waymark_options_t** out_options) {
   });
 }
 
-void waymark_options_free(waymark_options_t* options) { delete options; }
+void waymark_options_free(waymark_options_t* options) {
+  delete options;
+}
 
 #define WAYMARK_OPTIONS_GUARD(o) \
   if ((o) == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "options is NULL")
@@ -377,7 +386,9 @@ waymark_status_t waymark_event_new(waymark_event_type_t type, const char* name, 
   });
 }
 
-void waymark_event_free(waymark_event_t* event) { delete event; }
+void waymark_event_free(waymark_event_t* event) {
+  delete event;
+}
 
 waymark_status_t waymark_event_set_channel(waymark_event_t* event, waymark_channel_t channel) {
   if (event == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "event is NULL");
@@ -487,7 +498,8 @@ waymark_status_t waymark_client_record(waymark_client_t* client, const waymark_e
 
 waymark_status_t waymark_client_identify(waymark_client_t* client, waymark_id_kind_t kind, const char* value,
                                          size_t value_len) {
-  if (value == nullptr || !known_kind(kind)) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL or of unknown kind");
+  if (value == nullptr || !known_kind(kind))
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL or of unknown kind");
   return with_client(client, [&](waymark::detail::Client& c) { return c.identify(kind, {value, value_len}); });
 }
 

@@ -18,12 +18,14 @@ struct [[nodiscard]] Status {
   bool ok() const noexcept { return code >= 0; }
 };
 
-inline Status Error(waymark_status_t code, std::string message) { return {code, std::move(message)}; }
+inline Status Error(waymark_status_t code, std::string message) {
+  return {code, std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const noexcept { return value_.has_value(); }
   const Status& status() const noexcept { return status_; }

@@ -64,7 +64,7 @@ bool replay_consent(const std::vector<ConsentRecord>& records, const uint8_t* de
     if (!linked || record_hash(r) != r.hash ||
         crypto_sign_verify_detached(r.signature.data(), r.hash.data(), r.hash.size(), device_public_key) != 0) {
       out = ConsentState{};
-      out.head = state.head;  // new records chain on from the last valid one
+      out.head = state.head;         // new records chain on from the last valid one
       out.seq = records.back().seq;  // never reuse a stored sequence number
       return false;
     }

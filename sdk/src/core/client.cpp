@@ -11,10 +11,12 @@ namespace waymark::detail {
 
 namespace {
 
-constexpr int64_t kWaitMs = 30000;        // longest a caller waits for its commit
+constexpr int64_t kWaitMs = 30000;  // longest a caller waits for its commit
 constexpr size_t kMaxSlotIdentifiers = 32;
 
-bool is_purpose(int p) { return p >= WAYMARK_PURPOSE_ANALYTICS && p <= WAYMARK_PURPOSE_ADVERTISING; }
+bool is_purpose(int p) {
+  return p >= WAYMARK_PURPOSE_ANALYTICS && p <= WAYMARK_PURPOSE_ADVERTISING;
+}
 
 std::string hex(const uint8_t* p, size_t n) {
   std::string out(n * 2 + 1, '\0');
@@ -31,7 +33,9 @@ Client::Slot::~Slot() {
 
 Client::Client(std::unique_ptr<ClientOptions> options) : options_(std::move(options)) {}
 
-Client::~Client() { (void)close(); }
+Client::~Client() {
+  (void)close();
+}
 
 Result<std::unique_ptr<Client>> Client::open(std::unique_ptr<ClientOptions> options, bool* recovered) {
   if (options->store_path.empty()) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "store path is required");
@@ -42,8 +46,12 @@ Result<std::unique_ptr<Client>> Client::open(std::unique_ptr<ClientOptions> opti
   return client;
 }
 
-int64_t Client::wall_ms() const { return options_->platform.clock_wall_ms(options_->platform.user_data); }
-int64_t Client::monotonic_ms() const { return options_->platform.clock_monotonic_ms(options_->platform.user_data); }
+int64_t Client::wall_ms() const {
+  return options_->platform.clock_wall_ms(options_->platform.user_data);
+}
+int64_t Client::monotonic_ms() const {
+  return options_->platform.clock_monotonic_ms(options_->platform.user_data);
+}
 
 void Client::log(int32_t level, std::string_view message) const {
   options_->platform.log(level, message.data(), message.size(), options_->platform.user_data);
@@ -57,7 +65,8 @@ Status Client::load_or_create_key(const char* name, uint8_t* out, size_t len, bo
     if (got != len) return Error(WAYMARK_ERR_KEYSTORE, std::string("keystore entry has the wrong size: ") + name);
     return Status::Ok();
   }
-  if (rc != WAYMARK_PLATFORM_NOT_FOUND) return Error(WAYMARK_ERR_KEYSTORE, std::string("keystore read failed: ") + name);
+  if (rc != WAYMARK_PLATFORM_NOT_FOUND)
+    return Error(WAYMARK_ERR_KEYSTORE, std::string("keystore read failed: ") + name);
   if (!create_random) return Error(WAYMARK_ERR_KEYSTORE, std::string("keystore entry missing: ") + name);
   if (Status s = random_->fill(out, len); !s.ok()) return s;
   if (p.keystore_put(key_scope_.c_str(), name, out, len, p.user_data) != WAYMARK_PLATFORM_OK) {
@@ -101,7 +110,8 @@ Status Client::init(bool* recovered) {
   if (!opened.ok()) return opened.status();
   *recovered = opened->recovered;
   if (opened->recovered) log(WAYMARK_LOG_WARNING, "outbox was corrupt: moved aside, a fresh store was created");
-  if (opened->unreadable > 0) log(WAYMARK_LOG_WARNING, "data key does not open the stored rows: rows dropped and counted");
+  if (opened->unreadable > 0)
+    log(WAYMARK_LOG_WARNING, "data key does not open the stored rows: rows dropped and counted");
   Outbox& outbox = *opened->outbox;
 
   if (options_->mode == WAYMARK_DEVICE_PERSONAL) {
@@ -226,7 +236,8 @@ Status Client::record(const EventDraft& draft) {
   {
     std::lock_guard lock(slot_mu_);
     Slot* slot = current_slot_locked();
-    if (slot == nullptr) return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
+    if (slot == nullptr)
+      return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     if (!slot->consent.granted[draft.purpose]) {
       writer_->add_refused(1);
       return Error(WAYMARK_DROPPED_NO_CONSENT, "the event's purpose is not consented; not stored");
@@ -256,7 +267,8 @@ Status Client::identify(waymark_id_kind_t kind, std::string_view raw) {
   {
     std::lock_guard lock(slot_mu_);
     Slot* slot = current_slot_locked();
-    if (slot == nullptr) return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
+    if (slot == nullptr)
+      return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     const bool known = std::any_of(slot->identifiers.begin(), slot->identifiers.end(), [&](const IdentifierRef& r) {
       return r.kind == ref.kind && r.pseudonym == ref.pseudonym;
     });
@@ -270,7 +282,8 @@ Status Client::identify(waymark_id_kind_t kind, std::string_view raw) {
     slot->last_active_ms = monotonic_ms();
     if (!slot->consent.granted[WAYMARK_PURPOSE_ANALYTICS]) {
       writer_->add_refused(1);
-      return Error(WAYMARK_DROPPED_NO_CONSENT, "identifier attached; identify event not stored without analytics consent");
+      return Error(WAYMARK_DROPPED_NO_CONSENT,
+                   "identifier attached; identify event not stored without analytics consent");
     }
     EventDraft draft;
     draft.type = kEventTypeIdentify;
@@ -285,7 +298,8 @@ Status Client::export_hashed(waymark_id_kind_t kind, waymark_export_format_t for
   {
     std::lock_guard lock(slot_mu_);
     Slot* slot = current_slot_locked();
-    if (slot == nullptr) return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
+    if (slot == nullptr)
+      return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     if (options_->child_mode || !slot->consent.granted[WAYMARK_PURPOSE_ADVERTISING]) {
       return Error(WAYMARK_ERR_NOT_ALLOWED, "export needs the customer's advertising consent");
     }
@@ -302,18 +316,20 @@ Status Client::set_consent(waymark_purpose_t purpose, bool granted, const std::s
   {
     std::lock_guard lock(slot_mu_);
     Slot* slot = current_slot_locked();
-    if (slot == nullptr) return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
+    if (slot == nullptr)
+      return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     const ConsentRecord record = append_consent(slot->consent, slot->id, static_cast<uint8_t>(purpose), granted,
                                                 wall_ms(), policy_version, device_sign_key_.data());
-    if (Status s = writer_->enqueue_job([record](Outbox& o, int64_t*) { return o.append_consent(record); }, &tickets[0]);
+    if (Status s =
+            writer_->enqueue_job([record](Outbox& o, int64_t*) { return o.append_consent(record); }, &tickets[0]);
         !s.ok()) {
       return s;
     }
     if (!granted) {
       const SlotId id = slot->id;
       const auto p = static_cast<uint8_t>(purpose);
-      if (Status s = writer_->enqueue_job([id, p](Outbox& o, int64_t* purged) { return o.purge(id, p, purged); },
-                                          &tickets[1]);
+      if (Status s =
+              writer_->enqueue_job([id, p](Outbox& o, int64_t* purged) { return o.purge(id, p, purged); }, &tickets[1]);
           !s.ok()) {
         return s;
       }
@@ -365,7 +381,8 @@ Status Client::forget() {
   {
     std::lock_guard lock(slot_mu_);
     Slot* slot = current_slot_locked();
-    if (slot == nullptr) return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
+    if (slot == nullptr)
+      return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     const SlotId id = slot->id;
     auto erase_local = [id](Outbox& o, int64_t* purged) {
       Status s = o.purge(id, std::nullopt, purged);
@@ -387,7 +404,9 @@ Status Client::forget() {
   return wait_all(tickets);
 }
 
-Status Client::flush(int64_t timeout_ms) { return writer_->flush(timeout_ms); }
+Status Client::flush(int64_t timeout_ms) {
+  return writer_->flush(timeout_ms);
+}
 
 Result<int64_t> Client::stat(waymark_stat_t stat) const {
   const Counters c = writer_->counters();

@@ -77,7 +77,7 @@ struct EventStamp {
   std::string policy_version;
   std::array<uint8_t, 16> slot{};
   std::vector<IdentifierRef> identifiers;
-  const ConsentRecord* consent = nullptr;  // type Consent only
+  const ConsentRecord* consent = nullptr;      // type Consent only
   const uint8_t* device_public_key = nullptr;  // 32 bytes, with `consent`
 };
 

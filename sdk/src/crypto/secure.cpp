@@ -36,7 +36,8 @@ Result<Uuid> make_uuid_v7(RandomPool& pool, UuidClock& clock, int64_t unix_ms) {
     clock.counter = 0;
   }
   ms = clock.last_ms;
-  for (int i = 0; i < 6; ++i) id[static_cast<size_t>(i)] = static_cast<uint8_t>(static_cast<uint64_t>(ms) >> (40 - 8 * i));
+  for (int i = 0; i < 6; ++i)
+    id[static_cast<size_t>(i)] = static_cast<uint8_t>(static_cast<uint64_t>(ms) >> (40 - 8 * i));
   id[6] = static_cast<uint8_t>(0x70 | (clock.counter >> 8));
   id[7] = static_cast<uint8_t>(clock.counter & 0xFF);
   id[8] = static_cast<uint8_t>(0x80 | (id[8] & 0x3F));

@@ -97,7 +97,9 @@ Status to_utf8(const Utf16& s, NormalizedId& out) {
   return fits ? Status::Ok() : Error(WAYMARK_ERR_TOO_LARGE, "identifier too long");
 }
 
-bool is_ascii_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_ascii_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 // Structure check of an already-lowercased email; applies the gmail rules when asked.
 Status email_rules(NormalizedId& id, bool gmail_rules) {
@@ -157,17 +159,20 @@ Status postcode_rules(NormalizedId& id) {
 }
 
 constexpr std::string_view kJunkWords[] = {
-    "", "null", "nil", "none", "undefined", "anonymous", "unknown", "n/a", "na", "test", "guest",
-    "user", "nan", "false", "true", "[object object]", "-", ".", "?"};
+    "",      "null", "nil", "none",  "undefined", "anonymous",       "unknown", "n/a", "na", "test",
+    "guest", "user", "nan", "false", "true",      "[object object]", "-",       ".",   "?"};
 
-constexpr std::string_view kJunkEmails[] = {
-    "test@test.com", "test@example.com", "example@example.com", "email@example.com",
-    "noemail@noemail.com", "none@none.com", "no@email.com", "noreply@noreply.com",
-    "a@a.com", "email@email.com", "null@null.com", "anonymous@anonymous.com", "nobody@nowhere.com"};
+constexpr std::string_view kJunkEmails[] = {"test@test.com",     "test@example.com",    "example@example.com",
+                                            "email@example.com", "noemail@noemail.com", "none@none.com",
+                                            "no@email.com",      "noreply@noreply.com", "a@a.com",
+                                            "email@email.com",   "null@null.com",       "anonymous@anonymous.com",
+                                            "nobody@nowhere.com"};
 
 }  // namespace
 
-NormalizedId::~NormalizedId() { sodium_memzero(bytes_.data(), bytes_.size()); }
+NormalizedId::~NormalizedId() {
+  sodium_memzero(bytes_.data(), bytes_.size());
+}
 
 bool NormalizedId::assign(std::string_view value) noexcept {
   if (value.size() > bytes_.size()) return false;
@@ -177,7 +182,9 @@ bool NormalizedId::assign(std::string_view value) noexcept {
   return true;
 }
 
-bool is_valid_kind(int kind) noexcept { return kind >= WAYMARK_ID_EMAIL && kind <= WAYMARK_ID_CUSTOM; }
+bool is_valid_kind(int kind) noexcept {
+  return kind >= WAYMARK_ID_EMAIL && kind <= WAYMARK_ID_CUSTOM;
+}
 
 bool is_junk(waymark_id_kind_t kind, std::string_view v) noexcept {
   // Case-insensitive comparison with the word list (ids keep their case).
@@ -210,7 +217,8 @@ bool is_junk(waymark_id_kind_t kind, std::string_view v) noexcept {
 Status normalize_identifier(waymark_id_kind_t kind, std::string_view raw, const NormalizerConfig& config,
                             NormalizedId& out) {
   if (!is_valid_kind(kind)) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "unknown identifier kind");
-  if (raw.size() > WAYMARK_MAX_IDENTIFIER_BYTES) return Error(WAYMARK_ERR_TOO_LARGE, "identifier longer than 512 bytes");
+  if (raw.size() > WAYMARK_MAX_IDENTIFIER_BYTES)
+    return Error(WAYMARK_ERR_TOO_LARGE, "identifier longer than 512 bytes");
   Utf16 s;
   if (Status st = to_utf16(raw, s); !st.ok()) return st;
 
@@ -220,7 +228,10 @@ Status normalize_identifier(waymark_id_kind_t kind, std::string_view raw, const 
     case WAYMARK_ID_EMAIL: rule = CaseRule::Lower; break;
     case WAYMARK_ID_FIRST_NAME:
     case WAYMARK_ID_LAST_NAME:
-    case WAYMARK_ID_ADDRESS: rule = CaseRule::Lower; collapse = true; break;
+    case WAYMARK_ID_ADDRESS:
+      rule = CaseRule::Lower;
+      collapse = true;
+      break;
     case WAYMARK_ID_POSTCODE: rule = CaseRule::Upper; break;
     default: break;  // phone, loyalty/account/device/cookie/custom ids: trim only, case kept
   }

@@ -43,7 +43,8 @@ constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 // swapped, replayed under another id or opened under another key version.
 std::array<uint8_t, 32> row_ad(int64_t id, const uint8_t* event_id, uint32_t key_id) {
   std::array<uint8_t, 32> ad{'W', 'M', 'R', 'W'};
-  for (int i = 0; i < 8; ++i) ad[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(id) >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    ad[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(id) >> (8 * i));
   std::memcpy(ad.data() + 12, event_id, 16);
   for (int i = 0; i < 4; ++i) ad[static_cast<size_t>(28 + i)] = static_cast<uint8_t>(key_id >> (8 * i));
   return ad;
@@ -157,7 +158,8 @@ Status Outbox::setup(int64_t* unreadable) {
   int rc = SQLITE_OK;
   {
     Statement version(db_, "PRAGMA user_version", &rc);
-    if (rc != SQLITE_OK) return sqlite_is_corrupt(rc) ? Error(kCorrupt, "outbox is corrupt") : sqlite_status(rc, db_, "version");
+    if (rc != SQLITE_OK)
+      return sqlite_is_corrupt(rc) ? Error(kCorrupt, "outbox is corrupt") : sqlite_status(rc, db_, "version");
     rc = version.step();
     if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
     int current = static_cast<int>(version.int64(0));
@@ -209,8 +211,9 @@ Status Outbox::setup(int64_t* unreadable) {
   // The data key lives in the keystore; if it no longer opens the store (key lost or
   // replaced), the rows are unreadable: count and drop them rather than fail forever.
   std::vector<uint8_t> plain;
-  const bool key_ok = !key_check.empty() &&
-                      open_sealed(0, kKeyCheckEventId, {reinterpret_cast<const char*>(key_check.data()), key_check.size()}, plain);
+  const bool key_ok =
+      !key_check.empty() &&
+      open_sealed(0, kKeyCheckEventId, {reinterpret_cast<const char*>(key_check.data()), key_check.size()}, plain);
   if (!key_ok) {
     if (!key_check.empty() && rows_ > 0) {
       *unreadable = rows_;
@@ -232,13 +235,18 @@ Status Outbox::setup(int64_t* unreadable) {
   return Status::Ok();
 }
 
-Status Outbox::begin() { return exec("BEGIN IMMEDIATE"); }
-Status Outbox::commit() { return exec("COMMIT"); }
+Status Outbox::begin() {
+  return exec("BEGIN IMMEDIATE");
+}
+Status Outbox::commit() {
+  return exec("COMMIT");
+}
 void Outbox::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const {
+bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed,
+                         std::vector<uint8_t>& out) const {
   if (sealed.size() < kNonce + kTag) return false;
   const auto* p = reinterpret_cast<const uint8_t*>(sealed.data());
   const auto ad = row_ad(id, event_id, kKeyId);
@@ -365,8 +373,8 @@ Result<std::vector<StoredEvent>> Outbox::read_oldest(size_t limit, int64_t* unre
       StoredEvent ev;
       ev.id = st.int64(0);
       const std::string_view event_id = st.blob(1);
-      if (event_id.size() == 16 && open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), st.blob(2),
-                                               ev.plaintext)) {
+      if (event_id.size() == 16 &&
+          open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), st.blob(2), ev.plaintext)) {
         out.push_back(std::move(ev));
       } else {
         bad.push_back(ev.id);
@@ -440,8 +448,10 @@ Status Outbox::save_counters(const Counters& c) {
   auto stmt = prepare(save_counter_, "INSERT OR REPLACE INTO counters(name, value) VALUES(?1, ?2)");
   if (!stmt.ok()) return stmt.status();
   Statement& st = *stmt.value();
-  const std::pair<const char*, int64_t> values[] = {{"dropped", c.dropped},       {"refused", c.refused},
-                                                    {"evicted", c.evicted},       {"unreadable", c.unreadable},
+  const std::pair<const char*, int64_t> values[] = {{"dropped", c.dropped},
+                                                    {"refused", c.refused},
+                                                    {"evicted", c.evicted},
+                                                    {"unreadable", c.unreadable},
                                                     {"purged", c.purged}};
   for (const auto& [name, value] : values) {
     st.bind(1, std::string_view(name)).bind(2, value);

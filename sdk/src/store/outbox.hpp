@@ -42,7 +42,7 @@ struct Counters {
 
 struct OutboxConfig {
   std::string dir;
-  bool durable = false;  // synchronous=FULL: a commit survives power loss
+  bool durable = false;                                 // synchronous=FULL: a commit survives power loss
   int64_t max_bytes = 0, max_rows = 0, max_age_ms = 0;  // 0 = no cap
 };
 

@@ -23,7 +23,9 @@ OutboxWriter::OutboxWriter(std::unique_ptr<Outbox> outbox, Config config)
   thread_ = std::thread([this] { run(); });
 }
 
-OutboxWriter::~OutboxWriter() { (void)stop(); }
+OutboxWriter::~OutboxWriter() {
+  (void)stop();
+}
 
 Counters OutboxWriter::counters() const {
   return {dropped_.load(), refused_.load(), evicted_.load(), unreadable_.load(), purged_.load()};
@@ -155,7 +157,7 @@ void OutboxWriter::maintain() {
 void OutboxWriter::run() {
   using Clock = std::chrono::steady_clock;
   auto next_tick = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
-  int64_t backoff_ms = 0;                 // grows while commits fail, reset by a success
+  int64_t backoff_ms = 0;  // grows while commits fail, reset by a success
   Clock::time_point retry_at = Clock::now();
   std::unique_lock lock(mu_);
   for (;;) {

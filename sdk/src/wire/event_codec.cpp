@@ -31,8 +31,8 @@ std::vector<uint8_t> encode_event(const EventDraft& draft, const EventStamp& sta
   flatbuffers::Offset<w::Campaign> campaign = 0;
   if (draft.campaign) {
     const Campaign& c = *draft.campaign;
-    campaign = w::CreateCampaign(fbb, fbb.CreateString(c.source), fbb.CreateString(c.medium),
-                                 fbb.CreateString(c.name), fbb.CreateString(c.content));
+    campaign = w::CreateCampaign(fbb, fbb.CreateString(c.source), fbb.CreateString(c.medium), fbb.CreateString(c.name),
+                                 fbb.CreateString(c.content));
   }
   flatbuffers::Offset<w::ConsentChange> consent = 0;
   if (stamp.consent != nullptr) {

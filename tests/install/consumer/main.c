@@ -4,11 +4,11 @@
 
 #include <waymark/waymark.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   static const uint8_t brand_key[32] = {1};
-  waymark_options_t *options = NULL;
-  waymark_client_t *client = NULL;
-  waymark_event_t *event = NULL;
+  waymark_options_t* options = NULL;
+  waymark_client_t* client = NULL;
+  waymark_event_t* event = NULL;
   if (argc < 2 || waymark_options_new(&options) != WAYMARK_OK) return 2;
   waymark_options_set_store_path(options, argv[1], strlen(argv[1]));
   waymark_options_set_app_id(options, "consumer", 8);

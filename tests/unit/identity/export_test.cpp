@@ -26,7 +26,8 @@ TEST_CASE("UID2 public vectors", "[export]") {
         "ku4mBX7Z3qJTXWyLFB1INzkyR2WZGW4ANSJUiW21iI8=");
   CHECK(hashed(WAYMARK_ID_EMAIL, WAYMARK_EXPORT_UID2, " jane.saoirse+news@gmail.com ") ==
         "ku4mBX7Z3qJTXWyLFB1INzkyR2WZGW4ANSJUiW21iI8=");
-  CHECK(hashed(WAYMARK_ID_PHONE, WAYMARK_EXPORT_UID2, "+12345678901") == "EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4=");
+  CHECK(hashed(WAYMARK_ID_PHONE, WAYMARK_EXPORT_UID2, "+12345678901") ==
+        "EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4=");
 }
 
 TEST_CASE("Meta and Google forms", "[export]") {
@@ -45,8 +46,10 @@ TEST_CASE("Meta and Google forms", "[export]") {
 }
 
 TEST_CASE("export refuses junk, other kinds and small buffers", "[export]") {
-  CHECK(hashed(WAYMARK_ID_EMAIL, WAYMARK_EXPORT_UID2, "test@test.com") == "<" + std::to_string(WAYMARK_ERR_JUNK_IDENTIFIER) + ">");
-  CHECK(hashed(WAYMARK_ID_LOYALTY_ID, WAYMARK_EXPORT_UID2, "LC42") == "<" + std::to_string(WAYMARK_ERR_INVALID_ARGUMENT) + ">");
+  CHECK(hashed(WAYMARK_ID_EMAIL, WAYMARK_EXPORT_UID2, "test@test.com") ==
+        "<" + std::to_string(WAYMARK_ERR_JUNK_IDENTIFIER) + ">");
+  CHECK(hashed(WAYMARK_ID_LOYALTY_ID, WAYMARK_EXPORT_UID2, "LC42") ==
+        "<" + std::to_string(WAYMARK_ERR_INVALID_ARGUMENT) + ">");
   NormalizerConfig config;
   char small[10];
   size_t len = 0;

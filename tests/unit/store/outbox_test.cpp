@@ -69,8 +69,9 @@ TEST_CASE("a row moved to another id or tampered fails authentication and is cou
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
   // Row 2 gets row 1's sealed bytes (associated data binds the row id); row 3 a flipped byte.
-  REQUIRE(sqlite3_exec(db, "UPDATE outbox SET sealed = (SELECT sealed FROM outbox WHERE id = 1) WHERE id = 2;"
-                           "UPDATE outbox SET sealed = substr(sealed, 1, 30) || x'00' || substr(sealed, 32) WHERE id = 3;",
+  REQUIRE(sqlite3_exec(db,
+                       "UPDATE outbox SET sealed = (SELECT sealed FROM outbox WHERE id = 1) WHERE id = 2;"
+                       "UPDATE outbox SET sealed = substr(sealed, 1, 30) || x'00' || substr(sealed, 32) WHERE id = 3;",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto o = f.open();
