@@ -45,7 +45,7 @@ typedef int32_t waymark_status_t;
 #define WAYMARK_ERR_NO_MEMORY (-3)
 #define WAYMARK_ERR_INVALID_UTF8 (-4)
 #define WAYMARK_ERR_TOO_LARGE (-5)          /* a string, property set or event exceeds its limit */
-#define WAYMARK_ERR_JUNK_IDENTIFIER (-6)    /* a placeholder value such as "null" or "test@test.com" */
+#define WAYMARK_ERR_JUNK_IDENTIFIER (-6)    /* a junk value such as "null" or "test@test.com" */
 #define WAYMARK_ERR_INVALID_IDENTIFIER (-7) /* not a valid value of its kind (e.g. email without '@') */
 #define WAYMARK_ERR_INVALID_VALUE (-8)      /* NaN/infinite number, negative cap, … */
 #define WAYMARK_ERR_UNKNOWN_CURRENCY (-9)   /* not an ISO 4217 alphabetic code */

@@ -238,7 +238,7 @@ Status normalize_identifier(waymark_id_kind_t kind, std::string_view raw, const 
   trim(s, collapse);
   if (Status st = nfc_and_case(s, rule); !st.ok()) return st;
   if (Status st = to_utf8(s, out); !st.ok()) return st;
-  if (is_junk(kind, out.view())) return Error(WAYMARK_ERR_JUNK_IDENTIFIER, "identifier is a placeholder value");
+  if (is_junk(kind, out.view())) return Error(WAYMARK_ERR_JUNK_IDENTIFIER, "identifier is a known junk value");
 
   Status st = Status::Ok();
   switch (kind) {
@@ -250,8 +250,8 @@ Status normalize_identifier(waymark_id_kind_t kind, std::string_view raw, const 
     default: break;
   }
   if (!st.ok()) return st;
-  // Rules may have produced a placeholder ("0000" postcode, "+1 000…" phone).
-  if (is_junk(kind, out.view())) return Error(WAYMARK_ERR_JUNK_IDENTIFIER, "identifier is a placeholder value");
+  // Rules may have produced a junk value ("0000" postcode, "+1 000…" phone).
+  if (is_junk(kind, out.view())) return Error(WAYMARK_ERR_JUNK_IDENTIFIER, "identifier is a known junk value");
   return Status::Ok();
 }
 

@@ -48,7 +48,7 @@ bool is_valid_kind(int kind) noexcept;
 Status normalize_identifier(waymark_id_kind_t kind, std::string_view raw, const NormalizerConfig& config,
                             NormalizedId& out);
 
-// True when the value is a known placeholder ("null", "test@test.com", "0000", "-1", …).
+// True when the value is a known junk value ("null", "test@test.com", "0000", "-1", …).
 bool is_junk(waymark_id_kind_t kind, std::string_view normalized) noexcept;
 
 }  // namespace waymark::detail
