@@ -211,7 +211,8 @@ Status Client::enqueue_locked(const EventDraft& draft, Slot& slot, const Consent
   row.purpose = draft.purpose;
   row.priority = priority_of(draft.type);
   row.created_ms = stamp.occurred_at_ms;
-  row.plaintext = encode_event(draft, stamp);
+  row.plaintext = writer_->take_buffer();
+  encode_event(draft, stamp, row.plaintext);
   for (IdentifierRef& ref : stamp.identifiers) sodium_memzero(ref.pseudonym.data(), ref.pseudonym.size());
   if (row.plaintext.size() > WAYMARK_MAX_EVENT_BYTES) {
     return Error(WAYMARK_ERR_TOO_LARGE, "encoded event exceeds WAYMARK_MAX_EVENT_BYTES");

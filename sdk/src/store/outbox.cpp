@@ -196,6 +196,7 @@ Status Outbox::setup(int64_t* unreadable) {
       if (name == "purged") loaded_counters_.purged = v;
     }
     if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
+    committed_counters_ = loaded_counters_;
   }
   std::vector<uint8_t> key_check;
   {
@@ -219,6 +220,7 @@ Status Outbox::setup(int64_t* unreadable) {
       *unreadable = rows_;
       loaded_counters_.unreadable += rows_;
       if (Status s = exec("DELETE FROM outbox"); !s.ok()) return s;
+      if (Status s = save_next_id(next_id_); !s.ok()) return s;
       rows_ = bytes_ = 0;
     }
     std::array<uint8_t, 16> zero{};
@@ -236,10 +238,20 @@ Status Outbox::setup(int64_t* unreadable) {
 }
 
 Status Outbox::begin() {
+  pending_counters_ = committed_counters_;
+  deleted_in_txn_ = false;
   return exec("BEGIN IMMEDIATE");
 }
+
 Status Outbox::commit() {
-  return exec("COMMIT");
+  // While rows exist, max(id) + 1 is the next id; the high-water mark is written only when a
+  // deletion could take the maximum away (one page less per commit on the hot path).
+  if (deleted_in_txn_) {
+    if (Status s = save_next_id(next_id_); !s.ok()) return s;
+  }
+  Status s = exec("COMMIT");
+  if (s.ok()) committed_counters_ = pending_counters_;
+  return s;
 }
 void Outbox::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -300,6 +312,7 @@ Status Outbox::purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t
     --rows_;
     bytes_ -= st.int64(0);
     ++*deleted;
+    deleted_in_txn_ = true;
   }
   return sqlite_status(rc, db_, "purge");
 }
@@ -314,6 +327,7 @@ Status Outbox::evict(int64_t now_ms, bool by_age, int64_t* evicted) {
       --rows_;
       bytes_ -= st.int64(0);
       ++*evicted;
+      deleted_in_txn_ = true;
     }
     if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "evict");
   }
@@ -354,6 +368,7 @@ Status Outbox::remove(const std::vector<int64_t>& ids) {
     while ((rc = st.step()) == SQLITE_ROW) {
       --rows_;
       bytes_ -= st.int64(0);
+      deleted_in_txn_ = true;
     }
     st.reset();
     if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "delete");
@@ -445,6 +460,12 @@ Result<std::vector<ConsentRecord>> Outbox::load_consent(const SlotId& slot) {
 }
 
 Status Outbox::save_counters(const Counters& c) {
+  const Counters& old = committed_counters_;
+  if (c.dropped == old.dropped && c.refused == old.refused && c.evicted == old.evicted &&
+      c.unreadable == old.unreadable && c.purged == old.purged) {
+    return Status::Ok();
+  }
+  pending_counters_ = c;
   auto stmt = prepare(save_counter_, "INSERT OR REPLACE INTO counters(name, value) VALUES(?1, ?2)");
   if (!stmt.ok()) return stmt.status();
   Statement& st = *stmt.value();

@@ -79,9 +79,9 @@ class Outbox {
   Result<std::vector<ConsentRecord>> load_consent(const SlotId& slot);
 
   Counters load_counters() const { return loaded_counters_; }
+  // Persists the counters that differ from the last committed values (inside a transaction).
   Status save_counters(const Counters& counters);
   int64_t next_id() const { return next_id_; }
-  Status save_next_id(int64_t next_id);
 
   // Oldest rows first, authenticated; rows that fail authentication are deleted and counted
   // into *unreadable (never returned, never crash).
@@ -96,6 +96,7 @@ class Outbox {
   Status setup(int64_t* unreadable);
   Status exec(const char* sql, bool detect_corrupt = false);
   Result<Statement*> prepare(Statement& slot, const char* sql);
+  Status save_next_id(int64_t next_id);
   Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
   bool open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const;
 
@@ -104,6 +105,9 @@ class Outbox {
   Secret<32> key_;
   RandomPool& random_;
   Counters loaded_counters_;
+  Counters committed_counters_;  // as persisted by the last commit
+  Counters pending_counters_;    // as written in the open transaction
+  bool deleted_in_txn_ = false;
   int64_t next_id_ = 1;
   int64_t rows_ = 0;
   int64_t bytes_ = 0;

@@ -6,7 +6,10 @@
 namespace waymark::detail {
 
 namespace {
-constexpr size_t kMaxBatch = 4096;
+// Unattended (async) rows do not wake the writer one by one: it collects them for up to
+// kGroupWindowMs, or until kWakeBacklog are waiting. Waiting callers, flush and close wake it at once.
+constexpr int64_t kGroupWindowMs = 5;
+constexpr size_t kWakeBacklog = 1024;
 constexpr int64_t kMaxBackoffMs = 5000;
 }  // namespace
 
@@ -54,7 +57,8 @@ Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* tick
     *ticket = item.completion;
   }
   queue_.push_back(std::move(item));
-  if (idle_) work_cv_.notify_one();
+  if (want_ticket) wake_ = true;
+  if (idle_ && (want_ticket || queue_.size() >= kWakeBacklog)) work_cv_.notify_one();
   return Status::Ok();
 }
 
@@ -67,6 +71,7 @@ Status OutboxWriter::enqueue_job(Job job, Ticket* ticket) {
   item.completion = std::make_shared<Completion>();
   *ticket = item.completion;
   queue_.push_back(std::move(item));
+  wake_ = true;
   if (idle_) work_cv_.notify_one();
   return Status::Ok();
 }
@@ -82,6 +87,7 @@ Status OutboxWriter::wait(const Ticket& ticket, int64_t timeout_ms) {
 Status OutboxWriter::flush(int64_t timeout_ms) {
   std::unique_lock lock(mu_);
   const uint64_t target = next_ticket_;
+  wake_ = true;
   if (idle_) work_cv_.notify_one();
   if (!done_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
                          [&] { return processed_ticket_ >= target; })) {
@@ -107,7 +113,25 @@ Status OutboxWriter::stop() {
   return Status::Ok();
 }
 
-Status OutboxWriter::commit_batch(std::deque<Item>& batch) {
+std::vector<uint8_t> OutboxWriter::take_buffer() {
+  std::lock_guard lock(spare_mu_);
+  if (spare_.empty()) return {};
+  std::vector<uint8_t> b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
+void OutboxWriter::recycle(std::vector<Item>& batch) {
+  std::lock_guard lock(spare_mu_);
+  for (Item& item : batch) {
+    if (!item.row || spare_.size() >= std::min<size_t>(config_.queue_capacity, 4096)) continue;
+    item.row->plaintext.clear();
+    spare_.push_back(std::move(item.row->plaintext));
+  }
+  batch.clear();
+}
+
+Status OutboxWriter::commit_batch(std::vector<Item>& batch) {
   if (Status s = outbox_->begin(); !s.ok()) return s;
   int64_t purged = 0;
   for (Item& item : batch) {
@@ -123,7 +147,6 @@ Status OutboxWriter::commit_batch(std::deque<Item>& batch) {
   c.purged += purged;
   c.evicted += evicted;
   if (s.ok()) s = outbox_->save_counters(c);
-  if (s.ok()) s = outbox_->save_next_id(outbox_->next_id());
   if (s.ok()) s = outbox_->commit();
   if (!s.ok()) {
     outbox_->rollback();
@@ -159,6 +182,7 @@ void OutboxWriter::run() {
   auto next_tick = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
   int64_t backoff_ms = 0;  // grows while commits fail, reset by a success
   Clock::time_point retry_at = Clock::now();
+  Clock::time_point group_deadline = Clock::time_point::max();
   std::unique_lock lock(mu_);
   for (;;) {
     if (Clock::now() >= next_tick && !stopping_) {
@@ -167,19 +191,26 @@ void OutboxWriter::run() {
       lock.lock();
       next_tick = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
     }
-    const bool backing_off = !stopping_ && Clock::now() < retry_at;
-    if (queue_.empty() || backing_off) {
+    const auto now = Clock::now();
+    const bool backing_off = !stopping_ && now < retry_at;
+    if (!queue_.empty() && group_deadline == Clock::time_point::max()) {
+      group_deadline = now + std::chrono::milliseconds(kGroupWindowMs);  // the first row opens a group
+    }
+    const bool ready = !queue_.empty() && !backing_off &&
+                       (stopping_ || wake_ || queue_.size() >= kWakeBacklog || now >= group_deadline);
+    if (!ready) {
       if (stopping_ && queue_.empty()) break;
+      auto until = std::min(next_tick, backing_off ? retry_at : group_deadline);
       idle_ = true;
-      const auto until = backing_off ? std::min(next_tick, retry_at) : next_tick;
-      work_cv_.wait_until(lock, until, [&] { return stopping_ || (!queue_.empty() && Clock::now() >= retry_at); });
+      work_cv_.wait_until(lock, until,
+                          [&] { return stopping_ || (!backing_off && (wake_ || queue_.size() >= kWakeBacklog)); });
       idle_ = false;
       continue;
     }
-    std::deque<Item> batch;
-    const size_t n = std::min(queue_.size(), kMaxBatch);
-    std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(batch));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    wake_ = false;
+    group_deadline = Clock::time_point::max();
+    std::vector<Item>& batch = batch_;
+    batch.swap(queue_);  // O(1) under the lock: recorders never wait for the copy
     lock.unlock();
     Status s = commit_batch(batch);
     lock.lock();
@@ -193,12 +224,15 @@ void OutboxWriter::run() {
       }
       processed_ticket_ = batch.back().ticket;
       done_cv_.notify_all();
+      lock.unlock();
+      recycle(batch);
+      lock.lock();
       continue;
     }
     // Waiting callers learn the failure now; unattended (async) rows are kept, in order, and
     // retried with backoff: a full disk must not silently lose queued events.
     last_error_ = s;
-    std::deque<Item> kept;
+    std::vector<Item> kept;
     for (Item& item : batch) {
       if (item.completion) {
         item.completion->done = true;
@@ -219,6 +253,7 @@ void OutboxWriter::run() {
       backoff_ms = std::min(kMaxBackoffMs, std::max<int64_t>(50, backoff_ms * 2));
       retry_at = Clock::now() + std::chrono::milliseconds(backoff_ms);
     }
+    batch.clear();
     done_cv_.notify_all();
   }
 }

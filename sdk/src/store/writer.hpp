@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,6 +49,10 @@ class OutboxWriter {
   // Commits what is queued (one attempt each) and stops the thread. Idempotent.
   Status stop();
 
+  // Row buffers recycled from committed rows: memory that is already paged in, so a recorder
+  // does not pay for page faults on the hot path. take_buffer() may return an empty vector.
+  std::vector<uint8_t> take_buffer();
+
   void add_refused(int64_t n) { refused_ += n; }
   void add_dropped(int64_t n) { dropped_ += n; }
   Counters counters() const;
@@ -64,7 +67,8 @@ class OutboxWriter {
     Ticket completion;
   };
   void run();
-  Status commit_batch(std::deque<Item>& batch);
+  Status commit_batch(std::vector<Item>& batch);
+  void recycle(std::vector<Item>& batch);
   void maintain();
 
   std::unique_ptr<Outbox> outbox_;
@@ -72,10 +76,14 @@ class OutboxWriter {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::deque<Item> queue_;
+  std::vector<Item> queue_;  // swapped with batch_ by the writer: both keep their capacity
+  std::vector<Item> batch_;
+  std::mutex spare_mu_;
+  std::vector<std::vector<uint8_t>> spare_;
   uint64_t next_ticket_ = 0;
   uint64_t processed_ticket_ = 0;
   bool idle_ = false;
+  bool wake_ = false;  // a caller waits: commit now instead of after the group window
   bool stopping_ = false;
   bool stopped_ = false;
   Status last_error_;

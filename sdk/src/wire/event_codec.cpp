@@ -6,7 +6,7 @@ namespace waymark::detail {
 
 namespace w = waymark::wire::v1;
 
-std::vector<uint8_t> encode_event(const EventDraft& draft, const EventStamp& stamp) {
+void encode_event(const EventDraft& draft, const EventStamp& stamp, std::vector<uint8_t>& out) {
   thread_local flatbuffers::FlatBufferBuilder fbb(1024);
   fbb.Clear();
 
@@ -50,7 +50,7 @@ std::vector<uint8_t> encode_event(const EventDraft& draft, const EventStamp& sta
       fbb.CreateString(stamp.policy_version), fbb.CreateVector(stamp.slot.data(), stamp.slot.size()),
       fbb.CreateVector(ids), fbb.CreateVector(props), revenue, campaign, consent);
   w::FinishEventBuffer(fbb, event);
-  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+  out.assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }
 
 bool verify_event(const uint8_t* bytes, size_t len) {

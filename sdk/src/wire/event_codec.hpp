@@ -8,7 +8,8 @@
 
 namespace waymark::detail {
 
-std::vector<uint8_t> encode_event(const EventDraft& draft, const EventStamp& stamp);
+// Replaces the content of `out` (its capacity is reused) with the encoded event.
+void encode_event(const EventDraft& draft, const EventStamp& stamp, std::vector<uint8_t>& out);
 
 // True when `bytes` is a well-formed v1 Event within the verifier's depth/table limits.
 bool verify_event(const uint8_t* bytes, size_t len);

@@ -136,3 +136,16 @@ TEST_CASE("the age cap evicts old rows of every priority", "[outbox]") {
   CHECK(evicted == 1);
   CHECK(o->rows() == 1);
 }
+
+TEST_CASE("ids never go back, even after every row was deleted", "[outbox]") {
+  Fixture f;
+  {
+    auto o = f.open();
+    insert_all(*o, {Fixture::row(1), Fixture::row(2), Fixture::row(3)});
+    REQUIRE(o->begin().ok());
+    REQUIRE(o->remove({1, 2, 3}).ok());
+    REQUIRE(o->commit().ok());
+    CHECK(o->rows() == 0);
+  }
+  CHECK(f.open()->next_id() == 4);
+}
