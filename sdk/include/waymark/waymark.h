@@ -58,6 +58,7 @@ typedef int32_t waymark_status_t;
 #define WAYMARK_ERR_QUEUE_FULL (-16)        /* async queue full: event dropped and counted */
 #define WAYMARK_ERR_NOT_ALLOWED (-17)       /* e.g. advertising consent in child mode */
 #define WAYMARK_ERR_INTERNAL (-18)          /* a bug: please report it */
+#define WAYMARK_ERR_NETWORK (-19)           /* transport callback: no HTTP response was obtained */
 
 /** Static, never NULL name of a status code, e.g. "WAYMARK_ERR_CLOSED". Thread-safe. */
 WAYMARK_API const char* waymark_status_name(waymark_status_t status);
@@ -131,8 +132,31 @@ typedef enum waymark_stat_e {
   WAYMARK_STAT_REFUSED = 4,    /* events refused for lack of consent (persisted) */
   WAYMARK_STAT_EVICTED = 5,    /* events evicted by the caps (persisted) */
   WAYMARK_STAT_UNREADABLE = 6, /* rows that failed authentication when read (persisted) */
-  WAYMARK_STAT_PURGED = 7      /* queued events deleted by consent withdrawal or forget (persisted) */
+  WAYMARK_STAT_PURGED = 7,     /* queued events deleted by consent withdrawal or forget (persisted) */
+  WAYMARK_STAT_UPLOADED = 8,   /* events the collector acknowledged with a valid receipt (persisted) */
+  WAYMARK_STAT_DEAD_LETTERED = 9 /* events of batches the collector rejected permanently (persisted) */
 } waymark_stat_t;
+
+/** Host lifecycle and connectivity changes that affect uploading. */
+typedef enum waymark_lifecycle_e {
+  WAYMARK_LIFECYCLE_BACKGROUND = 1, /* the app is going to the background: upload now */
+  WAYMARK_LIFECYCLE_FOREGROUND = 2,
+  WAYMARK_LIFECYCLE_NETWORK_CHANGED = 3 /* connectivity changed: retry now instead of after the backoff */
+} waymark_lifecycle_t;
+
+/**
+ * A host-supplied HTTP transport (e.g. OkHttp or URLSession through a binding). Called on the
+ * SDK's upload thread, one request at a time; it may block up to its own timeouts. It must POST
+ * `body` (borrowed, `body_len` bytes, content type application/vnd.waymark.envelope) to `url`
+ * (NUL-terminated) and, when an HTTP response arrives, return WAYMARK_OK with `*out_http_status`,
+ * the response body copied into `out_body` (at most `out_capacity` bytes, length in
+ * `*out_body_len`) and `*out_retry_after_ms` (Retry-After in ms, or -1). When no response was
+ * obtained (DNS, connect, timeout) it returns WAYMARK_ERR_NETWORK.
+ */
+typedef waymark_status_t (*waymark_transport_fn)(const char *url, const uint8_t *body, size_t body_len,
+                                                 int32_t *out_http_status, uint8_t *out_body, size_t out_capacity,
+                                                 size_t *out_body_len, int64_t *out_retry_after_ms,
+                                                 void *user_data);
 
 /** Export formats of waymark_client_export_hashed (plain SHA-256, ad-platform specs). */
 typedef enum waymark_export_format_e {
@@ -188,8 +212,9 @@ WAYMARK_API waymark_status_t waymark_options_set_brand_key(waymark_options_t* op
                                                            size_t key_len, uint32_t epoch);
 
 /**
- * Adds a collector X25519 public key (32 bytes) with its key id. May be called several
- * times during a key rotation; the highest key id is used to seal new batches.
+ * Adds a collector public key (Ed25519, 32 bytes) with its key id. Batches are sealed to its
+ * X25519 form and receipts must be signed by it. May be called several times during a key
+ * rotation: the highest key id seals new batches, receipts from any listed key id are accepted.
  */
 WAYMARK_API waymark_status_t waymark_options_add_collector_key(waymark_options_t* options, const uint8_t* public_key,
                                                                size_t key_len, uint32_t key_id);
@@ -208,6 +233,35 @@ WAYMARK_API waymark_status_t waymark_options_set_caps(waymark_options_t* options
 
 /** Capacity of the async in-memory queue (1..1,000,000 events). */
 WAYMARK_API waymark_status_t waymark_options_set_queue_capacity(waymark_options_t* options, int64_t capacity);
+
+/**
+ * Collector endpoint, e.g. "http://127.0.0.1:8080/v1/batches" (https needs TLS, which this build
+ * does not have: INVALID_ARGUMENT). Without a URL or transport the SDK only queues.
+ */
+WAYMARK_API waymark_status_t waymark_options_set_collector_url(waymark_options_t *options, const char *url,
+                                                               size_t url_len);
+
+/** Uses the host's HTTP stack instead of the built-in one. `user_data` is borrowed. */
+WAYMARK_API waymark_status_t waymark_options_set_transport(waymark_options_t *options, waymark_transport_fn transport,
+                                                           void *user_data);
+
+/**
+ * Upload policy: at most `batch_max_events` (1..10000, default 500) and `batch_max_bytes`
+ * (default 1 MiB) per batch; an upload starts once `flush_at_events` (default 100) are queued,
+ * or every `flush_interval_ms` (default 30 s), on flush and on WAYMARK_LIFECYCLE_BACKGROUND.
+ */
+WAYMARK_API waymark_status_t waymark_options_set_upload_policy(waymark_options_t *options, int64_t batch_max_events,
+                                                               int64_t batch_max_bytes, int64_t flush_at_events,
+                                                               int64_t flush_interval_ms);
+
+/**
+ * Retries: exponential backoff with full jitter from `base_ms` (default 1 s) up to `cap_ms`
+ * (default 5 min); Retry-After on 429/503 is honoured (up to the cap). Connect and read deadlines
+ * of the built-in transport: `connect_timeout_ms` (default 10 s), `io_timeout_ms` (default 30 s).
+ */
+WAYMARK_API waymark_status_t waymark_options_set_retry_policy(waymark_options_t *options, int64_t base_ms,
+                                                              int64_t cap_ms, int64_t connect_timeout_ms,
+                                                              int64_t io_timeout_ms);
 
 /** Shared mode: a customer slot idle for this long is ended automatically (0 = never). */
 WAYMARK_API waymark_status_t waymark_options_set_idle_timeout_ms(waymark_options_t* options, int64_t timeout_ms);
@@ -405,10 +459,15 @@ WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t* client);
 /* ---------------------------------------------------------------- flush and stats */
 
 /**
- * Waits until every event recorded before the call is committed to the outbox, at most
- * `timeout_ms` milliseconds. Statuses: OK, TIMEOUT, CLOSED, STORE_IO, STORE_FULL.
+ * Waits until every event recorded before the call is committed to the outbox and, when a
+ * collector is configured, uploaded and acknowledged (or dead-lettered), at most `timeout_ms`
+ * milliseconds. Statuses: OK, TIMEOUT (the work continues in the background), CLOSED,
+ * STORE_IO, STORE_FULL.
  */
 WAYMARK_API waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_ms);
+
+/** Tells the SDK about a lifecycle or connectivity change. Never blocks. */
+WAYMARK_API waymark_status_t waymark_client_notify_lifecycle(waymark_client_t *client, waymark_lifecycle_t event);
 
 /** Reads one counter into `*out_value`. Statuses: OK, INVALID_ARGUMENT, CLOSED. */
 WAYMARK_API waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value);

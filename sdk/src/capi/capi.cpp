@@ -173,6 +173,7 @@ const char* waymark_status_name(waymark_status_t status) {
     case WAYMARK_ERR_QUEUE_FULL: return "WAYMARK_ERR_QUEUE_FULL";
     case WAYMARK_ERR_NOT_ALLOWED: return "WAYMARK_ERR_NOT_ALLOWED";
     case WAYMARK_ERR_INTERNAL: return "WAYMARK_ERR_INTERNAL";
+    case WAYMARK_ERR_NETWORK: return "WAYMARK_ERR_NETWORK";
     default: return "WAYMARK_UNKNOWN_STATUS";
   }
 }
@@ -235,7 +236,7 @@ waymark_status_t waymark_options_add_collector_key(waymark_options_t* o, const u
   return guarded([&] {
     std::array<uint8_t, 32> k{};
     std::memcpy(k.data(), pk, 32);
-    auto& keys = o->options->collector_keys;
+    auto& keys = o->options->upload.collector_keys;
     std::erase_if(keys, [&](const auto& e) { return e.first == key_id; });
     keys.emplace_back(key_id, k);
     return Status::Ok();
@@ -274,6 +275,55 @@ waymark_status_t waymark_options_set_queue_capacity(waymark_options_t* o, int64_
   WAYMARK_OPTIONS_GUARD(o);
   if (capacity < 1 || capacity > 1000000) return fail(WAYMARK_ERR_INVALID_VALUE, "queue capacity must be 1..1000000");
   o->options->queue_capacity = capacity;
+  return WAYMARK_OK;
+}
+
+waymark_status_t waymark_options_set_collector_url(waymark_options_t* o, const char* url, size_t len) {
+  WAYMARK_OPTIONS_GUARD(o);
+  return guarded([&] {
+    std::string value;
+    if (Status s = text_arg(url, len, 1, 2048, "collector URL", &value); !s.ok()) return s;
+    if (auto parsed = waymark::detail::parse_url(value); !parsed.ok()) return parsed.status();
+    o->options->upload.url = std::move(value);
+    return Status::Ok();
+  });
+}
+
+waymark_status_t waymark_options_set_transport(waymark_options_t* o, waymark_transport_fn transport, void* user_data) {
+  WAYMARK_OPTIONS_GUARD(o);
+  if (transport == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "transport is NULL");
+  o->options->upload.host_transport = transport;
+  o->options->upload.host_user_data = user_data;
+  return WAYMARK_OK;
+}
+
+waymark_status_t waymark_options_set_upload_policy(waymark_options_t* o, int64_t batch_max_events,
+                                                   int64_t batch_max_bytes, int64_t flush_at_events,
+                                                   int64_t flush_interval_ms) {
+  WAYMARK_OPTIONS_GUARD(o);
+  if (batch_max_events < 1 || batch_max_events > 10000 || batch_max_bytes < 1024 ||
+      batch_max_bytes > (8LL << 20) || flush_at_events < 1 || flush_interval_ms < 1) {
+    return fail(WAYMARK_ERR_INVALID_VALUE,
+                "upload policy out of range (events 1..10000, bytes 1 KiB..8 MiB, thresholds >= 1)");
+  }
+  auto& u = o->options->upload;
+  u.batch_max_events = static_cast<size_t>(batch_max_events);
+  u.batch_max_bytes = batch_max_bytes;
+  u.flush_at_events = flush_at_events;
+  u.flush_interval_ms = flush_interval_ms;
+  return WAYMARK_OK;
+}
+
+waymark_status_t waymark_options_set_retry_policy(waymark_options_t* o, int64_t base_ms, int64_t cap_ms,
+                                                  int64_t connect_timeout_ms, int64_t io_timeout_ms) {
+  WAYMARK_OPTIONS_GUARD(o);
+  if (base_ms < 1 || cap_ms < base_ms || connect_timeout_ms < 1 || io_timeout_ms < 1) {
+    return fail(WAYMARK_ERR_INVALID_VALUE, "retry policy: need 1 <= base <= cap and positive timeouts");
+  }
+  auto& u = o->options->upload;
+  u.backoff_base_ms = base_ms;
+  u.backoff_cap_ms = cap_ms;
+  u.timeouts = {connect_timeout_ms, io_timeout_ms};
   return WAYMARK_OK;
 }
 
@@ -569,8 +619,18 @@ waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_
   return with_client(client, [&](waymark::detail::Client& c) { return c.flush(timeout_ms); });
 }
 
+waymark_status_t waymark_client_notify_lifecycle(waymark_client_t* client, waymark_lifecycle_t event) {
+  if (!known_enum(event, WAYMARK_LIFECYCLE_BACKGROUND, WAYMARK_LIFECYCLE_NETWORK_CHANGED)) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown lifecycle event");
+  }
+  return with_client(client, [&](waymark::detail::Client& c) {
+    c.notify_lifecycle(event);
+    return Status::Ok();
+  });
+}
+
 waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value) {
-  if (out_value == nullptr || !known_enum(stat, WAYMARK_STAT_QUEUED, WAYMARK_STAT_PURGED)) {
+  if (out_value == nullptr || !known_enum(stat, WAYMARK_STAT_QUEUED, WAYMARK_STAT_DEAD_LETTERED)) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_value is NULL or stat unknown");
   }
   return with_client(client, [&](waymark::detail::Client& c) -> Status {

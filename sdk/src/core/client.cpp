@@ -132,7 +132,34 @@ Status Client::init(bool* recovered) {
   wc.tick_ms = options_->idle_timeout_ms > 0 ? std::clamp<int64_t>(options_->idle_timeout_ms / 2, 20, 1000) : 1000;
   wc.now_ms = [this] { return wall_ms(); };
   wc.on_tick = [this] { on_tick(); };
+  wc.on_commit = [this](int64_t rows) {
+    if (Uploader* u = commit_hook_.load()) u->on_commit(rows);
+  };
   writer_ = std::make_unique<OutboxWriter>(std::move(opened->outbox), std::move(wc));
+
+  UploadConfig& up = options_->upload;
+  if (!up.url.empty() || up.host_transport != nullptr) {
+    if (up.collector_keys.empty()) {
+      return Error(WAYMARK_ERR_INVALID_ARGUMENT, "uploading needs a collector public key (add_collector_key)");
+    }
+    up.app_id = options_->app_id;
+    UploadSource source;
+    source.device_secret_key = device_sign_key_.data();
+    source.device_pseudonym = [this] {
+      std::lock_guard lock(slot_mu_);
+      return device_identifier_ ? std::vector<uint8_t>(device_identifier_->pseudonym.begin(),
+                                                       device_identifier_->pseudonym.end())
+                                : std::vector<uint8_t>{};
+    };
+    source.wall_ms = [this] { return wall_ms(); };
+    source.monotonic_ms = [this] { return monotonic_ms(); };
+    source.network_reachable = [this] {
+      return options_->platform.network_reachable(options_->platform.user_data);
+    };
+    source.log = [this](int32_t level, std::string_view m) { log(level, m); };
+    uploader_ = std::make_unique<Uploader>(up, std::move(source), *writer_, *random_);
+    commit_hook_ = uploader_.get();
+  }
   return Status::Ok();
 }
 
@@ -240,7 +267,7 @@ Status Client::record(const EventDraft& draft) {
     if (slot == nullptr)
       return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     if (!slot->consent.granted[draft.purpose]) {
-      writer_->add_refused(1);
+      writer_->add(Counters{.refused = 1});
       return Error(WAYMARK_DROPPED_NO_CONSENT, "the event's purpose is not consented; not stored");
     }
     // Enqueued under the slot lock, so a concurrent withdrawal's purge is ordered after it.
@@ -282,7 +309,7 @@ Status Client::identify(waymark_id_kind_t kind, std::string_view raw) {
     sodium_memzero(ref.pseudonym.data(), ref.pseudonym.size());
     slot->last_active_ms = monotonic_ms();
     if (!slot->consent.granted[WAYMARK_PURPOSE_ANALYTICS]) {
-      writer_->add_refused(1);
+      writer_->add(Counters{.refused = 1});
       return Error(WAYMARK_DROPPED_NO_CONSENT,
                    "identifier attached; identify event not stored without analytics consent");
     }
@@ -322,7 +349,7 @@ Status Client::set_consent(waymark_purpose_t purpose, bool granted, const std::s
     const ConsentRecord record = append_consent(slot->consent, slot->id, static_cast<uint8_t>(purpose), granted,
                                                 wall_ms(), policy_version, device_sign_key_.data());
     if (Status s =
-            writer_->enqueue_job([record](Outbox& o, int64_t*) { return o.append_consent(record); }, &tickets[0]);
+            writer_->enqueue_job([record](Outbox& o, Counters&) { return o.append_consent(record); }, &tickets[0]);
         !s.ok()) {
       return s;
     }
@@ -330,7 +357,7 @@ Status Client::set_consent(waymark_purpose_t purpose, bool granted, const std::s
       const SlotId id = slot->id;
       const auto p = static_cast<uint8_t>(purpose);
       if (Status s =
-              writer_->enqueue_job([id, p](Outbox& o, int64_t* purged) { return o.purge(id, p, purged); }, &tickets[1]);
+              writer_->enqueue_job([id, p](Outbox& o, Counters& delta) { return o.purge(id, p, &delta.purged); }, &tickets[1]);
           !s.ok()) {
         return s;
       }
@@ -385,8 +412,8 @@ Status Client::forget() {
     if (slot == nullptr)
       return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
     const SlotId id = slot->id;
-    auto erase_local = [id](Outbox& o, int64_t* purged) {
-      Status s = o.purge(id, std::nullopt, purged);
+    auto erase_local = [id](Outbox& o, Counters& delta) {
+      Status s = o.purge(id, std::nullopt, &delta.purged);
       return s.ok() ? o.delete_consent(id) : s;
     };
     if (Status s = writer_->enqueue_job(erase_local, &tickets[0]); !s.ok()) return s;
@@ -406,7 +433,16 @@ Status Client::forget() {
 }
 
 Status Client::flush(int64_t timeout_ms) {
-  return writer_->flush(timeout_ms);
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t through = next_sequence_.load() - 1;  // everything recorded before this call
+  if (Status s = writer_->flush(timeout_ms); !s.ok() || !uploader_) return s;
+  const auto spent =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  return uploader_->wait_uploaded(through, timeout_ms - spent);
+}
+
+void Client::notify_lifecycle(waymark_lifecycle_t event) {
+  if (uploader_ && event != WAYMARK_LIFECYCLE_FOREGROUND) uploader_->trigger(true);
 }
 
 Result<int64_t> Client::stat(waymark_stat_t stat) const {
@@ -419,11 +455,15 @@ Result<int64_t> Client::stat(waymark_stat_t stat) const {
     case WAYMARK_STAT_EVICTED: return c.evicted;
     case WAYMARK_STAT_UNREADABLE: return c.unreadable;
     case WAYMARK_STAT_PURGED: return c.purged;
+    case WAYMARK_STAT_UPLOADED: return c.uploaded;
+    case WAYMARK_STAT_DEAD_LETTERED: return c.dead_lettered;
   }
   return Error(WAYMARK_ERR_INVALID_ARGUMENT, "unknown stat");
 }
 
 Status Client::close() {
+  commit_hook_ = nullptr;
+  if (uploader_) uploader_->stop();  // before the writer: it waits on writer jobs
   Status s = writer_ ? writer_->stop() : Status::Ok();
   std::lock_guard lock(slot_mu_);
   slot_.reset();

@@ -13,6 +13,7 @@
 #include "identity/normalizer.hpp"
 #include "identity/pseudonymizer.hpp"
 #include "store/writer.hpp"
+#include "sync/uploader.hpp"
 
 namespace waymark::detail {
 
@@ -22,7 +23,6 @@ struct ClientOptions {
   Secret<32> brand_key;
   bool has_brand_key = false;
   uint32_t key_epoch = 0;
-  std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>> collector_keys;
   waymark_device_mode_t mode = WAYMARK_DEVICE_PERSONAL;
   waymark_durability_t durability = WAYMARK_DURABILITY_ASYNC;
   int64_t max_bytes = 64LL << 20, max_events = 1000000, max_age_ms = 30LL * 24 * 3600 * 1000;
@@ -31,6 +31,7 @@ struct ClientOptions {
   NormalizerConfig normalizer;
   bool child_mode = false;
   waymark_platform_t platform{};
+  UploadConfig upload;  // url/transport empty: queue only
 };
 
 class Client {
@@ -51,6 +52,7 @@ class Client {
   Status forget();
   Status flush(int64_t timeout_ms);
   Result<int64_t> stat(waymark_stat_t stat) const;
+  void notify_lifecycle(waymark_lifecycle_t event);
   Status close();
 
  private:
@@ -85,6 +87,8 @@ class Client {
   std::array<uint8_t, crypto_sign_PUBLICKEYBYTES> device_public_key_{};
   std::optional<IdentifierRef> device_identifier_;
   std::unique_ptr<OutboxWriter> writer_;
+  std::unique_ptr<Uploader> uploader_;
+  std::atomic<Uploader*> commit_hook_{nullptr};  // read by the writer thread
   std::atomic<int64_t> next_sequence_{1};
 
   mutable std::mutex slot_mu_;  // guards the slot, device identifier and uuid clock

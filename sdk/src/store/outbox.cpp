@@ -30,6 +30,18 @@ CREATE TABLE consent_ledger(
   signature BLOB NOT NULL, PRIMARY KEY(slot, seq)) WITHOUT ROWID;
 CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
+)sql",
+    // v2: upload leases. A row belongs to at most one open batch; a batch is rebuilt from the
+    // same rows with the same id after a crash, so the collector can deduplicate it.
+    R"sql(
+ALTER TABLE outbox ADD COLUMN batch_seq INTEGER;
+CREATE TABLE batches(
+  seq INTEGER PRIMARY KEY, batch_id BLOB NOT NULL, sent_at_ms INTEGER NOT NULL,
+  sent_monotonic_ms INTEGER NOT NULL, dropped INTEGER NOT NULL, refused INTEGER NOT NULL,
+  evicted INTEGER NOT NULL);
+CREATE TABLE dead_letter(
+  id INTEGER PRIMARY KEY, batch_seq INTEGER NOT NULL, http_status INTEGER NOT NULL,
+  event_id BLOB NOT NULL, key_id INTEGER NOT NULL, sealed BLOB NOT NULL, moved_ms INTEGER NOT NULL);
 )sql"};
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -194,6 +206,8 @@ Status Outbox::setup(int64_t* unreadable) {
       if (name == "evicted") loaded_counters_.evicted = v;
       if (name == "unreadable") loaded_counters_.unreadable = v;
       if (name == "purged") loaded_counters_.purged = v;
+      if (name == "uploaded") loaded_counters_.uploaded = v;
+      if (name == "dead_lettered") loaded_counters_.dead_lettered = v;
     }
     if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
     committed_counters_ = loaded_counters_;
@@ -460,20 +474,15 @@ Result<std::vector<ConsentRecord>> Outbox::load_consent(const SlotId& slot) {
 }
 
 Status Outbox::save_counters(const Counters& c) {
-  const Counters& old = committed_counters_;
-  if (c.dropped == old.dropped && c.refused == old.refused && c.evicted == old.evicted &&
-      c.unreadable == old.unreadable && c.purged == old.purged) {
-    return Status::Ok();
-  }
+  if (c == committed_counters_) return Status::Ok();
   pending_counters_ = c;
   auto stmt = prepare(save_counter_, "INSERT OR REPLACE INTO counters(name, value) VALUES(?1, ?2)");
   if (!stmt.ok()) return stmt.status();
   Statement& st = *stmt.value();
-  const std::pair<const char*, int64_t> values[] = {{"dropped", c.dropped},
-                                                    {"refused", c.refused},
-                                                    {"evicted", c.evicted},
-                                                    {"unreadable", c.unreadable},
-                                                    {"purged", c.purged}};
+  const std::pair<const char*, int64_t> values[] = {
+      {"dropped", c.dropped}, {"refused", c.refused},   {"evicted", c.evicted},
+      {"unreadable", c.unreadable}, {"purged", c.purged}, {"uploaded", c.uploaded},
+      {"dead_lettered", c.dead_lettered}};
   for (const auto& [name, value] : values) {
     st.bind(1, std::string_view(name)).bind(2, value);
     const int rc = st.step();
@@ -491,6 +500,162 @@ Status Outbox::save_next_id(int64_t next_id) {
   const int rc = st.step();
   st.reset();
   return sqlite_status(rc, db_, "meta");
+}
+
+Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, Counters& delta) {
+  int rc = SQLITE_OK;
+  LeasedBatch batch;
+  bool found = false;
+  {
+    Statement open(db_,
+                   "SELECT seq, batch_id, sent_at_ms, sent_monotonic_ms, dropped, refused, evicted FROM batches "
+                   "ORDER BY seq LIMIT 1",
+                   &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
+    if ((rc = open.step()) == SQLITE_ROW) {
+      found = true;
+      batch.seq = open.int64(0);
+      const std::string_view id = open.blob(1);
+      if (id.size() == batch.batch_id.size()) std::memcpy(batch.batch_id.data(), id.data(), id.size());
+      batch.sent_at_ms = open.int64(2);
+      batch.sent_monotonic_ms = open.int64(3);
+      batch.dropped = open.int64(4);
+      batch.refused = open.int64(5);
+      batch.evicted = open.int64(6);
+    } else if (rc != SQLITE_DONE) {
+      return sqlite_status(rc, db_, "lease");
+    }
+  }
+  if (!found) {
+    std::vector<int64_t> ids;
+    {
+      Statement pick(db_, "SELECT id, length(sealed) FROM outbox WHERE batch_seq IS NULL ORDER BY id LIMIT ?1", &rc);
+      if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
+      pick.bind(1, static_cast<int64_t>(fresh.max_events));
+      int64_t bytes = 0;
+      while ((rc = pick.step()) == SQLITE_ROW) {
+        bytes += pick.int64(1);
+        if (!ids.empty() && bytes > fresh.max_bytes) break;
+        ids.push_back(pick.int64(0));
+      }
+    }
+    if (ids.empty()) return std::optional<LeasedBatch>{};
+    int64_t last_seq = 0;
+    {
+      Statement seq(db_, "SELECT max(coalesce((SELECT value FROM meta WHERE name = 'batch_seq'), 0), "
+                         "coalesce((SELECT max(seq) FROM batches), 0))", &rc);
+      if (rc != SQLITE_OK || seq.step() != SQLITE_ROW) return sqlite_status(rc, db_, "lease");
+      last_seq = seq.int64(0);
+    }
+    batch.seq = last_seq + 1;
+    batch.batch_id = fresh.batch_id;
+    batch.sent_at_ms = fresh.sent_at_ms;
+    batch.sent_monotonic_ms = fresh.sent_monotonic_ms;
+    batch.dropped = fresh.counters.dropped;
+    batch.refused = fresh.counters.refused;
+    batch.evicted = fresh.counters.evicted;
+    Statement add(db_, "INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
+    add.bind(1, batch.seq)
+        .bind(2, batch.batch_id.data(), batch.batch_id.size())
+        .bind(3, batch.sent_at_ms)
+        .bind(4, batch.sent_monotonic_ms)
+        .bind(5, batch.dropped)
+        .bind(6, batch.refused)
+        .bind(7, batch.evicted);
+    if (Status s = sqlite_status(add.step(), db_, "lease"); !s.ok()) return s;
+    Statement meta(db_, "INSERT OR REPLACE INTO meta(name, value) VALUES('batch_seq', ?1)", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
+    meta.bind(1, batch.seq);
+    if (Status s = sqlite_status(meta.step(), db_, "lease"); !s.ok()) return s;
+    Statement mark(db_, "UPDATE outbox SET batch_seq = ?1 WHERE id = ?2", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
+    for (int64_t id : ids) {
+      mark.bind(1, batch.seq).bind(2, id);
+      rc = mark.step();
+      mark.reset();
+      if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "lease");
+    }
+  }
+  std::vector<int64_t> bad;
+  {
+    Statement rows(db_, "SELECT id, event_id, sealed FROM outbox WHERE batch_seq = ?1 ORDER BY id", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
+    rows.bind(1, batch.seq);
+    while ((rc = rows.step()) == SQLITE_ROW) {
+      StoredEvent ev;
+      ev.id = rows.int64(0);
+      const std::string_view event_id = rows.blob(1);
+      if (event_id.size() == 16 &&
+          open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), rows.blob(2), ev.plaintext)) {
+        batch.events.push_back(std::move(ev));
+      } else {
+        bad.push_back(ev.id);
+      }
+    }
+    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "lease");
+  }
+  if (Status s = remove(bad); !s.ok()) return s;
+  delta.unreadable += static_cast<int64_t>(bad.size());
+  if (batch.events.empty()) {  // every row was purged, evicted or unreadable: drop the empty batch
+    if (Status s = finish_batch(batch.seq); !s.ok()) return s;
+    return lease_batch(fresh, delta);
+  }
+  return std::optional<LeasedBatch>(std::move(batch));
+}
+
+Status Outbox::finish_batch(int64_t seq) {
+  int rc = SQLITE_OK;
+  Statement rows(db_, "DELETE FROM outbox WHERE batch_seq = ?1 RETURNING length(sealed)", &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
+  rows.bind(1, seq);
+  while ((rc = rows.step()) == SQLITE_ROW) {
+    --rows_;
+    bytes_ -= rows.int64(0);
+    deleted_in_txn_ = true;
+  }
+  if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "complete");
+  Statement drop(db_, "DELETE FROM batches WHERE seq = ?1", &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
+  drop.bind(1, seq);
+  return sqlite_status(drop.step(), db_, "complete");
+}
+
+Status Outbox::complete_batch(int64_t seq, const Uuid& batch_id, Counters& delta) {
+  int rc = SQLITE_OK;
+  Statement check(db_, "SELECT batch_id FROM batches WHERE seq = ?1", &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
+  check.bind(1, seq);
+  if (check.step() != SQLITE_ROW || check.blob(0) != std::string_view(reinterpret_cast<const char*>(batch_id.data()), 16)) {
+    return Status::Ok();  // already completed (e.g. a duplicate receipt): nothing to delete
+  }
+  const int64_t before = rows_;
+  if (Status s = finish_batch(seq); !s.ok()) return s;
+  delta.uploaded += before - rows_;
+  return Status::Ok();
+}
+
+Status Outbox::dead_letter_batch(int64_t seq, int32_t http_status, int64_t now_ms, Counters& delta) {
+  int rc = SQLITE_OK;
+  Statement move(db_,
+                 "INSERT INTO dead_letter(id, batch_seq, http_status, event_id, key_id, sealed, moved_ms) "
+                 "SELECT id, batch_seq, ?2, event_id, key_id, sealed, ?3 FROM outbox WHERE batch_seq = ?1",
+                 &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "dead letter");
+  move.bind(1, seq).bind(2, http_status).bind(3, now_ms);
+  if (Status s = sqlite_status(move.step(), db_, "dead letter"); !s.ok()) return s;
+  const int64_t before = rows_;
+  if (Status s = finish_batch(seq); !s.ok()) return s;
+  delta.dead_lettered += before - rows_;
+  return Status::Ok();
+}
+
+Result<int64_t> Outbox::uploaded_through() {
+  int rc = SQLITE_OK;
+  Statement st(db_, "SELECT min(id) FROM outbox", &rc);
+  if (rc != SQLITE_OK || st.step() != SQLITE_ROW) return sqlite_status(rc, db_, "watermark");
+  if (sqlite3_column_type(st.get(), 0) == SQLITE_NULL) return next_id_ - 1;
+  return st.int64(0) - 1;
 }
 
 }  // namespace waymark::detail

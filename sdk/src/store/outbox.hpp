@@ -37,7 +37,36 @@ struct StoredEvent {
 
 // Persisted counters (the C ABI's stats).
 struct Counters {
-  int64_t dropped = 0, refused = 0, evicted = 0, unreadable = 0, purged = 0;
+  int64_t dropped = 0, refused = 0, evicted = 0, unreadable = 0, purged = 0, uploaded = 0, dead_lettered = 0;
+
+  Counters& operator+=(const Counters& o) {
+    dropped += o.dropped;
+    refused += o.refused;
+    evicted += o.evicted;
+    unreadable += o.unreadable;
+    purged += o.purged;
+    uploaded += o.uploaded;
+    dead_lettered += o.dead_lettered;
+    return *this;
+  }
+  bool operator==(const Counters&) const = default;
+};
+
+// What a new batch is stamped with when it is leased (kept for every resend).
+struct BatchLease {
+  Uuid batch_id{};
+  int64_t sent_at_ms = 0, sent_monotonic_ms = 0;
+  Counters counters;
+  size_t max_events = 500;
+  int64_t max_bytes = 1 << 20;
+};
+
+struct LeasedBatch {
+  int64_t seq = 0;
+  Uuid batch_id{};
+  int64_t sent_at_ms = 0, sent_monotonic_ms = 0;
+  int64_t dropped = 0, refused = 0, evicted = 0;
+  std::vector<StoredEvent> events;
 };
 
 struct OutboxConfig {
@@ -88,6 +117,16 @@ class Outbox {
   Result<std::vector<StoredEvent>> read_oldest(size_t limit, int64_t* unreadable);
   Status remove(const std::vector<int64_t>& ids);
 
+  // The oldest open batch (after a crash or a failed attempt: the same id and rows), or a new
+  // one of the oldest unleased rows; empty when nothing is queued. Unreadable rows are dropped.
+  Result<std::optional<LeasedBatch>> lease_batch(const BatchLease& fresh, Counters& delta);
+  // After a valid receipt: deletes the batch's rows (no-op when already completed).
+  Status complete_batch(int64_t seq, const Uuid& batch_id, Counters& delta);
+  // After a permanent rejection: moves the rows to the dead-letter table.
+  Status dead_letter_batch(int64_t seq, int32_t http_status, int64_t now_ms, Counters& delta);
+  // Every row with an id <= the result has left the outbox.
+  Result<int64_t> uploaded_through();
+
   int64_t rows() const noexcept { return rows_; }
   int64_t bytes() const noexcept { return bytes_; }
 
@@ -97,6 +136,7 @@ class Outbox {
   Status exec(const char* sql, bool detect_corrupt = false);
   Result<Statement*> prepare(Statement& slot, const char* sql);
   Status save_next_id(int64_t next_id);
+  Status finish_batch(int64_t seq);
   Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
   bool open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const;
 

@@ -15,12 +15,7 @@ constexpr int64_t kMaxBackoffMs = 5000;
 
 OutboxWriter::OutboxWriter(std::unique_ptr<Outbox> outbox, Config config)
     : outbox_(std::move(outbox)), config_(std::move(config)) {
-  const Counters c = outbox_->load_counters();
-  dropped_ = c.dropped;
-  refused_ = c.refused;
-  evicted_ = c.evicted;
-  unreadable_ = c.unreadable;
-  purged_ = c.purged;
+  counters_ = outbox_->load_counters();
   rows_ = outbox_->rows();
   bytes_ = outbox_->bytes();
   thread_ = std::thread([this] { run(); });
@@ -28,10 +23,6 @@ OutboxWriter::OutboxWriter(std::unique_ptr<Outbox> outbox, Config config)
 
 OutboxWriter::~OutboxWriter() {
   (void)stop();
-}
-
-Counters OutboxWriter::counters() const {
-  return {dropped_.load(), refused_.load(), evicted_.load(), unreadable_.load(), purged_.load()};
 }
 
 int64_t OutboxWriter::queued() const {
@@ -46,7 +37,8 @@ Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* tick
   if (stopping_) return Error(WAYMARK_ERR_CLOSED, "client is closed");
   // The cap bounds unattended (async) rows; a caller that waits for its commit is its own bound.
   if (!want_ticket && queue_.size() >= config_.queue_capacity) {
-    ++dropped_;
+    std::lock_guard counters_lock(counters_mu_);
+    ++counters_.dropped;
     return Error(WAYMARK_ERR_QUEUE_FULL, "outbox queue is full; event dropped");
   }
   Item item;
@@ -131,50 +123,36 @@ void OutboxWriter::recycle(std::vector<Item>& batch) {
   batch.clear();
 }
 
-Status OutboxWriter::commit_batch(std::vector<Item>& batch) {
+Status OutboxWriter::commit_batch(std::vector<Item>& batch, bool by_age) {
   if (Status s = outbox_->begin(); !s.ok()) return s;
-  int64_t purged = 0;
+  Counters delta;
   for (Item& item : batch) {
-    Status s = item.row ? outbox_->insert(*item.row) : item.job(*outbox_, &purged);
+    Status s = item.row ? outbox_->insert(*item.row) : item.job(*outbox_, delta);
     if (!s.ok()) {
       outbox_->rollback();
       return s;
     }
   }
-  int64_t evicted = 0;
-  Status s = outbox_->evict(config_.now_ms(), false, &evicted);
+  Status s = outbox_->evict(config_.now_ms(), by_age, &delta.evicted);
   Counters c = counters();
-  c.purged += purged;
-  c.evicted += evicted;
+  c += delta;
   if (s.ok()) s = outbox_->save_counters(c);
   if (s.ok()) s = outbox_->commit();
   if (!s.ok()) {
     outbox_->rollback();
     return s;
   }
-  purged_ += purged;
-  evicted_ += evicted;
+  add(delta);
   return Status::Ok();
 }
 
 void OutboxWriter::maintain() {
   if (config_.on_tick) config_.on_tick();
-  int64_t evicted = 0;
-  if (!outbox_->begin().ok()) return;
-  Status s = outbox_->evict(config_.now_ms(), true, &evicted);
-  if (s.ok() && evicted > 0) {
-    Counters c = counters();
-    c.evicted += evicted;
-    s = outbox_->save_counters(c);
+  std::vector<Item> none;
+  if (commit_batch(none, true).ok()) {
+    rows_ = outbox_->rows();
+    bytes_ = outbox_->bytes();
   }
-  if (s.ok()) s = outbox_->commit();
-  if (!s.ok()) {
-    outbox_->rollback();
-    return;
-  }
-  evicted_ += evicted;
-  rows_ = outbox_->rows();
-  bytes_ = outbox_->bytes();
 }
 
 void OutboxWriter::run() {
@@ -212,7 +190,7 @@ void OutboxWriter::run() {
     std::vector<Item>& batch = batch_;
     batch.swap(queue_);  // O(1) under the lock: recorders never wait for the copy
     lock.unlock();
-    Status s = commit_batch(batch);
+    Status s = commit_batch(batch, false);
     lock.lock();
     rows_ = outbox_->rows();
     bytes_ = outbox_->bytes();
@@ -226,6 +204,7 @@ void OutboxWriter::run() {
       done_cv_.notify_all();
       lock.unlock();
       recycle(batch);
+      if (config_.on_commit) config_.on_commit(rows_.load());
       lock.lock();
       continue;
     }
@@ -245,7 +224,7 @@ void OutboxWriter::run() {
       processed_ticket_ = batch.back().ticket;
     } else if (stopping_) {
       lost_at_stop_ += static_cast<int64_t>(kept.size());
-      dropped_ += static_cast<int64_t>(kept.size());
+      add(Counters{.dropped = static_cast<int64_t>(kept.size())});
       processed_ticket_ = batch.back().ticket;
     } else {
       processed_ticket_ = kept.front().ticket - 1;

@@ -15,9 +15,9 @@ namespace waymark::detail {
 
 class OutboxWriter {
  public:
-  // A job runs inside the writer's transaction, ordered with the rows around it; it adds the
-  // number of queued events it deleted to *purged.
-  using Job = std::function<Status(Outbox&, int64_t* purged)>;
+  // A job runs inside the writer's transaction, ordered with the rows around it; it adds what it
+  // changed (purged, uploaded, …) to `delta`, which counts only if the transaction commits.
+  using Job = std::function<Status(Outbox&, Counters& delta)>;
 
   struct Completion {
     bool done = false;
@@ -30,6 +30,7 @@ class OutboxWriter {
     int64_t tick_ms = 1000;
     std::function<int64_t()> now_ms;  // wall clock, for age caps
     std::function<void()> on_tick;    // maintenance outside the writer's lock
+    std::function<void(int64_t rows)> on_commit;  // after each commit, outside the lock
   };
 
   OutboxWriter(std::unique_ptr<Outbox> outbox, Config config);
@@ -53,9 +54,14 @@ class OutboxWriter {
   // does not pay for page faults on the hot path. take_buffer() may return an empty vector.
   std::vector<uint8_t> take_buffer();
 
-  void add_refused(int64_t n) { refused_ += n; }
-  void add_dropped(int64_t n) { dropped_ += n; }
-  Counters counters() const;
+  void add(const Counters& delta) {
+    std::lock_guard lock(counters_mu_);
+    counters_ += delta;
+  }
+  Counters counters() const {
+    std::lock_guard lock(counters_mu_);
+    return counters_;
+  }
   int64_t queued() const;
   int64_t bytes() const { return bytes_.load(); }
 
@@ -67,7 +73,7 @@ class OutboxWriter {
     Ticket completion;
   };
   void run();
-  Status commit_batch(std::vector<Item>& batch);
+  Status commit_batch(std::vector<Item>& batch, bool by_age);
   void recycle(std::vector<Item>& batch);
   void maintain();
 
@@ -88,7 +94,8 @@ class OutboxWriter {
   bool stopped_ = false;
   Status last_error_;
   int64_t lost_at_stop_ = 0;
-  std::atomic<int64_t> dropped_, refused_, evicted_, unreadable_, purged_;
+  mutable std::mutex counters_mu_;
+  Counters counters_;
   std::atomic<int64_t> rows_{0}, bytes_{0};
   std::thread thread_;
 };

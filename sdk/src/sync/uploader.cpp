@@ -1,0 +1,245 @@
+#include "sync/uploader.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+
+namespace waymark::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr int64_t kJobWaitMs = 30000;
+
+bool permanent_rejection(int status) {
+  return status == 400 || status == 401 || status == 403 || status == 410 || status == 413 || status == 422;
+}
+}  // namespace
+
+Uploader::Uploader(UploadConfig config, UploadSource source, OutboxWriter& writer, RandomPool& random)
+    : config_(std::move(config)),
+      source_(std::move(source)),
+      writer_(writer),
+      random_(random),
+      work_(asio::make_work_guard(ioc_)),
+      retry_timer_(ioc_),
+      interval_timer_(ioc_) {
+  if (config_.host_transport != nullptr) {
+    transport_ = make_host_transport(ioc_, config_.url, config_.host_transport, config_.host_user_data);
+  } else {
+    auto url = parse_url(config_.url);  // validated when the options were set
+    transport_ = make_beast_transport(ioc_, url.ok() ? url.value() : Url{}, config_.timeouts);
+  }
+  thread_ = std::thread([this] { ioc_.run(); });
+  trigger(false);  // whatever an earlier run left queued or leased goes out now
+}
+
+Uploader::~Uploader() { stop(); }
+
+void Uploader::stop() {
+  if (stopped_.exchange(true)) return;
+  asio::post(ioc_, [this] {
+    retry_timer_.cancel();
+    interval_timer_.cancel();
+    transport_->cancel();
+    work_.reset();
+    ioc_.stop();
+  });
+  if (thread_.joinable()) thread_.join();
+  cv_.notify_all();
+}
+
+void Uploader::trigger(bool urgent) {
+  if (stopped_) return;
+  asio::post(ioc_, [this, urgent] {
+    kick_posted_ = false;
+    if (backing_off_ && urgent) {
+      backing_off_ = false;
+      retry_timer_.cancel();
+    }
+    if (!busy_ && !backing_off_) cycle();
+  });
+}
+
+void Uploader::on_commit(int64_t queued_rows) {
+  if (queued_rows >= config_.flush_at_events && !kick_posted_.exchange(true)) trigger(false);
+}
+
+Status Uploader::wait_uploaded(int64_t through_id, int64_t timeout_ms) {
+  trigger(true);
+  std::unique_lock lock(mu_);
+  const bool done = cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
+                                 [&] { return uploaded_through_ >= through_id || stopped_; });
+  if (done && uploaded_through_ >= through_id) return Status::Ok();
+  if (!last_error_.ok()) {
+    return Error(WAYMARK_ERR_TIMEOUT, "events not yet acknowledged by the collector; last problem: " + last_error_.message);
+  }
+  return Error(WAYMARK_ERR_TIMEOUT, "events not yet acknowledged by the collector before the deadline");
+}
+
+bool Uploader::run_job(OutboxWriter::Job job) {
+  OutboxWriter::Ticket ticket;
+  Status s = writer_.enqueue_job(std::move(job), &ticket);
+  if (s.ok()) s = writer_.wait(ticket, kJobWaitMs);
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    last_error_ = s;
+    return false;
+  }
+  return true;
+}
+
+int64_t Uploader::jitter(int64_t max_ms) {
+  uint32_t r = 0;
+  if (!random_.fill(reinterpret_cast<uint8_t*>(&r), sizeof r).ok() || max_ms <= 0) return max_ms;
+  return static_cast<int64_t>(r % static_cast<uint64_t>(max_ms + 1));
+}
+
+void Uploader::arm_interval() {
+  interval_timer_.expires_after(std::chrono::milliseconds(config_.flush_interval_ms));
+  interval_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) trigger(false);
+  });
+}
+
+void Uploader::cycle() {
+  busy_ = true;
+  if (source_.network_reachable() == 0) {
+    busy_ = false;
+    return retry_later(config_.backoff_base_ms, Error(WAYMARK_ERR_NETWORK, "the platform reports no network"));
+  }
+  BatchLease fresh;
+  fresh.sent_at_ms = source_.wall_ms();
+  fresh.sent_monotonic_ms = source_.monotonic_ms();
+  fresh.counters = writer_.counters();
+  fresh.max_events = config_.batch_max_events;
+  fresh.max_bytes = config_.batch_max_bytes;
+  UuidClock clock;
+  if (auto id = make_uuid_v7(random_, clock, fresh.sent_at_ms); id.ok()) fresh.batch_id = id.value();
+  std::optional<LeasedBatch> leased;
+  int64_t through = -1;
+  const bool ok = run_job([&](Outbox& o, Counters& delta) -> Status {
+    auto r = o.lease_batch(fresh, delta);
+    if (!r.ok()) return r.status();
+    leased = std::move(r.value());
+    if (!leased) {
+      auto t = o.uploaded_through();
+      if (!t.ok()) return t.status();
+      through = t.value();
+    }
+    return Status::Ok();
+  });
+  if (!ok) {
+    busy_ = false;
+    return retry_later(config_.backoff_base_ms, Error(WAYMARK_ERR_STORE_IO, "could not lease a batch"));
+  }
+  if (!leased) {  // drained
+    busy_ = false;
+    {
+      std::lock_guard lock(mu_);
+      uploaded_through_ = std::max(uploaded_through_, through);
+    }
+    cv_.notify_all();
+    arm_interval();
+    return;
+  }
+  send(std::move(*leased));
+}
+
+void Uploader::send(LeasedBatch batch) {
+  BatchHeader header;
+  header.batch_id = batch.batch_id;
+  header.sequence = static_cast<uint64_t>(batch.seq);
+  header.device_pseudonym = source_.device_pseudonym();
+  header.app_id = config_.app_id;
+  header.platform = config_.platform;
+  header.sent_at_ms = batch.sent_at_ms;
+  header.sent_monotonic_ms = batch.sent_monotonic_ms;
+  header.dropped = static_cast<uint64_t>(batch.dropped);
+  header.refused = static_cast<uint64_t>(batch.refused);
+  header.evicted = static_cast<uint64_t>(batch.evicted);
+  std::vector<std::vector<uint8_t>> events;
+  events.reserve(batch.events.size());
+  for (auto& e : batch.events) events.push_back(std::move(e.plaintext));
+  const auto& [key_id, key] = *std::max_element(config_.collector_keys.begin(), config_.collector_keys.end());
+  auto sealed = seal_envelope(encode_batch(header, events), source_.device_secret_key, key.data(), key_id);
+  batch.events.clear();
+  if (!sealed.ok()) {
+    busy_ = false;
+    return retry_later(config_.backoff_cap_ms, sealed.status());
+  }
+  current_ = std::move(batch);
+  transport_->post(std::move(sealed.value()), [this](HttpResult r) { on_response(std::move(r)); });
+}
+
+void Uploader::on_response(HttpResult r) {
+  if (stopped_) return;
+  LeasedBatch batch = std::move(*current_);
+  current_.reset();
+  const auto transient = [&](const Status& why, int64_t retry_after_ms) {
+    busy_ = false;
+    ++attempt_;
+    const int64_t exp = std::min<int64_t>(config_.backoff_cap_ms,
+                                          config_.backoff_base_ms << std::min(attempt_, 20));
+    const int64_t delay = retry_after_ms >= 0 ? std::min(retry_after_ms, config_.backoff_cap_ms) : jitter(exp);
+    retry_later(delay, why);
+  };
+  if (!r.status.ok()) return transient(r.status, -1);
+  if (permanent_rejection(r.http_status)) {
+    source_.log(WAYMARK_LOG_WARNING, "collector rejected a batch permanently; its events were dead-lettered");
+    const int64_t now = source_.wall_ms();
+    if (!run_job([&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch.seq, r.http_status, now, delta); })) {
+      return transient(Error(WAYMARK_ERR_STORE_IO, "could not dead-letter a batch"), -1);
+    }
+    attempt_ = 0;
+    return cycle();
+  }
+  if (r.http_status != 200) {
+    const bool honour = r.http_status == 429 || r.http_status == 503;
+    return transient(Error(WAYMARK_ERR_NETWORK, "collector answered HTTP " + std::to_string(r.http_status)),
+                     honour ? r.retry_after_ms : -1);
+  }
+  auto receipt = verify_receipt(r.body.data(), r.body.size(), config_.collector_keys);
+  if (!receipt.ok() || receipt->batch_id != batch.batch_id) {
+    // Rows are kept: only a valid receipt for this very batch deletes them.
+    source_.log(WAYMARK_LOG_WARNING, "collector receipt did not verify; the batch will be resent");
+    return transient(receipt.ok() ? Error(WAYMARK_ERR_CRYPTO, "receipt is for another batch") : receipt.status(), -1);
+  }
+  int64_t through = -1;
+  if (!run_job([&](Outbox& o, Counters& delta) -> Status {
+        Status s = o.complete_batch(batch.seq, batch.batch_id, delta);
+        if (!s.ok()) return s;
+        auto t = o.uploaded_through();
+        if (!t.ok()) return t.status();
+        through = t.value();
+        return Status::Ok();
+      })) {
+    return transient(Error(WAYMARK_ERR_STORE_IO, "could not delete acknowledged rows"), -1);
+  }
+  attempt_ = 0;
+  {
+    std::lock_guard lock(mu_);
+    uploaded_through_ = std::max(uploaded_through_, through);
+    last_error_ = Status::Ok();
+  }
+  cv_.notify_all();
+  cycle();  // keep draining
+}
+
+void Uploader::retry_later(int64_t delay_ms, const Status& why) {
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = why;
+  }
+  cv_.notify_all();
+  backing_off_ = true;
+  retry_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(delay_ms, 0)));
+  retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: an urgent trigger already restarted the cycle, or stop
+    backing_off_ = false;
+    if (!busy_) cycle();
+  });
+}
+
+}  // namespace waymark::detail

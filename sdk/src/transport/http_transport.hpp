@@ -1,0 +1,55 @@
+// How a sealed envelope reaches the collector: HTTP/1.1 POST over Boost.Beast, or the host
+// application's own HTTP stack through a callback (OkHttp, URLSession).
+#pragma once
+
+#include <utility>  // before Asio (Boost 1.74 + g++ 12 in C++20)
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/status.hpp"
+
+namespace waymark::detail {
+
+struct Url {
+  std::string host;
+  std::string port;
+  std::string target;  // path and query
+};
+
+// Accepts http://host[:port]/path. https is refused until TLS lands (clear error, not a silent
+// downgrade).
+Result<Url> parse_url(std::string_view url);
+
+struct HttpResult {
+  Status status;             // not OK: no HTTP response (network error, timeout)
+  int http_status = 0;
+  std::vector<uint8_t> body;
+  int64_t retry_after_ms = -1;  // from Retry-After (seconds), -1 when absent
+};
+
+using HttpHandler = std::function<void(HttpResult)>;
+
+// All calls and callbacks happen on the io_context's thread. One request at a time.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void post(std::vector<uint8_t> body, HttpHandler done) = 0;
+  virtual void cancel() = 0;
+};
+
+struct HttpTimeouts {
+  int64_t connect_ms = 10000;
+  int64_t io_ms = 30000;
+};
+
+std::unique_ptr<Transport> make_beast_transport(boost::asio::io_context& ioc, Url url, HttpTimeouts timeouts);
+std::unique_ptr<Transport> make_host_transport(boost::asio::io_context& ioc, std::string url,
+                                               waymark_transport_fn fn, void* user_data);
+
+}  // namespace waymark::detail

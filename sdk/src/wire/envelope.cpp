@@ -1,0 +1,207 @@
+#include "wire/envelope.hpp"
+
+#include <cstring>
+
+#include <sodium.h>
+#include <zstd.h>
+
+#include "waymark/wire/v1/batch_generated.h"
+#include "waymark/wire/v1/envelope_generated.h"
+#include "waymark/wire/v1/receipt_generated.h"
+
+namespace waymark::detail {
+
+namespace w = waymark::wire::v1;
+
+namespace {
+
+constexpr uint8_t kMagic[4] = {'W', 'M', 'R', 'K'};
+constexpr char kBatchDomain[] = "WMBATCH1";
+constexpr char kReceiptDomain[] = "WMRCPT1";
+constexpr size_t kMaxBatchBytes = 64u << 20;  // decompressed
+
+flatbuffers::Verifier::Options limits() {
+  flatbuffers::Verifier::Options o;
+  o.max_depth = 16;
+  o.max_tables = 1u << 20;
+  return o;
+}
+
+// Ed25519 over domain | extra | message, without copying the message.
+void sign_parts(uint8_t* sig, const char* domain, const uint8_t* extra, size_t extra_len, const uint8_t* msg,
+                size_t len, const uint8_t* sk) {
+  crypto_sign_state st;
+  crypto_sign_init(&st);
+  crypto_sign_update(&st, reinterpret_cast<const uint8_t*>(domain), std::strlen(domain));
+  crypto_sign_update(&st, extra, extra_len);
+  crypto_sign_update(&st, msg, len);
+  crypto_sign_final_create(&st, sig, nullptr, sk);
+}
+
+bool verify_parts(const uint8_t* sig, const char* domain, const uint8_t* extra, size_t extra_len, const uint8_t* msg,
+                  size_t len, const uint8_t* pk) {
+  crypto_sign_state st;
+  crypto_sign_init(&st);
+  crypto_sign_update(&st, reinterpret_cast<const uint8_t*>(domain), std::strlen(domain));
+  crypto_sign_update(&st, extra, extra_len);
+  crypto_sign_update(&st, msg, len);
+  return crypto_sign_final_verify(&st, sig, pk) == 0;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_batch(const BatchHeader& h, const std::vector<std::vector<uint8_t>>& events) {
+  flatbuffers::FlatBufferBuilder fbb(1024 + events.size() * 256);
+  std::vector<flatbuffers::Offset<w::EventBlob>> blobs;
+  blobs.reserve(events.size());
+  for (const auto& e : events) blobs.push_back(w::CreateEventBlob(fbb, fbb.CreateVector(e)));
+  const auto batch = w::CreateBatch(
+      fbb, fbb.CreateVector(h.batch_id.data(), h.batch_id.size()), h.sequence, fbb.CreateVector(h.device_pseudonym),
+      fbb.CreateString(h.app_id), fbb.CreateString(WAYMARK_VERSION_STRING), fbb.CreateString(h.platform), h.sent_at_ms,
+      h.sent_monotonic_ms, h.dropped, h.refused, h.evicted, fbb.CreateVector(blobs));
+  w::FinishBatchBuffer(fbb, batch);
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+Result<std::vector<uint8_t>> seal_envelope(const std::vector<uint8_t>& batch, const uint8_t* device_secret_key,
+                                           const uint8_t* collector_public_key, uint32_t key_id) {
+  uint8_t x25519[crypto_box_PUBLICKEYBYTES];
+  if (crypto_sign_ed25519_pk_to_curve25519(x25519, collector_public_key) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "collector public key is not a valid Ed25519 key");
+  }
+  // zstd only when it helps: small batches of high-entropy pseudonyms often do not shrink.
+  std::vector<uint8_t> compressed(ZSTD_compressBound(batch.size()));
+  const size_t n = ZSTD_compress(compressed.data(), compressed.size(), batch.data(), batch.size(), 3);
+  const bool use_zstd = !ZSTD_isError(n) && n < batch.size();
+  if (use_zstd) compressed.resize(n);
+  const std::vector<uint8_t>& payload = use_zstd ? compressed : batch;
+  const uint8_t compression = use_zstd ? 1 : 0;
+
+  std::array<uint8_t, crypto_sign_BYTES> sig{};
+  sign_parts(sig.data(), kBatchDomain, &compression, 1, payload.data(), payload.size(), device_secret_key);
+  std::array<uint8_t, crypto_sign_PUBLICKEYBYTES> device_pk{};
+  crypto_sign_ed25519_sk_to_pk(device_pk.data(), device_secret_key);
+
+  flatbuffers::FlatBufferBuilder fbb(payload.size() + 256);
+  const auto env = w::CreateEnvelope(fbb, static_cast<w::Compression>(compression), fbb.CreateVector(payload),
+                                     fbb.CreateVector(sig.data(), sig.size()),
+                                     fbb.CreateVector(device_pk.data(), device_pk.size()));
+  w::FinishEnvelopeBuffer(fbb, env);
+
+  std::vector<uint8_t> out(kEnvelopeHeaderBytes + crypto_box_SEALBYTES + fbb.GetSize());
+  std::memcpy(out.data(), kMagic, 4);
+  out[4] = kProtocolVersion;
+  for (int i = 0; i < 4; ++i) out[static_cast<size_t>(5 + i)] = static_cast<uint8_t>(key_id >> (8 * i));
+  if (crypto_box_seal(out.data() + kEnvelopeHeaderBytes, fbb.GetBufferPointer(), fbb.GetSize(), x25519) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "sealing the envelope failed");
+  }
+  return out;
+}
+
+Result<uint32_t> envelope_key_id(const uint8_t* data, size_t len) {
+  if (data == nullptr || len < kEnvelopeHeaderBytes + crypto_box_SEALBYTES) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "truncated");
+  }
+  if (std::memcmp(data, kMagic, 4) != 0) return Error(WAYMARK_ERR_INVALID_VALUE, "bad_magic");
+  if (data[4] != kProtocolVersion) return Error(WAYMARK_ERR_INVALID_VALUE, "unknown_version");
+  uint32_t key_id = 0;
+  for (int i = 0; i < 4; ++i) key_id |= static_cast<uint32_t>(data[5 + i]) << (8 * i);
+  return key_id;
+}
+
+Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key) {
+  if (len > kMaxEnvelopeBytes) return Error(WAYMARK_ERR_TOO_LARGE, "oversized");
+  auto key_id = envelope_key_id(data, len);
+  if (!key_id.ok()) return key_id.status();
+  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+  uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES];
+  crypto_sign_ed25519_sk_to_pk(ed_pk, collector_secret_key);
+  if (crypto_sign_ed25519_pk_to_curve25519(pk, ed_pk) != 0 ||
+      crypto_sign_ed25519_sk_to_curve25519(sk, collector_secret_key) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "bad_collector_key");
+  }
+  const size_t sealed_len = len - kEnvelopeHeaderBytes;
+  std::vector<uint8_t> inner(sealed_len - crypto_box_SEALBYTES);
+  const int rc = crypto_box_seal_open(inner.data(), data + kEnvelopeHeaderBytes, sealed_len, pk, sk);
+  sodium_memzero(sk, sizeof sk);
+  if (rc != 0) return Error(WAYMARK_ERR_CRYPTO, "unsealable");
+
+  flatbuffers::Verifier ev(inner.data(), inner.size(), limits());
+  if (!w::VerifyEnvelopeBuffer(ev)) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_envelope");
+  const w::Envelope* env = w::GetEnvelope(inner.data());
+  if (env->payload() == nullptr || env->signature() == nullptr || env->signature()->size() != crypto_sign_BYTES ||
+      env->device_public_key() == nullptr || env->device_public_key()->size() != crypto_sign_PUBLICKEYBYTES) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_envelope");
+  }
+  const auto compression = static_cast<uint8_t>(env->compression());
+  if (compression > 1) return Error(WAYMARK_ERR_INVALID_VALUE, "unknown_compression");
+  OpenedEnvelope out;
+  std::memcpy(out.device_public_key.data(), env->device_public_key()->data(), 32);
+  if (!verify_parts(env->signature()->data(), kBatchDomain, &compression, 1, env->payload()->data(),
+                    env->payload()->size(), out.device_public_key.data())) {
+    return Error(WAYMARK_ERR_CRYPTO, "bad_signature");
+  }
+  if (compression == 1) {
+    const unsigned long long size = ZSTD_getFrameContentSize(env->payload()->data(), env->payload()->size());
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxBatchBytes) {
+      return Error(WAYMARK_ERR_INVALID_VALUE, "bad_compression");
+    }
+    out.batch.resize(size);
+    const size_t n = ZSTD_decompress(out.batch.data(), out.batch.size(), env->payload()->data(), env->payload()->size());
+    if (ZSTD_isError(n) || n != size) return Error(WAYMARK_ERR_INVALID_VALUE, "bad_compression");
+  } else {
+    out.batch.assign(env->payload()->begin(), env->payload()->end());
+  }
+  flatbuffers::Verifier bv(out.batch.data(), out.batch.size(), limits());
+  if (!w::VerifyBatchBuffer(bv)) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
+  const w::Batch* b = w::GetBatch(out.batch.data());
+  if (b->batch_id() == nullptr || b->batch_id()->size() != 16) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
+  return out;
+}
+
+std::vector<uint8_t> sign_receipt(const ReceiptFields& f, uint32_t key_id, const uint8_t* collector_secret_key) {
+  flatbuffers::FlatBufferBuilder body(128);
+  body.Finish(w::CreateReceiptBody(body, body.CreateVector(f.batch_id.data(), f.batch_id.size()), f.accepted,
+                                   f.duplicates, f.rejected, f.received_at_ms));
+  std::array<uint8_t, crypto_sign_BYTES> sig{};
+  sign_parts(sig.data(), kReceiptDomain, nullptr, 0, body.GetBufferPointer(), body.GetSize(), collector_secret_key);
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const auto r = w::CreateReceipt(fbb, fbb.CreateVector(body.GetBufferPointer(), body.GetSize()), key_id,
+                                  fbb.CreateVector(sig.data(), sig.size()));
+  w::FinishReceiptBuffer(fbb, r);
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len,
+                                     const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys) {
+  if (data == nullptr || len > 4096) return Error(WAYMARK_ERR_INVALID_VALUE, "receipt missing or oversized");
+  flatbuffers::Verifier v(data, len, limits());
+  if (!w::VerifyReceiptBuffer(v)) return Error(WAYMARK_ERR_INVALID_VALUE, "receipt is not a valid Receipt");
+  const w::Receipt* r = w::GetReceipt(data);
+  if (r->body() == nullptr || r->signature() == nullptr || r->signature()->size() != crypto_sign_BYTES) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "receipt lacks body or signature");
+  }
+  const uint8_t* pk = nullptr;
+  for (const auto& [id, key] : keys) {
+    if (id == r->key_id()) pk = key.data();
+  }
+  if (pk == nullptr) return Error(WAYMARK_ERR_CRYPTO, "receipt signed with an unknown collector key id");
+  if (!verify_parts(r->signature()->data(), kReceiptDomain, nullptr, 0, r->body()->data(), r->body()->size(), pk)) {
+    return Error(WAYMARK_ERR_CRYPTO, "receipt signature does not verify");
+  }
+  flatbuffers::Verifier bv(r->body()->data(), r->body()->size(), limits());
+  if (!bv.VerifyBuffer<w::ReceiptBody>(nullptr)) return Error(WAYMARK_ERR_INVALID_VALUE, "receipt body malformed");
+  const auto* body = flatbuffers::GetRoot<w::ReceiptBody>(r->body()->data());
+  if (body->batch_id() == nullptr || body->batch_id()->size() != 16) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "receipt body malformed");
+  }
+  ReceiptFields f;
+  std::memcpy(f.batch_id.data(), body->batch_id()->data(), 16);
+  f.accepted = body->accepted();
+  f.duplicates = body->duplicates();
+  f.rejected = body->rejected();
+  f.received_at_ms = body->received_at_ms();
+  return f;
+}
+
+}  // namespace waymark::detail

@@ -1,0 +1,62 @@
+// Batches, sign-then-seal envelopes and signed receipts (DESIGN.md §4). Both ends use this
+// module: the SDK seals and verifies receipts; the collector opens envelopes and signs receipts.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "crypto/secure.hpp"
+
+namespace waymark::detail {
+
+inline constexpr size_t kEnvelopeHeaderBytes = 9;  // "WMRK" | version | key id (LE)
+inline constexpr uint8_t kProtocolVersion = 1;
+inline constexpr size_t kMaxEnvelopeBytes = 16u << 20;  // 16 MiB on the wire
+
+struct BatchHeader {
+  Uuid batch_id{};
+  uint64_t sequence = 0;
+  std::vector<uint8_t> device_pseudonym;
+  std::string app_id;
+  std::string platform;
+  int64_t sent_at_ms = 0;
+  int64_t sent_monotonic_ms = 0;
+  uint64_t dropped = 0, refused = 0, evicted = 0;
+};
+
+// FlatBuffers Batch from stored events (each a verified Event buffer).
+std::vector<uint8_t> encode_batch(const BatchHeader& header, const std::vector<std::vector<uint8_t>>& events);
+
+// Signs `batch` with the device's Ed25519 key (64-byte secret) and seals it to the collector's
+// Ed25519 public key (converted to X25519). zstd is used when it makes the payload smaller.
+Result<std::vector<uint8_t>> seal_envelope(const std::vector<uint8_t>& batch, const uint8_t* device_secret_key,
+                                           const uint8_t* collector_public_key, uint32_t key_id);
+
+// Reads the key id of an envelope without opening it.
+Result<uint32_t> envelope_key_id(const uint8_t* data, size_t len);
+
+struct OpenedEnvelope {
+  std::vector<uint8_t> batch;  // verified signature, decompressed, FlatBuffers-verified
+  std::array<uint8_t, 32> device_public_key{};
+};
+
+// Opens with the collector's Ed25519 keypair (64-byte secret), verifies the device signature
+// and the Batch buffer with explicit limits. Errors name what failed (for metrics reasons).
+Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key);
+
+struct ReceiptFields {
+  Uuid batch_id{};
+  uint32_t accepted = 0, duplicates = 0, rejected = 0;
+  int64_t received_at_ms = 0;
+};
+
+std::vector<uint8_t> sign_receipt(const ReceiptFields& fields, uint32_t key_id, const uint8_t* collector_secret_key);
+
+// Verifies a receipt against the collector keys the SDK trusts (key id -> Ed25519 public key).
+Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len,
+                                     const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys);
+
+}  // namespace waymark::detail
