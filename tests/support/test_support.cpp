@@ -39,11 +39,18 @@ waymark_status_t open_client(const std::string& store, const ClientConfig& c, wa
   waymark_options_set_queue_capacity(o, c.queue_capacity);
   waymark_options_set_caps(o, c.max_bytes, c.max_events, c.max_age_ms);
   waymark_options_set_default_region(o, "GB", 2);
-  if (!c.posix_platform) {
+  if (c.platform != nullptr) {
+    waymark_options_set_platform(o, c.platform);
+  } else if (!c.posix_platform) {
     waymark_platform_t p{};
     waymark_platform_null(&p);
     waymark_options_set_platform(o, &p);
   }
+  for (const auto& [id, key] : c.collector_keys) waymark_options_add_collector_key(o, key.data(), key.size(), id);
+  if (!c.collector_url.empty()) waymark_options_set_collector_url(o, c.collector_url.data(), c.collector_url.size());
+  if (c.transport != nullptr) waymark_options_set_transport(o, c.transport, c.transport_user_data);
+  waymark_options_set_upload_policy(o, c.batch_max_events, 1 << 20, c.flush_at_events, 60000);
+  waymark_options_set_retry_policy(o, c.backoff_base_ms, c.backoff_cap_ms, 1000, c.io_timeout_ms);
   return waymark_client_open(o, out);
 }
 

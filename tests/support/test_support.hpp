@@ -2,6 +2,7 @@
 // reader that opens the outbox with the keystore's data key to inspect what was stored.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +33,16 @@ struct ClientConfig {
   int64_t idle_timeout_ms = 0;
   int64_t queue_capacity = 10000;
   int64_t max_bytes = 0, max_events = 0, max_age_ms = 0;
+  // Upload (none unless a URL or transport is set).
+  std::string collector_url;
+  waymark_transport_fn transport = nullptr;
+  void* transport_user_data = nullptr;
+  std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>> collector_keys;
+  int64_t batch_max_events = 500;
+  int64_t flush_at_events = 100;
+  int64_t backoff_base_ms = 20, backoff_cap_ms = 200;
+  int64_t io_timeout_ms = 2000;
+  const waymark_platform_t* platform = nullptr;  // overrides posix_platform
 };
 
 inline constexpr uint8_t kBrandKey[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,

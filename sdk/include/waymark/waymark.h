@@ -126,14 +126,14 @@ typedef enum waymark_id_kind_e {
 } waymark_id_kind_t;
 
 typedef enum waymark_stat_e {
-  WAYMARK_STAT_QUEUED = 1,     /* events waiting in the outbox (committed + in memory) */
-  WAYMARK_STAT_BYTES = 2,      /* sealed bytes in the outbox */
-  WAYMARK_STAT_DROPPED = 3,    /* events lost to a full queue or store (persisted) */
-  WAYMARK_STAT_REFUSED = 4,    /* events refused for lack of consent (persisted) */
-  WAYMARK_STAT_EVICTED = 5,    /* events evicted by the caps (persisted) */
-  WAYMARK_STAT_UNREADABLE = 6, /* rows that failed authentication when read (persisted) */
-  WAYMARK_STAT_PURGED = 7,     /* queued events deleted by consent withdrawal or forget (persisted) */
-  WAYMARK_STAT_UPLOADED = 8,   /* events the collector acknowledged with a valid receipt (persisted) */
+  WAYMARK_STAT_QUEUED = 1,       /* events waiting in the outbox (committed + in memory) */
+  WAYMARK_STAT_BYTES = 2,        /* sealed bytes in the outbox */
+  WAYMARK_STAT_DROPPED = 3,      /* events lost to a full queue or store (persisted) */
+  WAYMARK_STAT_REFUSED = 4,      /* events refused for lack of consent (persisted) */
+  WAYMARK_STAT_EVICTED = 5,      /* events evicted by the caps (persisted) */
+  WAYMARK_STAT_UNREADABLE = 6,   /* rows that failed authentication when read (persisted) */
+  WAYMARK_STAT_PURGED = 7,       /* queued events deleted by consent withdrawal or forget (persisted) */
+  WAYMARK_STAT_UPLOADED = 8,     /* events the collector acknowledged with a valid receipt (persisted) */
   WAYMARK_STAT_DEAD_LETTERED = 9 /* events of batches the collector rejected permanently (persisted) */
 } waymark_stat_t;
 
@@ -153,10 +153,9 @@ typedef enum waymark_lifecycle_e {
  * `*out_body_len`) and `*out_retry_after_ms` (Retry-After in ms, or -1). When no response was
  * obtained (DNS, connect, timeout) it returns WAYMARK_ERR_NETWORK.
  */
-typedef waymark_status_t (*waymark_transport_fn)(const char *url, const uint8_t *body, size_t body_len,
-                                                 int32_t *out_http_status, uint8_t *out_body, size_t out_capacity,
-                                                 size_t *out_body_len, int64_t *out_retry_after_ms,
-                                                 void *user_data);
+typedef waymark_status_t (*waymark_transport_fn)(const char* url, const uint8_t* body, size_t body_len,
+                                                 int32_t* out_http_status, uint8_t* out_body, size_t out_capacity,
+                                                 size_t* out_body_len, int64_t* out_retry_after_ms, void* user_data);
 
 /** Export formats of waymark_client_export_hashed (plain SHA-256, ad-platform specs). */
 typedef enum waymark_export_format_e {
@@ -238,19 +237,19 @@ WAYMARK_API waymark_status_t waymark_options_set_queue_capacity(waymark_options_
  * Collector endpoint, e.g. "http://127.0.0.1:8080/v1/batches" (https needs TLS, which this build
  * does not have: INVALID_ARGUMENT). Without a URL or transport the SDK only queues.
  */
-WAYMARK_API waymark_status_t waymark_options_set_collector_url(waymark_options_t *options, const char *url,
+WAYMARK_API waymark_status_t waymark_options_set_collector_url(waymark_options_t* options, const char* url,
                                                                size_t url_len);
 
 /** Uses the host's HTTP stack instead of the built-in one. `user_data` is borrowed. */
-WAYMARK_API waymark_status_t waymark_options_set_transport(waymark_options_t *options, waymark_transport_fn transport,
-                                                           void *user_data);
+WAYMARK_API waymark_status_t waymark_options_set_transport(waymark_options_t* options, waymark_transport_fn transport,
+                                                           void* user_data);
 
 /**
  * Upload policy: at most `batch_max_events` (1..10000, default 500) and `batch_max_bytes`
  * (default 1 MiB) per batch; an upload starts once `flush_at_events` (default 100) are queued,
  * or every `flush_interval_ms` (default 30 s), on flush and on WAYMARK_LIFECYCLE_BACKGROUND.
  */
-WAYMARK_API waymark_status_t waymark_options_set_upload_policy(waymark_options_t *options, int64_t batch_max_events,
+WAYMARK_API waymark_status_t waymark_options_set_upload_policy(waymark_options_t* options, int64_t batch_max_events,
                                                                int64_t batch_max_bytes, int64_t flush_at_events,
                                                                int64_t flush_interval_ms);
 
@@ -259,7 +258,7 @@ WAYMARK_API waymark_status_t waymark_options_set_upload_policy(waymark_options_t
  * (default 5 min); Retry-After on 429/503 is honoured (up to the cap). Connect and read deadlines
  * of the built-in transport: `connect_timeout_ms` (default 10 s), `io_timeout_ms` (default 30 s).
  */
-WAYMARK_API waymark_status_t waymark_options_set_retry_policy(waymark_options_t *options, int64_t base_ms,
+WAYMARK_API waymark_status_t waymark_options_set_retry_policy(waymark_options_t* options, int64_t base_ms,
                                                               int64_t cap_ms, int64_t connect_timeout_ms,
                                                               int64_t io_timeout_ms);
 
@@ -467,7 +466,7 @@ WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t* client);
 WAYMARK_API waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_ms);
 
 /** Tells the SDK about a lifecycle or connectivity change. Never blocks. */
-WAYMARK_API waymark_status_t waymark_client_notify_lifecycle(waymark_client_t *client, waymark_lifecycle_t event);
+WAYMARK_API waymark_status_t waymark_client_notify_lifecycle(waymark_client_t* client, waymark_lifecycle_t event);
 
 /** Reads one counter into `*out_value`. Statuses: OK, INVALID_ARGUMENT, CLOSED. */
 WAYMARK_API waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value);

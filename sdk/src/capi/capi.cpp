@@ -301,8 +301,8 @@ waymark_status_t waymark_options_set_upload_policy(waymark_options_t* o, int64_t
                                                    int64_t batch_max_bytes, int64_t flush_at_events,
                                                    int64_t flush_interval_ms) {
   WAYMARK_OPTIONS_GUARD(o);
-  if (batch_max_events < 1 || batch_max_events > 10000 || batch_max_bytes < 1024 ||
-      batch_max_bytes > (8LL << 20) || flush_at_events < 1 || flush_interval_ms < 1) {
+  if (batch_max_events < 1 || batch_max_events > 10000 || batch_max_bytes < 1024 || batch_max_bytes > (8LL << 20) ||
+      flush_at_events < 1 || flush_interval_ms < 1) {
     return fail(WAYMARK_ERR_INVALID_VALUE,
                 "upload policy out of range (events 1..10000, bytes 1 KiB..8 MiB, thresholds >= 1)");
   }

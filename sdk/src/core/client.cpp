@@ -147,15 +147,13 @@ Status Client::init(bool* recovered) {
     source.device_secret_key = device_sign_key_.data();
     source.device_pseudonym = [this] {
       std::lock_guard lock(slot_mu_);
-      return device_identifier_ ? std::vector<uint8_t>(device_identifier_->pseudonym.begin(),
-                                                       device_identifier_->pseudonym.end())
-                                : std::vector<uint8_t>{};
+      return device_identifier_
+                 ? std::vector<uint8_t>(device_identifier_->pseudonym.begin(), device_identifier_->pseudonym.end())
+                 : std::vector<uint8_t>{};
     };
     source.wall_ms = [this] { return wall_ms(); };
     source.monotonic_ms = [this] { return monotonic_ms(); };
-    source.network_reachable = [this] {
-      return options_->platform.network_reachable(options_->platform.user_data);
-    };
+    source.network_reachable = [this] { return options_->platform.network_reachable(options_->platform.user_data); };
     source.log = [this](int32_t level, std::string_view m) { log(level, m); };
     uploader_ = std::make_unique<Uploader>(up, std::move(source), *writer_, *random_);
     commit_hook_ = uploader_.get();
@@ -356,8 +354,8 @@ Status Client::set_consent(waymark_purpose_t purpose, bool granted, const std::s
     if (!granted) {
       const SlotId id = slot->id;
       const auto p = static_cast<uint8_t>(purpose);
-      if (Status s =
-              writer_->enqueue_job([id, p](Outbox& o, Counters& delta) { return o.purge(id, p, &delta.purged); }, &tickets[1]);
+      if (Status s = writer_->enqueue_job([id, p](Outbox& o, Counters& delta) { return o.purge(id, p, &delta.purged); },
+                                          &tickets[1]);
           !s.ok()) {
         return s;
       }

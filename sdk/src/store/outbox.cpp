@@ -479,10 +479,13 @@ Status Outbox::save_counters(const Counters& c) {
   auto stmt = prepare(save_counter_, "INSERT OR REPLACE INTO counters(name, value) VALUES(?1, ?2)");
   if (!stmt.ok()) return stmt.status();
   Statement& st = *stmt.value();
-  const std::pair<const char*, int64_t> values[] = {
-      {"dropped", c.dropped}, {"refused", c.refused},   {"evicted", c.evicted},
-      {"unreadable", c.unreadable}, {"purged", c.purged}, {"uploaded", c.uploaded},
-      {"dead_lettered", c.dead_lettered}};
+  const std::pair<const char*, int64_t> values[] = {{"dropped", c.dropped},
+                                                    {"refused", c.refused},
+                                                    {"evicted", c.evicted},
+                                                    {"unreadable", c.unreadable},
+                                                    {"purged", c.purged},
+                                                    {"uploaded", c.uploaded},
+                                                    {"dead_lettered", c.dead_lettered}};
   for (const auto& [name, value] : values) {
     st.bind(1, std::string_view(name)).bind(2, value);
     const int rc = st.step();
@@ -542,8 +545,10 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
     if (ids.empty()) return std::optional<LeasedBatch>{};
     int64_t last_seq = 0;
     {
-      Statement seq(db_, "SELECT max(coalesce((SELECT value FROM meta WHERE name = 'batch_seq'), 0), "
-                         "coalesce((SELECT max(seq) FROM batches), 0))", &rc);
+      Statement seq(db_,
+                    "SELECT max(coalesce((SELECT value FROM meta WHERE name = 'batch_seq'), 0), "
+                    "coalesce((SELECT max(seq) FROM batches), 0))",
+                    &rc);
       if (rc != SQLITE_OK || seq.step() != SQLITE_ROW) return sqlite_status(rc, db_, "lease");
       last_seq = seq.int64(0);
     }
@@ -626,7 +631,8 @@ Status Outbox::complete_batch(int64_t seq, const Uuid& batch_id, Counters& delta
   Statement check(db_, "SELECT batch_id FROM batches WHERE seq = ?1", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
   check.bind(1, seq);
-  if (check.step() != SQLITE_ROW || check.blob(0) != std::string_view(reinterpret_cast<const char*>(batch_id.data()), 16)) {
+  if (check.step() != SQLITE_ROW ||
+      check.blob(0) != std::string_view(reinterpret_cast<const char*>(batch_id.data()), 16)) {
     return Status::Ok();  // already completed (e.g. a duplicate receipt): nothing to delete
   }
   const int64_t before = rows_;

@@ -28,8 +28,8 @@ class OutboxWriter {
   struct Config {
     size_t queue_capacity = 10000;
     int64_t tick_ms = 1000;
-    std::function<int64_t()> now_ms;  // wall clock, for age caps
-    std::function<void()> on_tick;    // maintenance outside the writer's lock
+    std::function<int64_t()> now_ms;              // wall clock, for age caps
+    std::function<void()> on_tick;                // maintenance outside the writer's lock
     std::function<void(int64_t rows)> on_commit;  // after each commit, outside the lock
   };
 

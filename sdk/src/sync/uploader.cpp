@@ -35,7 +35,9 @@ Uploader::Uploader(UploadConfig config, UploadSource source, OutboxWriter& write
   trigger(false);  // whatever an earlier run left queued or leased goes out now
 }
 
-Uploader::~Uploader() { stop(); }
+Uploader::~Uploader() {
+  stop();
+}
 
 void Uploader::stop() {
   if (stopped_.exchange(true)) return;
@@ -73,7 +75,8 @@ Status Uploader::wait_uploaded(int64_t through_id, int64_t timeout_ms) {
                                  [&] { return uploaded_through_ >= through_id || stopped_; });
   if (done && uploaded_through_ >= through_id) return Status::Ok();
   if (!last_error_.ok()) {
-    return Error(WAYMARK_ERR_TIMEOUT, "events not yet acknowledged by the collector; last problem: " + last_error_.message);
+    return Error(WAYMARK_ERR_TIMEOUT,
+                 "events not yet acknowledged by the collector; last problem: " + last_error_.message);
   }
   return Error(WAYMARK_ERR_TIMEOUT, "events not yet acknowledged by the collector before the deadline");
 }
@@ -180,8 +183,7 @@ void Uploader::on_response(HttpResult r) {
   const auto transient = [&](const Status& why, int64_t retry_after_ms) {
     busy_ = false;
     ++attempt_;
-    const int64_t exp = std::min<int64_t>(config_.backoff_cap_ms,
-                                          config_.backoff_base_ms << std::min(attempt_, 20));
+    const int64_t exp = std::min<int64_t>(config_.backoff_cap_ms, config_.backoff_base_ms << std::min(attempt_, 20));
     const int64_t delay = retry_after_ms >= 0 ? std::min(retry_after_ms, config_.backoff_cap_ms) : jitter(exp);
     retry_later(delay, why);
   };
@@ -189,7 +191,8 @@ void Uploader::on_response(HttpResult r) {
   if (permanent_rejection(r.http_status)) {
     source_.log(WAYMARK_LOG_WARNING, "collector rejected a batch permanently; its events were dead-lettered");
     const int64_t now = source_.wall_ms();
-    if (!run_job([&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch.seq, r.http_status, now, delta); })) {
+    if (!run_job(
+            [&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch.seq, r.http_status, now, delta); })) {
       return transient(Error(WAYMARK_ERR_STORE_IO, "could not dead-letter a batch"), -1);
     }
     attempt_ = 0;

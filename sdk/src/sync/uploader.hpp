@@ -87,7 +87,7 @@ class Uploader {
   std::thread thread_;
 
   // io thread only
-  bool busy_ = false;          // a batch is being leased, sent or completed
+  bool busy_ = false;  // a batch is being leased, sent or completed
   bool backing_off_ = false;
   int attempt_ = 0;
   std::optional<LeasedBatch> current_;

@@ -106,7 +106,8 @@ class BeastTransport final : public Transport {
         HttpResult r;
         r.http_status = static_cast<int>(res.result_int());
         r.body = std::move(res.body());
-        if (auto it = res.find(http::field::retry_after); it != res.end()) r.retry_after_ms = parse_retry_after({it->value().data(), it->value().size()});
+        if (auto it = res.find(http::field::retry_after); it != res.end())
+          r.retry_after_ms = parse_retry_after({it->value().data(), it->value().size()});
         if (!res.keep_alive()) stream_.reset();
         finish(std::move(r));
       });
@@ -158,8 +159,8 @@ class HostTransport final : public Transport {
     r.body.resize(64 * 1024);
     int32_t status = 0;
     size_t len = 0;
-    const waymark_status_t rc = fn_(url_.c_str(), body.data(), body.size(), &status, r.body.data(), r.body.size(),
-                                    &len, &r.retry_after_ms, user_data_);
+    const waymark_status_t rc = fn_(url_.c_str(), body.data(), body.size(), &status, r.body.data(), r.body.size(), &len,
+                                    &r.retry_after_ms, user_data_);
     if (rc != WAYMARK_OK || len > r.body.size()) {
       r.status = Error(WAYMARK_ERR_NETWORK, "the host transport reported a network failure");
       r.body.clear();

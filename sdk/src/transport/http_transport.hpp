@@ -27,7 +27,7 @@ struct Url {
 Result<Url> parse_url(std::string_view url);
 
 struct HttpResult {
-  Status status;             // not OK: no HTTP response (network error, timeout)
+  Status status;  // not OK: no HTTP response (network error, timeout)
   int http_status = 0;
   std::vector<uint8_t> body;
   int64_t retry_after_ms = -1;  // from Retry-After (seconds), -1 when absent
@@ -49,7 +49,7 @@ struct HttpTimeouts {
 };
 
 std::unique_ptr<Transport> make_beast_transport(boost::asio::io_context& ioc, Url url, HttpTimeouts timeouts);
-std::unique_ptr<Transport> make_host_transport(boost::asio::io_context& ioc, std::string url,
-                                               waymark_transport_fn fn, void* user_data);
+std::unique_ptr<Transport> make_host_transport(boost::asio::io_context& ioc, std::string url, waymark_transport_fn fn,
+                                               void* user_data);
 
 }  // namespace waymark::detail

@@ -83,9 +83,9 @@ Result<std::vector<uint8_t>> seal_envelope(const std::vector<uint8_t>& batch, co
   crypto_sign_ed25519_sk_to_pk(device_pk.data(), device_secret_key);
 
   flatbuffers::FlatBufferBuilder fbb(payload.size() + 256);
-  const auto env = w::CreateEnvelope(fbb, static_cast<w::Compression>(compression), fbb.CreateVector(payload),
-                                     fbb.CreateVector(sig.data(), sig.size()),
-                                     fbb.CreateVector(device_pk.data(), device_pk.size()));
+  const auto env =
+      w::CreateEnvelope(fbb, static_cast<w::Compression>(compression), fbb.CreateVector(payload),
+                        fbb.CreateVector(sig.data(), sig.size()), fbb.CreateVector(device_pk.data(), device_pk.size()));
   w::FinishEnvelopeBuffer(fbb, env);
 
   std::vector<uint8_t> out(kEnvelopeHeaderBytes + crypto_box_SEALBYTES + fbb.GetSize());
@@ -147,7 +147,8 @@ Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint
       return Error(WAYMARK_ERR_INVALID_VALUE, "bad_compression");
     }
     out.batch.resize(size);
-    const size_t n = ZSTD_decompress(out.batch.data(), out.batch.size(), env->payload()->data(), env->payload()->size());
+    const size_t n =
+        ZSTD_decompress(out.batch.data(), out.batch.size(), env->payload()->data(), env->payload()->size());
     if (ZSTD_isError(n) || n != size) return Error(WAYMARK_ERR_INVALID_VALUE, "bad_compression");
   } else {
     out.batch.assign(env->payload()->begin(), env->payload()->end());
@@ -155,7 +156,8 @@ Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint
   flatbuffers::Verifier bv(out.batch.data(), out.batch.size(), limits());
   if (!w::VerifyBatchBuffer(bv)) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
   const w::Batch* b = w::GetBatch(out.batch.data());
-  if (b->batch_id() == nullptr || b->batch_id()->size() != 16) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
+  if (b->batch_id() == nullptr || b->batch_id()->size() != 16)
+    return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
   return out;
 }
 

@@ -156,19 +156,20 @@ TEST_CASE("a version 1 store migrates to the current schema and keeps its rows",
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
   // The v1 schema exactly as the first release created it.
-  REQUIRE(sqlite3_exec(db,
-                       "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id BLOB NOT NULL, slot BLOB NOT NULL, "
-                       "purpose INTEGER NOT NULL, priority INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
-                       "key_id INTEGER NOT NULL, sealed BLOB NOT NULL);"
-                       "CREATE TABLE consent_ledger(slot BLOB NOT NULL, seq INTEGER NOT NULL, purpose INTEGER NOT NULL, "
-                       "granted INTEGER NOT NULL, time_ms INTEGER NOT NULL, policy TEXT NOT NULL, prev_hash BLOB NOT "
-                       "NULL, hash BLOB NOT NULL, signature BLOB NOT NULL, PRIMARY KEY(slot, seq)) WITHOUT ROWID;"
-                       "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-                       "CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;"
-                       "INSERT INTO outbox VALUES(5, x'00', x'00', 1, 0, 1, 1, x'0102');"
-                       "INSERT INTO counters VALUES('refused', 7);"
-                       "PRAGMA user_version = 1;",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(
+      sqlite3_exec(db,
+                   "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id BLOB NOT NULL, slot BLOB NOT NULL, "
+                   "purpose INTEGER NOT NULL, priority INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
+                   "key_id INTEGER NOT NULL, sealed BLOB NOT NULL);"
+                   "CREATE TABLE consent_ledger(slot BLOB NOT NULL, seq INTEGER NOT NULL, purpose INTEGER NOT NULL, "
+                   "granted INTEGER NOT NULL, time_ms INTEGER NOT NULL, policy TEXT NOT NULL, prev_hash BLOB NOT "
+                   "NULL, hash BLOB NOT NULL, signature BLOB NOT NULL, PRIMARY KEY(slot, seq)) WITHOUT ROWID;"
+                   "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+                   "CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;"
+                   "INSERT INTO outbox VALUES(5, x'00', x'00', 1, 0, 1, 1, x'0102');"
+                   "INSERT INTO counters VALUES('refused', 7);"
+                   "PRAGMA user_version = 1;",
+                   nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto o = f.open();
   CHECK(o->rows() == 1);
