@@ -38,7 +38,8 @@ ALTER TABLE outbox ADD COLUMN batch_seq INTEGER;
 CREATE TABLE batches(
   seq INTEGER PRIMARY KEY, batch_id BLOB NOT NULL, sent_at_ms INTEGER NOT NULL,
   sent_monotonic_ms INTEGER NOT NULL, dropped INTEGER NOT NULL, refused INTEGER NOT NULL,
-  evicted INTEGER NOT NULL);
+  evicted INTEGER NOT NULL,
+  first_id INTEGER NOT NULL, last_id INTEGER NOT NULL);  -- row id range: no index on batch_seq needed
 CREATE TABLE dead_letter(
   id INTEGER PRIMARY KEY, batch_seq INTEGER NOT NULL, http_status INTEGER NOT NULL,
   event_id BLOB NOT NULL, key_id INTEGER NOT NULL, sealed BLOB NOT NULL, moved_ms INTEGER NOT NULL);
@@ -511,8 +512,8 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
   bool found = false;
   {
     Statement open(db_,
-                   "SELECT seq, batch_id, sent_at_ms, sent_monotonic_ms, dropped, refused, evicted FROM batches "
-                   "ORDER BY seq LIMIT 1",
+                   "SELECT seq, batch_id, sent_at_ms, sent_monotonic_ms, dropped, refused, evicted, first_id, "
+                   "last_id FROM batches ORDER BY seq LIMIT 1",
                    &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
     if ((rc = open.step()) == SQLITE_ROW) {
@@ -525,6 +526,8 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
       batch.dropped = open.int64(4);
       batch.refused = open.int64(5);
       batch.evicted = open.int64(6);
+      batch.first_id = open.int64(7);
+      batch.last_id = open.int64(8);
     } else if (rc != SQLITE_DONE) {
       return sqlite_status(rc, db_, "lease");
     }
@@ -559,7 +562,9 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
     batch.dropped = fresh.counters.dropped;
     batch.refused = fresh.counters.refused;
     batch.evicted = fresh.counters.evicted;
-    Statement add(db_, "INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &rc);
+    batch.first_id = ids.front();
+    batch.last_id = ids.back();
+    Statement add(db_, "INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
     add.bind(1, batch.seq)
         .bind(2, batch.batch_id.data(), batch.batch_id.size())
@@ -567,26 +572,27 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
         .bind(4, batch.sent_monotonic_ms)
         .bind(5, batch.dropped)
         .bind(6, batch.refused)
-        .bind(7, batch.evicted);
+        .bind(7, batch.evicted)
+        .bind(8, batch.first_id)
+        .bind(9, batch.last_id);
     if (Status s = sqlite_status(add.step(), db_, "lease"); !s.ok()) return s;
     Statement meta(db_, "INSERT OR REPLACE INTO meta(name, value) VALUES('batch_seq', ?1)", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
     meta.bind(1, batch.seq);
     if (Status s = sqlite_status(meta.step(), db_, "lease"); !s.ok()) return s;
-    Statement mark(db_, "UPDATE outbox SET batch_seq = ?1 WHERE id = ?2", &rc);
+    // Rows that committed late with an id inside the range join this batch too: the batch is
+    // defined by the marks, so a rebuild still reads exactly the same rows.
+    Statement mark(db_, "UPDATE outbox SET batch_seq = ?1 WHERE id BETWEEN ?2 AND ?3 AND batch_seq IS NULL", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
-    for (int64_t id : ids) {
-      mark.bind(1, batch.seq).bind(2, id);
-      rc = mark.step();
-      mark.reset();
-      if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "lease");
-    }
+    mark.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
+    if (Status s = sqlite_status(mark.step(), db_, "lease"); !s.ok()) return s;
   }
   std::vector<int64_t> bad;
   {
-    Statement rows(db_, "SELECT id, event_id, sealed FROM outbox WHERE batch_seq = ?1 ORDER BY id", &rc);
+    Statement rows(
+        db_, "SELECT id, event_id, sealed FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 ORDER BY id", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
-    rows.bind(1, batch.seq);
+    rows.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
     while ((rc = rows.step()) == SQLITE_ROW) {
       StoredEvent ev;
       ev.id = rows.int64(0);
@@ -603,17 +609,17 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
   if (Status s = remove(bad); !s.ok()) return s;
   delta.unreadable += static_cast<int64_t>(bad.size());
   if (batch.events.empty()) {  // every row was purged, evicted or unreadable: drop the empty batch
-    if (Status s = finish_batch(batch.seq); !s.ok()) return s;
+    if (Status s = finish_batch(batch); !s.ok()) return s;
     return lease_batch(fresh, delta);
   }
   return std::optional<LeasedBatch>(std::move(batch));
 }
 
-Status Outbox::finish_batch(int64_t seq) {
+Status Outbox::finish_batch(const LeasedBatch& batch) {
   int rc = SQLITE_OK;
-  Statement rows(db_, "DELETE FROM outbox WHERE batch_seq = ?1 RETURNING length(sealed)", &rc);
+  Statement rows(db_, "DELETE FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 RETURNING length(sealed)", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
-  rows.bind(1, seq);
+  rows.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
   while ((rc = rows.step()) == SQLITE_ROW) {
     --rows_;
     bytes_ -= rows.int64(0);
@@ -622,36 +628,37 @@ Status Outbox::finish_batch(int64_t seq) {
   if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "complete");
   Statement drop(db_, "DELETE FROM batches WHERE seq = ?1", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
-  drop.bind(1, seq);
+  drop.bind(1, batch.seq);
   return sqlite_status(drop.step(), db_, "complete");
 }
 
-Status Outbox::complete_batch(int64_t seq, const Uuid& batch_id, Counters& delta) {
+Status Outbox::complete_batch(const LeasedBatch& batch, Counters& delta) {
   int rc = SQLITE_OK;
   Statement check(db_, "SELECT batch_id FROM batches WHERE seq = ?1", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
-  check.bind(1, seq);
+  check.bind(1, batch.seq);
   if (check.step() != SQLITE_ROW ||
-      check.blob(0) != std::string_view(reinterpret_cast<const char*>(batch_id.data()), 16)) {
+      check.blob(0) != std::string_view(reinterpret_cast<const char*>(batch.batch_id.data()), 16)) {
     return Status::Ok();  // already completed (e.g. a duplicate receipt): nothing to delete
   }
   const int64_t before = rows_;
-  if (Status s = finish_batch(seq); !s.ok()) return s;
+  if (Status s = finish_batch(batch); !s.ok()) return s;
   delta.uploaded += before - rows_;
   return Status::Ok();
 }
 
-Status Outbox::dead_letter_batch(int64_t seq, int32_t http_status, int64_t now_ms, Counters& delta) {
+Status Outbox::dead_letter_batch(const LeasedBatch& batch, int32_t http_status, int64_t now_ms, Counters& delta) {
   int rc = SQLITE_OK;
   Statement move(db_,
                  "INSERT INTO dead_letter(id, batch_seq, http_status, event_id, key_id, sealed, moved_ms) "
-                 "SELECT id, batch_seq, ?2, event_id, key_id, sealed, ?3 FROM outbox WHERE batch_seq = ?1",
+                 "SELECT id, batch_seq, ?2, event_id, key_id, sealed, ?3 FROM outbox "
+                 "WHERE id BETWEEN ?4 AND ?5 AND batch_seq = ?1",
                  &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "dead letter");
-  move.bind(1, seq).bind(2, http_status).bind(3, now_ms);
+  move.bind(1, batch.seq).bind(2, http_status).bind(3, now_ms).bind(4, batch.first_id).bind(5, batch.last_id);
   if (Status s = sqlite_status(move.step(), db_, "dead letter"); !s.ok()) return s;
   const int64_t before = rows_;
-  if (Status s = finish_batch(seq); !s.ok()) return s;
+  if (Status s = finish_batch(batch); !s.ok()) return s;
   delta.dead_lettered += before - rows_;
   return Status::Ok();
 }

@@ -66,6 +66,7 @@ struct LeasedBatch {
   Uuid batch_id{};
   int64_t sent_at_ms = 0, sent_monotonic_ms = 0;
   int64_t dropped = 0, refused = 0, evicted = 0;
+  int64_t first_id = 0, last_id = 0;  // the batch's rows are the marked rows in this id range
   std::vector<StoredEvent> events;
 };
 
@@ -121,9 +122,9 @@ class Outbox {
   // one of the oldest unleased rows; empty when nothing is queued. Unreadable rows are dropped.
   Result<std::optional<LeasedBatch>> lease_batch(const BatchLease& fresh, Counters& delta);
   // After a valid receipt: deletes the batch's rows (no-op when already completed).
-  Status complete_batch(int64_t seq, const Uuid& batch_id, Counters& delta);
+  Status complete_batch(const LeasedBatch& batch, Counters& delta);
   // After a permanent rejection: moves the rows to the dead-letter table.
-  Status dead_letter_batch(int64_t seq, int32_t http_status, int64_t now_ms, Counters& delta);
+  Status dead_letter_batch(const LeasedBatch& batch, int32_t http_status, int64_t now_ms, Counters& delta);
   // Every row with an id <= the result has left the outbox.
   Result<int64_t> uploaded_through();
 
@@ -136,7 +137,7 @@ class Outbox {
   Status exec(const char* sql, bool detect_corrupt = false);
   Result<Statement*> prepare(Statement& slot, const char* sql);
   Status save_next_id(int64_t next_id);
-  Status finish_batch(int64_t seq);
+  Status finish_batch(const LeasedBatch& batch);
   Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
   bool open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const;
 

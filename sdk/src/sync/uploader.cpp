@@ -191,8 +191,7 @@ void Uploader::on_response(HttpResult r) {
   if (permanent_rejection(r.http_status)) {
     source_.log(WAYMARK_LOG_WARNING, "collector rejected a batch permanently; its events were dead-lettered");
     const int64_t now = source_.wall_ms();
-    if (!run_job(
-            [&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch.seq, r.http_status, now, delta); })) {
+    if (!run_job([&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch, r.http_status, now, delta); })) {
       return transient(Error(WAYMARK_ERR_STORE_IO, "could not dead-letter a batch"), -1);
     }
     attempt_ = 0;
@@ -211,7 +210,7 @@ void Uploader::on_response(HttpResult r) {
   }
   int64_t through = -1;
   if (!run_job([&](Outbox& o, Counters& delta) -> Status {
-        Status s = o.complete_batch(batch.seq, batch.batch_id, delta);
+        Status s = o.complete_batch(batch, delta);
         if (!s.ok()) return s;
         auto t = o.uploaded_through();
         if (!t.ok()) return t.status();
