@@ -20,7 +20,9 @@ using namespace waymark::detail;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // A typical app event: a product view with three properties, a campaign, two pseudonymous ids.
 std::vector<uint8_t> sample_event(int i, std::vector<IdentifierRef>& ids) {
@@ -48,13 +50,21 @@ std::vector<uint8_t> sample_event(int i, std::vector<IdentifierRef>& ids) {
 std::string sample_json(int i, const std::vector<IdentifierRef>& ids) {
   char uuid[37];
   std::snprintf(uuid, sizeof uuid, "%08x-0000-7000-8000-%012x", i, i);
-  nlohmann::json j = {{"e", "se"},           {"se_ca", "product"},     {"se_ac", "view"},
-                      {"aid", "bench-app"},  {"p", "mob"},             {"tv", "cpp-1.0.0"},
-                      {"eid", uuid},         {"dtm", std::to_string(1790000000000 + i * 1000)},
+  nlohmann::json j = {{"e", "se"},
+                      {"se_ca", "product"},
+                      {"se_ac", "view"},
+                      {"aid", "bench-app"},
+                      {"p", "mob"},
+                      {"tv", "cpp-1.0.0"},
+                      {"eid", uuid},
+                      {"dtm", std::to_string(1790000000000 + i * 1000)},
                       {"stm", std::to_string(1790000000000 + i * 1000 + 5)},
-                      {"mkt_source", "newsletter"}, {"mkt_medium", "email"}, {"mkt_campaign", "spring-sale"},
+                      {"mkt_source", "newsletter"},
+                      {"mkt_medium", "email"},
+                      {"mkt_campaign", "spring-sale"},
                       {"se_la", "SKU-" + std::to_string(10000 + i % 500)},
-                      {"se_va", std::to_string(19.99 + (i % 7) / 100.0)}, {"co", "{\"in_stock\":true}"}};
+                      {"se_va", std::to_string(19.99 + (i % 7) / 100.0)},
+                      {"co", "{\"in_stock\":true}"}};
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, ids[0].pseudonym.data(), 32);
   j["uid"] = hex;

@@ -7,7 +7,7 @@ packages=(
   libboost-dev libboost-program-options-dev libboost-system-dev
   nlohmann-json3-dev libsodium-dev flatbuffers-compiler libflatbuffers-dev
   libsqlite3-dev catch2 libzstd-dev libphonenumber-dev libicu-dev
-  libbenchmark-dev ninja-build pkg-config cmake g++ clang-format
+  libbenchmark-dev libssl-dev openssl ninja-build pkg-config cmake g++ clang-format
 )
 
 missing=()

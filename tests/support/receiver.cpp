@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <sodium.h>
 
 #include "waymark/wire/v1/batch_generated.h"
@@ -25,6 +26,7 @@ namespace w = waymark::wire::v1;
 
 struct Receiver::State {
   FaultPlan plan;
+  std::optional<asio::ssl::context> tls;
   std::array<uint8_t, 32> pk{};
   std::array<uint8_t, 64> sk{};
   std::array<uint8_t, 64> forged_sk{};
@@ -84,12 +86,22 @@ struct Receiver::State {
   }
 
   void session(std::shared_ptr<tcp::socket> socket) {
+    if (!tls) return serve(*socket, *socket);
+    beast::ssl_stream<tcp::socket&> stream(*socket, *tls);
+    beast::error_code ec;
+    stream.handshake(asio::ssl::stream_base::server, ec);
+    if (!ec) serve(stream, *socket);
+  }
+
+  template <class Stream>
+  void serve(Stream& stream, tcp::socket& raw) {
+    auto* socket = &raw;
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::vector_body<uint8_t>> parser;
       parser.body_limit(detail::kMaxEnvelopeBytes);
       beast::error_code ec;
-      http::read(*socket, buffer, parser, ec);
+      http::read(stream, buffer, parser, ec);
       if (ec) return;
       auto req = parser.release();
       Fault fault;
@@ -118,21 +130,26 @@ struct Receiver::State {
       }
       if (fault.kind == Fault::Kind::Truncate) {
         http::response_serializer<http::vector_body<uint8_t>> sr(res);
-        http::write_header(*socket, sr, ec);
+        http::write_header(stream, sr, ec);
         const auto& b = res.body();
-        asio::write(*socket, asio::buffer(b.data(), b.size() / 2), ec);
+        asio::write(stream, asio::buffer(b.data(), b.size() / 2), ec);
         socket->close(ec);
         return;
       }
-      http::write(*socket, res, ec);
+      http::write(stream, res, ec);
       if (ec || !res.keep_alive()) return;
     }
   }
 };
 
-Receiver::Receiver(FaultPlan plan) : state_(std::make_unique<State>()) {
+Receiver::Receiver(FaultPlan plan, std::optional<TlsFiles> tls) : state_(std::make_unique<State>()) {
   if (sodium_init() < 0) throw std::runtime_error("sodium_init");
   state_->plan = std::move(plan);
+  if (tls) {
+    state_->tls.emplace(asio::ssl::context::tls_server);
+    state_->tls->use_certificate_chain_file(tls->cert_pem);
+    state_->tls->use_private_key_file(tls->key_pem, asio::ssl::context::pem);
+  }
   crypto_sign_keypair(state_->pk.data(), state_->sk.data());
   std::array<uint8_t, 32> forged_pk{};
   crypto_sign_keypair(forged_pk.data(), state_->forged_sk.data());
@@ -177,7 +194,8 @@ Receiver::~Receiver() {
 }
 
 std::string Receiver::url() const {
-  return "http://127.0.0.1:" + std::to_string(state_->acceptor.local_endpoint().port()) + "/v1/batches";
+  return std::string(state_->tls ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(state_->acceptor.local_endpoint().port()) + "/v1/batches";
 }
 
 const std::array<uint8_t, 32>& Receiver::public_key() const {

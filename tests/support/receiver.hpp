@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,12 +31,17 @@ struct Fault {
   int delay_ms = 0;
 };
 
+struct TlsFiles {
+  std::string cert_pem;  // server certificate chain
+  std::string key_pem;
+};
+
 class Receiver {
  public:
   using FaultPlan = std::function<Fault(int request_index)>;
   static constexpr uint32_t kKeyId = 7;
 
-  explicit Receiver(FaultPlan plan = {});
+  explicit Receiver(FaultPlan plan = {}, std::optional<TlsFiles> tls = {});
   ~Receiver();
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;

@@ -234,11 +234,24 @@ WAYMARK_API waymark_status_t waymark_options_set_caps(waymark_options_t* options
 WAYMARK_API waymark_status_t waymark_options_set_queue_capacity(waymark_options_t* options, int64_t capacity);
 
 /**
- * Collector endpoint, e.g. "http://127.0.0.1:8080/v1/batches" (https needs TLS, which this build
- * does not have: INVALID_ARGUMENT). Without a URL or transport the SDK only queues.
+ * Collector endpoint, e.g. "https://collector.example.com/v1/batches" or, on a trusted network,
+ * "http://127.0.0.1:8080/v1/batches". https verifies the certificate against the system trust
+ * store (plus waymark_options_set_tls_ca_file) and the host name. Without a URL or transport
+ * the SDK only queues. Statuses: OK, INVALID_ARGUMENT (not http(s)://host[:port]/path), INVALID_UTF8.
  */
 WAYMARK_API waymark_status_t waymark_options_set_collector_url(waymark_options_t* options, const char* url,
                                                                size_t url_len);
+
+/** Trusts the CA certificates in this PEM file too (a brand's private PKI). Read at open. */
+WAYMARK_API waymark_status_t waymark_options_set_tls_ca_file(waymark_options_t* options, const char* path,
+                                                             size_t path_len);
+
+/**
+ * Pins the collector's key: SHA-256 (32 bytes) of the leaf certificate's SubjectPublicKeyInfo,
+ * e.g. `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256`.
+ * May be called several times (rotation); with pins set, any other key is refused.
+ */
+WAYMARK_API waymark_status_t waymark_options_add_tls_pin(waymark_options_t* options, const uint8_t* sha256, size_t len);
 
 /** Uses the host's HTTP stack instead of the built-in one. `user_data` is borrowed. */
 WAYMARK_API waymark_status_t waymark_options_set_transport(waymark_options_t* options, waymark_transport_fn transport,

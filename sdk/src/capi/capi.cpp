@@ -289,6 +289,22 @@ waymark_status_t waymark_options_set_collector_url(waymark_options_t* o, const c
   });
 }
 
+waymark_status_t waymark_options_set_tls_ca_file(waymark_options_t* o, const char* path, size_t len) {
+  WAYMARK_OPTIONS_GUARD(o);
+  return guarded([&] { return text_arg(path, len, 1, 4096, "CA file path", &o->options->upload.tls.ca_file); });
+}
+
+waymark_status_t waymark_options_add_tls_pin(waymark_options_t* o, const uint8_t* sha256, size_t len) {
+  WAYMARK_OPTIONS_GUARD(o);
+  if (sha256 == nullptr || len != 32) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "a pin is 32 bytes (SHA-256)");
+  return guarded([&] {
+    std::array<uint8_t, 32> pin{};
+    std::memcpy(pin.data(), sha256, 32);
+    o->options->upload.tls.pins.push_back(pin);
+    return Status::Ok();
+  });
+}
+
 waymark_status_t waymark_options_set_transport(waymark_options_t* o, waymark_transport_fn transport, void* user_data) {
   WAYMARK_OPTIONS_GUARD(o);
   if (transport == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "transport is NULL");

@@ -155,7 +155,9 @@ Status Client::init(bool* recovered) {
     source.monotonic_ms = [this] { return monotonic_ms(); };
     source.network_reachable = [this] { return options_->platform.network_reachable(options_->platform.user_data); };
     source.log = [this](int32_t level, std::string_view m) { log(level, m); };
-    uploader_ = std::make_unique<Uploader>(up, std::move(source), *writer_, *random_);
+    auto uploader = Uploader::start(up, std::move(source), *writer_, *random_);
+    if (!uploader.ok()) return uploader.status();
+    uploader_ = std::move(uploader.value());
     commit_hook_ = uploader_.get();
   }
   return Status::Ok();

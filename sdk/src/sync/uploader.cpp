@@ -24,15 +24,23 @@ Uploader::Uploader(UploadConfig config, UploadSource source, OutboxWriter& write
       random_(random),
       work_(asio::make_work_guard(ioc_)),
       retry_timer_(ioc_),
-      interval_timer_(ioc_) {
-  if (config_.host_transport != nullptr) {
-    transport_ = make_host_transport(ioc_, config_.url, config_.host_transport, config_.host_user_data);
+      interval_timer_(ioc_) {}
+
+Result<std::unique_ptr<Uploader>> Uploader::start(UploadConfig config, UploadSource source, OutboxWriter& writer,
+                                                  RandomPool& random) {
+  auto u = std::make_unique<Uploader>(std::move(config), std::move(source), writer, random);
+  if (u->config_.host_transport != nullptr) {
+    u->transport_ = make_host_transport(u->ioc_, u->config_.url, u->config_.host_transport, u->config_.host_user_data);
   } else {
-    auto url = parse_url(config_.url);  // validated when the options were set
-    transport_ = make_beast_transport(ioc_, url.ok() ? url.value() : Url{}, config_.timeouts);
+    auto url = parse_url(u->config_.url);
+    if (!url.ok()) return url.status();
+    auto t = make_beast_transport(u->ioc_, url.value(), u->config_.timeouts, u->config_.tls);
+    if (!t.ok()) return t.status();
+    u->transport_ = std::move(t.value());
   }
-  thread_ = std::thread([this] { ioc_.run(); });
-  trigger(false);  // whatever an earlier run left queued or leased goes out now
+  u->thread_ = std::thread([p = u.get()] { p->ioc_.run(); });
+  u->trigger(false);  // whatever an earlier run left queued or leased goes out now
+  return u;
 }
 
 Uploader::~Uploader() {
@@ -40,7 +48,7 @@ Uploader::~Uploader() {
 }
 
 void Uploader::stop() {
-  if (stopped_.exchange(true)) return;
+  if (stopped_.exchange(true) || !thread_.joinable()) return;
   asio::post(ioc_, [this] {
     retry_timer_.cancel();
     interval_timer_.cancel();

@@ -36,6 +36,7 @@ struct UploadConfig {
   int64_t backoff_base_ms = 1000;
   int64_t backoff_cap_ms = 300000;
   HttpTimeouts timeouts;
+  TlsConfig tls;
   std::string app_id;
   std::string platform = "posix";
 };
@@ -52,6 +53,9 @@ struct UploadSource {
 
 class Uploader {
  public:
+  // Validates the configuration (URL, TLS files) and starts the thread.
+  static Result<std::unique_ptr<Uploader>> start(UploadConfig config, UploadSource source, OutboxWriter& writer,
+                                                 RandomPool& random);
   Uploader(UploadConfig config, UploadSource source, OutboxWriter& writer, RandomPool& random);
   ~Uploader();
   Uploader(const Uploader&) = delete;

@@ -1,5 +1,6 @@
 #include "transport/http_transport.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -7,6 +8,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sodium.h>
 
 namespace waymark::detail {
 
@@ -16,15 +22,18 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 Result<Url> parse_url(std::string_view url) {
-  constexpr std::string_view kHttp = "http://";
+  Url out;
+  std::string_view rest;
   if (url.rfind("https://", 0) == 0) {
-    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "https collector URLs need TLS, which this build does not have yet");
+    out.tls = true;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "collector URL must start with http:// or https://");
   }
-  if (url.rfind(kHttp, 0) != 0) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "collector URL must start with http://");
-  std::string_view rest = url.substr(kHttp.size());
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  Url out;
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   const size_t colon = authority.rfind(':');
   if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
@@ -32,7 +41,7 @@ Result<Url> parse_url(std::string_view url) {
     out.port = std::string(authority.substr(colon + 1));
   } else {
     out.host = std::string(authority);
-    out.port = "80";
+    out.port = out.tls ? "443" : "80";
   }
   int port = 0;
   const auto [p, ec] = std::from_chars(out.port.data(), out.port.data() + out.port.size(), port);
@@ -51,10 +60,43 @@ int64_t parse_retry_after(std::string_view v) {
   return std::min<int64_t>(seconds, 24 * 3600) * 1000;
 }
 
+// SHA-256 of the peer certificate's SubjectPublicKeyInfo (DER), the value pins are made of.
+bool spki_sha256(SSL* ssl, std::array<uint8_t, 32>& out) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return false;
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  X509_free(cert);
+  if (len <= 0) return false;
+  crypto_hash_sha256(out.data(), der, static_cast<unsigned long long>(len));
+  OPENSSL_free(der);
+  return true;
+}
+
 class BeastTransport final : public Transport {
  public:
-  BeastTransport(asio::io_context& ioc, Url url, HttpTimeouts t)
-      : ioc_(ioc), resolver_(ioc), url_(std::move(url)), timeouts_(t) {}
+  BeastTransport(asio::io_context& ioc, Url url, HttpTimeouts t, TlsConfig tls)
+      : ioc_(ioc),
+        resolver_(ioc),
+        url_(std::move(url)),
+        timeouts_(t),
+        tls_config_(std::move(tls)),
+        ssl_(asio::ssl::context::tls_client) {}
+
+  Status init() {
+    if (!url_.tls) return Status::Ok();
+    beast::error_code ec;
+    ssl_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    ssl_.set_default_verify_paths(ec);  // the system trust store
+    if (ec) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "cannot load the system trust store");
+    if (!tls_config_.ca_file.empty()) {
+      ssl_.load_verify_file(tls_config_.ca_file, ec);
+      if (ec) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "cannot read the TLS CA file");
+    }
+    ssl_.set_verify_mode(asio::ssl::verify_peer, ec);
+    return Status::Ok();
+  }
 
   void post(std::vector<uint8_t> body, HttpHandler done) override {
     done_ = std::move(done);
@@ -65,7 +107,7 @@ class BeastTransport final : public Transport {
     req_.keep_alive(true);
     req_.body() = std::move(body);
     req_.prepare_payload();
-    if (stream_) {
+    if (connected()) {
       reused_ = true;
       write();
     } else {
@@ -76,39 +118,79 @@ class BeastTransport final : public Transport {
 
   void cancel() override {
     resolver_.cancel();
-    if (stream_) stream_->cancel();
-    stream_.reset();
+    if (plain_) plain_->cancel();
+    if (tls_) beast::get_lowest_layer(*tls_).cancel();
+    close();
   }
 
  private:
+  bool connected() const { return plain_.has_value() || tls_.has_value(); }
+  void close() {
+    plain_.reset();
+    tls_.reset();
+  }
+  beast::tcp_stream& tcp() { return plain_ ? *plain_ : beast::get_lowest_layer(*tls_); }
+
   void connect() {
     resolver_.async_resolve(url_.host, url_.port, [this](beast::error_code ec, tcp::resolver::results_type results) {
       if (ec) return fail("cannot resolve the collector host");
-      stream_.emplace(ioc_);
-      stream_->expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
-      stream_->async_connect(results, [this](beast::error_code ec2, const tcp::endpoint&) {
+      if (url_.tls) {
+        tls_.emplace(ioc_, ssl_);
+      } else {
+        plain_.emplace(ioc_);
+      }
+      tcp().expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
+      tcp().async_connect(results, [this](beast::error_code ec2, const tcp::endpoint&) {
         if (ec2) return fail("cannot connect to the collector");
-        write();
+        if (!url_.tls) return write();
+        handshake();
       });
     });
   }
 
+  void handshake() {
+    // SNI, and the certificate must name the host (DNS name or IP address).
+    if (!SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str())) return fail("TLS setup failed");
+    tls_->set_verify_callback(asio::ssl::host_name_verification(url_.host));
+    tcp().expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
+    tls_->async_handshake(asio::ssl::stream_base::client, [this](beast::error_code ec) {
+      if (ec) return fail("TLS handshake with the collector failed (certificate not trusted or wrong host?)");
+      if (!tls_config_.pins.empty()) {
+        std::array<uint8_t, 32> spki{};
+        const bool pinned = spki_sha256(tls_->native_handle(), spki) &&
+                            std::find(tls_config_.pins.begin(), tls_config_.pins.end(), spki) != tls_config_.pins.end();
+        if (!pinned) return fail("the collector's certificate key does not match any configured pin");
+      }
+      write();
+    });
+  }
+
   void write() {
-    stream_->expires_after(std::chrono::milliseconds(timeouts_.io_ms));
-    http::async_write(*stream_, req_, [this](beast::error_code ec, size_t) {
+    tcp().expires_after(std::chrono::milliseconds(timeouts_.io_ms));
+    if (tls_) {
+      exchange(*tls_);
+    } else {
+      exchange(*plain_);
+    }
+  }
+
+  template <class Stream>
+  void exchange(Stream& stream) {
+    http::async_write(stream, req_, [this, &stream](beast::error_code ec, size_t) {
       if (ec) return retry_or_fail("sending to the collector failed");
       parser_.emplace();
       parser_->body_limit(64 * 1024);
       buffer_.clear();
-      http::async_read(*stream_, buffer_, *parser_, [this](beast::error_code ec2, size_t) {
+      http::async_read(stream, buffer_, *parser_, [this](beast::error_code ec2, size_t) {
         if (ec2) return retry_or_fail("reading the collector's response failed");
         auto res = parser_->release();
         HttpResult r;
         r.http_status = static_cast<int>(res.result_int());
         r.body = std::move(res.body());
-        if (auto it = res.find(http::field::retry_after); it != res.end())
+        if (auto it = res.find(http::field::retry_after); it != res.end()) {
           r.retry_after_ms = parse_retry_after({it->value().data(), it->value().size()});
-        if (!res.keep_alive()) stream_.reset();
+        }
+        if (!res.keep_alive()) close();
         finish(std::move(r));
       });
     });
@@ -116,7 +198,7 @@ class BeastTransport final : public Transport {
 
   // A kept-alive connection the server closed while idle fails on first use: one fresh try.
   void retry_or_fail(const char* what) {
-    stream_.reset();
+    close();
     if (reused_) {
       reused_ = false;
       return connect();
@@ -125,7 +207,7 @@ class BeastTransport final : public Transport {
   }
 
   void fail(const char* what) {
-    stream_.reset();
+    close();
     HttpResult r;
     r.status = Error(WAYMARK_ERR_NETWORK, what);
     finish(std::move(r));
@@ -141,7 +223,10 @@ class BeastTransport final : public Transport {
   tcp::resolver resolver_;
   Url url_;
   HttpTimeouts timeouts_;
-  std::optional<beast::tcp_stream> stream_;
+  TlsConfig tls_config_;
+  asio::ssl::context ssl_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   bool reused_ = false;
   http::request<http::vector_body<uint8_t>> req_;
   std::optional<http::response_parser<http::vector_body<uint8_t>>> parser_;
@@ -182,8 +267,11 @@ class HostTransport final : public Transport {
 
 }  // namespace
 
-std::unique_ptr<Transport> make_beast_transport(asio::io_context& ioc, Url url, HttpTimeouts timeouts) {
-  return std::make_unique<BeastTransport>(ioc, std::move(url), timeouts);
+Result<std::unique_ptr<Transport>> make_beast_transport(asio::io_context& ioc, Url url, HttpTimeouts timeouts,
+                                                        const TlsConfig& tls) {
+  auto t = std::make_unique<BeastTransport>(ioc, std::move(url), timeouts, tls);
+  if (Status s = t->init(); !s.ok()) return s;
+  return std::unique_ptr<Transport>(std::move(t));
 }
 
 std::unique_ptr<Transport> make_host_transport(asio::io_context& ioc, std::string url, waymark_transport_fn fn,

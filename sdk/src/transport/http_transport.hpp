@@ -4,6 +4,7 @@
 
 #include <utility>  // before Asio (Boost 1.74 + g++ 12 in C++20)
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,14 +18,21 @@
 namespace waymark::detail {
 
 struct Url {
+  bool tls = false;
   std::string host;
   std::string port;
   std::string target;  // path and query
 };
 
-// Accepts http://host[:port]/path. https is refused until TLS lands (clear error, not a silent
-// downgrade).
+// Accepts http://host[:port]/path and https://host[:port]/path.
 Result<Url> parse_url(std::string_view url);
+
+// TLS settings: the system trust store plus an optional extra CA file, host name verification,
+// and optional public-key pins (SHA-256 of the leaf certificate's SubjectPublicKeyInfo).
+struct TlsConfig {
+  std::string ca_file;
+  std::vector<std::array<uint8_t, 32>> pins;
+};
 
 struct HttpResult {
   Status status;  // not OK: no HTTP response (network error, timeout)
@@ -48,7 +56,9 @@ struct HttpTimeouts {
   int64_t io_ms = 30000;
 };
 
-std::unique_ptr<Transport> make_beast_transport(boost::asio::io_context& ioc, Url url, HttpTimeouts timeouts);
+// Fails (clear status) when the TLS context cannot be set up, e.g. an unreadable CA file.
+Result<std::unique_ptr<Transport>> make_beast_transport(boost::asio::io_context& ioc, Url url, HttpTimeouts timeouts,
+                                                        const TlsConfig& tls);
 std::unique_ptr<Transport> make_host_transport(boost::asio::io_context& ioc, std::string url, waymark_transport_fn fn,
                                                void* user_data);
 
