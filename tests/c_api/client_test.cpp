@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <ctime>
+#include <thread>
 #include <cstring>
 #include <string>
 
@@ -186,5 +189,17 @@ TEST_CASE("the async queue is bounded: overflow is refused and counted", "[capi]
   CHECK(ok + full == 2000);
   CHECK(client_stat(c, WAYMARK_STAT_DROPPED) == full);
   CHECK(client_stat(c, WAYMARK_STAT_QUEUED) == ok + 1);
+  waymark_client_free(c);
+}
+
+TEST_CASE("a flush with nothing queued leaves the writer idle, not spinning", "[capi]") {
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), {}, &c) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 1000) == WAYMARK_OK);
+  const std::clock_t before = std::clock();  // process CPU time
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(static_cast<double>(std::clock() - before) / CLOCKS_PER_SEC < 0.1);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);  // and it still commits
   waymark_client_free(c);
 }

@@ -101,15 +101,22 @@ struct Receiver::State {
       http::request_parser<http::vector_body<uint8_t>> parser;
       parser.body_limit(detail::kMaxEnvelopeBytes);
       beast::error_code ec;
-      http::read(stream, buffer, parser, ec);
+      http::read_header(stream, buffer, parser, ec);
       if (ec) return;
-      auto req = parser.release();
       Fault fault;
       {
         std::lock_guard lock(mu);
         const int index = request_count++;
         if (plan) fault = plan(index);
       }
+      if (fault.kind == Fault::Kind::ResetMidBody) {
+        socket->set_option(asio::socket_base::linger(true, 0), ec);  // RST, not FIN
+        socket->close(ec);
+        return;
+      }
+      http::read(stream, buffer, parser, ec);
+      if (ec) return;
+      auto req = parser.release();
       if (fault.kind == Fault::Kind::Delay) std::this_thread::sleep_for(std::chrono::milliseconds(fault.delay_ms));
       http::response<http::vector_body<uint8_t>> res;
       res.version(11);

@@ -19,6 +19,7 @@ struct Fault {
   enum class Kind {
     None,
     Status,        // answer `http_status` (+ Retry-After) without processing
+    ResetMidBody,  // read the headers and part of the body, then reset the connection
     LoseResponse,  // process the batch, then close the connection without answering
     Truncate,      // process, then send half of the response and close
     Forge,         // process, but sign the receipt with a key the SDK does not know

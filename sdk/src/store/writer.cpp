@@ -180,8 +180,10 @@ void OutboxWriter::run() {
       if (stopping_ && queue_.empty()) break;
       auto until = std::min(next_tick, backing_off ? retry_at : group_deadline);
       idle_ = true;
-      work_cv_.wait_until(lock, until,
-                          [&] { return stopping_ || (!backing_off && (wake_ || queue_.size() >= kWakeBacklog)); });
+      if (queue_.empty()) wake_ = false;  // nothing to commit early (flush on an empty queue)
+      work_cv_.wait_until(lock, until, [&] {
+        return stopping_ || (!backing_off && !queue_.empty() && (wake_ || queue_.size() >= kWakeBacklog));
+      });
       idle_ = false;
       continue;
     }

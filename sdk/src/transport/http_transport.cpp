@@ -99,6 +99,7 @@ class BeastTransport final : public Transport {
   }
 
   void post(std::vector<uint8_t> body, HttpHandler done) override {
+    ++generation_;
     done_ = std::move(done);
     req_ = {http::verb::post, url_.target, 11};
     req_.set(http::field::host, url_.host);
@@ -117,6 +118,7 @@ class BeastTransport final : public Transport {
   }
 
   void cancel() override {
+    ++generation_;
     resolver_.cancel();
     if (plain_) plain_->cancel();
     if (tls_) beast::get_lowest_layer(*tls_).cancel();
@@ -132,20 +134,23 @@ class BeastTransport final : public Transport {
   beast::tcp_stream& tcp() { return plain_ ? *plain_ : beast::get_lowest_layer(*tls_); }
 
   void connect() {
-    resolver_.async_resolve(url_.host, url_.port, [this](beast::error_code ec, tcp::resolver::results_type results) {
-      if (ec) return fail("cannot resolve the collector host");
-      if (url_.tls) {
-        tls_.emplace(ioc_, ssl_);
-      } else {
-        plain_.emplace(ioc_);
-      }
-      tcp().expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
-      tcp().async_connect(results, [this](beast::error_code ec2, const tcp::endpoint&) {
-        if (ec2) return fail("cannot connect to the collector");
-        if (!url_.tls) return write();
-        handshake();
-      });
-    });
+    resolver_.async_resolve(url_.host, url_.port,
+                            [this, g = generation_](beast::error_code ec, tcp::resolver::results_type results) {
+                              if (g != generation_) return;
+                              if (ec) return fail("cannot resolve the collector host");
+                              if (url_.tls) {
+                                tls_.emplace(ioc_, ssl_);
+                              } else {
+                                plain_.emplace(ioc_);
+                              }
+                              tcp().expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
+                              tcp().async_connect(results, [this, g](beast::error_code ec2, const tcp::endpoint&) {
+                                if (g != generation_) return;
+                                if (ec2) return fail("cannot connect to the collector");
+                                if (!url_.tls) return write();
+                                handshake();
+                              });
+                            });
   }
 
   void handshake() {
@@ -153,7 +158,8 @@ class BeastTransport final : public Transport {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str())) return fail("TLS setup failed");
     tls_->set_verify_callback(asio::ssl::host_name_verification(url_.host));
     tcp().expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
-    tls_->async_handshake(asio::ssl::stream_base::client, [this](beast::error_code ec) {
+    tls_->async_handshake(asio::ssl::stream_base::client, [this, g = generation_](beast::error_code ec) {
+      if (g != generation_) return;
       if (ec) return fail("TLS handshake with the collector failed (certificate not trusted or wrong host?)");
       if (!tls_config_.pins.empty()) {
         std::array<uint8_t, 32> spki{};
@@ -176,12 +182,14 @@ class BeastTransport final : public Transport {
 
   template <class Stream>
   void exchange(Stream& stream) {
-    http::async_write(stream, req_, [this, &stream](beast::error_code ec, size_t) {
+    http::async_write(stream, req_, [this, &stream, g = generation_](beast::error_code ec, size_t) {
+      if (g != generation_) return;
       if (ec) return retry_or_fail("sending to the collector failed");
       parser_.emplace();
       parser_->body_limit(64 * 1024);
       buffer_.clear();
-      http::async_read(stream, buffer_, *parser_, [this](beast::error_code ec2, size_t) {
+      http::async_read(stream, buffer_, *parser_, [this, g](beast::error_code ec2, size_t) {
+        if (g != generation_) return;
         if (ec2) return retry_or_fail("reading the collector's response failed");
         auto res = parser_->release();
         HttpResult r;
@@ -198,8 +206,9 @@ class BeastTransport final : public Transport {
 
   // A kept-alive connection the server closed while idle fails on first use: one fresh try.
   void retry_or_fail(const char* what) {
-    close();
     if (reused_) {
+      ++generation_;
+      close();
       reused_ = false;
       return connect();
     }
@@ -207,6 +216,7 @@ class BeastTransport final : public Transport {
   }
 
   void fail(const char* what) {
+    ++generation_;  // handlers of the streams closed below must not complete a later request
     close();
     HttpResult r;
     r.status = Error(WAYMARK_ERR_NETWORK, what);
@@ -232,6 +242,9 @@ class BeastTransport final : public Transport {
   std::optional<http::response_parser<http::vector_body<uint8_t>>> parser_;
   beast::flat_buffer buffer_;
   HttpHandler done_;
+  // Bumped whenever a request ends or its streams are dropped: a handler from an older
+  // generation (an aborted operation of a closed stream) never completes a later request.
+  uint64_t generation_ = 0;
 };
 
 class HostTransport final : public Transport {
