@@ -95,15 +95,13 @@ TEST_CASE("https: a certificate for another host name is refused", "[sync][tls]"
 
 TEST_CASE("an unreadable CA file is a clear error at open", "[sync][tls]") {
   TempDir dir;
-  ClientConfig config;
-  config.collector_url = "https://127.0.0.1:9/v1/batches";
-  config.collector_keys = {{1, {}}};
   waymark_options_t* o = nullptr;
   REQUIRE(waymark_options_new(&o) == WAYMARK_OK);
   waymark_options_set_store_path(o, dir.store().data(), dir.store().size());
   waymark_options_set_app_id(o, "tls", 3);
   waymark_options_set_brand_key(o, kBrandKey, 32, 1);
-  waymark_options_set_collector_url(o, config.collector_url.data(), config.collector_url.size());
+  const std::string url = "https://127.0.0.1:9/v1/batches";
+  waymark_options_set_collector_url(o, url.data(), url.size());
   uint8_t pk[32] = {1};
   waymark_options_add_collector_key(o, pk, 32, 1);
   waymark_options_set_tls_ca_file(o, "/nonexistent/ca.pem", 19);
