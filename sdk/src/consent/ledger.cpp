@@ -57,12 +57,16 @@ ConsentRecord append_consent(ConsentState& state, const std::array<uint8_t, 16>&
   return r;
 }
 
+bool verify_consent_record(const ConsentRecord& r, const uint8_t* device_public_key) {
+  return record_hash(r) == r.hash &&
+         crypto_sign_verify_detached(r.signature.data(), r.hash.data(), r.hash.size(), device_public_key) == 0;
+}
+
 bool replay_consent(const std::vector<ConsentRecord>& records, const uint8_t* device_public_key, ConsentState& out) {
   ConsentState state;
   for (const ConsentRecord& r : records) {
     const bool linked = r.seq == state.seq + 1 && r.prev_hash == state.head;
-    if (!linked || record_hash(r) != r.hash ||
-        crypto_sign_verify_detached(r.signature.data(), r.hash.data(), r.hash.size(), device_public_key) != 0) {
+    if (!linked || !verify_consent_record(r, device_public_key)) {
       out = ConsentState{};
       out.head = state.head;         // new records chain on from the last valid one
       out.seq = records.back().seq;  // never reuse a stored sequence number

@@ -23,6 +23,10 @@ struct ConsentState {
 ConsentRecord append_consent(ConsentState& state, const std::array<uint8_t, 16>& slot, uint8_t purpose, bool granted,
                              int64_t time_ms, const std::string& policy_version, const uint8_t* device_secret_key);
 
+// True when the record's hash covers its fields and the device key signed it (the collector
+// checks every consent record it receives this way).
+bool verify_consent_record(const ConsentRecord& record, const uint8_t* device_public_key);
+
 // Replays stored records into a state. Returns false (and a state with nothing granted) if
 // the chain is broken or a signature does not verify: consent fails closed.
 bool replay_consent(const std::vector<ConsentRecord>& records, const uint8_t* device_public_key, ConsentState& out);

@@ -41,7 +41,7 @@ void encode_event(const EventDraft& draft, const EventStamp& stamp, std::vector<
         fbb, static_cast<w::Purpose>(r.purpose), r.granted, fbb.CreateString(r.policy_version), r.seq,
         fbb.CreateVector(r.prev_hash.data(), r.prev_hash.size()), fbb.CreateVector(r.hash.data(), r.hash.size()),
         fbb.CreateVector(r.signature.data(), r.signature.size()),
-        stamp.device_public_key != nullptr ? fbb.CreateVector(stamp.device_public_key, 32) : 0);
+        stamp.device_public_key != nullptr ? fbb.CreateVector(stamp.device_public_key, 32) : 0, r.time_ms);
   }
   const auto event = w::CreateEvent(
       fbb, fbb.CreateVector(stamp.id.data(), stamp.id.size()), stamp.sequence, static_cast<w::EventType>(draft.type),

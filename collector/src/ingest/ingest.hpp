@@ -1,0 +1,41 @@
+// POST /v1/batches: size limit -> open sealed box -> verify signature -> FlatBuffers Verifier
+// -> replay check -> consent check of every event (fail closed) -> dedupe by event id forever
+// -> re-key pseudonyms -> one transaction -> signed receipt. Ack only after commit.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "crypto/secure.hpp"
+#include "ingest/metrics.hpp"
+#include "store/store.hpp"
+
+namespace waymark::collector {
+
+struct CollectorKey {
+  uint32_t key_id = 0;
+  std::array<uint8_t, 64> secret{};  // Ed25519; sealing uses its X25519 form
+};
+
+struct IngestResponse {
+  int http_status = 200;
+  Bytes body;
+  std::string reason;  // metric reason for a rejection; "" when accepted
+  int retry_after_s = -1;
+};
+
+class Ingest {
+ public:
+  // `rekey_secret` (32 bytes) re-keys every pseudonym: a stolen database plus the brand key
+  // still cannot be dictionary-attacked.
+  Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics);
+  IngestResponse handle(const uint8_t* body, size_t len, int64_t now_ms);
+
+ private:
+  Store& store_;
+  std::vector<CollectorKey> keys_;
+  detail::Secret<32> rekey_;
+  Metrics& metrics_;
+};
+
+}  // namespace waymark::collector

@@ -1,0 +1,41 @@
+#include "ingest/metrics.hpp"
+
+#include <sstream>
+
+namespace waymark::collector {
+
+void Metrics::request(const std::string& route, int status) {
+  std::lock_guard lock(mu_);
+  ++requests_[route + "\",status=\"" + std::to_string(status)];
+}
+
+void Metrics::rejected(const std::string& reason, uint64_t events) {
+  std::lock_guard lock(mu_);
+  rejections_[reason] += events;
+}
+
+void Metrics::add(const char* name, uint64_t n) {
+  std::lock_guard lock(mu_);
+  counters_[name] += n;
+}
+
+void Metrics::observe_ingest_seconds(double s) {
+  std::lock_guard lock(mu_);
+  ingest_seconds_sum_ += s;
+  ++ingest_count_;
+}
+
+std::string Metrics::prometheus() const {
+  std::lock_guard lock(mu_);
+  std::ostringstream out;
+  out << "# TYPE waymark_http_requests_total counter\n";
+  for (const auto& [k, v] : requests_) out << "waymark_http_requests_total{route=\"" << k << "\"} " << v << "\n";
+  for (const auto& [k, v] : counters_) out << "# TYPE waymark_" << k << " counter\nwaymark_" << k << " " << v << "\n";
+  out << "# TYPE waymark_rejected_total counter\n";
+  for (const auto& [k, v] : rejections_) out << "waymark_rejected_total{reason=\"" << k << "\"} " << v << "\n";
+  out << "# TYPE waymark_ingest_seconds summary\nwaymark_ingest_seconds_sum " << ingest_seconds_sum_
+      << "\nwaymark_ingest_seconds_count " << ingest_count_ << "\n";
+  return out.str();
+}
+
+}  // namespace waymark::collector

@@ -1,0 +1,186 @@
+#include "server/http_server.hpp"
+
+#include <utility>  // before Asio (Boost 1.74 + g++ 12 in C++20)
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace waymark::collector {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using detail::Error;
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Shared {
+  ServerConfig config;
+  Ingest& ingest;
+  Metrics& metrics;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> in_flight{0};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(shared_.config.max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(shared_.config.read_timeout_ms));  // slow-loris
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+ private:
+  void on_read(beast::error_code ec) {
+    if (ec && ec != http::error::body_limit) return;  // closed, timed out or malformed: nothing to answer
+    ++shared_.in_flight;
+    if (ec) {
+      shared_.metrics.rejected("oversized", 0);
+      return respond(413, "text/plain", "request too large\n", false);
+    }
+    const auto& req = parser_->get();
+    const std::string target(req.target());
+    const bool keep_alive = req.keep_alive() && !shared_.stopping;
+    if (req.method() == http::verb::post && target == "/v1/batches") {
+      const auto start = std::chrono::steady_clock::now();
+      const auto& body = req.body();
+      IngestResponse r = shared_.ingest.handle(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms());
+      shared_.metrics.observe_ingest_seconds(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      shared_.metrics.request("/v1/batches", r.http_status);
+      res_ = {};
+      res_.result(static_cast<http::status>(r.http_status));
+      if (r.retry_after_s >= 0) res_.set(http::field::retry_after, std::to_string(r.retry_after_s));
+      if (r.http_status == 200) {
+        res_.set(http::field::content_type, "application/vnd.waymark.receipt");
+        res_.body().assign(r.body.begin(), r.body.end());
+      } else {
+        res_.set(http::field::content_type, "text/plain");
+        res_.body() = r.reason + "\n";
+      }
+      return write(keep_alive);
+    }
+    if (req.method() == http::verb::get && target == "/healthz") {
+      shared_.metrics.request("/healthz", 200);
+      return respond(200, "text/plain", "ok\n", keep_alive);
+    }
+    if (req.method() == http::verb::get && target == "/metrics") {
+      shared_.metrics.request("/metrics", 200);
+      return respond(200, "text/plain; version=0.0.4", shared_.metrics.prometheus(), keep_alive);
+    }
+    shared_.metrics.request("other", 404);
+    respond(404, "text/plain", "not found\n", keep_alive);
+  }
+
+  void respond(int status, const char* type, std::string body, bool keep_alive) {
+    res_ = {};
+    res_.result(static_cast<http::status>(status));
+    res_.set(http::field::content_type, type);
+    res_.body() = std::move(body);
+    write(keep_alive);
+  }
+
+  void write(bool keep_alive) {
+    res_.version(11);
+    res_.keep_alive(keep_alive);
+    res_.set(http::field::server, "waymark-collector");
+    res_.prepare_payload();
+    http::async_write(stream_, res_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      --self->shared_.in_flight;
+      if (ec || !keep_alive) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      self->read();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  Shared& shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Shared shared;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+
+  Impl(ServerConfig c, Ingest& i, Metrics& m) : shared{std::move(c), i, m} {}
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (shared.stopping || !acceptor.is_open()) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), shared)->read();
+      accept();
+    });
+  }
+};
+
+Server::Server(ServerConfig config, Ingest& ingest, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(config), ingest, metrics)) {}
+
+Server::~Server() {
+  stop(0);
+}
+
+Status Server::start() {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(impl_->shared.config.address, ec);
+  if (ec) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "listen address is not an IP address");
+  const tcp::endpoint ep(address, impl_->shared.config.port);
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error(WAYMARK_ERR_STORE_IO, "cannot listen on " + impl_->shared.config.address + ": " + ec.message());
+  impl_->accept();
+  for (int i = 0; i < std::max(1, impl_->shared.config.threads); ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+  return Status::Ok();
+}
+
+uint16_t Server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void Server::stop(int64_t drain_ms) {
+  if (impl_->shared.stopping.exchange(true)) return;
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
+  while (impl_->shared.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  impl_->ioc.stop();  // idle keep-alive connections are simply closed
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace waymark::collector

@@ -1,0 +1,39 @@
+// The collector's HTTP/1.1 server (Boost.Beast on Asio, completion handlers): a thread pool,
+// keep-alive, request size limits, read deadlines, graceful stop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.hpp"
+#include "ingest/ingest.hpp"
+
+namespace waymark::collector {
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port
+  int threads = 2;
+  size_t max_body_bytes = 16u << 20;
+  int64_t read_timeout_ms = 30000;
+};
+
+class Server {
+ public:
+  Server(ServerConfig config, Ingest& ingest, Metrics& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Status start();
+  uint16_t port() const;
+  // Stops accepting, lets requests in flight finish (at most `drain_ms`), then joins.
+  void stop(int64_t drain_ms = 10000);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace waymark::collector

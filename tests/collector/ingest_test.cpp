@@ -1,0 +1,203 @@
+// The real collector, in-process on 127.0.0.1, against real SDK clients and hand-made bad input.
+#include <catch2/catch.hpp>
+
+#include <utility>  // before Asio
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "support/collector_fixture.hpp"
+#include "support/test_support.hpp"
+#include "waymark/wire/v1/envelope_generated.h"
+#include "wire/envelope.hpp"
+#include "wire/event_codec.hpp"
+
+using namespace waymark::test;
+using namespace waymark::collector;
+namespace http = boost::beast::http;
+
+namespace {
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string retry_after;
+};
+
+Reply request(uint16_t port, http::verb verb, const std::string& target, const std::vector<uint8_t>& body = {}) {
+  boost::asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::vector_body<uint8_t>> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.body() = body;
+  req.prepare_payload();
+  boost::beast::error_code ec;
+  // A server may answer (413) before the whole body is sent: a failed write still reads the reply.
+  http::request_serializer<http::vector_body<uint8_t>> sr(req);
+  http::write_header(stream, sr, ec);
+  if (!ec && body.size() <= (1u << 20)) http::write(stream, sr, ec);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  Reply r;
+  r.status = ec ? -1 : static_cast<int>(res.result_int());
+  r.body = res.body();
+  if (auto it = res.find(http::field::retry_after); it != res.end()) r.retry_after = std::string(it->value());
+  return r;
+}
+
+// A sealed batch of `events` signed by `device_sk`, sequence `seq`.
+std::vector<uint8_t> envelope(const Collector& c, const uint8_t* device_sk, uint64_t seq,
+                              const std::vector<std::vector<uint8_t>>& events = {}) {
+  waymark::detail::BatchHeader h;
+  randombytes_buf(h.batch_id.data(), 16);
+  h.sequence = seq;
+  h.app_id = "test";
+  return waymark::detail::seal_envelope(waymark::detail::encode_batch(h, events), device_sk, c.public_key.data(),
+                                        c.key.key_id)
+      .value();
+}
+
+}  // namespace
+
+TEST_CASE("SDK to collector: events stored once, receipts honoured, health and metrics answer", "[collector]") {
+  Collector collector;
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(waymark_client_identify(c, WAYMARK_ID_EMAIL, "collector.test@example.com", 26) == WAYMARK_OK);
+  for (int i = 0; i < 300; ++i) REQUIRE(track(c, "view") == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  CHECK(collector.events() == 302);
+  CHECK(client_stat(c, WAYMARK_STAT_UPLOADED) == 302);
+  uint8_t pseudonym[32];
+  REQUIRE(waymark_client_pseudonymize(c, WAYMARK_ID_EMAIL, "collector.test@example.com", 26, pseudonym, 32) ==
+          WAYMARK_OK);
+  waymark_client_free(c);
+
+  // Never a raw identifier, nor the device's pseudonym: the collector re-keys them.
+  collector.server->stop();
+  collector.store.reset();
+  CHECK_FALSE(any_file_contains(collector.dir.path(), "collector.test"));
+  CHECK_FALSE(any_file_contains(collector.dir.path(), std::string(reinterpret_cast<char*>(pseudonym), 32)));
+}
+
+TEST_CASE("health and metrics endpoints", "[collector]") {
+  Collector collector;
+  CHECK(request(collector.server->port(), http::verb::get, "/healthz").status == 200);
+  const Reply m = request(collector.server->port(), http::verb::get, "/metrics");
+  CHECK(m.status == 200);
+  CHECK(m.body.find("waymark_http_requests_total") != std::string::npos);
+  CHECK(request(collector.server->port(), http::verb::get, "/nope").status == 404);
+}
+
+TEST_CASE("a resent batch gets the same receipt; a lower sequence is refused", "[collector]") {
+  Collector collector;
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  const auto env = envelope(collector, sk, 5);
+  const Reply first = request(collector.server->port(), http::verb::post, "/v1/batches", env);
+  const Reply again = request(collector.server->port(), http::verb::post, "/v1/batches", env);
+  REQUIRE(first.status == 200);
+  CHECK(again.status == 200);
+  CHECK(again.body == first.body);
+  CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, sk, 4)).status == 409);
+  CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, sk, 6)).status == 200);
+}
+
+TEST_CASE("bad input is refused with its own status and reason, and nothing is stored", "[collector]") {
+  Collector collector;
+  const uint16_t port = collector.server->port();
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  const auto good = envelope(collector, sk, 1);
+
+  auto tampered = good;
+  tampered[tampered.size() - 3] ^= 1;
+  CHECK(request(port, http::verb::post, "/v1/batches", tampered).body == "unsealable\n");
+  auto wrong_key = good;
+  wrong_key[5] = 9;
+  CHECK(request(port, http::verb::post, "/v1/batches", wrong_key).status == 403);
+  auto version = good;
+  version[4] = 2;
+  CHECK(request(port, http::verb::post, "/v1/batches", version).body == "unknown_version\n");
+  CHECK(request(port, http::verb::post, "/v1/batches", {good.begin(), good.begin() + 20}).body == "truncated\n");
+  CHECK(request(port, http::verb::post, "/v1/batches", std::vector<uint8_t>(2 << 20, 'x')).status == 413);
+
+  // Sealed correctly but not an Envelope, and an Envelope whose signature does not verify.
+  uint8_t x25519[32];
+  REQUIRE(crypto_sign_ed25519_pk_to_curve25519(x25519, collector.public_key.data()) == 0);
+  auto seal = [&](const std::vector<uint8_t>& inner) {
+    std::vector<uint8_t> out(good.begin(), good.begin() + 9);
+    out.resize(9 + crypto_box_SEALBYTES + inner.size());
+    crypto_box_seal(out.data() + 9, inner.data(), inner.size(), x25519);
+    return out;
+  };
+  CHECK(request(port, http::verb::post, "/v1/batches", seal(std::vector<uint8_t>(100, 7))).body ==
+        "malformed_envelope\n");
+  flatbuffers::FlatBufferBuilder fbb;
+  const std::vector<uint8_t> payload = {1, 2, 3}, sig(64, 0);
+  fbb.Finish(waymark::wire::v1::CreateEnvelope(fbb, waymark::wire::v1::Compression::None, fbb.CreateVector(payload),
+                                               fbb.CreateVector(sig), fbb.CreateVector(pk, 32)),
+             "WMEN");
+  const Reply forged = request(port, http::verb::post, "/v1/batches",
+                               seal({fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()}));
+  CHECK(forged.status == 401);
+  CHECK(forged.body == "bad_signature\n");
+  CHECK(collector.events() == 0);
+  CHECK(request(port, http::verb::get, "/metrics").body.find("reason=\"unsealable\"") != std::string::npos);
+}
+
+TEST_CASE("events without a verified consent record are refused (fail closed)", "[collector]") {
+  Collector collector;
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  // Recorded offline (no collector configured), so the upload below sees all of it at once.
+  REQUIRE(open_client(dir.store(), {}, &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(track(c, "ok") == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS, false) == WAYMARK_OK);  // purges "ok" on the device
+  waymark_client_free(c);
+  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  waymark_client_free(c);
+  CHECK(collector.events() == 2);  // the two consent records
+
+  // A device that skips the consent record entirely: its events are refused by the collector.
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  waymark::detail::EventDraft draft;
+  draft.name = "sneaky";
+  waymark::detail::EventStamp stamp;
+  randombytes_buf(stamp.id.data(), 16);
+  std::vector<uint8_t> event;
+  waymark::detail::encode_event(draft, stamp, event);
+  const Reply r =
+      request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, sk, 1, {event}));
+  CHECK(r.status == 200);  // acknowledged (the device must not resend it) but not stored
+  CHECK(collector.events() == 2);
+  CHECK(request(collector.server->port(), http::verb::get, "/metrics").body.find("reason=\"no_consent\"} 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("when the store cannot commit: 503 with Retry-After, nothing acknowledged", "[collector]") {
+  Collector collector;
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  sqlite3* blocker = nullptr;
+  REQUIRE(sqlite3_open(collector.db_path().c_str(), &blocker) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(blocker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto env = envelope(collector, sk, 1);
+  const Reply busy = request(collector.server->port(), http::verb::post, "/v1/batches", env);
+  CHECK(busy.status == 503);
+  CHECK(busy.retry_after == "5");
+  sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(blocker);
+  CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", env).status == 200);  // then accepted
+}

@@ -1,0 +1,59 @@
+// The real collector (issue 5) started in-process on 127.0.0.1 with a fresh store and key.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include <sodium.h>
+
+#include "server/http_server.hpp"
+#include "support/test_support.hpp"
+
+namespace waymark::test {
+
+struct Collector {
+  using CollectorKey = waymark::collector::CollectorKey;
+  using Store = waymark::collector::Store;
+  using Metrics = waymark::collector::Metrics;
+  using Ingest = waymark::collector::Ingest;
+  using Server = waymark::collector::Server;
+
+  TempDir dir;
+  CollectorKey key;
+  std::array<uint8_t, 32> public_key{};
+  std::unique_ptr<Store> store;
+  Metrics metrics;
+  std::unique_ptr<Ingest> ingest;
+  std::unique_ptr<Server> server;
+
+  Collector() {
+    REQUIRE(sodium_init() >= 0);
+    key.key_id = 3;
+    crypto_sign_keypair(public_key.data(), key.secret.data());
+    uint8_t rekey[32];
+    randombytes_buf(rekey, sizeof rekey);
+    auto s = waymark::collector::open_sqlite_store(db_path(), 200);
+    REQUIRE(s.ok());
+    store = std::move(s.value());
+    ingest = std::make_unique<Ingest>(*store, std::vector<CollectorKey>{key}, rekey, metrics);
+    waymark::collector::ServerConfig config;
+    config.port = 0;
+    config.max_body_bytes = 1 << 20;
+    config.read_timeout_ms = 500;
+    server = std::make_unique<Server>(config, *ingest, metrics);
+    REQUIRE(server->start().ok());
+  }
+  ~Collector() { server->stop(); }
+  std::string db_path() const { return dir.path() + "/collector.db"; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()) + "/v1/batches"; }
+  ClientConfig client() const {
+    ClientConfig c;
+    c.collector_url = url();
+    c.collector_keys = {{key.key_id, public_key}};
+    return c;
+  }
+  int64_t events() { return store->event_count().value(); }
+};
+
+}  // namespace waymark::test
