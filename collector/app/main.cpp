@@ -1,6 +1,7 @@
 // waymark-collector: the server a brand runs, and its key management commands.
 #include <utility>  // before Asio
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -75,12 +76,22 @@ int keys_generate(const fs::path& dir, uint32_t key_id) {
 int serve(const po::variables_map& vm) {
   const fs::path dir = vm["data-dir"].as<std::string>();
   std::vector<CollectorKey> keys;
-  for (const auto& entry :
-       fs::directory_iterator(dir / "keys", std::filesystem::directory_options::skip_permission_denied)) {
+  std::error_code ec;
+  fs::directory_iterator key_files(dir / "keys", ec);
+  if (ec) {
+    log("error", "no key directory: run `waymark-collector keys generate --data-dir DIR` first");
+    return 1;
+  }
+  for (const auto& entry : key_files) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("collector_key_", 0) != 0) continue;
     CollectorKey k;
-    k.key_id = static_cast<uint32_t>(std::stoul(name.substr(14)));
+    const char* digits = name.c_str() + 14;
+    const auto [end, err] = std::from_chars(digits, name.c_str() + name.size(), k.key_id);
+    if (err != std::errc() || end != name.c_str() + name.size()) {
+      log("warning", "ignoring key file with a malformed name: " + name);
+      continue;
+    }
     if (!read_key(entry.path(), k.secret.data(), k.secret.size())) {
       log("error", "unreadable collector key file " + name);
       return 1;
