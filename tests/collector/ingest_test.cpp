@@ -201,3 +201,33 @@ TEST_CASE("when the store cannot commit: 503 with Retry-After, nothing acknowled
   sqlite3_close(blocker);
   CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", env).status == 200);  // then accepted
 }
+
+TEST_CASE("forget on the device erases the customer at the collector; tombstones keep them out", "[collector]") {
+  Collector collector;
+  TempDir dir, other;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(waymark_client_identify(c, WAYMARK_ID_EMAIL, "erase.me@example.com", 20) == WAYMARK_OK);
+  for (int i = 0; i < 5; ++i) REQUIRE(track(c, "view") == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  REQUIRE(collector.events() == 7);
+  REQUIRE(waymark_client_forget(c) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  CHECK(collector.events() == 0);
+  // The device lives on as a fresh identity, and its new events are welcome.
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  CHECK(collector.events() == 1);
+  waymark_client_free(c);
+
+  // Another device presenting the erased email cannot bring the customer back.
+  REQUIRE(open_client(other.store(), collector.client(), &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(waymark_client_identify(c, WAYMARK_ID_EMAIL, "erase.me@example.com", 20) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  waymark_client_free(c);
+  CHECK(collector.events() == 2);  // its consent record only; the identify event was refused
+  CHECK(request(collector.server->port(), http::verb::get, "/metrics").body.find("reason=\"tombstoned\"} 1") !=
+        std::string::npos);
+}

@@ -101,6 +101,8 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   std::set<Bytes> seen;
   std::map<std::pair<Bytes, uint8_t>, bool> consent;  // decisions made earlier in this batch
   std::map<std::string, uint64_t> rejected;
+  std::set<Key32> erased;
+  uint32_t erasures = 0;
 
   for (size_t i = 0; i < ids.size(); ++i) {
     const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
@@ -149,6 +151,47 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       ++rejected["essential_purpose_misused"];
       continue;
     }
+    // Re-key every pseudonym on arrival: the store never sees what the device sent.
+    std::vector<StoredIdentifier> identifiers;
+    if (e->identifiers() != nullptr) {
+      for (const auto* id : *e->identifiers()) {
+        if (id->pseudonym() == nullptr || id->pseudonym()->size() != 32) continue;
+        StoredIdentifier si;
+        si.kind = static_cast<uint8_t>(id->kind());
+        si.linking = id->linking();
+        crypto_generichash(si.pseudonym.data(), 32, id->pseudonym()->data(), 32, rekey_.data(), 32);
+        identifiers.push_back(si);
+      }
+    }
+    if (e->type() == w::EventType::Erasure) {  // the SDK's forget: erase, tombstone, keep nothing of it
+      for (const auto& si : identifiers) {
+        if (si.linking) {  // a shared device's id is not the customer's: never erase the whole kiosk
+          write.erase_pseudonyms.push_back(si.pseudonym);
+          erased.insert(si.pseudonym);
+        }
+      }
+      write.erase_slots.push_back(slot);
+      ++erasures;
+      continue;
+    }
+    bool dead = false;
+    for (const auto& si : identifiers) {
+      if (!si.linking) continue;
+      if (erased.count(si.pseudonym) != 0) {
+        dead = true;
+        break;
+      }
+      auto t = store_.tombstoned(si.pseudonym);
+      if (!t.ok()) return {503, {}, "store_unavailable", 5};
+      if (t.value()) {
+        dead = true;
+        break;
+      }
+    }
+    if (dead) {  // an erased customer: a replayed or late batch cannot bring them back
+      ++rejected["tombstoned"];
+      continue;
+    }
     StoredEvent ev;
     ev.event_id = ids[i];
     ev.type = static_cast<uint8_t>(e->type());
@@ -160,16 +203,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
     const int64_t age = batch->sent_monotonic_ms() - e->monotonic_ms();
     ev.corrected_ms = age >= 0 && age <= kMaxCorrectionMs ? now_ms - age : e->occurred_at_ms();
     ev.slot = slot;
-    if (e->identifiers() != nullptr) {
-      for (const auto* id : *e->identifiers()) {
-        if (id->pseudonym() == nullptr || id->pseudonym()->size() != 32) continue;
-        StoredIdentifier si;
-        si.kind = static_cast<uint8_t>(id->kind());
-        si.linking = id->linking();
-        crypto_generichash(si.pseudonym.data(), 32, id->pseudonym()->data(), 32, rekey_.data(), 32);
-        ev.identifiers.push_back(si);
-      }
-    }
+    ev.identifiers = std::move(identifiers);
     if (e->revenue() != nullptr) {
       ev.revenue_minor = e->revenue()->amount_minor();
       ev.currency = str_of(e->revenue()->currency());
@@ -181,7 +215,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
     }
     write.events.push_back(std::move(ev));
   }
-  receipt.accepted = static_cast<uint32_t>(write.events.size());
+  receipt.accepted = static_cast<uint32_t>(write.events.size()) + erasures;
   for (const auto& [reason, n] : rejected) receipt.rejected += static_cast<uint32_t>(n);
   write.receipt = detail::sign_receipt(receipt, key->key_id, key->secret.data());
   if (Status s = store_.commit(write); !s.ok()) {
@@ -191,6 +225,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   metrics_.add("batches_accepted_total", 1);
   metrics_.add("events_accepted_total", receipt.accepted);
   metrics_.add("events_duplicate_total", receipt.duplicates);
+  metrics_.add("erasures_total", erasures);
   for (const auto& [reason, n] : rejected) metrics_.rejected(reason, n);
   return {200, write.receipt, "", -1};
 }

@@ -25,6 +25,10 @@ CREATE TABLE event_identifiers(event_id BLOB NOT NULL, kind INTEGER NOT NULL, ps
 CREATE INDEX event_identifiers_by_pseudonym ON event_identifiers(pseudonym);
 CREATE TABLE consent_state(slot BLOB NOT NULL, purpose INTEGER NOT NULL, granted INTEGER NOT NULL,
                            ledger_seq INTEGER NOT NULL, PRIMARY KEY(slot, purpose)) WITHOUT ROWID;
+)sql",
+                                       R"sql(
+CREATE TABLE tombstones(pseudonym BLOB PRIMARY KEY, erased_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX events_by_slot ON events(slot);
 )sql"};
 
 class SqliteStore final : public Store {
@@ -105,6 +109,17 @@ class SqliteStore final : public Store {
     return st.int64(0) != 0;
   }
 
+  Result<bool> tombstoned(const Key32& pseudonym) override {
+    std::lock_guard lock(mu_);
+    int rc = SQLITE_OK;
+    Statement st(db_, "SELECT 1 FROM tombstones WHERE pseudonym = ?1", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "tombstones");
+    st.bind(1, pseudonym.data(), pseudonym.size());
+    rc = st.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_status(rc, db_, "tombstones");
+    return rc == SQLITE_ROW;
+  }
+
   Status commit(const BatchWrite& w) override {
     std::lock_guard lock(mu_);
     if (int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
@@ -116,7 +131,15 @@ class SqliteStore final : public Store {
         s = sqlite_status(rc, db_, "commit");
       }
     }
-    if (!s.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!s.ok()) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return s;
+    }
+    if (!w.erase_pseudonyms.empty() || !w.erase_slots.empty()) {
+      // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
+      // sure no copy of erased rows stays behind in the log either.
+      sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+    }
     return s;
   }
 
@@ -189,6 +212,58 @@ class SqliteStore final : public Store {
           .bind(3, c.granted ? 1 : 0)
           .bind(4, static_cast<int64_t>(c.ledger_seq));
       if (Status s = done(consent, "consent"); !s.ok()) return s;
+    }
+    return erase(w);
+  }
+
+  Status erase(const BatchWrite& w) {
+    if (w.erase_pseudonyms.empty() && w.erase_slots.empty()) return Status::Ok();
+    int rc = SQLITE_OK;
+    std::vector<Bytes> doomed;
+    auto collect = [&](const char* sql, const uint8_t* key, size_t len) -> Status {
+      Statement st(db_, sql, &rc);
+      if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
+      st.bind(1, key, len);
+      while ((rc = st.step()) == SQLITE_ROW) doomed.emplace_back(st.blob(0).begin(), st.blob(0).end());
+      return rc == SQLITE_DONE ? Status::Ok() : sqlite_status(rc, db_, "erase");
+    };
+    for (const Key32& p : w.erase_pseudonyms) {
+      if (Status s = collect("SELECT event_id FROM event_identifiers WHERE pseudonym = ?1", p.data(), p.size());
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (const Bytes& slot : w.erase_slots) {
+      if (Status s = collect("SELECT event_id FROM events WHERE slot = ?1", slot.data(), slot.size()); !s.ok())
+        return s;
+    }
+    Statement del_ev(db_, "DELETE FROM events WHERE event_id = ?1", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
+    Statement del_ids(db_, "DELETE FROM event_identifiers WHERE event_id = ?1", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
+    for (const Bytes& id : doomed) {
+      for (Statement* st : {&del_ev, &del_ids}) {
+        st->bind(1, id.data(), id.size());
+        rc = st->step();
+        st->reset();
+        if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "erase");
+      }
+    }
+    Statement del_consent(db_, "DELETE FROM consent_state WHERE slot = ?1", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
+    for (const Bytes& slot : w.erase_slots) {
+      del_consent.bind(1, slot.data(), slot.size());
+      rc = del_consent.step();
+      del_consent.reset();
+      if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "erase");
+    }
+    Statement tomb(db_, "INSERT OR IGNORE INTO tombstones VALUES(?1, ?2)", &rc);
+    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
+    for (const Key32& p : w.erase_pseudonyms) {
+      tomb.bind(1, p.data(), p.size()).bind(2, w.received_ms);
+      rc = tomb.step();
+      tomb.reset();
+      if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "erase");
     }
     return Status::Ok();
   }

@@ -51,6 +51,11 @@ struct BatchWrite {
   int64_t received_ms = 0;
   std::vector<StoredEvent> events;  // new events only
   std::vector<ConsentUpdate> consent;
+  // Erasure requests (the SDK's forget): every event carrying one of these re-keyed linking
+  // pseudonyms, and every event of these customer slots, is deleted; the pseudonyms are
+  // tombstoned so no later batch can bring them back.
+  std::vector<Key32> erase_pseudonyms;
+  std::vector<Bytes> erase_slots;
   Bytes receipt;  // returned again for a resent batch
 };
 
@@ -65,6 +70,7 @@ class Store {
   // Which of these event ids are already stored (dedupe is forever, not a window).
   virtual Result<std::vector<bool>> known_events(const std::vector<Bytes>& event_ids) = 0;
   virtual Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) = 0;
+  virtual Result<bool> tombstoned(const Key32& pseudonym) = 0;
   virtual Status commit(const BatchWrite& write) = 0;
   virtual Result<int64_t> event_count() = 0;
 };
