@@ -102,6 +102,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   std::map<std::pair<Bytes, uint8_t>, bool> consent;  // decisions made earlier in this batch
   std::map<std::string, uint64_t> rejected;
   std::set<Key32> erased;
+  std::set<Key32> alive;  // not tombstoned (an erasure later in the batch is checked via `erased`)
   uint32_t erasures = 0;
 
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -135,14 +136,12 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       write.consent.push_back({slot, r.purpose, r.granted, r.seq});
     } else if (purpose != 0) {
       auto it = consent.find({slot, purpose});
-      bool granted = false;
-      if (it != consent.end()) {
-        granted = it->second;
-      } else {
+      if (it == consent.end()) {  // one store lookup per slot and purpose per batch
         auto g = store_.consent_granted(slot, purpose);
         if (!g.ok()) return {503, {}, "store_unavailable", 5};
-        granted = g.value();
+        it = consent.emplace(std::make_pair(slot, purpose), g.value()).first;
       }
+      const bool granted = it->second;
       if (!granted) {  // fail closed: no verified consent record, no event
         ++rejected["no_consent"];
         continue;
@@ -181,12 +180,14 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
         dead = true;
         break;
       }
+      if (alive.count(si.pseudonym) != 0) continue;  // checked earlier in this batch
       auto t = store_.tombstoned(si.pseudonym);
       if (!t.ok()) return {503, {}, "store_unavailable", 5};
       if (t.value()) {
         dead = true;
         break;
       }
+      alive.insert(si.pseudonym);
     }
     if (dead) {  // an erased customer: a replayed or late batch cannot bring them back
       ++rejected["tombstoned"];
