@@ -18,7 +18,7 @@ ClientConfig shared() {
 }
 }  // namespace
 
-TEST_CASE("shared device: each visit is its own slot; nothing links through the device", "[shared]") {
+TEST_CASE("shared device: each visit is its own slot - nothing links through the device", "[shared]") {
   TempDir dir;
   waymark_client_t* c = nullptr;
   REQUIRE(open_client(dir.store(), shared(), &c) == WAYMARK_OK);

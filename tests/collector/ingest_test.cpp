@@ -97,7 +97,7 @@ TEST_CASE("health and metrics endpoints", "[collector]") {
   CHECK(request(collector.server->port(), http::verb::get, "/nope").status == 404);
 }
 
-TEST_CASE("a resent batch gets the same receipt; a lower sequence is refused", "[collector]") {
+TEST_CASE("a resent batch gets the same receipt - a lower sequence is refused", "[collector]") {
   Collector collector;
   uint8_t pk[32], sk[64];
   crypto_sign_keypair(pk, sk);
@@ -202,7 +202,7 @@ TEST_CASE("when the store cannot commit: 503 with Retry-After, nothing acknowled
   CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", env).status == 200);  // then accepted
 }
 
-TEST_CASE("forget on the device erases the customer at the collector; tombstones keep them out", "[collector]") {
+TEST_CASE("forget on the device erases the customer at the collector - tombstones keep them out", "[collector]") {
   Collector collector;
   TempDir dir, other;
   waymark_client_t* c = nullptr;

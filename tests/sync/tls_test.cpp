@@ -68,7 +68,7 @@ waymark_status_t upload(const Receiver& r, const std::string& ca_file, const std
 
 }  // namespace
 
-TEST_CASE("https: a trusted certificate for the host uploads; others are refused", "[sync][tls]") {
+TEST_CASE("https: a trusted certificate for the host uploads - others are refused", "[sync][tls]") {
   Certs certs("IP:127.0.0.1");
   Receiver receiver({}, TlsFiles{certs.cert, certs.key});
   REQUIRE(receiver.url().rfind("https://", 0) == 0);

@@ -76,7 +76,7 @@ TEST_CASE("an unreachable collector: backoff up to the cap, no busy loop, nothin
   waymark_client_free(c);
 }
 
-TEST_CASE("5xx storms and 429 with Retry-After are retried; events arrive once", "[sync]") {
+TEST_CASE("5xx storms and 429 with Retry-After are retried - events arrive once", "[sync]") {
   SECTION("503 x5 then OK") {
     Receiver receiver([](int i) { return i < 5 ? Fault{Fault::Kind::Status, 503} : Fault{}; });
     TempDir dir;
@@ -102,7 +102,8 @@ TEST_CASE("5xx storms and 429 with Retry-After are retried; events arrive once",
   }
 }
 
-TEST_CASE("resets mid body, lost, truncated, forged and misdirected receipts keep the rows; resends dedupe", "[sync]") {
+TEST_CASE("resets mid body, lost, truncated, forged and misdirected receipts keep the rows - resends dedupe",
+          "[sync]") {
   const Fault::Kind kind =
       GENERATE(Fault::Kind::LoseResponse, Fault::Kind::Truncate, Fault::Kind::Forge, Fault::Kind::OtherReceipt);
   CAPTURE(static_cast<int>(kind));
@@ -223,7 +224,7 @@ TEST_CASE("uploading without a collector key is refused at open", "[sync]") {
   CHECK(open_client(dir.store(), config, &c) == WAYMARK_ERR_INVALID_ARGUMENT);
 }
 
-TEST_CASE("envelopes reveal only magic, version and key id; no raw identifier inside either", "[sync]") {
+TEST_CASE("envelopes reveal only magic, version and key id - no raw identifier inside either", "[sync]") {
   Receiver receiver;
   TempDir dir;
   waymark_client_t* c = record_n(dir.store(), uploading_to(receiver), 5);

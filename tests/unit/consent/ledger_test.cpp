@@ -6,7 +6,7 @@
 
 using namespace waymark::detail;
 
-TEST_CASE("the consent ledger is hash-chained and signed; tampering fails closed", "[consent]") {
+TEST_CASE("the consent ledger is hash-chained and signed - tampering fails closed", "[consent]") {
   REQUIRE(sodium_init() >= 0);
   uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
   crypto_sign_keypair(pk, sk);

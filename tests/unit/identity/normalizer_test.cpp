@@ -22,7 +22,7 @@ waymark_status_t code_of(waymark_id_kind_t kind, std::string_view raw) {
 }
 }  // namespace
 
-TEST_CASE("email: trim, NFC, lowercase; structure checked", "[identity]") {
+TEST_CASE("email: trim, NFC, lowercase - structure checked", "[identity]") {
   CHECK(norm(WAYMARK_ID_EMAIL, "  Jane.Doe@Example.COM \t") == "jane.doe@example.com");
   // "é" as e + combining acute (NFD) and as one code point (NFC) give the same form.
   CHECK(norm(WAYMARK_ID_EMAIL, "Ren\xC3\xA9@example.com") == norm(WAYMARK_ID_EMAIL, "Rene\xCC\x81@example.com"));

@@ -34,7 +34,7 @@ TEST_CASE("v1 batches written by 0.1.0 stay readable", "[wire]") {
   CHECK(e->identifiers()->Get(0)->pseudonym()->Get(31) == 0xAB);
 }
 
-TEST_CASE("envelopes: sign-then-seal round trip; tampering, wrong keys and junk are refused by name", "[wire]") {
+TEST_CASE("envelopes: sign-then-seal round trip - tampering, wrong keys and junk are refused by name", "[wire]") {
   REQUIRE(sodium_init() >= 0);
   uint8_t device_pk[32], device_sk[64], collector_pk[32], collector_sk[64], other_pk[32], other_sk[64];
   crypto_sign_keypair(device_pk, device_sk);
