@@ -34,7 +34,7 @@ demo: deps
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
 
-format:
+format: deps
 	clang-format -i $(FORMAT_FILES)
 
 format-check: deps
