@@ -42,17 +42,7 @@ class SqliteStore final : public Store {
       return sqlite_status(rc, db_, "store");
     }
     int rc = SQLITE_OK;
-    Statement v(db_, "PRAGMA user_version", &rc);
-    if (rc != SQLITE_OK || v.step() != SQLITE_ROW) return sqlite_status(rc, db_, "store version");
-    for (int64_t current = v.int64(0); current < static_cast<int64_t>(std::size(kMigrations)); ++current) {
-      const std::string sql = std::string("BEGIN;") + kMigrations[current] +
-                              "PRAGMA user_version=" + std::to_string(current + 1) + "; COMMIT;";
-      if (rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        return sqlite_status(rc, db_, "store migration");
-      }
-    }
-    return Status::Ok();
+    return detail::migrate(db_, kMigrations, "collector store", &rc);
   }
 
   Result<std::optional<Bytes>> receipt_for(const Bytes& batch_id) override {

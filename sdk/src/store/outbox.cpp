@@ -44,7 +44,6 @@ CREATE TABLE dead_letter(
   id INTEGER PRIMARY KEY, batch_seq INTEGER NOT NULL, http_status INTEGER NOT NULL,
   event_id BLOB NOT NULL, key_id INTEGER NOT NULL, sealed BLOB NOT NULL, moved_ms INTEGER NOT NULL);
 )sql"};
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // Internal status marking a store that SQLite reports as corrupt or not a database.
 constexpr waymark_status_t kCorrupt = -1000;
@@ -169,22 +168,8 @@ Status Outbox::setup(int64_t* unreadable) {
   if (Status s = exec(pragmas.c_str(), true); !s.ok()) return s;
 
   int rc = SQLITE_OK;
-  {
-    Statement version(db_, "PRAGMA user_version", &rc);
-    if (rc != SQLITE_OK)
-      return sqlite_is_corrupt(rc) ? Error(kCorrupt, "outbox is corrupt") : sqlite_status(rc, db_, "version");
-    rc = version.step();
-    if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
-    int current = static_cast<int>(version.int64(0));
-    if (current > kSchemaVersion) return Error(WAYMARK_ERR_STORE_IO, "outbox was written by a newer SDK");
-    for (; current < kSchemaVersion; ++current) {
-      const std::string sql = std::string("BEGIN;") + kMigrations[current] +
-                              "PRAGMA user_version=" + std::to_string(current + 1) + "; COMMIT;";
-      if (Status s = exec(sql.c_str(), true); !s.ok()) {
-        (void)exec("ROLLBACK");
-        return s;
-      }
-    }
+  if (Status s = migrate(db_, kMigrations, "outbox", &rc); !s.ok()) {
+    return sqlite_is_corrupt(rc) ? Error(kCorrupt, "outbox is corrupt") : s;
   }
   // Reading every row's length also walks the whole table: corruption shows up here.
   {

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,11 @@ namespace waymark::detail {
 // Maps a SQLite result code to a Waymark status (full disk, I/O, corruption).
 Status sqlite_status(int rc, sqlite3* db, std::string_view what);
 bool sqlite_is_corrupt(int rc) noexcept;
+
+// Brings `db` from its user_version up to migrations.size(), one transaction per step (index i
+// upgrades version i to i + 1). Refuses a database written by a newer schema. On failure `*rc`
+// holds the SQLite result code, so callers can tell corruption from other errors.
+Status migrate(sqlite3* db, std::span<const char* const> migrations, std::string_view what, int* rc);
 
 class Statement {
  public:
