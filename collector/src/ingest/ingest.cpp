@@ -98,8 +98,10 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   detail::ReceiptFields receipt;
   std::memcpy(receipt.batch_id.data(), batch_id.data(), 16);
   receipt.received_at_ms = now_ms;
-  std::set<Bytes> seen;
-  std::map<std::pair<Bytes, uint8_t>, bool> consent;  // decisions made earlier in this batch
+  // Keys as strings: g++ 12 -O3 raises a false -Wstringop-overread on vector<uint8_t> ordering.
+  std::set<std::string> seen;
+  std::map<std::pair<std::string, uint8_t>, bool> consent;  // decisions made earlier in this batch
+  const auto key_of = [](const Bytes& b) { return std::string(b.begin(), b.end()); };
   std::map<std::string, uint64_t> rejected;
   std::set<Key32> erased;
   std::set<Key32> alive;  // not tombstoned (an erasure later in the batch is checked via `erased`)
@@ -107,7 +109,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
 
   for (size_t i = 0; i < ids.size(); ++i) {
     const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
-    if (known.value()[i] || !seen.insert(ids[i]).second) {  // dedupe by event id, forever
+    if (known.value()[i] || !seen.insert(key_of(ids[i])).second) {  // dedupe by event id, forever
       ++receipt.duplicates;
       continue;
     }
@@ -132,14 +134,14 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
         ++rejected["bad_consent_record"];
         continue;
       }
-      consent[{slot, r.purpose}] = r.granted;
+      consent[{key_of(slot), r.purpose}] = r.granted;
       write.consent.push_back({slot, r.purpose, r.granted, r.seq});
     } else if (purpose != 0) {
-      auto it = consent.find({slot, purpose});
+      auto it = consent.find({key_of(slot), purpose});
       if (it == consent.end()) {  // one store lookup per slot and purpose per batch
         auto g = store_.consent_granted(slot, purpose);
         if (!g.ok()) return {503, {}, "store_unavailable", 5};
-        it = consent.emplace(std::make_pair(slot, purpose), g.value()).first;
+        it = consent.emplace(std::make_pair(key_of(slot), purpose), g.value()).first;
       }
       const bool granted = it->second;
       if (!granted) {  // fail closed: no verified consent record, no event
