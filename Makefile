@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan bench demo format format-check clean
+.PHONY: deps test test-asan bench bench-build demo format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -21,10 +21,13 @@ test-asan: deps
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-bench: deps
+# Release build of everything plus the benchmarks (CI builds it so -O3-only warnings are caught).
+bench-build: deps
 	cmake -S . -B $(BUILD)/bench -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DWAYMARK_BUILD_TESTS=OFF \
 	  -DWAYMARK_BUILD_BENCH=ON
 	cmake --build $(BUILD)/bench -j $(JOBS)
+
+bench: bench-build
 	cmake --build $(BUILD)/bench --target run-bench
 
 demo: deps
