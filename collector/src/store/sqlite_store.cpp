@@ -34,7 +34,10 @@ CREATE INDEX events_by_slot ON events(slot);
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    tombstone_query_ = {};  // finalized before the connection closes
+    sqlite3_close(db_);
+  }
 
   Status init() {
     const std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
@@ -102,10 +105,14 @@ class SqliteStore final : public Store {
   Result<bool> tombstoned(const Key32& pseudonym) override {
     std::lock_guard lock(mu_);
     int rc = SQLITE_OK;
-    Statement st(db_, "SELECT 1 FROM tombstones WHERE pseudonym = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "tombstones");
+    if (tombstone_query_.get() == nullptr) {  // asked once per identifier: prepared once
+      tombstone_query_ = Statement(db_, "SELECT 1 FROM tombstones WHERE pseudonym = ?1", &rc);
+      if (rc != SQLITE_OK) return sqlite_status(rc, db_, "tombstones");
+    }
+    Statement& st = tombstone_query_;
     st.bind(1, pseudonym.data(), pseudonym.size());
     rc = st.step();
+    st.reset();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_status(rc, db_, "tombstones");
     return rc == SQLITE_ROW;
   }
@@ -260,6 +267,7 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;  // one writer connection; SQLite serialises writers anyway
   sqlite3* db_;
+  Statement tombstone_query_;
 };
 
 }  // namespace
