@@ -46,6 +46,13 @@ struct Receiver::State {
   std::vector<uint64_t> sequences;
   std::vector<std::vector<uint8_t>> bodies;
 
+  // The fault planned for the next request (counting every request).
+  Fault next_fault() {
+    std::lock_guard lock(mu);
+    const int index = request_count++;
+    return plan ? plan(index) : Fault{};
+  }
+
   // Returns the HTTP status and fills `response`.
   int process(const std::vector<uint8_t>& body, std::vector<uint8_t>* response, const Fault& fault) {
     auto opened = detail::open_envelope(body.data(), body.size(), sk.data());
@@ -103,12 +110,7 @@ struct Receiver::State {
       beast::error_code ec;
       http::read_header(stream, buffer, parser, ec);
       if (ec) return;
-      Fault fault;
-      {
-        std::lock_guard lock(mu);
-        const int index = request_count++;
-        if (plan) fault = plan(index);
-      }
+      const Fault fault = next_fault();
       if (fault.kind == Fault::Kind::ResetMidBody) {
         socket->set_option(asio::socket_base::linger(true, 0), ec);  // RST, not FIN
         socket->close(ec);
@@ -210,12 +212,7 @@ const std::array<uint8_t, 32>& Receiver::public_key() const {
 }
 
 int Receiver::handle(const std::vector<uint8_t>& body, std::vector<uint8_t>* response) {
-  Fault fault;
-  {
-    std::lock_guard lock(state_->mu);
-    const int index = state_->request_count++;
-    if (state_->plan) fault = state_->plan(index);
-  }
+  const Fault fault = state_->next_fault();
   if (fault.kind == Fault::Kind::Status) return fault.http_status;
   return state_->process(body, response, fault);
 }

@@ -49,6 +49,8 @@ waymark_status_t open_client(const std::string& store, const ClientConfig& c, wa
   for (const auto& [id, key] : c.collector_keys) waymark_options_add_collector_key(o, key.data(), key.size(), id);
   if (!c.collector_url.empty()) waymark_options_set_collector_url(o, c.collector_url.data(), c.collector_url.size());
   if (c.transport != nullptr) waymark_options_set_transport(o, c.transport, c.transport_user_data);
+  if (!c.tls_ca_file.empty()) waymark_options_set_tls_ca_file(o, c.tls_ca_file.data(), c.tls_ca_file.size());
+  for (const auto& pin : c.tls_pins) waymark_options_add_tls_pin(o, pin.data(), pin.size());
   waymark_options_set_upload_policy(o, c.batch_max_events, 1 << 20, c.flush_at_events, 60000);
   waymark_options_set_retry_policy(o, c.backoff_base_ms, c.backoff_cap_ms, 1000, c.io_timeout_ms);
   return waymark_client_open(o, out);

@@ -42,6 +42,8 @@ struct ClientConfig {
   int64_t flush_at_events = 100;
   int64_t backoff_base_ms = 20, backoff_cap_ms = 200;
   int64_t io_timeout_ms = 2000;
+  std::string tls_ca_file;
+  std::vector<std::array<uint8_t, 32>> tls_pins;
   const waymark_platform_t* platform = nullptr;  // overrides posix_platform
 };
 

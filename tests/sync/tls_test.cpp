@@ -42,22 +42,14 @@ struct Certs {
 
 waymark_status_t upload(const Receiver& r, const std::string& ca_file, const std::array<uint8_t, 32>* pin) {
   TempDir dir;
-  waymark_options_t* o = nullptr;
-  REQUIRE(waymark_options_new(&o) == WAYMARK_OK);
-  waymark_options_set_store_path(o, dir.store().data(), dir.store().size());
-  waymark_options_set_app_id(o, "tls", 3);
-  waymark_options_set_brand_key(o, kBrandKey, 32, 1);
-  const std::string url = r.url();
-  REQUIRE(waymark_options_set_collector_url(o, url.data(), url.size()) == WAYMARK_OK);
-  waymark_options_add_collector_key(o, r.public_key().data(), 32, Receiver::kKeyId);
-  waymark_options_set_retry_policy(o, 20, 100, 2000, 2000);
-  if (!ca_file.empty()) waymark_options_set_tls_ca_file(o, ca_file.data(), ca_file.size());
-  if (pin != nullptr) waymark_options_add_tls_pin(o, pin->data(), 32);
-  waymark_platform_t p{};
-  waymark_platform_null(&p);
-  waymark_options_set_platform(o, &p);
+  ClientConfig config;
+  config.collector_url = r.url();
+  config.collector_keys = {{Receiver::kKeyId, r.public_key()}};
+  config.backoff_cap_ms = 100;
+  config.tls_ca_file = ca_file;
+  if (pin != nullptr) config.tls_pins.push_back(*pin);
   waymark_client_t* c = nullptr;
-  REQUIRE(waymark_client_open(o, &c) == WAYMARK_OK);
+  REQUIRE(open_client(dir.store(), config, &c) == WAYMARK_OK);
   REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
   REQUIRE(track(c, "secure") == WAYMARK_OK);
   const waymark_status_t s = waymark_client_flush(c, 1500);
@@ -95,17 +87,11 @@ TEST_CASE("https: a certificate for another host name is refused", "[sync][tls]"
 
 TEST_CASE("an unreadable CA file is a clear error at open", "[sync][tls]") {
   TempDir dir;
-  waymark_options_t* o = nullptr;
-  REQUIRE(waymark_options_new(&o) == WAYMARK_OK);
-  waymark_options_set_store_path(o, dir.store().data(), dir.store().size());
-  waymark_options_set_app_id(o, "tls", 3);
-  waymark_options_set_brand_key(o, kBrandKey, 32, 1);
-  const std::string url = "https://127.0.0.1:9/v1/batches";
-  waymark_options_set_collector_url(o, url.data(), url.size());
-  uint8_t pk[32] = {1};
-  waymark_options_add_collector_key(o, pk, 32, 1);
-  waymark_options_set_tls_ca_file(o, "/nonexistent/ca.pem", 19);
+  ClientConfig config;
+  config.collector_url = "https://127.0.0.1:9/v1/batches";
+  config.collector_keys = {{1, {1}}};
+  config.tls_ca_file = "/nonexistent/ca.pem";
   waymark_client_t* c = nullptr;
-  CHECK(waymark_client_open(o, &c) == WAYMARK_ERR_INVALID_ARGUMENT);
+  CHECK(open_client(dir.store(), config, &c) == WAYMARK_ERR_INVALID_ARGUMENT);
   CHECK(std::string(waymark_last_error_message()).find("CA file") != std::string::npos);
 }

@@ -308,13 +308,39 @@ Status Outbox::purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "purge");
   st.bind(1, slot.data(), slot.size());
   if (purpose) st.bind(2, *purpose);
+  return drain_deleted(st, deleted, "purge");
+}
+
+Status Outbox::drain_deleted(Statement& st, int64_t* count, std::string_view what) {
+  int rc = SQLITE_OK;
   while ((rc = st.step()) == SQLITE_ROW) {
     --rows_;
     bytes_ -= st.int64(0);
-    ++*deleted;
+    ++*count;
     deleted_in_txn_ = true;
   }
-  return sqlite_status(rc, db_, "purge");
+  st.reset();
+  return rc == SQLITE_DONE ? Status::Ok() : sqlite_status(rc, db_, what);
+}
+
+Status Outbox::read_sealed(Statement& st, std::vector<StoredEvent>& out, int64_t* unreadable, std::string_view what) {
+  int rc = SQLITE_OK;
+  std::vector<int64_t> bad;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    StoredEvent ev;
+    ev.id = st.int64(0);
+    const std::string_view event_id = st.blob(1);
+    if (event_id.size() == 16 &&
+        open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), st.blob(2), ev.plaintext)) {
+      out.push_back(std::move(ev));
+    } else {
+      bad.push_back(ev.id);
+    }
+  }
+  st.reset();
+  if (rc != SQLITE_DONE) return sqlite_status(rc, db_, what);
+  *unreadable += static_cast<int64_t>(bad.size());
+  return remove(bad);
 }
 
 Status Outbox::evict(int64_t now_ms, bool by_age, int64_t* evicted) {
@@ -323,13 +349,7 @@ Status Outbox::evict(int64_t now_ms, bool by_age, int64_t* evicted) {
     Statement st(db_, "DELETE FROM outbox WHERE created_ms < ?1 RETURNING length(sealed)", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "evict");
     st.bind(1, now_ms - config_.max_age_ms);
-    while ((rc = st.step()) == SQLITE_ROW) {
-      --rows_;
-      bytes_ -= st.int64(0);
-      ++*evicted;
-      deleted_in_txn_ = true;
-    }
-    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "evict");
+    if (Status s = drain_deleted(st, evicted, "evict"); !s.ok()) return s;
   }
   const int64_t over_rows = config_.max_rows > 0 ? rows_ - config_.max_rows : 0;
   const int64_t over_bytes = config_.max_bytes > 0 ? bytes_ - config_.max_bytes : 0;
@@ -353,52 +373,30 @@ Status Outbox::evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evi
     }
   }
   const int64_t before = rows_;
-  if (Status s = remove(victims); !s.ok()) return s;
+  Status s = remove(victims);
   *evicted += before - rows_;
-  return Status::Ok();
+  return s;
 }
 
 Status Outbox::remove(const std::vector<int64_t>& ids) {
   auto stmt = prepare(delete_id_, "DELETE FROM outbox WHERE id = ?1 RETURNING length(sealed)");
   if (!stmt.ok()) return stmt.status();
   Statement& st = *stmt.value();
+  int64_t deleted = 0;
   for (int64_t id : ids) {
     st.bind(1, id);
-    int rc = SQLITE_OK;
-    while ((rc = st.step()) == SQLITE_ROW) {
-      --rows_;
-      bytes_ -= st.int64(0);
-      deleted_in_txn_ = true;
-    }
-    st.reset();
-    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "delete");
+    if (Status s = drain_deleted(st, &deleted, "delete"); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
 Result<std::vector<StoredEvent>> Outbox::read_oldest(size_t limit, int64_t* unreadable) {
   int rc = SQLITE_OK;
+  Statement st(db_, "SELECT id, event_id, sealed FROM outbox ORDER BY id LIMIT ?1", &rc);
+  if (rc != SQLITE_OK) return sqlite_status(rc, db_, "read");
+  st.bind(1, static_cast<int64_t>(limit));
   std::vector<StoredEvent> out;
-  std::vector<int64_t> bad;
-  {
-    Statement st(db_, "SELECT id, event_id, sealed FROM outbox ORDER BY id LIMIT ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "read");
-    st.bind(1, static_cast<int64_t>(limit));
-    while ((rc = st.step()) == SQLITE_ROW) {
-      StoredEvent ev;
-      ev.id = st.int64(0);
-      const std::string_view event_id = st.blob(1);
-      if (event_id.size() == 16 &&
-          open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), st.blob(2), ev.plaintext)) {
-        out.push_back(std::move(ev));
-      } else {
-        bad.push_back(ev.id);
-      }
-    }
-    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "read");
-  }
-  if (Status s = remove(bad); !s.ok()) return s;
-  *unreadable += static_cast<int64_t>(bad.size());
+  if (Status s = read_sealed(st, out, unreadable, "read"); !s.ok()) return s;
   return out;
 }
 
@@ -572,27 +570,13 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
     mark.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
     if (Status s = sqlite_status(mark.step(), db_, "lease"); !s.ok()) return s;
   }
-  std::vector<int64_t> bad;
   {
     Statement rows(
         db_, "SELECT id, event_id, sealed FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 ORDER BY id", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
     rows.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
-    while ((rc = rows.step()) == SQLITE_ROW) {
-      StoredEvent ev;
-      ev.id = rows.int64(0);
-      const std::string_view event_id = rows.blob(1);
-      if (event_id.size() == 16 &&
-          open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), rows.blob(2), ev.plaintext)) {
-        batch.events.push_back(std::move(ev));
-      } else {
-        bad.push_back(ev.id);
-      }
-    }
-    if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "lease");
+    if (Status s = read_sealed(rows, batch.events, &delta.unreadable, "lease"); !s.ok()) return s;
   }
-  if (Status s = remove(bad); !s.ok()) return s;
-  delta.unreadable += static_cast<int64_t>(bad.size());
   if (batch.events.empty()) {  // every row was purged, evicted or unreadable: drop the empty batch
     if (Status s = finish_batch(batch); !s.ok()) return s;
     return lease_batch(fresh, delta);
@@ -605,12 +589,8 @@ Status Outbox::finish_batch(const LeasedBatch& batch) {
   Statement rows(db_, "DELETE FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 RETURNING length(sealed)", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
   rows.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
-  while ((rc = rows.step()) == SQLITE_ROW) {
-    --rows_;
-    bytes_ -= rows.int64(0);
-    deleted_in_txn_ = true;
-  }
-  if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "complete");
+  int64_t deleted = 0;
+  if (Status s = drain_deleted(rows, &deleted, "complete"); !s.ok()) return s;
   Statement drop(db_, "DELETE FROM batches WHERE seq = ?1", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
   drop.bind(1, batch.seq);

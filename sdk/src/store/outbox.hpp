@@ -137,6 +137,12 @@ class Outbox {
   Status exec(const char* sql, bool detect_corrupt = false);
   Result<Statement*> prepare(Statement& slot, const char* sql);
   Status save_next_id(int64_t next_id);
+  // Steps a `DELETE … RETURNING length(sealed)` to its end, keeping the row and byte totals right;
+  // adds the number of rows deleted to *count.
+  Status drain_deleted(Statement& st, int64_t* count, std::string_view what);
+  // Reads (id, event_id, sealed) rows into `out`; rows that fail authentication are deleted and
+  // added to *unreadable.
+  Status read_sealed(Statement& st, std::vector<StoredEvent>& out, int64_t* unreadable, std::string_view what);
   Status finish_batch(const LeasedBatch& batch);
   Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
   bool open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const;

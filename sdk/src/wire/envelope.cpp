@@ -27,24 +27,25 @@ flatbuffers::Verifier::Options limits() {
   return o;
 }
 
-// Ed25519 over domain | extra | message, without copying the message.
-void sign_parts(uint8_t* sig, const char* domain, const uint8_t* extra, size_t extra_len, const uint8_t* msg,
-                size_t len, const uint8_t* sk) {
+// Ed25519ph state over domain | extra | message, fed in parts so the message is never copied.
+crypto_sign_state prehash(const char* domain, const uint8_t* extra, size_t extra_len, const uint8_t* msg, size_t len) {
   crypto_sign_state st;
   crypto_sign_init(&st);
   crypto_sign_update(&st, reinterpret_cast<const uint8_t*>(domain), std::strlen(domain));
   crypto_sign_update(&st, extra, extra_len);
   crypto_sign_update(&st, msg, len);
+  return st;
+}
+
+void sign_parts(uint8_t* sig, const char* domain, const uint8_t* extra, size_t extra_len, const uint8_t* msg,
+                size_t len, const uint8_t* sk) {
+  crypto_sign_state st = prehash(domain, extra, extra_len, msg, len);
   crypto_sign_final_create(&st, sig, nullptr, sk);
 }
 
 bool verify_parts(const uint8_t* sig, const char* domain, const uint8_t* extra, size_t extra_len, const uint8_t* msg,
                   size_t len, const uint8_t* pk) {
-  crypto_sign_state st;
-  crypto_sign_init(&st);
-  crypto_sign_update(&st, reinterpret_cast<const uint8_t*>(domain), std::strlen(domain));
-  crypto_sign_update(&st, extra, extra_len);
-  crypto_sign_update(&st, msg, len);
+  crypto_sign_state st = prehash(domain, extra, extra_len, msg, len);
   return crypto_sign_final_verify(&st, sig, pk) == 0;
 }
 
