@@ -66,16 +66,6 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   const w::Batch* batch = w::GetBatch(opened->batch.data());
   const Bytes batch_id = bytes_of(batch->batch_id());
 
-  auto stored = store_.receipt_for(batch_id);
-  if (!stored.ok()) return {503, {}, "store_unavailable", 5};
-  if (stored.value()) {  // a resent batch gets the same receipt
-    metrics_.add("batches_resent_total", 1);
-    return {200, std::move(*stored.value()), "", -1};
-  }
-  auto replay = store_.check_sequence(opened->device_public_key, batch->sequence());
-  if (!replay.ok()) return {503, {}, "store_unavailable", 5};
-  if (replay.value() == ReplayCheck::SequenceNotIncreasing) return reject(metrics_, 409, "sequence_not_increasing");
-
   const auto* blobs = batch->events();
   std::vector<Bytes> ids;
   if (blobs != nullptr) {
@@ -87,150 +77,173 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       ids.push_back(bytes_of(e->id()));
     }
   }
-  auto known = store_.known_events(ids);
-  if (!known.ok()) return {503, {}, "store_unavailable", 5};
 
-  BatchWrite write;
-  write.batch_id = batch_id;
-  write.device_key = opened->device_public_key;
-  write.sequence = batch->sequence();
-  write.received_ms = now_ms;
+  IngestResponse response;
   detail::ReceiptFields receipt;
-  std::memcpy(receipt.batch_id.data(), batch_id.data(), 16);
-  receipt.received_at_ms = now_ms;
-  // Keys as strings: g++ 12 -O3 raises a false -Wstringop-overread on vector<uint8_t> ordering.
-  std::set<std::string> seen;
-  std::map<std::pair<std::string, uint8_t>, bool> consent;  // decisions made earlier in this batch
-  const auto key_of = [](const Bytes& b) { return std::string(b.begin(), b.end()); };
   std::map<std::string, uint64_t> rejected;
-  std::set<Key32> erased;
-  std::set<Key32> alive;  // not tombstoned (an erasure later in the batch is checked via `erased`)
   uint32_t erasures = 0;
+  // Every lookup and the commit happen in one store transaction: no concurrent batch can slip
+  // between the replay/dedupe checks and the write.
+  auto committed = store_.ingest([&](IngestTxn& txn, BatchWrite& write) -> Result<bool> {
+    auto stored = txn.receipt_for(batch_id);
+    if (!stored.ok()) return stored.status();
+    if (stored.value()) {  // a resent batch gets the same receipt
+      metrics_.add("batches_resent_total", 1);
+      response = {200, std::move(*stored.value()), "", -1};
+      return false;
+    }
+    auto replay = txn.check_sequence(opened->device_public_key, batch->sequence());
+    if (!replay.ok()) return replay.status();
+    if (replay.value() == ReplayCheck::SequenceNotIncreasing) {
+      response = reject(metrics_, 409, "sequence_not_increasing");
+      return false;
+    }
+    auto known = txn.known_events(ids);
+    if (!known.ok()) return known.status();
 
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
-    if (known.value()[i] || !seen.insert(key_of(ids[i])).second) {  // dedupe by event id, forever
-      ++receipt.duplicates;
-      continue;
-    }
-    const Bytes slot = bytes_of(e->slot());
-    const auto purpose = static_cast<uint8_t>(e->purpose());
-    if (e->type() == w::EventType::Consent) {
-      const auto* c = e->consent();
-      detail::ConsentRecord r;
-      const bool shaped = c != nullptr && slot.size() == 16 && copy_exact(c->prev_hash(), r.prev_hash) &&
-                          copy_exact(c->hash(), r.hash) && copy_exact(c->signature(), r.signature) &&
-                          c->device_public_key() != nullptr && c->device_public_key()->size() == 32 &&
-                          std::memcmp(c->device_public_key()->data(), opened->device_public_key.data(), 32) == 0;
-      if (shaped) {
-        std::memcpy(r.slot.data(), slot.data(), 16);
-        r.seq = c->ledger_seq();
-        r.purpose = static_cast<uint8_t>(c->purpose());
-        r.granted = c->granted();
-        r.time_ms = c->time_ms();
-        r.policy_version = str_of(c->policy_version());
-      }
-      if (!shaped || !detail::verify_consent_record(r, opened->device_public_key.data())) {
-        ++rejected["bad_consent_record"];
+    write.batch_id = batch_id;
+    write.device_key = opened->device_public_key;
+    write.sequence = batch->sequence();
+    write.received_ms = now_ms;
+    std::memcpy(receipt.batch_id.data(), batch_id.data(), 16);
+    receipt.received_at_ms = now_ms;
+    // Keys as strings: g++ 12 -O3 raises a false -Wstringop-overread on vector<uint8_t> ordering.
+    std::set<std::string> seen;
+    std::map<std::pair<std::string, uint8_t>, bool> consent;  // decisions made earlier in this batch
+    const auto key_of = [](const auto& b) { return std::string(b.begin(), b.end()); };
+    std::set<std::string> erased;
+    std::map<std::string, bool> dead_keys;  // tombstone answers, asked once per key per batch
+
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
+      if (known.value()[i] || !seen.insert(key_of(ids[i])).second) {  // dedupe by event id, forever
+        ++receipt.duplicates;
         continue;
       }
-      consent[{key_of(slot), r.purpose}] = r.granted;
-      write.consent.push_back({slot, r.purpose, r.granted, r.seq});
-    } else if (purpose != 0) {
-      auto it = consent.find({key_of(slot), purpose});
-      if (it == consent.end()) {  // one store lookup per slot and purpose per batch
-        auto g = store_.consent_granted(slot, purpose);
-        if (!g.ok()) return {503, {}, "store_unavailable", 5};
-        it = consent.emplace(std::make_pair(key_of(slot), purpose), g.value()).first;
-      }
-      const bool granted = it->second;
-      if (!granted) {  // fail closed: no verified consent record, no event
-        ++rejected["no_consent"];
+      const Bytes slot = bytes_of(e->slot());
+      const auto purpose = static_cast<uint8_t>(e->purpose());
+      if (e->type() == w::EventType::Consent) {
+        const auto* c = e->consent();
+        detail::ConsentRecord r;
+        const bool shaped = c != nullptr && slot.size() == 16 && copy_exact(c->prev_hash(), r.prev_hash) &&
+                            copy_exact(c->hash(), r.hash) && copy_exact(c->signature(), r.signature) &&
+                            c->device_public_key() != nullptr && c->device_public_key()->size() == 32 &&
+                            std::memcmp(c->device_public_key()->data(), opened->device_public_key.data(), 32) == 0;
+        if (shaped) {
+          std::memcpy(r.slot.data(), slot.data(), 16);
+          r.seq = c->ledger_seq();
+          r.purpose = static_cast<uint8_t>(c->purpose());
+          r.granted = c->granted();
+          r.time_ms = c->time_ms();
+          r.policy_version = str_of(c->policy_version());
+        }
+        if (!shaped || !detail::verify_consent_record(r, opened->device_public_key.data())) {
+          ++rejected["bad_consent_record"];
+          continue;
+        }
+        consent[{key_of(slot), r.purpose}] = r.granted;
+        write.consent.push_back({slot, r.purpose, r.granted, r.seq});
+      } else if (purpose != 0) {
+        auto it = consent.find({key_of(slot), purpose});
+        if (it == consent.end()) {  // one store lookup per slot and purpose per batch
+          auto g = txn.consent_granted(slot, purpose);
+          if (!g.ok()) return g.status();
+          it = consent.emplace(std::make_pair(key_of(slot), purpose), g.value()).first;
+        }
+        if (!it->second) {  // fail closed: no verified consent record, no event
+          ++rejected["no_consent"];
+          continue;
+        }
+      } else if (e->type() != w::EventType::Erasure) {
+        ++rejected["essential_purpose_misused"];
         continue;
       }
-    } else if (e->type() != w::EventType::Erasure) {
-      ++rejected["essential_purpose_misused"];
-      continue;
-    }
-    // Re-key every pseudonym on arrival: the store never sees what the device sent.
-    std::vector<StoredIdentifier> identifiers;
-    if (e->identifiers() != nullptr) {
-      for (const auto* id : *e->identifiers()) {
-        if (id->pseudonym() == nullptr || id->pseudonym()->size() != 32) continue;
-        StoredIdentifier si;
-        si.kind = static_cast<uint8_t>(id->kind());
-        si.linking = id->linking();
-        crypto_generichash(si.pseudonym.data(), 32, id->pseudonym()->data(), 32, rekey_.data(), 32);
-        identifiers.push_back(si);
-      }
-    }
-    if (e->type() == w::EventType::Erasure) {  // the SDK's forget: erase, tombstone, keep nothing of it
-      for (const auto& si : identifiers) {
-        if (si.linking) {  // a shared device's id is not the customer's: never erase the whole kiosk
-          write.erase_pseudonyms.push_back(si.pseudonym);
-          erased.insert(si.pseudonym);
+      // Re-key every pseudonym on arrival: the store never sees what the device sent.
+      std::vector<StoredIdentifier> identifiers;
+      if (e->identifiers() != nullptr) {
+        for (const auto* id : *e->identifiers()) {
+          if (id->pseudonym() == nullptr || id->pseudonym()->size() != 32) continue;
+          StoredIdentifier si;
+          si.kind = static_cast<uint8_t>(id->kind());
+          si.linking = id->linking();
+          crypto_generichash(si.pseudonym.data(), 32, id->pseudonym()->data(), 32, rekey_.data(), 32);
+          identifiers.push_back(si);
         }
       }
-      write.erase_slots.push_back(slot);
-      ++erasures;
-      continue;
-    }
-    bool dead = false;
-    for (const auto& si : identifiers) {
-      if (!si.linking) continue;
-      if (erased.count(si.pseudonym) != 0) {
-        dead = true;
-        break;
+      if (e->type() == w::EventType::Erasure) {  // the SDK's forget: erase, tombstone, keep nothing of it
+        for (const auto& si : identifiers) {
+          if (si.linking) {  // a shared device's id is not the customer's: never erase the whole kiosk
+            write.erase_pseudonyms.push_back(si.pseudonym);
+            erased.insert(key_of(si.pseudonym));
+          }
+        }
+        write.erase_slots.push_back(slot);
+        erased.insert(key_of(slot));
+        ++erasures;
+        continue;
       }
-      if (alive.count(si.pseudonym) != 0) continue;  // checked earlier in this batch
-      auto t = store_.tombstoned(si.pseudonym);
-      if (!t.ok()) return {503, {}, "store_unavailable", 5};
-      if (t.value()) {
-        dead = true;
-        break;
+      // An erased customer (by identifier or slot): a replayed or late batch cannot bring them back.
+      const auto dead = [&](const auto& key) -> Result<bool> {
+        const std::string k = key_of(key);
+        if (erased.count(k) != 0) return true;
+        auto it = dead_keys.find(k);
+        if (it == dead_keys.end()) {
+          auto t = txn.tombstoned(key.data(), key.size());
+          if (!t.ok()) return t.status();
+          it = dead_keys.emplace(k, t.value()).first;
+        }
+        return it->second;
+      };
+      auto is_dead = dead(slot);
+      for (const auto& si : identifiers) {
+        if (!is_dead.ok() || is_dead.value()) break;
+        if (si.linking) is_dead = dead(si.pseudonym);
       }
-      alive.insert(si.pseudonym);
+      if (!is_dead.ok()) return is_dead.status();
+      if (is_dead.value()) {
+        ++rejected["tombstoned"];
+        continue;
+      }
+      StoredEvent ev;
+      ev.event_id = ids[i];
+      ev.type = static_cast<uint8_t>(e->type());
+      ev.channel = static_cast<uint8_t>(e->channel());
+      ev.purpose = purpose;
+      ev.name = str_of(e->name());
+      ev.occurred_ms = e->occurred_at_ms();
+      // Device clocks can be wrong by days: place the event relative to when the batch arrived.
+      const int64_t age = batch->sent_monotonic_ms() - e->monotonic_ms();
+      ev.corrected_ms = age >= 0 && age <= kMaxCorrectionMs ? now_ms - age : e->occurred_at_ms();
+      ev.slot = slot;
+      ev.identifiers = std::move(identifiers);
+      if (e->revenue() != nullptr) {
+        ev.revenue_minor = e->revenue()->amount_minor();
+        ev.currency = str_of(e->revenue()->currency());
+      }
+      if (e->campaign() != nullptr) {
+        ev.campaign_source = str_of(e->campaign()->source());
+        ev.campaign_medium = str_of(e->campaign()->medium());
+        ev.campaign_name = str_of(e->campaign()->name());
+      }
+      write.events.push_back(std::move(ev));
     }
-    if (dead) {  // an erased customer: a replayed or late batch cannot bring them back
-      ++rejected["tombstoned"];
-      continue;
-    }
-    StoredEvent ev;
-    ev.event_id = ids[i];
-    ev.type = static_cast<uint8_t>(e->type());
-    ev.channel = static_cast<uint8_t>(e->channel());
-    ev.purpose = purpose;
-    ev.name = str_of(e->name());
-    ev.occurred_ms = e->occurred_at_ms();
-    // Device clocks can be wrong by days: place the event relative to when the batch arrived.
-    const int64_t age = batch->sent_monotonic_ms() - e->monotonic_ms();
-    ev.corrected_ms = age >= 0 && age <= kMaxCorrectionMs ? now_ms - age : e->occurred_at_ms();
-    ev.slot = slot;
-    ev.identifiers = std::move(identifiers);
-    if (e->revenue() != nullptr) {
-      ev.revenue_minor = e->revenue()->amount_minor();
-      ev.currency = str_of(e->revenue()->currency());
-    }
-    if (e->campaign() != nullptr) {
-      ev.campaign_source = str_of(e->campaign()->source());
-      ev.campaign_medium = str_of(e->campaign()->medium());
-      ev.campaign_name = str_of(e->campaign()->name());
-    }
-    write.events.push_back(std::move(ev));
-  }
-  receipt.accepted = static_cast<uint32_t>(write.events.size()) + erasures;
-  for (const auto& [reason, n] : rejected) receipt.rejected += static_cast<uint32_t>(n);
-  write.receipt = detail::sign_receipt(receipt, key->key_id, key->secret.data());
-  if (Status s = store_.commit(write); !s.ok()) {
+    receipt.accepted = static_cast<uint32_t>(write.events.size()) + erasures;
+    for (const auto& [reason, n] : rejected) receipt.rejected += static_cast<uint32_t>(n);
+    write.receipt = detail::sign_receipt(receipt, key->key_id, key->secret.data());
+    response = {200, write.receipt, "", -1};
+    return true;
+  });
+  if (!committed.ok()) {
     metrics_.add("store_commit_failures_total", 1);
     return {503, {}, "store_unavailable", 5};  // nothing acknowledged: the device resends
   }
+  if (!committed.value()) return response;
   metrics_.add("batches_accepted_total", 1);
   metrics_.add("events_accepted_total", receipt.accepted);
   metrics_.add("events_duplicate_total", receipt.duplicates);
   metrics_.add("erasures_total", erasures);
   for (const auto& [reason, n] : rejected) metrics_.rejected(reason, n);
-  return {200, write.receipt, "", -1};
+  return response;
 }
 
 }  // namespace waymark::collector

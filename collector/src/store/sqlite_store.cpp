@@ -1,13 +1,32 @@
-#include <mutex>
+#include "store/sqlite_store.hpp"
 
-#include "store/sqlite.hpp"
-#include "store/store.hpp"
+#include <algorithm>
+#include <map>
 
 namespace waymark::collector {
 
-using detail::Error;
-using detail::sqlite_status;
 using detail::Statement;
+
+Bytes pack_identifiers(const std::vector<StoredIdentifier>& ids) {
+  Bytes out;
+  out.reserve(ids.size() * kPackedIdentifierBytes);
+  for (const StoredIdentifier& id : ids) {
+    out.push_back(id.kind);
+    out.push_back(id.linking ? 1 : 0);
+    out.insert(out.end(), id.pseudonym.begin(), id.pseudonym.end());
+  }
+  return out;
+}
+
+std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
+  std::vector<StoredIdentifier> out;
+  for (size_t at = 0; at + kPackedIdentifierBytes <= packed.size(); at += kPackedIdentifierBytes) {
+    StoredIdentifier id{static_cast<uint8_t>(packed[at]), {}, packed[at + 1] != 0};
+    std::copy_n(packed.data() + at + 2, id.pseudonym.size(), reinterpret_cast<char*>(id.pseudonym.data()));
+    out.push_back(id);
+  }
+  return out;
+}
 
 namespace {
 
@@ -29,258 +48,330 @@ CREATE TABLE consent_state(slot BLOB NOT NULL, purpose INTEGER NOT NULL, granted
                                        R"sql(
 CREATE TABLE tombstones(pseudonym BLOB PRIMARY KEY, erased_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX events_by_slot ON events(slot);
+)sql",
+                                       // The identity graph: nodes are identifiers and slots, a profile is a
+                                       // component (union by size, members relabelled), every link and refusal
+                                       // is logged with its provenance. An event is found from a node through
+                                       // its anchor or a logged refusal, so ingest keeps no index on random
+                                       // pseudonyms (each one dirtied a page per identifier per batch), and an
+                                       // event's identifiers are packed into its row (see pack_identifiers).
+                                       R"sql(
+DROP INDEX event_identifiers_by_pseudonym;
+DROP INDEX events_by_slot;
+ALTER TABLE events ADD COLUMN identifiers BLOB;
+CREATE TABLE resolve_queue(seq INTEGER PRIMARY KEY, event_ids BLOB NOT NULL);
+CREATE TABLE profiles(profile_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+                      merged_into INTEGER);
+CREATE INDEX profiles_by_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE nodes(node_id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,
+                   profile INTEGER NOT NULL, blocked INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX nodes_by_profile ON nodes(profile);
+CREATE TABLE event_anchor(event_id BLOB PRIMARY KEY, node_id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX event_anchor_by_node ON event_anchor(node_id);
+CREATE TABLE link_log(link_id INTEGER PRIMARY KEY, a INTEGER, b INTEGER NOT NULL, event_id BLOB NOT NULL,
+                      batch_id BLOB NOT NULL, time_ms INTEGER NOT NULL, rule TEXT NOT NULL, outcome TEXT NOT NULL,
+                      revoked_ms INTEGER);
+CREATE INDEX link_log_by_a ON link_log(a);
+CREATE INDEX link_log_by_b ON link_log(b);
+CREATE INDEX link_log_by_event ON link_log(event_id);
+CREATE INDEX link_log_by_batch ON link_log(batch_id);
+CREATE TABLE blocked(key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE revocations(key BLOB PRIMARY KEY, time_ms INTEGER NOT NULL) WITHOUT ROWID;
 )sql"};
-
-class SqliteStore final : public Store {
- public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override {
-    tombstone_query_ = {};  // finalized before the connection closes
-    sqlite3_close(db_);
-  }
-
-  Status init() {
-    const std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
-    if (int rc = sqlite3_exec(db_, pragmas.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-      return sqlite_status(rc, db_, "store");
-    }
-    int rc = SQLITE_OK;
-    return detail::migrate(db_, kMigrations, "collector store", &rc);
-  }
-
-  Result<std::optional<Bytes>> receipt_for(const Bytes& batch_id) override {
-    std::lock_guard lock(mu_);
-    int rc = SQLITE_OK;
-    Statement st(db_, "SELECT receipt FROM batches WHERE batch_id = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "batches");
-    st.bind(1, batch_id.data(), batch_id.size());
-    rc = st.step();
-    if (rc == SQLITE_DONE) return std::optional<Bytes>{};
-    if (rc != SQLITE_ROW) return sqlite_status(rc, db_, "batches");
-    const auto r = st.blob(0);
-    return std::optional<Bytes>(Bytes(r.begin(), r.end()));
-  }
-
-  Result<ReplayCheck> check_sequence(const Key32& device_key, uint64_t sequence) override {
-    std::lock_guard lock(mu_);
-    int rc = SQLITE_OK;
-    Statement st(db_, "SELECT last_sequence FROM devices WHERE device_key = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "devices");
-    st.bind(1, device_key.data(), device_key.size());
-    rc = st.step();
-    if (rc == SQLITE_DONE) return ReplayCheck::New;
-    if (rc != SQLITE_ROW) return sqlite_status(rc, db_, "devices");
-    return static_cast<uint64_t>(st.int64(0)) < sequence ? ReplayCheck::New : ReplayCheck::SequenceNotIncreasing;
-  }
-
-  Result<std::vector<bool>> known_events(const std::vector<Bytes>& ids) override {
-    std::lock_guard lock(mu_);
-    int rc = SQLITE_OK;
-    Statement st(db_, "SELECT 1 FROM events WHERE event_id = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "events");
-    std::vector<bool> out;
-    out.reserve(ids.size());
-    for (const Bytes& id : ids) {
-      st.bind(1, id.data(), id.size());
-      rc = st.step();
-      st.reset();
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_status(rc, db_, "events");
-      out.push_back(rc == SQLITE_ROW);
-    }
-    return out;
-  }
-
-  Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) override {
-    std::lock_guard lock(mu_);
-    int rc = SQLITE_OK;
-    Statement st(db_, "SELECT granted FROM consent_state WHERE slot = ?1 AND purpose = ?2", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "consent");
-    st.bind(1, slot.data(), slot.size()).bind(2, purpose);
-    rc = st.step();
-    if (rc == SQLITE_DONE) return false;
-    if (rc != SQLITE_ROW) return sqlite_status(rc, db_, "consent");
-    return st.int64(0) != 0;
-  }
-
-  Result<bool> tombstoned(const Key32& pseudonym) override {
-    std::lock_guard lock(mu_);
-    int rc = SQLITE_OK;
-    if (tombstone_query_.get() == nullptr) {  // asked once per identifier: prepared once
-      tombstone_query_ = Statement(db_, "SELECT 1 FROM tombstones WHERE pseudonym = ?1", &rc);
-      if (rc != SQLITE_OK) return sqlite_status(rc, db_, "tombstones");
-    }
-    Statement& st = tombstone_query_;
-    st.bind(1, pseudonym.data(), pseudonym.size());
-    rc = st.step();
-    st.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_status(rc, db_, "tombstones");
-    return rc == SQLITE_ROW;
-  }
-
-  Status commit(const BatchWrite& w) override {
-    std::lock_guard lock(mu_);
-    if (int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-      return sqlite_status(rc, db_, "begin");
-    }
-    Status s = write(w);
-    if (s.ok()) {
-      if (int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-        s = sqlite_status(rc, db_, "commit");
-      }
-    }
-    if (!s.ok()) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return s;
-    }
-    if (!w.erase_pseudonyms.empty() || !w.erase_slots.empty()) {
-      // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
-      // sure no copy of erased rows stays behind in the log either.
-      sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
-    }
-    return s;
-  }
-
-  Result<int64_t> event_count() override {
-    std::lock_guard lock(mu_);
-    int rc = SQLITE_OK;
-    Statement st(db_, "SELECT count(*) FROM events", &rc);
-    if (rc != SQLITE_OK || st.step() != SQLITE_ROW) return sqlite_status(rc, db_, "events");
-    return st.int64(0);
-  }
-
- private:
-  Status write(const BatchWrite& w) {
-    int rc = SQLITE_OK;
-    auto done = [&](Statement& st, const char* what) {
-      rc = st.step();
-      st.reset();
-      return rc == SQLITE_DONE ? Status::Ok() : sqlite_status(rc, db_, what);
-    };
-    Statement device(db_, "INSERT INTO devices VALUES(?1, ?2) ON CONFLICT(device_key) DO UPDATE SET last_sequence = ?2",
-                     &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "devices");
-    device.bind(1, w.device_key.data(), w.device_key.size()).bind(2, static_cast<int64_t>(w.sequence));
-    if (Status s = done(device, "devices"); !s.ok()) return s;
-    Statement batch(db_, "INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5)", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "batches");
-    batch.bind(1, w.batch_id.data(), w.batch_id.size())
-        .bind(2, w.device_key.data(), w.device_key.size())
-        .bind(3, static_cast<int64_t>(w.sequence))
-        .bind(4, w.received_ms)
-        .bind(5, w.receipt.data(), w.receipt.size());
-    if (Status s = done(batch, "batches"); !s.ok()) return s;
-    Statement ev(db_, "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                 &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "events");
-    Statement ids(db_, "INSERT OR IGNORE INTO event_identifiers VALUES(?1, ?2, ?3, ?4)", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "identifiers");
-    for (const StoredEvent& e : w.events) {
-      ev.bind(1, e.event_id.data(), e.event_id.size())
-          .bind(2, w.device_key.data(), w.device_key.size())
-          .bind(3, w.batch_id.data(), w.batch_id.size())
-          .bind(4, e.type)
-          .bind(5, e.channel)
-          .bind(6, e.purpose)
-          .bind(7, e.name)
-          .bind(8, e.occurred_ms)
-          .bind(9, e.corrected_ms)
-          .bind(10, e.slot.data(), e.slot.size());
-      if (e.revenue_minor) {
-        ev.bind(11, *e.revenue_minor).bind(12, e.currency);
-      }
-      ev.bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
-      if (Status s = done(ev, "events"); !s.ok()) return s;
-      for (const StoredIdentifier& id : e.identifiers) {
-        ids.bind(1, e.event_id.data(), e.event_id.size())
-            .bind(2, id.kind)
-            .bind(3, id.pseudonym.data(), id.pseudonym.size())
-            .bind(4, id.linking ? 1 : 0);
-        if (Status s = done(ids, "identifiers"); !s.ok()) return s;
-      }
-    }
-    Statement consent(db_,
-                      "INSERT INTO consent_state VALUES(?1, ?2, ?3, ?4) ON CONFLICT(slot, purpose) DO UPDATE SET "
-                      "granted = ?3, ledger_seq = ?4 WHERE ledger_seq < ?4",
-                      &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "consent");
-    for (const ConsentUpdate& c : w.consent) {
-      consent.bind(1, c.slot.data(), c.slot.size())
-          .bind(2, c.purpose)
-          .bind(3, c.granted ? 1 : 0)
-          .bind(4, static_cast<int64_t>(c.ledger_seq));
-      if (Status s = done(consent, "consent"); !s.ok()) return s;
-    }
-    return erase(w);
-  }
-
-  Status erase(const BatchWrite& w) {
-    if (w.erase_pseudonyms.empty() && w.erase_slots.empty()) return Status::Ok();
-    int rc = SQLITE_OK;
-    std::vector<Bytes> doomed;
-    auto collect = [&](const char* sql, const uint8_t* key, size_t len) -> Status {
-      Statement st(db_, sql, &rc);
-      if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
-      st.bind(1, key, len);
-      while ((rc = st.step()) == SQLITE_ROW) doomed.emplace_back(st.blob(0).begin(), st.blob(0).end());
-      return rc == SQLITE_DONE ? Status::Ok() : sqlite_status(rc, db_, "erase");
-    };
-    for (const Key32& p : w.erase_pseudonyms) {
-      if (Status s = collect("SELECT event_id FROM event_identifiers WHERE pseudonym = ?1", p.data(), p.size());
-          !s.ok()) {
-        return s;
-      }
-    }
-    for (const Bytes& slot : w.erase_slots) {
-      if (Status s = collect("SELECT event_id FROM events WHERE slot = ?1", slot.data(), slot.size()); !s.ok())
-        return s;
-    }
-    Statement del_ev(db_, "DELETE FROM events WHERE event_id = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
-    Statement del_ids(db_, "DELETE FROM event_identifiers WHERE event_id = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
-    for (const Bytes& id : doomed) {
-      for (Statement* st : {&del_ev, &del_ids}) {
-        st->bind(1, id.data(), id.size());
-        rc = st->step();
-        st->reset();
-        if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "erase");
-      }
-    }
-    Statement del_consent(db_, "DELETE FROM consent_state WHERE slot = ?1", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
-    for (const Bytes& slot : w.erase_slots) {
-      del_consent.bind(1, slot.data(), slot.size());
-      rc = del_consent.step();
-      del_consent.reset();
-      if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "erase");
-    }
-    Statement tomb(db_, "INSERT OR IGNORE INTO tombstones VALUES(?1, ?2)", &rc);
-    if (rc != SQLITE_OK) return sqlite_status(rc, db_, "erase");
-    for (const Key32& p : w.erase_pseudonyms) {
-      tomb.bind(1, p.data(), p.size()).bind(2, w.received_ms);
-      rc = tomb.step();
-      tomb.reset();
-      if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "erase");
-    }
-    return Status::Ok();
-  }
-
-  std::mutex mu_;  // one writer connection; SQLite serialises writers anyway
-  sqlite3* db_;
-  Statement tombstone_query_;
-};
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms) {
-  sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  auto store = std::make_unique<SqliteStore>(db);
-  if (rc != SQLITE_OK) return sqlite_status(rc, db, "cannot open the collector store");
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, busy_timeout_ms);
-  if (Status s = store->init(); !s.ok()) return s;
+Connection::~Connection() {
+  cache_.clear();  // statements are finalized before the connection closes
+  if (db_ != nullptr) sqlite3_close(db_);
+}
+
+Status Connection::open(const std::string& path, int busy_timeout_ms) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) return error(rc, "cannot open the collector store");
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, busy_timeout_ms);
+  return exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536",
+              "store");
+}
+
+Statement* Connection::prepare(const char* sql, Status* status) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    int rc = SQLITE_OK;
+    Statement st(db_, sql, &rc);
+    if (rc != SQLITE_OK) {
+      *status = error(rc, "prepare");
+      return nullptr;
+    }
+    it = cache_.emplace(sql, std::move(st)).first;
+  }
+  it->second.reset();
+  return &it->second;
+}
+
+Status Connection::exec(const char* sql, const char* what) {
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? Status::Ok() : error(rc, what);
+}
+
+Status Connection::done(Statement& st, const char* what) {
+  const int rc = st.step();
+  st.reset();
+  return rc == SQLITE_DONE ? Status::Ok() : error(rc, what);
+}
+
+Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
+  if (Status s = writer_.open(path, busy_timeout_ms); !s.ok()) return s;
+  int rc = SQLITE_OK;
+  if (Status s = detail::migrate(writer_.db(), kMigrations, "collector store", &rc); !s.ok()) return s;
+  if (Status s = pack_old_identifiers(); !s.ok()) return s;
+  Status s;
+  Statement* st = writer_.prepare("SELECT pseudonym FROM tombstones", &s);
+  if (st == nullptr) return s;
+  while ((rc = st->step()) == SQLITE_ROW) tombstones_.emplace(st->blob(0));
+  st->reset();
+  if (rc != SQLITE_DONE) return writer_.error(rc, "tombstones");
+  return reader_.open(path, busy_timeout_ms);
+}
+
+// Stores written before schema 3 kept identifiers in their own table: move them into the rows.
+Status SqliteStore::pack_old_identifiers() {
+  Status s;
+  Statement* exists = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'event_identifiers'", &s);
+  if (exists == nullptr) return s;
+  const int rc = exists->step();
+  exists->reset();
+  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc != SQLITE_ROW) return writer_.error(rc, "schema");
+  return in_write_txn([&]() -> Status {
+    std::map<std::string, std::vector<StoredIdentifier>> by_event;
+    Statement* old = writer_.prepare("SELECT event_id, kind, pseudonym, linking FROM event_identifiers", &s);
+    if (old == nullptr) return s;
+    int step;
+    while ((step = old->step()) == SQLITE_ROW) {
+      StoredIdentifier id{static_cast<uint8_t>(old->int64(1)), {}, old->int64(3) != 0};
+      const auto p = old->blob(2);
+      if (p.size() != id.pseudonym.size()) return writer_.error(SQLITE_CORRUPT, "event identifiers");
+      std::copy(p.begin(), p.end(), id.pseudonym.begin());
+      by_event[std::string(old->blob(0))].push_back(id);
+    }
+    old->reset();
+    if (step != SQLITE_DONE) return writer_.error(step, "event identifiers");
+    Statement* set = writer_.prepare("UPDATE events SET identifiers = ?2 WHERE event_id = ?1", &s);
+    if (set == nullptr) return s;
+    for (const auto& [event, ids] : by_event) {
+      const Bytes packed = pack_identifiers(ids);
+      set->bind(1, event.data(), event.size()).bind(2, packed.data(), packed.size());
+      if (s = writer_.done(*set, "events"); !s.ok()) return s;
+    }
+    return writer_.exec(
+        "DROP TABLE event_identifiers; INSERT INTO resolve_queue(event_ids) SELECT event_id FROM events", "schema");
+  });
+}
+
+Result<bool> SqliteStore::ingest(const std::function<Result<bool>(IngestTxn&, BatchWrite&)>& build) {
+  BatchWrite write;
+  auto result = in_write_txn([&]() -> Result<bool> {
+    auto r = build(*this, write);
+    if (!r.ok() || !r.value()) return r;
+    if (Status s = write_batch(write); !s.ok()) return s;
+    return true;
+  });
+  if (result.ok() && result.value() && (!write.erase_pseudonyms.empty() || !write.erase_slots.empty())) {
+    // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
+    // sure no copy of erased rows stays behind in the log either.
+    std::lock_guard lock(writer_.mu);
+    (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
+  }
+  return result;
+}
+
+Result<std::optional<Bytes>> SqliteStore::receipt_for(const Bytes& batch_id) {
+  Status s;
+  Statement* st = writer_.prepare("SELECT receipt FROM batches WHERE batch_id = ?1", &s);
+  if (st == nullptr) return s;
+  st->bind(1, batch_id.data(), batch_id.size());
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return std::optional<Bytes>{};
+  if (rc != SQLITE_ROW) return writer_.error(rc, "batches");
+  const auto r = st->blob(0);
+  return std::optional<Bytes>(Bytes(r.begin(), r.end()));
+}
+
+Result<ReplayCheck> SqliteStore::check_sequence(const Key32& device_key, uint64_t sequence) {
+  Status s;
+  Statement* st = writer_.prepare("SELECT last_sequence FROM devices WHERE device_key = ?1", &s);
+  if (st == nullptr) return s;
+  st->bind(1, device_key.data(), device_key.size());
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return ReplayCheck::New;
+  if (rc != SQLITE_ROW) return writer_.error(rc, "devices");
+  return static_cast<uint64_t>(st->int64(0)) < sequence ? ReplayCheck::New : ReplayCheck::SequenceNotIncreasing;
+}
+
+Result<std::vector<bool>> SqliteStore::known_events(const std::vector<Bytes>& ids) {
+  Status s;
+  Statement* st = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1", &s);
+  if (st == nullptr) return s;
+  std::vector<bool> out;
+  out.reserve(ids.size());
+  for (const Bytes& id : ids) {
+    st->bind(1, id.data(), id.size());
+    const int rc = st->step();
+    st->reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return writer_.error(rc, "events");
+    out.push_back(rc == SQLITE_ROW);
+  }
+  return out;
+}
+
+Result<bool> SqliteStore::consent_granted(const Bytes& slot, uint8_t purpose) {
+  Status s;
+  Statement* st = writer_.prepare("SELECT granted FROM consent_state WHERE slot = ?1 AND purpose = ?2", &s);
+  if (st == nullptr) return s;
+  st->bind(1, slot.data(), slot.size()).bind(2, purpose);
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return false;
+  if (rc != SQLITE_ROW) return writer_.error(rc, "consent");
+  return st->int64(0) != 0;
+}
+
+// Answered from memory: every tombstone is loaded at open and added as its transaction commits.
+Result<bool> SqliteStore::tombstoned(const uint8_t* key, size_t len) {
+  return tombstones_.count(std::string(reinterpret_cast<const char*>(key), len)) != 0;
+}
+
+Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms) {
+  Status s;
+  Statement* st = writer_.prepare("INSERT OR IGNORE INTO tombstones VALUES(?1, ?2)", &s);
+  if (st == nullptr) return s;
+  st->bind(1, key, len).bind(2, now_ms);
+  if (s = writer_.done(*st, "tombstones"); !s.ok()) return s;
+  new_tombstones_.emplace_back(reinterpret_cast<const char*>(key), len);
+  return Status::Ok();
+}
+
+Status SqliteStore::write_batch(const BatchWrite& w) {
+  Status s;
+  Statement* device = writer_.prepare(
+      "INSERT INTO devices VALUES(?1, ?2) ON CONFLICT(device_key) DO UPDATE SET last_sequence = ?2", &s);
+  if (device == nullptr) return s;
+  device->bind(1, w.device_key.data(), w.device_key.size()).bind(2, static_cast<int64_t>(w.sequence));
+  if (s = writer_.done(*device, "devices"); !s.ok()) return s;
+  Statement* batch = writer_.prepare("INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5)", &s);
+  if (batch == nullptr) return s;
+  batch->bind(1, w.batch_id.data(), w.batch_id.size())
+      .bind(2, w.device_key.data(), w.device_key.size())
+      .bind(3, static_cast<int64_t>(w.sequence))
+      .bind(4, w.received_ms)
+      .bind(5, w.receipt.data(), w.receipt.size());
+  if (s = writer_.done(*batch, "batches"); !s.ok()) return s;
+  Statement* ev = writer_.prepare(
+      "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &s);
+  if (ev == nullptr) return s;
+  Bytes packed, queued;
+  queued.reserve(w.events.size() * 16);
+  for (const StoredEvent& e : w.events) {
+    ev->bind(1, e.event_id.data(), e.event_id.size())
+        .bind(2, w.device_key.data(), w.device_key.size())
+        .bind(3, w.batch_id.data(), w.batch_id.size())
+        .bind(4, e.type)
+        .bind(5, e.channel)
+        .bind(6, e.purpose)
+        .bind(7, e.name)
+        .bind(8, e.occurred_ms)
+        .bind(9, e.corrected_ms)
+        .bind(10, e.slot.data(), e.slot.size());
+    if (e.revenue_minor) ev->bind(11, *e.revenue_minor).bind(12, e.currency);
+    packed = pack_identifiers(e.identifiers);
+    ev->bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
+    ev->bind(16, packed.data(), packed.size());
+    if (s = writer_.done(*ev, "events"); !s.ok()) return s;
+    queued.insert(queued.end(), e.event_id.begin(), e.event_id.end());
+  }
+  if (!queued.empty()) {  // identity resolution follows in commit order
+    Statement* queue = writer_.prepare("INSERT INTO resolve_queue(event_ids) VALUES(?1)", &s);
+    if (queue == nullptr) return s;
+    queue->bind(1, queued.data(), queued.size());
+    if (s = writer_.done(*queue, "resolve queue"); !s.ok()) return s;
+  }
+  Statement* consent = writer_.prepare(
+      "INSERT INTO consent_state VALUES(?1, ?2, ?3, ?4) ON CONFLICT(slot, purpose) DO UPDATE SET "
+      "granted = ?3, ledger_seq = ?4 WHERE ledger_seq < ?4",
+      &s);
+  if (consent == nullptr) return s;
+  for (const ConsentUpdate& c : w.consent) {
+    consent->bind(1, c.slot.data(), c.slot.size())
+        .bind(2, c.purpose)
+        .bind(3, c.granted ? 1 : 0)
+        .bind(4, static_cast<int64_t>(c.ledger_seq));
+    if (s = writer_.done(*consent, "consent"); !s.ok()) return s;
+  }
+  if (w.erase_pseudonyms.empty() && w.erase_slots.empty()) return Status::Ok();
+  // The SDK's forget: erase every profile holding one of these keys (after linking what this
+  // batch brought), and tombstone the keys even when no profile holds them yet.
+  if (auto r = resolve_locked(INT64_MAX); !r.ok()) return r.status();
+  auto erase_key = [&](const uint8_t* key, size_t len) -> Status {
+    auto node = find_node(key, len);
+    if (!node.ok()) return node.status();
+    if (node.value()) {
+      auto erased = erase_locked(node.value()->profile, w.received_ms);
+      if (!erased.ok()) return erased.status();
+    }
+    return add_tombstone(key, len, w.received_ms);
+  };
+  for (const Key32& p : w.erase_pseudonyms) {
+    if (s = erase_key(p.data(), p.size()); !s.ok()) return s;
+  }
+  for (const Bytes& slot : w.erase_slots) {
+    if (s = erase_key(slot.data(), slot.size()); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::event_count() {
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  Statement* st = reader_.prepare("SELECT count(*) FROM events", &s);
+  if (st == nullptr) return s;
+  const int rc = st->step();
+  if (rc != SQLITE_ROW) return reader_.error(rc, "events");
+  const int64_t n = st->int64(0);
+  st->reset();
+  return n;
+}
+
+Status SqliteStore::set_blocked(const std::vector<Key32>& pseudonyms) {
+  return in_write_txn([&]() -> Status {
+    Status s;
+    Statement* st = writer_.prepare("INSERT OR IGNORE INTO blocked VALUES(?1)", &s);
+    if (st == nullptr) return s;
+    for (const Key32& p : pseudonyms) {
+      st->bind(1, p.data(), p.size());
+      if (s = writer_.done(*st, "blocked"); !s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+}
+
+Result<ErasureResult> SqliteStore::erase(int64_t profile_id, int64_t now_ms) {
+  auto r = in_write_txn([&]() -> Result<ErasureResult> {
+    if (auto resolved = resolve_locked(INT64_MAX); !resolved.ok()) return resolved.status();
+    auto current = current_profile(profile_id, writer_);
+    if (!current.ok()) return current.status();
+    return erase_locked(current.value(), now_ms);
+  });
+  if (r.ok() && r.value().profiles > 0) {
+    std::lock_guard lock(writer_.mu);
+    (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
+  }
+  return r;
+}
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms, IdentityRules rules) {
+  auto store = std::make_unique<SqliteStore>(std::move(rules));
+  if (Status s = store->init(path, busy_timeout_ms); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -1,14 +1,18 @@
 // The collector's store, behind one interface so PostgreSQL can follow without changing callers.
+// Every method is thread-safe. Nothing in the store is a raw identifier: pseudonyms arrive
+// re-keyed with the server secret, customer slots are random device-made ids.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.hpp"
+#include "identity/rules.hpp"
 
 namespace waymark::collector {
 
@@ -51,9 +55,8 @@ struct BatchWrite {
   int64_t received_ms = 0;
   std::vector<StoredEvent> events;  // new events only
   std::vector<ConsentUpdate> consent;
-  // Erasure requests (the SDK's forget): every event carrying one of these re-keyed linking
-  // pseudonyms, and every event of these customer slots, is deleted; the pseudonyms are
-  // tombstoned so no later batch can bring them back.
+  // Erasure requests (the SDK's forget): the profiles holding these re-keyed linking pseudonyms
+  // or customer slots are erased (see Store::erase) and their keys tombstoned.
   std::vector<Key32> erase_pseudonyms;
   std::vector<Bytes> erase_slots;
   Bytes receipt;  // returned again for a resent batch
@@ -61,22 +64,126 @@ struct BatchWrite {
 
 enum class ReplayCheck { New, KnownBatch, SequenceNotIncreasing };
 
-class Store {
+// Lookups the ingest pipeline makes while the store holds its write transaction, so what it
+// decides cannot be overtaken by a concurrent batch (and costs no extra lock round trips).
+class IngestTxn {
  public:
-  virtual ~Store() = default;
+  virtual ~IngestTxn() = default;
   // The stored receipt when `batch_id` was already acknowledged.
   virtual Result<std::optional<Bytes>> receipt_for(const Bytes& batch_id) = 0;
   virtual Result<ReplayCheck> check_sequence(const Key32& device_key, uint64_t sequence) = 0;
   // Which of these event ids are already stored (dedupe is forever, not a window).
   virtual Result<std::vector<bool>> known_events(const std::vector<Bytes>& event_ids) = 0;
   virtual Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) = 0;
-  virtual Result<bool> tombstoned(const Key32& pseudonym) = 0;
-  virtual Status commit(const BatchWrite& write) = 0;
-  virtual Result<int64_t> event_count() = 0;
+  // A re-keyed pseudonym or a customer slot that was erased.
+  virtual Result<bool> tombstoned(const uint8_t* key, size_t len) = 0;
 };
 
-// SQLite: WAL, migrations, one writer connection (callers serialise through the store).
+// --- identity graph and queries ---------------------------------------------------------------
+
+struct ProfileNode {
+  int64_t node_id = 0;
+  uint8_t kind = 0;  // IdKind, or kSlotKind
+  Bytes key;         // re-keyed pseudonym (32 bytes) or slot id (16 bytes)
+  bool blocked = false;
+};
+
+struct Profile {
+  int64_t profile_id = 0;
+  int64_t created_ms = 0;
+  std::vector<ProfileNode> nodes;
+  int64_t events = 0;
+  int64_t first_seen_ms = 0, last_seen_ms = 0;
+  int64_t revenue_minor = 0;  // summed over all currencies' minor units; see `currencies`
+  std::vector<std::string> currencies;
+};
+
+struct Touchpoint {
+  Bytes event_id, batch_id;
+  uint8_t type = 0, channel = 0, purpose = 0;
+  std::string name;
+  int64_t occurred_ms = 0, corrected_ms = 0;
+  std::optional<int64_t> revenue_minor;
+  std::string currency;
+  std::string campaign_source, campaign_medium, campaign_name;
+  int64_t anchor_node = 0;
+};
+
+// Paging: pass back `next` to continue; empty when done. Opaque to clients.
+struct JourneyPage {
+  std::vector<Touchpoint> items;
+  std::string next;
+};
+
+struct LinkRecord {
+  int64_t link_id = 0;
+  std::optional<int64_t> a;  // none: the identifier was never made a node (blocked, shared device)
+  int64_t b = 0;
+  Bytes event_id, batch_id;
+  int64_t time_ms = 0;
+  std::string rule, outcome;  // outcome: merged | refused; rule says which rule decided
+  std::optional<int64_t> revoked_ms;
+};
+
+struct Explanation {
+  Profile profile;
+  std::vector<LinkRecord> links;  // every link and refusal touching the profile's nodes
+};
+
+struct UnmergeTarget {
+  enum class By { Event, Batch, Identifier } by = By::Event;
+  Bytes key;  // event id, batch id, or re-keyed pseudonym
+};
+
+struct UnmergeResult {
+  int64_t links_revoked = 0;
+  std::vector<int64_t> profiles;  // the profiles the affected nodes belong to afterwards
+};
+
+struct ErasureResult {
+  int64_t profiles = 0, events = 0, identifiers = 0;
+};
+
+struct ProfilePage {
+  std::vector<int64_t> ids;
+  std::string next;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Runs `build` inside one write transaction. `build` fills the write and returns true to
+  // commit it, false to commit nothing (a rejection, or a resent batch). A store error from a
+  // lookup or the commit is returned and nothing is written.
+  virtual Result<bool> ingest(const std::function<Result<bool>(IngestTxn&, BatchWrite&)>& build) = 0;
+  virtual Result<int64_t> event_count() = 0;
+
+  // Identity resolution runs behind ingest: every committed event is queued and linked in
+  // commit order. Returns how many events were resolved (at most `max_events`).
+  virtual Result<int64_t> resolve_pending(int64_t max_events) = 0;
+  virtual Result<int64_t> pending_events() = 0;
+  // Re-keyed pseudonyms that never link (a brand's junk list, computed by the caller).
+  virtual Status set_blocked(const std::vector<Key32>& pseudonyms) = 0;
+
+  // Queries resolve everything pending first. Profile ids merged into another answer with the
+  // surviving profile.
+  virtual Result<std::optional<Profile>> profile(int64_t profile_id) = 0;
+  virtual Result<std::optional<int64_t>> profile_of(const uint8_t* key, size_t len) = 0;
+  virtual Result<ProfilePage> profiles(const std::string& after, int limit) = 0;
+  virtual Result<JourneyPage> journey(int64_t profile_id, const std::string& after, int limit) = 0;
+  virtual Result<std::optional<Explanation>> explain(int64_t profile_id) = 0;
+  // Removes the links a given event, batch or identifier made and recomputes the affected
+  // profiles from their events. An identifier unmerged this way is blocked from linking again.
+  virtual Result<UnmergeResult> unmerge(const UnmergeTarget& target, int64_t now_ms) = 0;
+  // Deletes the profile, its events (and every event carrying one of its identifiers), its links
+  // and nodes; tombstones its pseudonyms and slots so a replayed batch cannot bring it back.
+  virtual Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) = 0;
+};
+
+// SQLite: WAL, migrations, one writer connection and one reader connection for queries.
 // `busy_timeout_ms`: how long a commit waits for a lock before the store reports itself unavailable.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms = 5000);
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms = 5000,
+                                                 IdentityRules rules = {});
 
 }  // namespace waymark::collector

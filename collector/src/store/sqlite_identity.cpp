@@ -1,0 +1,495 @@
+// The identity graph on SQLite: incremental resolution in commit order, exact recompute after an
+// unmerge, and erasure. Every function here runs with the writer lock held, inside a transaction.
+#include <algorithm>
+#include <map>
+
+#include "store/sqlite_store.hpp"
+
+namespace waymark::collector {
+
+using detail::Error;
+using detail::Statement;
+
+namespace {
+
+std::string key_string(std::string_view b) {
+  return std::string(b);
+}
+
+Bytes bytes_of(std::string_view b) {
+  return Bytes(b.begin(), b.end());
+}
+
+}  // namespace
+
+Result<std::optional<SqliteStore::Node>> SqliteStore::find_node(const uint8_t* key, size_t len) {
+  Status s;
+  Statement* st = writer_.prepare("SELECT node_id, profile, kind, blocked FROM nodes WHERE key = ?1", &s);
+  if (st == nullptr) return s;
+  st->bind(1, key, len);
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return std::optional<Node>{};
+  if (rc != SQLITE_ROW) return writer_.error(rc, "nodes");
+  Node n{st->int64(0), st->int64(1), static_cast<uint8_t>(st->int64(2)), st->int64(3) != 0};
+  st->reset();
+  return std::optional<Node>(n);
+}
+
+Result<SqliteStore::Node> SqliteStore::node_for(uint8_t kind, const uint8_t* key, size_t len, int64_t now_ms) {
+  auto found = find_node(key, len);
+  if (!found.ok() || found.value()) return found.ok() ? Result<Node>(*found.value()) : Result<Node>(found.status());
+  Status s;
+  Statement* blocked = writer_.prepare("SELECT 1 FROM blocked WHERE key = ?1", &s);
+  if (blocked == nullptr) return s;
+  blocked->bind(1, key, len);
+  int rc = blocked->step();
+  blocked->reset();
+  if (rc == SQLITE_ROW) return Node{0, 0, kind, true};  // a junk value: never a node, never linked
+  if (rc != SQLITE_DONE) return writer_.error(rc, "blocked");
+  Statement* profile = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(1, ?1)", &s);
+  if (profile == nullptr) return s;
+  profile->bind(1, now_ms);
+  if (s = writer_.done(*profile, "profiles"); !s.ok()) return s;
+  Node n{0, sqlite3_last_insert_rowid(writer_.db()), kind, false};
+  Statement* node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
+  if (node == nullptr) return s;
+  node->bind(1, key, len).bind(2, kind).bind(3, n.profile);
+  if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
+  n.id = sqlite3_last_insert_rowid(writer_.db());
+  return n;
+}
+
+Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) {
+  Status s;
+  for (int hops = 0; hops < 64; ++hops) {  // merges flatten the chain; this only guards a loop
+    Statement* st = c.prepare("SELECT merged_into FROM profiles WHERE profile_id = ?1", &s);
+    if (st == nullptr) return s;
+    st->bind(1, profile_id);
+    const int rc = st->step();
+    if (rc == SQLITE_DONE) return int64_t{0};
+    if (rc != SQLITE_ROW) return c.error(rc, "profiles");
+    if (sqlite3_column_type(st->get(), 0) == SQLITE_NULL) return profile_id;
+    profile_id = st->int64(0);
+  }
+  return Error(WAYMARK_ERR_INTERNAL, "profile merge chain does not end");
+}
+
+Result<KindCounts> SqliteStore::kind_counts(int64_t profile) {
+  Status s;
+  Statement* st =
+      writer_.prepare("SELECT kind, count(*) FROM nodes WHERE profile = ?1 AND blocked = 0 GROUP BY kind", &s);
+  if (st == nullptr) return s;
+  st->bind(1, profile);
+  KindCounts counts;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW)
+    counts[static_cast<uint8_t>(st->int64(0))] = static_cast<uint32_t>(st->int64(1));
+  st->reset();
+  if (rc != SQLITE_DONE) return writer_.error(rc, "nodes");
+  return counts;
+}
+
+Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id,
+                             int64_t time_ms, const std::string& rule, const char* outcome) {
+  Status s;
+  Statement* st = writer_.prepare(
+      "INSERT INTO link_log(a, b, event_id, batch_id, time_ms, rule, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s);
+  if (st == nullptr) return s;
+  if (a) st->bind(1, *a);
+  st->bind(2, b)
+      .bind(3, event_id.data(), event_id.size())
+      .bind(4, batch_id.data(), batch_id.size())
+      .bind(5, time_ms)
+      .bind(6, rule)
+      .bind(7, std::string_view(outcome));
+  return writer_.done(*st, "link log");
+}
+
+// Union by size: the smaller profile's nodes are relabelled, its id forwards to the survivor.
+Status SqliteStore::merge_profiles(int64_t a, int64_t b) {
+  Status s;
+  int64_t size[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    Statement* st = writer_.prepare("SELECT size FROM profiles WHERE profile_id = ?1", &s);
+    if (st == nullptr) return s;
+    st->bind(1, i == 0 ? a : b);
+    const int rc = st->step();
+    if (rc != SQLITE_ROW) return writer_.error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "profiles");
+    size[i] = st->int64(0);
+    st->reset();
+  }
+  const int64_t keep = size[0] >= size[1] ? a : b, gone = keep == a ? b : a;
+  const char* steps[] = {
+      "UPDATE nodes SET profile = ?1 WHERE profile = ?2",
+      "UPDATE profiles SET size = size + (SELECT size FROM profiles WHERE profile_id = ?2) WHERE profile_id = ?1",
+      "UPDATE profiles SET size = 0, merged_into = ?1 WHERE profile_id = ?2",
+      "UPDATE profiles SET merged_into = ?1 WHERE merged_into = ?2",
+  };
+  for (const char* sql : steps) {
+    Statement* st = writer_.prepare(sql, &s);
+    if (st == nullptr) return s;
+    st->bind(1, keep).bind(2, gone);
+    if (s = writer_.done(*st, "merge"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// The queue holds one row per committed batch: its new event ids, 16 bytes each, in order.
+Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
+  int64_t resolved = 0;
+  Status s;
+  while (resolved < max_events) {
+    Statement* q = writer_.prepare("SELECT seq, event_ids FROM resolve_queue ORDER BY seq LIMIT 1", &s);
+    if (q == nullptr) return s;
+    int rc = q->step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return writer_.error(rc, "resolve queue");
+    const int64_t seq = q->int64(0);
+    const Bytes ids = bytes_of(q->blob(1));
+    q->reset();
+    for (size_t at = 0; at + 16 <= ids.size(); at += 16) {
+      Statement* ev =
+          writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);
+      if (ev == nullptr) return s;
+      ev->bind(1, ids.data() + at, 16);
+      rc = ev->step();
+      if (rc == SQLITE_DONE) continue;  // erased before it was resolved
+      if (rc != SQLITE_ROW) return writer_.error(rc, "events");
+      const Bytes event_id(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                           ids.begin() + static_cast<std::ptrdiff_t>(at + 16));
+      const Bytes batch_id = bytes_of(ev->blob(0)), slot = bytes_of(ev->blob(1));
+      const int64_t time_ms = ev->int64(2);
+      const auto identifiers = unpack_identifiers(ev->blob(3));
+      ev->reset();
+      if (s = resolve_event(event_id, batch_id, slot, identifiers, time_ms); !s.ok()) return s;
+      ++resolved;
+    }
+    Statement* del = writer_.prepare("DELETE FROM resolve_queue WHERE seq = ?1", &s);
+    if (del == nullptr) return s;
+    del->bind(1, seq);
+    if (s = writer_.done(*del, "resolve queue"); !s.ok()) return s;
+  }
+  return resolved;
+}
+
+// One event: make nodes of its linking identifiers and its slot, anchor it to the strongest,
+// and try to link every other node to the anchor under the rules, logging each decision.
+Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
+                                  const std::vector<StoredIdentifier>& ids, int64_t time_ms) {
+  bool shared = false;
+  std::optional<std::optional<int64_t>> blocked;  // a blocked identifier (its node, if it has one)
+  std::vector<Node> nodes;
+  for (const StoredIdentifier& id : ids) {
+    if (!id.linking) {
+      shared = true;
+      continue;
+    }
+    if (!IdentityRules::links(id.kind)) continue;
+    auto n = node_for(id.kind, id.pseudonym.data(), id.pseudonym.size(), time_ms);
+    if (!n.ok()) return n.status();
+    if (n.value().blocked) {
+      blocked = n.value().id != 0 ? std::optional<int64_t>(n.value().id) : std::nullopt;
+      continue;
+    }
+    nodes.push_back(n.value());
+  }
+  auto slot_node = node_for(kSlotKind, slot.data(), slot.size(), time_ms);
+  if (!slot_node.ok()) return slot_node.status();
+  if (!slot_node.value().blocked) nodes.push_back(slot_node.value());
+  if (nodes.empty()) return Status::Ok();
+  std::stable_sort(nodes.begin(), nodes.end(),
+                   [](const Node& x, const Node& y) { return anchor_rank(x.kind) > anchor_rank(y.kind); });
+  const Node& anchor = nodes.front();
+  Status s;
+  Statement* st = writer_.prepare("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", &s);
+  if (st == nullptr) return s;
+  st->bind(1, event_id.data(), event_id.size()).bind(2, anchor.id);
+  if (s = writer_.done(*st, "event anchor"); !s.ok()) return s;
+  if (shared) {  // recorded once per event: a shared device's id joined no one
+    if (s = log_link(std::nullopt, anchor.id, event_id, batch_id, time_ms, "shared_device", "refused"); !s.ok())
+      return s;
+  }
+  if (blocked) {
+    if (s = log_link(*blocked, anchor.id, event_id, batch_id, time_ms, "blocked_pseudonym", "refused"); !s.ok())
+      return s;
+  }
+  for (size_t i = 1; i < nodes.size(); ++i) {
+    // Earlier merges in this event may have relabelled either side: read both afresh.
+    int64_t profiles[2];
+    for (int k = 0; k < 2; ++k) {
+      Statement* p = writer_.prepare("SELECT profile FROM nodes WHERE node_id = ?1", &s);
+      if (p == nullptr) return s;
+      p->bind(1, k == 0 ? anchor.id : nodes[i].id);
+      const int rc = p->step();
+      if (rc != SQLITE_ROW) return writer_.error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "nodes");
+      profiles[k] = p->int64(0);
+      p->reset();
+    }
+    if (profiles[0] == profiles[1]) continue;
+    auto a = kind_counts(profiles[0]);
+    if (!a.ok()) return a.status();
+    auto b = kind_counts(profiles[1]);
+    if (!b.ok()) return b.status();
+    if (auto why = merge_refusal(a.value(), b.value(), rules_)) {
+      s = log_link(nodes[i].id, anchor.id, event_id, batch_id, time_ms, *why, "refused");
+    } else {
+      s = merge_profiles(profiles[0], profiles[1]);
+      if (s.ok()) s = log_link(nodes[i].id, anchor.id, event_id, batch_id, time_ms, "co_occurrence", "merged");
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<ProfileNode>> SqliteStore::nodes_of(int64_t profile, Connection& c) {
+  Status s;
+  Statement* st = c.prepare("SELECT node_id, kind, key, blocked FROM nodes WHERE profile = ?1 ORDER BY node_id", &s);
+  if (st == nullptr) return s;
+  st->bind(1, profile);
+  std::vector<ProfileNode> out;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    out.push_back({st->int64(0), static_cast<uint8_t>(st->int64(1)), bytes_of(st->blob(2)), st->int64(3) != 0});
+  }
+  st->reset();
+  if (rc != SQLITE_DONE) return c.error(rc, "nodes");
+  return out;
+}
+
+// An event carrying a node either is anchored to a node of the same profile or logged the refusal
+// that kept them apart (a = the node), so the anchors and the link log find every one.
+Result<std::vector<Bytes>> SqliteStore::events_touching(const std::vector<ProfileNode>& nodes, Connection& c) {
+  std::set<std::string> seen;
+  std::vector<Bytes> out;
+  Status s;
+  for (const ProfileNode& n : nodes) {
+    for (const char* sql :
+         {"SELECT event_id FROM event_anchor WHERE node_id = ?1", "SELECT event_id FROM link_log WHERE a = ?1"}) {
+      Statement* st = c.prepare(sql, &s);
+      if (st == nullptr) return s;
+      st->bind(1, n.node_id);
+      int rc;
+      while ((rc = st->step()) == SQLITE_ROW) {
+        if (seen.insert(key_string(st->blob(0))).second) out.push_back(bytes_of(st->blob(0)));
+      }
+      st->reset();
+      if (rc != SQLITE_DONE) return c.error(rc, "events");
+    }
+  }
+  return out;
+}
+
+// Rebuilds one profile from its events, as if revoked events, batches and identifiers had never
+// linked anything: replayed in corrected time order under the same rules. Links to nodes outside
+// the profile were refused before and stay refused. The largest part keeps the profile id.
+Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles) {
+  auto nodes = nodes_of(profile, writer_);
+  if (!nodes.ok()) return nodes.status();
+  auto events = events_touching(nodes.value(), writer_);
+  if (!events.ok()) return events.status();
+  Components comp(rules_);
+  std::map<std::string, size_t> index;  // node key -> component member
+  for (const ProfileNode& n : nodes.value())
+    index[key_string({reinterpret_cast<const char*>(n.key.data()), n.key.size()})] = comp.add(n.kind);
+  struct Replay {
+    int64_t time_ms = 0;
+    Bytes event_id, batch_id;
+    std::vector<size_t> members;
+  };
+  std::vector<Replay> replay;
+  Status s;
+  const auto member = [&](const Bytes& key) -> std::optional<size_t> {
+    const auto it = index.find(std::string(key.begin(), key.end()));
+    if (it == index.end() || nodes.value()[it->second].blocked) return std::nullopt;
+    return it->second;
+  };
+  for (const Bytes& id : events.value()) {
+    Statement* st = writer_.prepare(
+        "SELECT batch_id, corrected_ms, slot, (SELECT count(*) FROM revocations WHERE key IN (e.event_id, "
+        "e.batch_id)), "
+        "identifiers FROM events e WHERE event_id = ?1",
+        &s);
+    if (st == nullptr) return s;
+    st->bind(1, id.data(), id.size());
+    const int rc = st->step();
+    if (rc != SQLITE_ROW) return writer_.error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "events");
+    Replay r{st->int64(1), id, bytes_of(st->blob(0)), {}};
+    const Bytes slot = bytes_of(st->blob(2));
+    const bool revoked = st->int64(3) != 0;
+    const auto ids = unpack_identifiers(st->blob(4));
+    st->reset();
+    if (revoked) continue;
+    for (const StoredIdentifier& en : ids) {
+      if (!en.linking || !IdentityRules::links(en.kind)) continue;
+      if (auto m = member(Bytes(en.pseudonym.begin(), en.pseudonym.end()))) r.members.push_back(*m);
+    }
+    if (auto m = member(slot)) r.members.push_back(*m);
+    std::stable_sort(r.members.begin(), r.members.end(), [&](size_t x, size_t y) {
+      return anchor_rank(nodes.value()[x].kind) > anchor_rank(nodes.value()[y].kind);
+    });
+    if (r.members.size() > 1) replay.push_back(std::move(r));
+  }
+  std::sort(replay.begin(), replay.end(), [](const Replay& x, const Replay& y) {
+    return std::tie(x.time_ms, x.event_id) < std::tie(y.time_ms, y.event_id);
+  });
+
+  // Decisions among these nodes are superseded by the recompute's own.
+  std::set<int64_t> ids;
+  for (const ProfileNode& n : nodes.value()) ids.insert(n.node_id);
+  Statement* old = writer_.prepare(
+      "SELECT link_id, a, b FROM link_log WHERE b = ?1 AND a IS NOT NULL AND revoked_ms IS NULL "
+      "AND rule != 'blocked_pseudonym'",
+      &s);
+  if (old == nullptr) return s;
+  std::vector<int64_t> superseded;
+  for (int64_t id : ids) {
+    old->reset();
+    old->bind(1, id);
+    int rc;
+    while ((rc = old->step()) == SQLITE_ROW) {
+      if (ids.count(old->int64(1)) != 0) superseded.push_back(old->int64(0));
+    }
+    if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
+  }
+  Statement* revoke = writer_.prepare("UPDATE link_log SET revoked_ms = ?2 WHERE link_id = ?1", &s);
+  if (revoke == nullptr) return s;
+  for (int64_t link : superseded) {
+    revoke->bind(1, link).bind(2, now_ms);
+    if (s = writer_.done(*revoke, "link log"); !s.ok()) return s;
+  }
+  for (const Replay& r : replay) {
+    const size_t anchor = r.members.front();
+    for (size_t i = 1; i < r.members.size(); ++i) {
+      std::string rule = "co_occurrence";
+      const LinkOutcome o = comp.link(anchor, r.members[i], &rule);
+      if (o == LinkOutcome::Same) continue;
+      s = log_link(nodes.value()[r.members[i]].node_id, nodes.value()[anchor].node_id, r.event_id, r.batch_id,
+                   r.time_ms, rule, o == LinkOutcome::Merged ? "merged" : "refused");
+      if (!s.ok()) return s;
+    }
+  }
+
+  // Assign: the largest component keeps the id, every other one becomes a new profile.
+  std::map<size_t, std::vector<size_t>> groups;
+  for (size_t i = 0; i < nodes.value().size(); ++i) groups[comp.find(i)].push_back(i);
+  auto largest = std::max_element(groups.begin(), groups.end(),
+                                  [](const auto& x, const auto& y) { return x.second.size() < y.second.size(); });
+  for (auto& [root, members] : groups) {
+    int64_t pid = profile;
+    if (root != largest->first) {
+      Statement* p = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(?1, ?2)", &s);
+      if (p == nullptr) return s;
+      p->bind(1, static_cast<int64_t>(members.size())).bind(2, now_ms);
+      if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
+      pid = sqlite3_last_insert_rowid(writer_.db());
+      Statement* relabel = writer_.prepare("UPDATE nodes SET profile = ?2 WHERE node_id = ?1", &s);
+      if (relabel == nullptr) return s;
+      for (size_t m : members) {
+        relabel->bind(1, nodes.value()[m].node_id).bind(2, pid);
+        if (s = writer_.done(*relabel, "nodes"); !s.ok()) return s;
+      }
+    } else {
+      Statement* size = writer_.prepare("UPDATE profiles SET size = ?2 WHERE profile_id = ?1", &s);
+      if (size == nullptr) return s;
+      size->bind(1, profile).bind(2, static_cast<int64_t>(members.size()));
+      if (s = writer_.done(*size, "profiles"); !s.ok()) return s;
+    }
+    out_profiles->insert(pid);
+  }
+  return Status::Ok();
+}
+
+Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t now_ms) {
+  return in_write_txn([&]() -> Result<UnmergeResult> {
+    if (auto r = resolve_locked(INT64_MAX); !r.ok()) return r.status();
+    UnmergeResult result;
+    std::set<int64_t> affected;
+    Status s;
+    if (target.by == UnmergeTarget::By::Identifier) {
+      auto node = find_node(target.key.data(), target.key.size());
+      if (!node.ok()) return node.status();
+      if (!node.value()) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "no such identifier");
+      // Blocked from now on, so the next event carrying it cannot join the profiles again.
+      for (const char* sql :
+           {"UPDATE nodes SET blocked = 1 WHERE key = ?1", "INSERT OR IGNORE INTO blocked VALUES(?1)"}) {
+        Statement* st = writer_.prepare(sql, &s);
+        if (st == nullptr) return s;
+        st->bind(1, target.key.data(), target.key.size());
+        if (s = writer_.done(*st, "unmerge"); !s.ok()) return s;
+      }
+      affected.insert(node.value()->profile);
+    } else {
+      Statement* rev = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
+      if (rev == nullptr) return s;
+      rev->bind(1, target.key.data(), target.key.size()).bind(2, now_ms);
+      if (s = writer_.done(*rev, "revocations"); !s.ok()) return s;
+      // Only a profile this event or batch merged can fall apart: every other link it made was
+      // redundant when it was made, and what it was redundant with still stands.
+      Statement* links = writer_.prepare(
+          target.by == UnmergeTarget::By::Event
+              ? "SELECT link_id, (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE event_id = ?1 "
+                "AND outcome = 'merged' AND revoked_ms IS NULL"
+              : "SELECT link_id, (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE batch_id = ?1 "
+                "AND outcome = 'merged' AND revoked_ms IS NULL",
+          &s);
+      if (links == nullptr) return s;
+      links->bind(1, target.key.data(), target.key.size());
+      int rc;
+      while ((rc = links->step()) == SQLITE_ROW) {
+        ++result.links_revoked;
+        affected.insert(links->int64(1));
+      }
+      links->reset();
+      if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
+    }
+    std::set<int64_t> after;
+    for (int64_t p : affected) {
+      if (s = recompute(p, now_ms, &after); !s.ok()) return s;
+    }
+    if (target.by == UnmergeTarget::By::Identifier) result.links_revoked = static_cast<int64_t>(after.size()) - 1;
+    result.profiles.assign(after.begin(), after.end());
+    return result;
+  });
+}
+
+Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_ms) {
+  ErasureResult result;
+  auto nodes = nodes_of(profile_id, writer_);
+  if (!nodes.ok()) return nodes.status();
+  auto events = events_touching(nodes.value(), writer_);
+  if (!events.ok()) return events.status();
+  Status s;
+  const auto run = [&](const char* sql, const auto& bind) -> Status {
+    Statement* st = writer_.prepare(sql, &s);
+    if (st == nullptr) return s;
+    bind(*st);
+    return writer_.done(*st, "erase");
+  };
+  for (const Bytes& id : events.value()) {
+    for (const char* sql : {"DELETE FROM events WHERE event_id = ?1", "DELETE FROM event_anchor WHERE event_id = ?1"}) {
+      if (s = run(sql, [&](Statement& st) { st.bind(1, id.data(), id.size()); }); !s.ok()) return s;
+    }
+  }
+  for (const ProfileNode& n : nodes.value()) {
+    for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
+                            "DELETE FROM nodes WHERE node_id = ?1"}) {
+      if (s = run(sql, [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
+    }
+    if (n.kind == kSlotKind) {
+      s = run("DELETE FROM consent_state WHERE slot = ?1",
+              [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });
+      if (!s.ok()) return s;
+    }
+    if (s = add_tombstone(n.key.data(), n.key.size(), now_ms); !s.ok()) return s;
+  }
+  for (const char* sql :
+       {"DELETE FROM profiles WHERE merged_into = ?1", "DELETE FROM profiles WHERE profile_id = ?1"}) {
+    if (s = run(sql, [&](Statement& st) { st.bind(1, profile_id); }); !s.ok()) return s;
+  }
+  result.profiles = sqlite3_changes(writer_.db()) > 0 ? 1 : 0;
+  result.events = static_cast<int64_t>(events.value().size());
+  result.identifiers = static_cast<int64_t>(nodes.value().size());
+  return result;
+}
+
+}  // namespace waymark::collector

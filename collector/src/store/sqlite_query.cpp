@@ -1,0 +1,219 @@
+// Queries on the reader connection, after everything committed has been resolved.
+#include <algorithm>
+#include <charconv>
+
+#include <sodium.h>
+
+#include "store/sqlite_store.hpp"
+
+namespace waymark::collector {
+
+using detail::Error;
+using detail::Statement;
+
+namespace {
+
+Bytes bytes_of(std::string_view b) {
+  return Bytes(b.begin(), b.end());
+}
+
+// Journey cursor: "<corrected_ms>.<event id hex>".
+bool parse_cursor(const std::string& s, int64_t* ms, Bytes* id) {
+  if (s.empty()) return true;
+  const size_t dot = s.find('.');
+  if (dot == std::string::npos || s.size() - dot - 1 != 32) return false;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + dot, *ms);
+  if (ec != std::errc() || end != s.data() + dot) return false;
+  id->resize(16);
+  size_t len = 0;
+  return sodium_hex2bin(id->data(), 16, s.data() + dot + 1, 32, nullptr, &len, nullptr) == 0 && len == 16;
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
+  return in_write_txn([&] { return resolve_locked(max_events); });
+}
+
+Result<int64_t> SqliteStore::pending_events() {
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  Statement* st = reader_.prepare("SELECT coalesce(sum(length(event_ids) / 16), 0) FROM resolve_queue", &s);
+  if (st == nullptr) return s;
+  const int rc = st->step();
+  if (rc != SQLITE_ROW) return reader_.error(rc, "resolve queue");
+  const int64_t n = st->int64(0);
+  st->reset();
+  return n;
+}
+
+Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
+  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  std::lock_guard lock(reader_.mu);
+  auto current = current_profile(profile_id, reader_);
+  if (!current.ok()) return current.status();
+  if (current.value() == 0) return std::optional<Profile>{};
+  Profile p;
+  p.profile_id = current.value();
+  auto nodes = nodes_of(p.profile_id, reader_);
+  if (!nodes.ok()) return nodes.status();
+  p.nodes = std::move(nodes.value());
+  Status s;
+  Statement* st = reader_.prepare(
+      "SELECT (SELECT created_ms FROM profiles WHERE profile_id = ?1), count(*), min(e.corrected_ms), "
+      "max(e.corrected_ms), total(e.revenue_minor), group_concat(DISTINCT e.currency) FROM nodes n "
+      "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id WHERE n.profile = ?1",
+      &s);
+  if (st == nullptr) return s;
+  st->bind(1, p.profile_id);
+  const int rc = st->step();
+  if (rc != SQLITE_ROW) return reader_.error(rc, "profiles");
+  p.created_ms = st->int64(0);
+  p.events = st->int64(1);
+  p.first_seen_ms = st->int64(2);
+  p.last_seen_ms = st->int64(3);
+  p.revenue_minor = st->int64(4);
+  std::string currencies(st->blob(5));
+  st->reset();
+  for (size_t at = 0; !currencies.empty() && at != std::string::npos;) {
+    const size_t comma = currencies.find(',', at);
+    p.currencies.push_back(currencies.substr(at, comma == std::string::npos ? comma : comma - at));
+    at = comma == std::string::npos ? comma : comma + 1;
+  }
+  return std::optional<Profile>(std::move(p));
+}
+
+Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_t len) {
+  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  Statement* st = reader_.prepare("SELECT profile FROM nodes WHERE key = ?1", &s);
+  if (st == nullptr) return s;
+  st->bind(1, key, len);
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return std::optional<int64_t>{};
+  if (rc != SQLITE_ROW) return reader_.error(rc, "nodes");
+  const int64_t id = st->int64(0);
+  st->reset();
+  return std::optional<int64_t>(id);
+}
+
+Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
+  int64_t from = 0;
+  if (!after.empty()) {
+    const auto [end, ec] = std::from_chars(after.data(), after.data() + after.size(), from);
+    if (ec != std::errc() || end != after.data() + after.size())
+      return Error(WAYMARK_ERR_INVALID_ARGUMENT, "bad cursor");
+  }
+  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  Statement* st = reader_.prepare(
+      "SELECT profile_id FROM profiles WHERE profile_id > ?1 AND merged_into IS NULL ORDER BY profile_id LIMIT ?2", &s);
+  if (st == nullptr) return s;
+  st->bind(1, from).bind(2, limit + 1);
+  ProfilePage page;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) page.ids.push_back(st->int64(0));
+  st->reset();
+  if (rc != SQLITE_DONE) return reader_.error(rc, "profiles");
+  if (page.ids.size() > static_cast<size_t>(limit)) {
+    page.ids.pop_back();
+    page.next = std::to_string(page.ids.back());
+  }
+  return page;
+}
+
+Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& after, int limit) {
+  int64_t after_ms = INT64_MIN;
+  Bytes after_id(16, 0);
+  if (!parse_cursor(after, &after_ms, &after_id)) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "bad cursor");
+  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  std::lock_guard lock(reader_.mu);
+  auto current = current_profile(profile_id, reader_);
+  if (!current.ok()) return current.status();
+  Status s;
+  Statement* st = reader_.prepare(
+      "SELECT e.event_id, e.batch_id, e.type, e.channel, e.purpose, e.name, e.occurred_ms, e.corrected_ms, "
+      "e.revenue_minor, e.currency, e.campaign_source, e.campaign_medium, e.campaign_name, a.node_id FROM nodes n "
+      "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id WHERE n.profile = ?1 "
+      "AND (e.corrected_ms > ?2 OR (e.corrected_ms = ?2 AND e.event_id > ?3)) ORDER BY e.corrected_ms, e.event_id "
+      "LIMIT ?4",
+      &s);
+  if (st == nullptr) return s;
+  st->bind(1, current.value()).bind(2, after_ms).bind(3, after_id.data(), after_id.size()).bind(4, limit + 1);
+  JourneyPage page;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    Touchpoint t;
+    t.event_id = bytes_of(st->blob(0));
+    t.batch_id = bytes_of(st->blob(1));
+    t.type = static_cast<uint8_t>(st->int64(2));
+    t.channel = static_cast<uint8_t>(st->int64(3));
+    t.purpose = static_cast<uint8_t>(st->int64(4));
+    t.name = std::string(st->blob(5));
+    t.occurred_ms = st->int64(6);
+    t.corrected_ms = st->int64(7);
+    if (sqlite3_column_type(st->get(), 8) != SQLITE_NULL) t.revenue_minor = st->int64(8);
+    t.currency = std::string(st->blob(9));
+    t.campaign_source = std::string(st->blob(10));
+    t.campaign_medium = std::string(st->blob(11));
+    t.campaign_name = std::string(st->blob(12));
+    t.anchor_node = st->int64(13);
+    page.items.push_back(std::move(t));
+  }
+  st->reset();
+  if (rc != SQLITE_DONE) return reader_.error(rc, "journey");
+  if (page.items.size() > static_cast<size_t>(limit)) {
+    page.items.pop_back();
+    const Touchpoint& last = page.items.back();
+    std::string hex(33, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), last.event_id.data(), last.event_id.size());
+    hex.pop_back();
+    page.next = std::to_string(last.corrected_ms) + "." + hex;
+  }
+  return page;
+}
+
+Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
+  auto p = profile(profile_id);
+  if (!p.ok() || !p.value())
+    return p.ok() ? std::optional<Explanation>{} : Result<std::optional<Explanation>>(p.status());
+  Explanation x;
+  x.profile = std::move(*p.value());
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  std::set<int64_t> seen;
+  for (const ProfileNode& n : x.profile.nodes) {
+    for (const char* sql : {"SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms FROM "
+                            "link_log WHERE a = ?1",
+                            "SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms FROM "
+                            "link_log WHERE b = ?1"}) {
+      Statement* st = reader_.prepare(sql, &s);
+      if (st == nullptr) return s;
+      st->bind(1, n.node_id);
+      int rc;
+      while ((rc = st->step()) == SQLITE_ROW) {
+        if (!seen.insert(st->int64(0)).second) continue;
+        LinkRecord l;
+        l.link_id = st->int64(0);
+        if (sqlite3_column_type(st->get(), 1) != SQLITE_NULL) l.a = st->int64(1);
+        l.b = st->int64(2);
+        l.event_id = bytes_of(st->blob(3));
+        l.batch_id = bytes_of(st->blob(4));
+        l.time_ms = st->int64(5);
+        l.rule = std::string(st->blob(6));
+        l.outcome = std::string(st->blob(7));
+        if (sqlite3_column_type(st->get(), 8) != SQLITE_NULL) l.revoked_ms = st->int64(8);
+        x.links.push_back(std::move(l));
+      }
+      st->reset();
+      if (rc != SQLITE_DONE) return reader_.error(rc, "link log");
+    }
+  }
+  std::sort(x.links.begin(), x.links.end(),
+            [](const LinkRecord& a, const LinkRecord& b) { return a.link_id < b.link_id; });
+  return std::optional<Explanation>(std::move(x));
+}
+
+}  // namespace waymark::collector

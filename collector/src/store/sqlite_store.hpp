@@ -1,0 +1,128 @@
+// The SQLite store (internal). One writer connection for ingest, identity resolution, unmerge
+// and erasure; one reader connection for queries, which WAL lets run beside the writer.
+// sqlite_store.cpp: schema, ingest, erasure; sqlite_identity.cpp: the identity graph;
+// sqlite_query.cpp: profiles, journeys, explanations.
+#pragma once
+
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+
+namespace waymark::collector {
+
+// One connection and its prepared statements (keyed by the SQL literal's address).
+class Connection {
+ public:
+  Connection() = default;
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Status open(const std::string& path, int busy_timeout_ms);
+  sqlite3* db() const { return db_; }
+  // A cached statement, reset and ready to bind; nullptr (and `*status`) when SQLite refuses it.
+  detail::Statement* prepare(const char* sql, Status* status);
+  Status exec(const char* sql, const char* what);
+  Status error(int rc, const char* what) const { return detail::sqlite_status(rc, db_, what); }
+  // Steps a statement that returns no rows.
+  Status done(detail::Statement& st, const char* what);
+
+  std::mutex mu;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, detail::Statement> cache_;
+};
+
+// An event's identifiers live in its row: per identifier kind (1 byte), linking (1), pseudonym (32).
+constexpr size_t kPackedIdentifierBytes = 34;
+Bytes pack_identifiers(const std::vector<StoredIdentifier>& ids);
+std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed);
+
+class SqliteStore final : public Store, private IngestTxn {
+ public:
+  explicit SqliteStore(IdentityRules rules) : rules_(std::move(rules)) {}
+  Status init(const std::string& path, int busy_timeout_ms);
+
+  Result<bool> ingest(const std::function<Result<bool>(IngestTxn&, BatchWrite&)>& build) override;
+  Result<int64_t> event_count() override;
+  Result<int64_t> resolve_pending(int64_t max_events) override;
+  Result<int64_t> pending_events() override;
+  Status set_blocked(const std::vector<Key32>& pseudonyms) override;
+  Result<std::optional<Profile>> profile(int64_t profile_id) override;
+  Result<std::optional<int64_t>> profile_of(const uint8_t* key, size_t len) override;
+  Result<ProfilePage> profiles(const std::string& after, int limit) override;
+  Result<JourneyPage> journey(int64_t profile_id, const std::string& after, int limit) override;
+  Result<std::optional<Explanation>> explain(int64_t profile_id) override;
+  Result<UnmergeResult> unmerge(const UnmergeTarget& target, int64_t now_ms) override;
+  Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) override;
+
+ private:
+  // IngestTxn, called inside the write transaction.
+  Result<std::optional<Bytes>> receipt_for(const Bytes& batch_id) override;
+  Result<ReplayCheck> check_sequence(const Key32& device_key, uint64_t sequence) override;
+  Result<std::vector<bool>> known_events(const std::vector<Bytes>& event_ids) override;
+  Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) override;
+  Result<bool> tombstoned(const uint8_t* key, size_t len) override;
+
+  // Runs `fn` in a write transaction (the writer lock held), committing when it succeeds.
+  template <class F>
+  auto in_write_txn(F&& fn) -> decltype(fn());
+  Status write_batch(const BatchWrite& w);
+  Status pack_old_identifiers();
+  Status add_tombstone(const uint8_t* key, size_t len, int64_t now_ms);
+
+  // Identity graph, writer lock held (sqlite_identity.cpp).
+  struct Node {
+    int64_t id = 0, profile = 0;
+    uint8_t kind = 0;
+    bool blocked = false;
+  };
+  Result<int64_t> resolve_locked(int64_t max_events);
+  Status resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
+                       const std::vector<StoredIdentifier>& ids, int64_t time_ms);
+  Result<std::optional<Node>> find_node(const uint8_t* key, size_t len);
+  Result<Node> node_for(uint8_t kind, const uint8_t* key, size_t len, int64_t now_ms);
+  Result<int64_t> current_profile(int64_t profile_id, Connection& c);
+  Result<KindCounts> kind_counts(int64_t profile);
+  Status log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id, int64_t time_ms,
+                  const std::string& rule, const char* outcome);
+  Status merge_profiles(int64_t keep, int64_t into_other);
+  Status recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles);
+  Result<std::vector<ProfileNode>> nodes_of(int64_t profile, Connection& c);
+  // Every event id that belongs to or carries one of `nodes` (anchored, identifier, slot).
+  Result<std::vector<Bytes>> events_touching(const std::vector<ProfileNode>& nodes, Connection& c);
+  Result<ErasureResult> erase_locked(int64_t profile_id, int64_t now_ms);
+
+  IdentityRules rules_;
+  Connection writer_, reader_;
+  std::set<std::string> tombstones_;         // every erased key, so ingest never asks SQLite
+  std::vector<std::string> new_tombstones_;  // added by the open transaction
+};
+
+}  // namespace waymark::collector
+
+namespace waymark::collector {
+
+template <class F>
+auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
+  std::lock_guard lock(writer_.mu);
+  new_tombstones_.clear();
+  if (Status s = writer_.exec("BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+  auto result = fn();
+  if (result.ok()) {
+    if (Status s = writer_.exec("COMMIT", "commit"); !s.ok()) {
+      (void)writer_.exec("ROLLBACK", "rollback");
+      return s;
+    }
+    tombstones_.insert(new_tombstones_.begin(), new_tombstones_.end());
+  } else {
+    (void)writer_.exec("ROLLBACK", "rollback");
+  }
+  return result;
+}
+
+}  // namespace waymark::collector
