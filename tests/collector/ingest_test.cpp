@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "support/collector_fixture.hpp"
+#include "support/http_client.hpp"
 #include "support/test_support.hpp"
 #include "waymark/wire/v1/envelope_generated.h"
 #include "wire/envelope.hpp"
@@ -18,38 +19,8 @@
 
 using namespace waymark::test;
 using namespace waymark::collector;
-namespace http = boost::beast::http;
 
 namespace {
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string retry_after;
-};
-
-Reply request(uint16_t port, http::verb verb, const std::string& target, const std::vector<uint8_t>& body = {}) {
-  boost::asio::io_context ioc;
-  boost::beast::tcp_stream stream(ioc);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::vector_body<uint8_t>> req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.body() = body;
-  req.prepare_payload();
-  boost::beast::error_code ec;
-  // A server may answer (413) before the whole body is sent: a failed write still reads the reply.
-  http::request_serializer<http::vector_body<uint8_t>> sr(req);
-  http::write_header(stream, sr, ec);
-  if (!ec && body.size() <= (1u << 20)) http::write(stream, sr, ec);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  Reply r;
-  r.status = ec ? -1 : static_cast<int>(res.result_int());
-  r.body = res.body();
-  if (auto it = res.find(http::field::retry_after); it != res.end()) r.retry_after = std::string(it->value());
-  return r;
-}
 
 // A sealed batch of `events` signed by `device_sk`, sequence `seq`.
 std::vector<uint8_t> envelope(const Collector& c, const uint8_t* device_sk, uint64_t seq,

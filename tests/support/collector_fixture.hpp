@@ -22,26 +22,35 @@ struct Collector {
   TempDir dir;
   CollectorKey key;
   std::array<uint8_t, 32> public_key{};
+  std::array<uint8_t, 32> rekey{};
   std::unique_ptr<Store> store;
   Metrics metrics;
   std::unique_ptr<Ingest> ingest;
+  std::unique_ptr<waymark::collector::QueryApi> api;
   std::unique_ptr<Server> server;
+  // Bearer tokens the query API accepts.
+  static constexpr const char* kReadToken = "read-token-0123456789";
+  static constexpr const char* kAdminToken = "admin-token-0123456789";
 
-  Collector() {
+  explicit Collector(waymark::collector::IdentityRules rules = {}) {
     REQUIRE(sodium_init() >= 0);
     key.key_id = 3;
     crypto_sign_keypair(public_key.data(), key.secret.data());
-    uint8_t rekey[32];
-    randombytes_buf(rekey, sizeof rekey);
-    auto s = waymark::collector::open_sqlite_store(db_path(), 200);
+    randombytes_buf(rekey.data(), rekey.size());
+    auto s = waymark::collector::open_sqlite_store(db_path(), 200, rules);
     REQUIRE(s.ok());
     store = std::move(s.value());
-    ingest = std::make_unique<Ingest>(*store, std::vector<CollectorKey>{key}, rekey, metrics);
+    ingest = std::make_unique<Ingest>(*store, std::vector<CollectorKey>{key}, rekey.data(), metrics);
+    std::vector<waymark::collector::ApiToken> tokens = {
+        {"reader", kReadToken, {"profiles:read"}},
+        {"admin", kAdminToken, {"profiles:read", "profiles:export", "identity:write", "erasure:write"}}};
+    api = std::make_unique<waymark::collector::QueryApi>(*store, tokens, rekey.data(), key, metrics);
     waymark::collector::ServerConfig config;
     config.port = 0;
     config.max_body_bytes = 1 << 20;
     config.read_timeout_ms = 500;
-    server = std::make_unique<Server>(config, *ingest, metrics);
+    config.background = [this] { (void)store->resolve_pending(5000); };
+    server = std::make_unique<Server>(config, *ingest, metrics, api.get());
     REQUIRE(server->start().ok());
   }
   ~Collector() { server->stop(); }
@@ -54,6 +63,12 @@ struct Collector {
     return c;
   }
   int64_t events() { return store->event_count().value(); }
+  // What the store keeps for an SDK pseudonym: re-keyed with the server secret.
+  waymark::collector::Key32 rekeyed(const uint8_t* sdk_pseudonym) const {
+    waymark::collector::Key32 out;
+    crypto_generichash(out.data(), out.size(), sdk_pseudonym, 32, rekey.data(), rekey.size());
+    return out;
+  }
 };
 
 }  // namespace waymark::test

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -32,6 +33,7 @@ struct Shared {
   ServerConfig config;
   Ingest& ingest;
   Metrics& metrics;
+  QueryApi* api;
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
 };
@@ -86,6 +88,13 @@ class Session : public std::enable_shared_from_this<Session> {
       shared_.metrics.request("/metrics", 200);
       return respond(200, "text/plain; version=0.0.4", shared_.metrics.prometheus(), keep_alive);
     }
+    if (shared_.api != nullptr) {
+      const auto auth = req[http::field::authorization];
+      if (auto r = shared_.api->handle(std::string_view(req.method_string().data(), req.method_string().size()), target,
+                                       std::string_view(auth.data(), auth.size()), req.body(), now_ms())) {
+        return respond(r->status, r->content_type.c_str(), std::move(r->body), keep_alive);
+      }
+    }
     shared_.metrics.request("other", 404);
     respond(404, "text/plain", "not found\n", keep_alive);
   }
@@ -129,7 +138,19 @@ struct Server::Impl {
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
 
-  Impl(ServerConfig c, Ingest& i, Metrics& m) : shared{std::move(c), i, m} {}
+  asio::steady_timer background{ioc};
+
+  Impl(ServerConfig c, Ingest& i, Metrics& m, QueryApi* api) : shared{std::move(c), i, m, api} {}
+
+  void schedule_background() {
+    if (!shared.config.background) return;
+    background.expires_after(std::chrono::milliseconds(shared.config.background_interval_ms));
+    background.async_wait([this](beast::error_code ec) {
+      if (ec || shared.stopping) return;
+      shared.config.background();
+      schedule_background();
+    });
+  }
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -140,8 +161,8 @@ struct Server::Impl {
   }
 };
 
-Server::Server(ServerConfig config, Ingest& ingest, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(config), ingest, metrics)) {}
+Server::Server(ServerConfig config, Ingest& ingest, Metrics& metrics, QueryApi* api)
+    : impl_(std::make_unique<Impl>(std::move(config), ingest, metrics, api)) {}
 
 Server::~Server() {
   stop(0);
@@ -158,6 +179,7 @@ Status Server::start() {
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Error(WAYMARK_ERR_STORE_IO, "cannot listen on " + impl_->shared.config.address + ": " + ec.message());
   impl_->accept();
+  impl_->schedule_background();
   for (int i = 0; i < std::max(1, impl_->shared.config.threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   }
@@ -173,6 +195,7 @@ void Server::stop(int64_t drain_ms) {
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->background.cancel();
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
   while (impl_->shared.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "common/status.hpp"
+#include "api/query_api.hpp"
 #include "ingest/ingest.hpp"
 
 namespace waymark::collector {
@@ -17,11 +19,15 @@ struct ServerConfig {
   int threads = 2;
   size_t max_body_bytes = 16u << 20;
   int64_t read_timeout_ms = 30000;
+  // Run on the I/O pool every `background_interval_ms` (identity resolution behind ingest).
+  std::function<void()> background;
+  int64_t background_interval_ms = 200;
 };
 
 class Server {
  public:
-  Server(ServerConfig config, Ingest& ingest, Metrics& metrics);
+  // `api` may be null: then only ingest, health and metrics are served.
+  Server(ServerConfig config, Ingest& ingest, Metrics& metrics, QueryApi* api = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

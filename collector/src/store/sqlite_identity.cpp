@@ -24,7 +24,7 @@ Bytes bytes_of(std::string_view b) {
 
 Result<std::optional<SqliteStore::Node>> SqliteStore::find_node(const uint8_t* key, size_t len) {
   Status s;
-  Statement* st = writer_.prepare("SELECT node_id, profile, kind, blocked FROM nodes WHERE key = ?1", &s);
+  Use st = writer_.prepare("SELECT node_id, profile, kind, blocked FROM nodes WHERE key = ?1", &s);
   if (st == nullptr) return s;
   st->bind(1, key, len);
   const int rc = st->step();
@@ -39,19 +39,19 @@ Result<SqliteStore::Node> SqliteStore::node_for(uint8_t kind, const uint8_t* key
   auto found = find_node(key, len);
   if (!found.ok() || found.value()) return found.ok() ? Result<Node>(*found.value()) : Result<Node>(found.status());
   Status s;
-  Statement* blocked = writer_.prepare("SELECT 1 FROM blocked WHERE key = ?1", &s);
+  Use blocked = writer_.prepare("SELECT 1 FROM blocked WHERE key = ?1", &s);
   if (blocked == nullptr) return s;
   blocked->bind(1, key, len);
   int rc = blocked->step();
   blocked->reset();
   if (rc == SQLITE_ROW) return Node{0, 0, kind, true};  // a junk value: never a node, never linked
   if (rc != SQLITE_DONE) return writer_.error(rc, "blocked");
-  Statement* profile = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(1, ?1)", &s);
+  Use profile = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(1, ?1)", &s);
   if (profile == nullptr) return s;
   profile->bind(1, now_ms);
   if (s = writer_.done(*profile, "profiles"); !s.ok()) return s;
   Node n{0, sqlite3_last_insert_rowid(writer_.db()), kind, false};
-  Statement* node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
+  Use node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
   if (node == nullptr) return s;
   node->bind(1, key, len).bind(2, kind).bind(3, n.profile);
   if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
@@ -62,7 +62,7 @@ Result<SqliteStore::Node> SqliteStore::node_for(uint8_t kind, const uint8_t* key
 Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) {
   Status s;
   for (int hops = 0; hops < 64; ++hops) {  // merges flatten the chain; this only guards a loop
-    Statement* st = c.prepare("SELECT merged_into FROM profiles WHERE profile_id = ?1", &s);
+    Use st = c.prepare("SELECT merged_into FROM profiles WHERE profile_id = ?1", &s);
     if (st == nullptr) return s;
     st->bind(1, profile_id);
     const int rc = st->step();
@@ -76,8 +76,7 @@ Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) 
 
 Result<KindCounts> SqliteStore::kind_counts(int64_t profile) {
   Status s;
-  Statement* st =
-      writer_.prepare("SELECT kind, count(*) FROM nodes WHERE profile = ?1 AND blocked = 0 GROUP BY kind", &s);
+  Use st = writer_.prepare("SELECT kind, count(*) FROM nodes WHERE profile = ?1 AND blocked = 0 GROUP BY kind", &s);
   if (st == nullptr) return s;
   st->bind(1, profile);
   KindCounts counts;
@@ -92,7 +91,7 @@ Result<KindCounts> SqliteStore::kind_counts(int64_t profile) {
 Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id,
                              int64_t time_ms, const std::string& rule, const char* outcome) {
   Status s;
-  Statement* st = writer_.prepare(
+  Use st = writer_.prepare(
       "INSERT INTO link_log(a, b, event_id, batch_id, time_ms, rule, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s);
   if (st == nullptr) return s;
   if (a) st->bind(1, *a);
@@ -110,7 +109,7 @@ Status SqliteStore::merge_profiles(int64_t a, int64_t b) {
   Status s;
   int64_t size[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
-    Statement* st = writer_.prepare("SELECT size FROM profiles WHERE profile_id = ?1", &s);
+    Use st = writer_.prepare("SELECT size FROM profiles WHERE profile_id = ?1", &s);
     if (st == nullptr) return s;
     st->bind(1, i == 0 ? a : b);
     const int rc = st->step();
@@ -126,7 +125,7 @@ Status SqliteStore::merge_profiles(int64_t a, int64_t b) {
       "UPDATE profiles SET merged_into = ?1 WHERE merged_into = ?2",
   };
   for (const char* sql : steps) {
-    Statement* st = writer_.prepare(sql, &s);
+    Use st = writer_.prepare(sql, &s);
     if (st == nullptr) return s;
     st->bind(1, keep).bind(2, gone);
     if (s = writer_.done(*st, "merge"); !s.ok()) return s;
@@ -139,7 +138,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   int64_t resolved = 0;
   Status s;
   while (resolved < max_events) {
-    Statement* q = writer_.prepare("SELECT seq, event_ids FROM resolve_queue ORDER BY seq LIMIT 1", &s);
+    Use q = writer_.prepare("SELECT seq, event_ids FROM resolve_queue ORDER BY seq LIMIT 1", &s);
     if (q == nullptr) return s;
     int rc = q->step();
     if (rc == SQLITE_DONE) break;
@@ -148,8 +147,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     const Bytes ids = bytes_of(q->blob(1));
     q->reset();
     for (size_t at = 0; at + 16 <= ids.size(); at += 16) {
-      Statement* ev =
-          writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);
+      Use ev = writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);
       if (ev == nullptr) return s;
       ev->bind(1, ids.data() + at, 16);
       rc = ev->step();
@@ -164,7 +162,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
       if (s = resolve_event(event_id, batch_id, slot, identifiers, time_ms); !s.ok()) return s;
       ++resolved;
     }
-    Statement* del = writer_.prepare("DELETE FROM resolve_queue WHERE seq = ?1", &s);
+    Use del = writer_.prepare("DELETE FROM resolve_queue WHERE seq = ?1", &s);
     if (del == nullptr) return s;
     del->bind(1, seq);
     if (s = writer_.done(*del, "resolve queue"); !s.ok()) return s;
@@ -201,7 +199,7 @@ Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, 
                    [](const Node& x, const Node& y) { return anchor_rank(x.kind) > anchor_rank(y.kind); });
   const Node& anchor = nodes.front();
   Status s;
-  Statement* st = writer_.prepare("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", &s);
+  Use st = writer_.prepare("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", &s);
   if (st == nullptr) return s;
   st->bind(1, event_id.data(), event_id.size()).bind(2, anchor.id);
   if (s = writer_.done(*st, "event anchor"); !s.ok()) return s;
@@ -217,7 +215,7 @@ Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, 
     // Earlier merges in this event may have relabelled either side: read both afresh.
     int64_t profiles[2];
     for (int k = 0; k < 2; ++k) {
-      Statement* p = writer_.prepare("SELECT profile FROM nodes WHERE node_id = ?1", &s);
+      Use p = writer_.prepare("SELECT profile FROM nodes WHERE node_id = ?1", &s);
       if (p == nullptr) return s;
       p->bind(1, k == 0 ? anchor.id : nodes[i].id);
       const int rc = p->step();
@@ -243,7 +241,7 @@ Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, 
 
 Result<std::vector<ProfileNode>> SqliteStore::nodes_of(int64_t profile, Connection& c) {
   Status s;
-  Statement* st = c.prepare("SELECT node_id, kind, key, blocked FROM nodes WHERE profile = ?1 ORDER BY node_id", &s);
+  Use st = c.prepare("SELECT node_id, kind, key, blocked FROM nodes WHERE profile = ?1 ORDER BY node_id", &s);
   if (st == nullptr) return s;
   st->bind(1, profile);
   std::vector<ProfileNode> out;
@@ -265,7 +263,7 @@ Result<std::vector<Bytes>> SqliteStore::events_touching(const std::vector<Profil
   for (const ProfileNode& n : nodes) {
     for (const char* sql :
          {"SELECT event_id FROM event_anchor WHERE node_id = ?1", "SELECT event_id FROM link_log WHERE a = ?1"}) {
-      Statement* st = c.prepare(sql, &s);
+      Use st = c.prepare(sql, &s);
       if (st == nullptr) return s;
       st->bind(1, n.node_id);
       int rc;
@@ -304,7 +302,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
     return it->second;
   };
   for (const Bytes& id : events.value()) {
-    Statement* st = writer_.prepare(
+    Use st = writer_.prepare(
         "SELECT batch_id, corrected_ms, slot, (SELECT count(*) FROM revocations WHERE key IN (e.event_id, "
         "e.batch_id)), "
         "identifiers FROM events e WHERE event_id = ?1",
@@ -336,7 +334,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
   // Decisions among these nodes are superseded by the recompute's own.
   std::set<int64_t> ids;
   for (const ProfileNode& n : nodes.value()) ids.insert(n.node_id);
-  Statement* old = writer_.prepare(
+  Use old = writer_.prepare(
       "SELECT link_id, a, b FROM link_log WHERE b = ?1 AND a IS NOT NULL AND revoked_ms IS NULL "
       "AND rule != 'blocked_pseudonym'",
       &s);
@@ -351,7 +349,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
     }
     if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
   }
-  Statement* revoke = writer_.prepare("UPDATE link_log SET revoked_ms = ?2 WHERE link_id = ?1", &s);
+  Use revoke = writer_.prepare("UPDATE link_log SET revoked_ms = ?2 WHERE link_id = ?1", &s);
   if (revoke == nullptr) return s;
   for (int64_t link : superseded) {
     revoke->bind(1, link).bind(2, now_ms);
@@ -377,19 +375,19 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
   for (auto& [root, members] : groups) {
     int64_t pid = profile;
     if (root != largest->first) {
-      Statement* p = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(?1, ?2)", &s);
+      Use p = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(?1, ?2)", &s);
       if (p == nullptr) return s;
       p->bind(1, static_cast<int64_t>(members.size())).bind(2, now_ms);
       if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
       pid = sqlite3_last_insert_rowid(writer_.db());
-      Statement* relabel = writer_.prepare("UPDATE nodes SET profile = ?2 WHERE node_id = ?1", &s);
+      Use relabel = writer_.prepare("UPDATE nodes SET profile = ?2 WHERE node_id = ?1", &s);
       if (relabel == nullptr) return s;
       for (size_t m : members) {
         relabel->bind(1, nodes.value()[m].node_id).bind(2, pid);
         if (s = writer_.done(*relabel, "nodes"); !s.ok()) return s;
       }
     } else {
-      Statement* size = writer_.prepare("UPDATE profiles SET size = ?2 WHERE profile_id = ?1", &s);
+      Use size = writer_.prepare("UPDATE profiles SET size = ?2 WHERE profile_id = ?1", &s);
       if (size == nullptr) return s;
       size->bind(1, profile).bind(2, static_cast<int64_t>(members.size()));
       if (s = writer_.done(*size, "profiles"); !s.ok()) return s;
@@ -412,20 +410,20 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
       // Blocked from now on, so the next event carrying it cannot join the profiles again.
       for (const char* sql :
            {"UPDATE nodes SET blocked = 1 WHERE key = ?1", "INSERT OR IGNORE INTO blocked VALUES(?1)"}) {
-        Statement* st = writer_.prepare(sql, &s);
+        Use st = writer_.prepare(sql, &s);
         if (st == nullptr) return s;
         st->bind(1, target.key.data(), target.key.size());
         if (s = writer_.done(*st, "unmerge"); !s.ok()) return s;
       }
       affected.insert(node.value()->profile);
     } else {
-      Statement* rev = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
+      Use rev = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
       if (rev == nullptr) return s;
       rev->bind(1, target.key.data(), target.key.size()).bind(2, now_ms);
       if (s = writer_.done(*rev, "revocations"); !s.ok()) return s;
       // Only a profile this event or batch merged can fall apart: every other link it made was
       // redundant when it was made, and what it was redundant with still stands.
-      Statement* links = writer_.prepare(
+      Use links = writer_.prepare(
           target.by == UnmergeTarget::By::Event
               ? "SELECT link_id, (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE event_id = ?1 "
                 "AND outcome = 'merged' AND revoked_ms IS NULL"
@@ -460,7 +458,7 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
   if (!events.ok()) return events.status();
   Status s;
   const auto run = [&](const char* sql, const auto& bind) -> Status {
-    Statement* st = writer_.prepare(sql, &s);
+    Use st = writer_.prepare(sql, &s);
     if (st == nullptr) return s;
     bind(*st);
     return writer_.done(*st, "erase");

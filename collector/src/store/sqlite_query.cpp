@@ -38,7 +38,7 @@ Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
 Result<int64_t> SqliteStore::pending_events() {
   std::lock_guard lock(reader_.mu);
   Status s;
-  Statement* st = reader_.prepare("SELECT coalesce(sum(length(event_ids) / 16), 0) FROM resolve_queue", &s);
+  Use st = reader_.prepare("SELECT coalesce(sum(length(event_ids) / 16), 0) FROM resolve_queue", &s);
   if (st == nullptr) return s;
   const int rc = st->step();
   if (rc != SQLITE_ROW) return reader_.error(rc, "resolve queue");
@@ -59,7 +59,7 @@ Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
   if (!nodes.ok()) return nodes.status();
   p.nodes = std::move(nodes.value());
   Status s;
-  Statement* st = reader_.prepare(
+  Use st = reader_.prepare(
       "SELECT (SELECT created_ms FROM profiles WHERE profile_id = ?1), count(*), min(e.corrected_ms), "
       "max(e.corrected_ms), total(e.revenue_minor), group_concat(DISTINCT e.currency) FROM nodes n "
       "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id WHERE n.profile = ?1",
@@ -87,7 +87,7 @@ Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_
   if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
   std::lock_guard lock(reader_.mu);
   Status s;
-  Statement* st = reader_.prepare("SELECT profile FROM nodes WHERE key = ?1", &s);
+  Use st = reader_.prepare("SELECT profile FROM nodes WHERE key = ?1", &s);
   if (st == nullptr) return s;
   st->bind(1, key, len);
   const int rc = st->step();
@@ -108,7 +108,7 @@ Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
   if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
   std::lock_guard lock(reader_.mu);
   Status s;
-  Statement* st = reader_.prepare(
+  Use st = reader_.prepare(
       "SELECT profile_id FROM profiles WHERE profile_id > ?1 AND merged_into IS NULL ORDER BY profile_id LIMIT ?2", &s);
   if (st == nullptr) return s;
   st->bind(1, from).bind(2, limit + 1);
@@ -133,7 +133,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
   auto current = current_profile(profile_id, reader_);
   if (!current.ok()) return current.status();
   Status s;
-  Statement* st = reader_.prepare(
+  Use st = reader_.prepare(
       "SELECT e.event_id, e.batch_id, e.type, e.channel, e.purpose, e.name, e.occurred_ms, e.corrected_ms, "
       "e.revenue_minor, e.currency, e.campaign_source, e.campaign_medium, e.campaign_name, a.node_id FROM nodes n "
       "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id WHERE n.profile = ?1 "
@@ -189,7 +189,7 @@ Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
                             "link_log WHERE a = ?1",
                             "SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms FROM "
                             "link_log WHERE b = ?1"}) {
-      Statement* st = reader_.prepare(sql, &s);
+      Use st = reader_.prepare(sql, &s);
       if (st == nullptr) return s;
       st->bind(1, n.node_id);
       int rc;

@@ -95,19 +95,19 @@ Status Connection::open(const std::string& path, int busy_timeout_ms) {
               "store");
 }
 
-Statement* Connection::prepare(const char* sql, Status* status) {
+Use Connection::prepare(const char* sql, Status* status) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     int rc = SQLITE_OK;
     Statement st(db_, sql, &rc);
     if (rc != SQLITE_OK) {
       *status = error(rc, "prepare");
-      return nullptr;
+      return Use(nullptr);
     }
     it = cache_.emplace(sql, std::move(st)).first;
   }
   it->second.reset();
-  return &it->second;
+  return Use(&it->second);
 }
 
 Status Connection::exec(const char* sql, const char* what) {
@@ -127,7 +127,7 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
   if (Status s = detail::migrate(writer_.db(), kMigrations, "collector store", &rc); !s.ok()) return s;
   if (Status s = pack_old_identifiers(); !s.ok()) return s;
   Status s;
-  Statement* st = writer_.prepare("SELECT pseudonym FROM tombstones", &s);
+  Use st = writer_.prepare("SELECT pseudonym FROM tombstones", &s);
   if (st == nullptr) return s;
   while ((rc = st->step()) == SQLITE_ROW) tombstones_.emplace(st->blob(0));
   st->reset();
@@ -138,7 +138,7 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
 // Stores written before schema 3 kept identifiers in their own table: move them into the rows.
 Status SqliteStore::pack_old_identifiers() {
   Status s;
-  Statement* exists = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'event_identifiers'", &s);
+  Use exists = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'event_identifiers'", &s);
   if (exists == nullptr) return s;
   const int rc = exists->step();
   exists->reset();
@@ -146,7 +146,7 @@ Status SqliteStore::pack_old_identifiers() {
   if (rc != SQLITE_ROW) return writer_.error(rc, "schema");
   return in_write_txn([&]() -> Status {
     std::map<std::string, std::vector<StoredIdentifier>> by_event;
-    Statement* old = writer_.prepare("SELECT event_id, kind, pseudonym, linking FROM event_identifiers", &s);
+    Use old = writer_.prepare("SELECT event_id, kind, pseudonym, linking FROM event_identifiers", &s);
     if (old == nullptr) return s;
     int step;
     while ((step = old->step()) == SQLITE_ROW) {
@@ -158,7 +158,7 @@ Status SqliteStore::pack_old_identifiers() {
     }
     old->reset();
     if (step != SQLITE_DONE) return writer_.error(step, "event identifiers");
-    Statement* set = writer_.prepare("UPDATE events SET identifiers = ?2 WHERE event_id = ?1", &s);
+    Use set = writer_.prepare("UPDATE events SET identifiers = ?2 WHERE event_id = ?1", &s);
     if (set == nullptr) return s;
     for (const auto& [event, ids] : by_event) {
       const Bytes packed = pack_identifiers(ids);
@@ -189,7 +189,7 @@ Result<bool> SqliteStore::ingest(const std::function<Result<bool>(IngestTxn&, Ba
 
 Result<std::optional<Bytes>> SqliteStore::receipt_for(const Bytes& batch_id) {
   Status s;
-  Statement* st = writer_.prepare("SELECT receipt FROM batches WHERE batch_id = ?1", &s);
+  Use st = writer_.prepare("SELECT receipt FROM batches WHERE batch_id = ?1", &s);
   if (st == nullptr) return s;
   st->bind(1, batch_id.data(), batch_id.size());
   const int rc = st->step();
@@ -201,7 +201,7 @@ Result<std::optional<Bytes>> SqliteStore::receipt_for(const Bytes& batch_id) {
 
 Result<ReplayCheck> SqliteStore::check_sequence(const Key32& device_key, uint64_t sequence) {
   Status s;
-  Statement* st = writer_.prepare("SELECT last_sequence FROM devices WHERE device_key = ?1", &s);
+  Use st = writer_.prepare("SELECT last_sequence FROM devices WHERE device_key = ?1", &s);
   if (st == nullptr) return s;
   st->bind(1, device_key.data(), device_key.size());
   const int rc = st->step();
@@ -212,7 +212,7 @@ Result<ReplayCheck> SqliteStore::check_sequence(const Key32& device_key, uint64_
 
 Result<std::vector<bool>> SqliteStore::known_events(const std::vector<Bytes>& ids) {
   Status s;
-  Statement* st = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1", &s);
+  Use st = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1", &s);
   if (st == nullptr) return s;
   std::vector<bool> out;
   out.reserve(ids.size());
@@ -228,7 +228,7 @@ Result<std::vector<bool>> SqliteStore::known_events(const std::vector<Bytes>& id
 
 Result<bool> SqliteStore::consent_granted(const Bytes& slot, uint8_t purpose) {
   Status s;
-  Statement* st = writer_.prepare("SELECT granted FROM consent_state WHERE slot = ?1 AND purpose = ?2", &s);
+  Use st = writer_.prepare("SELECT granted FROM consent_state WHERE slot = ?1 AND purpose = ?2", &s);
   if (st == nullptr) return s;
   st->bind(1, slot.data(), slot.size()).bind(2, purpose);
   const int rc = st->step();
@@ -244,7 +244,7 @@ Result<bool> SqliteStore::tombstoned(const uint8_t* key, size_t len) {
 
 Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms) {
   Status s;
-  Statement* st = writer_.prepare("INSERT OR IGNORE INTO tombstones VALUES(?1, ?2)", &s);
+  Use st = writer_.prepare("INSERT OR IGNORE INTO tombstones VALUES(?1, ?2)", &s);
   if (st == nullptr) return s;
   st->bind(1, key, len).bind(2, now_ms);
   if (s = writer_.done(*st, "tombstones"); !s.ok()) return s;
@@ -254,12 +254,12 @@ Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms
 
 Status SqliteStore::write_batch(const BatchWrite& w) {
   Status s;
-  Statement* device = writer_.prepare(
+  Use device = writer_.prepare(
       "INSERT INTO devices VALUES(?1, ?2) ON CONFLICT(device_key) DO UPDATE SET last_sequence = ?2", &s);
   if (device == nullptr) return s;
   device->bind(1, w.device_key.data(), w.device_key.size()).bind(2, static_cast<int64_t>(w.sequence));
   if (s = writer_.done(*device, "devices"); !s.ok()) return s;
-  Statement* batch = writer_.prepare("INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5)", &s);
+  Use batch = writer_.prepare("INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5)", &s);
   if (batch == nullptr) return s;
   batch->bind(1, w.batch_id.data(), w.batch_id.size())
       .bind(2, w.device_key.data(), w.device_key.size())
@@ -267,7 +267,7 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
       .bind(4, w.received_ms)
       .bind(5, w.receipt.data(), w.receipt.size());
   if (s = writer_.done(*batch, "batches"); !s.ok()) return s;
-  Statement* ev = writer_.prepare(
+  Use ev = writer_.prepare(
       "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &s);
   if (ev == nullptr) return s;
   Bytes packed, queued;
@@ -291,12 +291,12 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
     queued.insert(queued.end(), e.event_id.begin(), e.event_id.end());
   }
   if (!queued.empty()) {  // identity resolution follows in commit order
-    Statement* queue = writer_.prepare("INSERT INTO resolve_queue(event_ids) VALUES(?1)", &s);
+    Use queue = writer_.prepare("INSERT INTO resolve_queue(event_ids) VALUES(?1)", &s);
     if (queue == nullptr) return s;
     queue->bind(1, queued.data(), queued.size());
     if (s = writer_.done(*queue, "resolve queue"); !s.ok()) return s;
   }
-  Statement* consent = writer_.prepare(
+  Use consent = writer_.prepare(
       "INSERT INTO consent_state VALUES(?1, ?2, ?3, ?4) ON CONFLICT(slot, purpose) DO UPDATE SET "
       "granted = ?3, ledger_seq = ?4 WHERE ledger_seq < ?4",
       &s);
@@ -333,7 +333,7 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
 Result<int64_t> SqliteStore::event_count() {
   std::lock_guard lock(reader_.mu);
   Status s;
-  Statement* st = reader_.prepare("SELECT count(*) FROM events", &s);
+  Use st = reader_.prepare("SELECT count(*) FROM events", &s);
   if (st == nullptr) return s;
   const int rc = st->step();
   if (rc != SQLITE_ROW) return reader_.error(rc, "events");
@@ -345,7 +345,7 @@ Result<int64_t> SqliteStore::event_count() {
 Status SqliteStore::set_blocked(const std::vector<Key32>& pseudonyms) {
   return in_write_txn([&]() -> Status {
     Status s;
-    Statement* st = writer_.prepare("INSERT OR IGNORE INTO blocked VALUES(?1)", &s);
+    Use st = writer_.prepare("INSERT OR IGNORE INTO blocked VALUES(?1)", &s);
     if (st == nullptr) return s;
     for (const Key32& p : pseudonyms) {
       st->bind(1, p.data(), p.size());

@@ -13,6 +13,24 @@
 
 namespace waymark::collector {
 
+// A cached statement in use: reset when it goes out of scope, so no statement is left
+// mid-step (which would pin the reader to an old snapshot).
+class Use {
+ public:
+  explicit Use(detail::Statement* st) : st_(st) {}
+  ~Use() {
+    if (st_ != nullptr) st_->reset();
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  detail::Statement* operator->() const { return st_; }
+  detail::Statement& operator*() const { return *st_; }
+  bool operator==(std::nullptr_t) const { return st_ == nullptr; }
+
+ private:
+  detail::Statement* st_;
+};
+
 // One connection and its prepared statements (keyed by the SQL literal's address).
 class Connection {
  public:
@@ -23,8 +41,8 @@ class Connection {
 
   Status open(const std::string& path, int busy_timeout_ms);
   sqlite3* db() const { return db_; }
-  // A cached statement, reset and ready to bind; nullptr (and `*status`) when SQLite refuses it.
-  detail::Statement* prepare(const char* sql, Status* status);
+  // A cached statement, reset and ready to bind; null (and `*status`) when SQLite refuses it.
+  Use prepare(const char* sql, Status* status);
   Status exec(const char* sql, const char* what);
   Status error(int rc, const char* what) const { return detail::sqlite_status(rc, db_, what); }
   // Steps a statement that returns no rows.

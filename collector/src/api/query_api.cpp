@@ -1,0 +1,364 @@
+#include "api/query_api.hpp"
+
+#include <charconv>
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "waymark/wire/v1/event_generated.h"
+
+namespace waymark::collector {
+
+using nlohmann::json;
+namespace w = waymark::wire::v1;
+
+namespace {
+
+constexpr int kDefaultPage = 100, kMaxPage = 1000;
+constexpr std::string_view kErasureDomain = "waymark.erasure-receipt.v1\n";
+
+std::string hex(const uint8_t* p, size_t n) {
+  std::string s(n * 2 + 1, '\0');
+  sodium_bin2hex(s.data(), s.size(), p, n);
+  s.pop_back();
+  return s;
+}
+
+std::string hex(const Bytes& b) {
+  return hex(b.data(), b.size());
+}
+
+std::optional<Bytes> unhex(std::string_view s, size_t len) {
+  Bytes out(len);
+  size_t got = 0;
+  const char* end = nullptr;
+  if (s.size() != len * 2 || sodium_hex2bin(out.data(), len, s.data(), s.size(), nullptr, &got, &end) != 0 ||
+      got != len) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+ApiResponse problem(int status, std::string_view message) {
+  return {status, "application/json", json{{"error", message}, {"status", status}}.dump() + "\n"};
+}
+
+ApiResponse ok(const json& j) {
+  return {200, "application/json", j.dump() + "\n"};
+}
+
+ApiResponse store_failure() {
+  return problem(503, "the store is unavailable; retry later");
+}
+
+json node_json(const ProfileNode& n) {
+  json j{{"node_id", n.node_id}, {"kind", kind_name(n.kind)}, {"key", hex(n.key)}};
+  if (n.blocked) j["blocked"] = true;
+  return j;
+}
+
+json profile_json(const Profile& p) {
+  json nodes = json::array();
+  for (const auto& n : p.nodes) nodes.push_back(node_json(n));
+  return {{"profile_id", p.profile_id},
+          {"created_ms", p.created_ms},
+          {"events", p.events},
+          {"first_seen_ms", p.first_seen_ms},
+          {"last_seen_ms", p.last_seen_ms},
+          {"revenue_minor", p.revenue_minor},
+          {"currencies", p.currencies},
+          {"identifiers", nodes}};
+}
+
+json touchpoint_json(const Touchpoint& t) {
+  json j{{"event_id", hex(t.event_id)},
+         {"batch_id", hex(t.batch_id)},
+         {"type", w::EnumNameEventType(static_cast<w::EventType>(t.type))},
+         {"channel", w::EnumNameChannel(static_cast<w::Channel>(t.channel))},
+         {"purpose", w::EnumNamePurpose(static_cast<w::Purpose>(t.purpose))},
+         {"name", t.name},
+         {"occurred_ms", t.occurred_ms},
+         {"corrected_ms", t.corrected_ms},
+         {"anchor_node", t.anchor_node}};
+  if (t.revenue_minor) j["revenue"] = {{"amount_minor", *t.revenue_minor}, {"currency", t.currency}};
+  if (!t.campaign_source.empty() || !t.campaign_medium.empty() || !t.campaign_name.empty()) {
+    j["campaign"] = {{"source", t.campaign_source}, {"medium", t.campaign_medium}, {"name", t.campaign_name}};
+  }
+  return j;
+}
+
+json link_json(const LinkRecord& l) {
+  json j{{"link_id", l.link_id},        {"a", nullptr},         {"b", l.b},       {"event_id", hex(l.event_id)},
+         {"batch_id", hex(l.batch_id)}, {"time_ms", l.time_ms}, {"rule", l.rule}, {"outcome", l.outcome}};
+  if (l.a) j["a"] = *l.a;
+  if (l.revoked_ms) j["revoked_ms"] = *l.revoked_ms;
+  return j;
+}
+
+std::optional<int64_t> parse_int(std::string_view s) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<ApiToken> parse_api_token(std::string_view spec, std::string* error) {
+  const size_t a = spec.find(':'), b = a == std::string_view::npos ? a : spec.find(':', a + 1);
+  if (b == std::string_view::npos) {
+    *error = "api-token must be name:secret:scope[,scope...]";
+    return std::nullopt;
+  }
+  ApiToken t{std::string(spec.substr(0, a)), std::string(spec.substr(a + 1, b - a - 1)), {}};
+  if (t.name.empty() || t.secret.size() < 16) {
+    *error = "api-token " + t.name + ": a name and a secret of at least 16 characters are required";
+    return std::nullopt;
+  }
+  static const std::set<std::string> known = {"profiles:read", "profiles:export", "identity:write", "erasure:write",
+                                              "reports:read"};
+  for (std::string_view rest = spec.substr(b + 1); !rest.empty();) {
+    const size_t comma = rest.find(',');
+    const std::string scope(rest.substr(0, comma));
+    if (known.count(scope) == 0) {
+      *error = "api-token " + t.name + ": unknown scope '" + scope + "'";
+      return std::nullopt;
+    }
+    t.scopes.insert(scope);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (t.scopes.empty()) {
+    *error = "api-token " + t.name + ": at least one scope is required";
+    return std::nullopt;
+  }
+  return t;
+}
+
+struct QueryApi::Request {
+  std::string method;
+  std::vector<std::string> path;  // "/v1/profiles/7" -> {"v1", "profiles", "7"}
+  std::map<std::string, std::string> query;
+  std::string body;
+  const ApiToken* token = nullptr;
+};
+
+QueryApi::QueryApi(Store& store, std::vector<ApiToken> tokens, const uint8_t* rekey_secret, CollectorKey signing_key,
+                   Metrics& metrics)
+    : store_(store), tokens_(std::move(tokens)), signing_key_(signing_key), metrics_(metrics) {
+  std::memcpy(rekey_.data(), rekey_secret, 32);
+}
+
+std::optional<Key32> QueryApi::rekey(std::string_view hex_pseudonym) const {
+  const auto raw = unhex(hex_pseudonym, 32);
+  if (!raw) return std::nullopt;
+  Key32 out;
+  crypto_generichash(out.data(), out.size(), raw->data(), raw->size(), rekey_.data(), 32);
+  return out;
+}
+
+std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string_view target,
+                                            std::string_view authorization, std::string_view body, int64_t now_ms) {
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  if (path.substr(0, 4) != "/v1/") return std::nullopt;
+  Request r;
+  r.method = std::string(method);
+  r.body = std::string(body);
+  for (size_t at = 1; at <= path.size();) {
+    const size_t slash = std::min(path.find('/', at), path.size());
+    r.path.emplace_back(path.substr(at, slash - at));
+    at = slash + 1;
+  }
+  if (r.path.size() < 2 || (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge")) {
+    return std::nullopt;
+  }
+  for (std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+       !rest.empty();) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const size_t eq = pair.find('=');
+    r.query[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+  }
+  // Bearer token, compared in constant time through fixed-size digests.
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.substr(0, kBearer.size()) == kBearer) {
+    const std::string_view presented = authorization.substr(kBearer.size());
+    uint8_t want[32], got[32];
+    crypto_generichash(got, sizeof got, reinterpret_cast<const uint8_t*>(presented.data()), presented.size(), nullptr,
+                       0);
+    for (const ApiToken& t : tokens_) {
+      crypto_generichash(want, sizeof want, reinterpret_cast<const uint8_t*>(t.secret.data()), t.secret.size(), nullptr,
+                         0);
+      if (sodium_memcmp(want, got, sizeof want) == 0) r.token = &t;
+    }
+  }
+  ApiResponse res = r.token == nullptr ? problem(401, "a valid bearer token is required") : route(r, now_ms);
+  metrics_.request("/v1/" + r.path[1], res.status);
+  return res;
+}
+
+ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
+  const auto need = [&](const char* scope) { return r.token->scopes.count(scope) != 0; };
+  const std::string& resource = r.path[1];
+  if (resource == "erasure" && r.path.size() == 2) {
+    if (r.method != "POST") return problem(405, "use POST");
+    return need("erasure:write") ? erasure(r, now_ms) : problem(403, "the token lacks the erasure:write scope");
+  }
+  if (resource == "unmerge" && r.path.size() == 2) {
+    if (r.method != "POST") return problem(405, "use POST");
+    return need("identity:write") ? unmerge(r, now_ms) : problem(403, "the token lacks the identity:write scope");
+  }
+  if (resource != "profiles" || r.path.size() > 4) return problem(404, "no such route");
+  if (r.method != "GET") return problem(405, "use GET");
+  const std::string sub = r.path.size() == 4 ? r.path[3] : "";
+  if (!need(sub == "export" ? "profiles:export" : "profiles:read")) {
+    return problem(
+        403, sub == "export" ? "the token lacks the profiles:export scope" : "the token lacks the profiles:read scope");
+  }
+  int limit = kDefaultPage;
+  if (auto it = r.query.find("limit"); it != r.query.end()) {
+    const auto n = parse_int(it->second);
+    if (!n || *n < 1 || *n > kMaxPage) return problem(400, "limit must be between 1 and 1000");
+    limit = static_cast<int>(*n);
+  }
+  const std::string after = r.query.count("after") != 0 ? r.query.at("after") : "";
+
+  if (r.path.size() == 2) {  // lookup by pseudonym, or the list of profiles
+    if (auto it = r.query.find("pseudonym"); it != r.query.end()) {
+      const auto key = rekey(it->second);
+      if (!key) return problem(400, "pseudonym must be 64 hex characters");
+      auto found = store_.profile_of(key->data(), key->size());
+      if (!found.ok()) return store_failure();
+      if (!found.value()) return problem(404, "no profile holds this identifier");
+      return ok({{"profile_id", *found.value()}});
+    }
+    auto page = store_.profiles(after, limit);
+    if (!page.ok())
+      return page.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, "bad cursor") : store_failure();
+    json j{{"profiles", page.value().ids}};
+    if (!page.value().next.empty()) j["next"] = page.value().next;
+    return ok(j);
+  }
+  const auto id = parse_int(r.path[2]);
+  if (!id || *id <= 0) return problem(404, "no such profile");
+  if (sub.empty()) {
+    auto p = store_.profile(*id);
+    if (!p.ok()) return store_failure();
+    if (!p.value()) return problem(404, "no such profile");
+    return ok(profile_json(*p.value()));
+  }
+  if (sub == "journey") {
+    auto page = store_.journey(*id, after, limit);
+    if (!page.ok())
+      return page.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, "bad cursor") : store_failure();
+    json items = json::array();
+    for (const auto& t : page.value().items) items.push_back(touchpoint_json(t));
+    json j{{"profile_id", *id}, {"touchpoints", items}};
+    if (!page.value().next.empty()) j["next"] = page.value().next;
+    return ok(j);
+  }
+  if (sub == "explain") {
+    auto x = store_.explain(*id);
+    if (!x.ok()) return store_failure();
+    if (!x.value()) return problem(404, "no such profile");
+    json links = json::array();
+    for (const auto& l : x.value()->links) links.push_back(link_json(l));
+    json j = profile_json(x.value()->profile);
+    j["links"] = links;
+    return ok(j);
+  }
+  if (sub == "export") return export_profile(*id);
+  return problem(404, "no such route");
+}
+
+// Everything held about a profile: its identifiers (as stored: re-keyed), every event, every
+// link and refusal. Journeys are read page by page so a large profile does not need one query.
+ApiResponse QueryApi::export_profile(int64_t id) {
+  auto x = store_.explain(id);
+  if (!x.ok()) return store_failure();
+  if (!x.value()) return problem(404, "no such profile");
+  json j = profile_json(x.value()->profile);
+  json links = json::array();
+  for (const auto& l : x.value()->links) links.push_back(link_json(l));
+  j["links"] = links;
+  json events = json::array();
+  std::string after;
+  do {
+    auto page = store_.journey(x.value()->profile.profile_id, after, kMaxPage);
+    if (!page.ok()) return store_failure();
+    for (const auto& t : page.value().items) events.push_back(touchpoint_json(t));
+    after = page.value().next;
+  } while (!after.empty());
+  j["touchpoints"] = events;
+  return ok(j);
+}
+
+ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
+  const json in = json::parse(r.body, nullptr, false);
+  if (!in.is_object()) return problem(400, "body must be a JSON object");
+  int64_t profile = 0;
+  if (in.contains("profile_id") && in["profile_id"].is_number_integer()) {
+    profile = in["profile_id"].get<int64_t>();
+  } else if (in.contains("pseudonym") && in["pseudonym"].is_string()) {
+    const auto key = rekey(in["pseudonym"].get<std::string>());
+    if (!key) return problem(400, "pseudonym must be 64 hex characters");
+    auto found = store_.profile_of(key->data(), key->size());
+    if (!found.ok()) return store_failure();
+    if (!found.value()) return problem(404, "no profile holds this identifier");
+    profile = *found.value();
+  } else {
+    return problem(400, "give profile_id (integer) or pseudonym (64 hex characters)");
+  }
+  auto erased = store_.erase(profile, now_ms);
+  if (!erased.ok()) return store_failure();
+  if (erased.value().profiles == 0) return problem(404, "no such profile");
+  metrics_.add("erasures_total", 1);
+  uint8_t id[16];
+  randombytes_buf(id, sizeof id);
+  const std::string receipt = json{
+      {"erasure_id", hex(id, sizeof id)},
+      {"profile_id", profile},
+      {"events_deleted", erased.value().events},
+      {"identifiers_tombstoned", erased.value().identifiers},
+      {"erased_at_ms", now_ms},
+      {"requested_by",
+       r.token->name}}.dump();
+  // Signed over a domain prefix and the exact receipt bytes returned, with the collector's key.
+  std::string signed_bytes = std::string(kErasureDomain) + receipt;
+  uint8_t sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size(),
+                       signing_key_.secret.data());
+  return ok({{"receipt", receipt}, {"key_id", signing_key_.key_id}, {"signature", hex(sig, sizeof sig)}});
+}
+
+ApiResponse QueryApi::unmerge(const Request& r, int64_t now_ms) {
+  const json in = json::parse(r.body, nullptr, false);
+  if (!in.is_object()) return problem(400, "body must be a JSON object");
+  UnmergeTarget target;
+  if (in.contains("event_id") && in["event_id"].is_string()) {
+    auto b = unhex(in["event_id"].get<std::string>(), 16);
+    if (!b) return problem(400, "event_id must be 32 hex characters");
+    target = {UnmergeTarget::By::Event, *b};
+  } else if (in.contains("batch_id") && in["batch_id"].is_string()) {
+    auto b = unhex(in["batch_id"].get<std::string>(), 16);
+    if (!b) return problem(400, "batch_id must be 32 hex characters");
+    target = {UnmergeTarget::By::Batch, *b};
+  } else if (in.contains("pseudonym") && in["pseudonym"].is_string()) {
+    const auto key = rekey(in["pseudonym"].get<std::string>());
+    if (!key) return problem(400, "pseudonym must be 64 hex characters");
+    target = {UnmergeTarget::By::Identifier, Bytes(key->begin(), key->end())};
+  } else {
+    return problem(400, "give event_id, batch_id or pseudonym");
+  }
+  auto result = store_.unmerge(target, now_ms);
+  if (!result.ok()) {
+    return result.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(404, result.status().message)
+                                                                : store_failure();
+  }
+  metrics_.add("unmerges_total", 1);
+  return ok({{"links_revoked", result.value().links_revoked}, {"profiles", result.value().profiles}});
+}
+
+}  // namespace waymark::collector
