@@ -1,12 +1,15 @@
 // waymark-collector: the server a brand runs, and its key management commands.
 #include <utility>  // before Asio
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +17,8 @@
 #include <boost/program_options.hpp>
 #include <sodium.h>
 
+#include "identity/normalizer.hpp"
+#include "identity/pseudonymizer.hpp"
 #include "ingest/ingest.hpp"
 #include "server/http_server.hpp"
 #include "waymark/platform.h"
@@ -73,6 +78,81 @@ int keys_generate(const fs::path& dir, uint32_t key_id) {
   return 0;
 }
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A new key seals new batches; every older key keeps being accepted for `days`, then is retired.
+int keys_rotate(const fs::path& dir, uint32_t key_id, int64_t days) {
+  const fs::path keys = dir / "keys";
+  if (fs::exists(keys / ("collector_key_" + std::to_string(key_id)))) {
+    log("error", "key id " + std::to_string(key_id) + " exists already: pick a new id");
+    return 1;
+  }
+  std::error_code ec;
+  std::vector<fs::path> older;
+  for (const auto& entry : fs::directory_iterator(keys, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("collector_key_", 0) == 0 && name.find('.') == std::string::npos) older.push_back(entry.path());
+  }
+  if (ec || older.empty()) {
+    log("error", "no keys to rotate: run `waymark-collector keys generate` first");
+    return 1;
+  }
+  if (int rc = keys_generate(dir, key_id); rc != 0) return rc;
+  const std::string retire_at = std::to_string(now_ms() + days * 24 * 3600 * 1000);
+  for (const fs::path& k : older) {
+    const fs::path marker = k.string() + ".retire_at";
+    if (fs::exists(marker)) continue;  // an earlier rotation already set its date
+    std::ofstream(marker) << retire_at << "\n";
+  }
+  log("info", "rotated: older keys are accepted until " + retire_at + " (Unix ms)");
+  return 0;
+}
+
+// Reads "kind value" lines (e.g. `email noemail@brand.example`) and prints the SDK pseudonym of each,
+// in hex, for the collector's `blocked-pseudonyms` file. The brand key never reaches the collector.
+int blocklist(const po::variables_map& vm) {
+  if (!vm.count("brand-key-file")) {
+    log("error", "blocklist needs --brand-key-file (32 raw bytes, the key the SDK is given)");
+    return 2;
+  }
+  uint8_t brand_key[32];
+  if (!read_key(vm["brand-key-file"].as<std::string>(), brand_key, sizeof brand_key)) {
+    log("error", "the brand key file must hold exactly 32 bytes");
+    return 1;
+  }
+  auto pseudonymizer = waymark::detail::Pseudonymizer::create(brand_key, vm["key-epoch"].as<uint32_t>());
+  sodium_memzero(brand_key, sizeof brand_key);
+  if (!pseudonymizer.ok()) return 1;
+  waymark::detail::NormalizerConfig config;
+  config.default_region = vm["default-region"].as<std::string>();
+  std::string line;
+  int line_no = 0, bad = 0;
+  while (std::getline(std::cin, line)) {
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.find(' ');
+    const auto kind = kind_from_name(line.substr(0, space));
+    if (space == std::string::npos || !kind || *kind == kSlotKind) {
+      std::cerr << "line " << line_no << ": expected `<kind> <value>` with a kind such as email or phone\n";
+      ++bad;
+      continue;
+    }
+    waymark::detail::NormalizedId id;
+    const auto k = static_cast<waymark_id_kind_t>(*kind);
+    if (auto st = normalize_identifier(k, std::string_view(line).substr(space + 1), config, id); !st.ok()) {
+      // The SDK refuses these values itself (junk or invalid), so they never arrive.
+      std::cerr << "line " << line_no << ": skipped, the SDK refuses it (" << waymark_status_name(st.code) << ")\n";
+      continue;
+    }
+    const auto p = pseudonymizer.value()->pseudonymize(k, id);
+    std::cout << hex(p.data(), p.size()) << "\n";
+  }
+  return bad == 0 ? 0 : 1;
+}
+
 int serve(const po::variables_map& vm) {
   const fs::path dir = vm["data-dir"].as<std::string>();
   std::vector<CollectorKey> keys;
@@ -86,6 +166,7 @@ int serve(const po::variables_map& vm) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("collector_key_", 0) != 0) continue;
     CollectorKey k;
+    if (name.find('.') != std::string::npos) continue;  // collector_key_<id>.retire_at
     const char* digits = name.c_str() + 14;
     const auto [end, err] = std::from_chars(digits, name.c_str() + name.size(), k.key_id);
     if (err != std::errc() || end != name.c_str() + name.size()) {
@@ -96,6 +177,14 @@ int serve(const po::variables_map& vm) {
       log("error", "unreadable collector key file " + name);
       return 1;
     }
+    if (std::ifstream marker(entry.path().string() + ".retire_at"); marker && !(marker >> k.retire_at_ms)) {
+      log("error", "unreadable retire date for key " + name);
+      return 1;
+    }
+    if (k.retire_at_ms <= now_ms()) {
+      log("info", "key id " + std::to_string(k.key_id) + " is retired");
+      continue;
+    }
     keys.push_back(k);
   }
   uint8_t rekey[32];
@@ -103,13 +192,61 @@ int serve(const po::variables_map& vm) {
     log("error", "no keys: run `waymark-collector keys generate --data-dir DIR` first");
     return 1;
   }
-  auto store = open_sqlite_store((dir / "collector.db").string());
+  IdentityRules rules;
+  if (vm.count("identity-limit")) {
+    for (const auto& spec : vm["identity-limit"].as<std::vector<std::string>>()) {
+      if (!rules.set_limit(spec)) {
+        log("error", "identity-limit must be <kind>=<n> for a linking kind, e.g. email=5 (got " + spec + ")");
+        return 2;
+      }
+    }
+  }
+  std::vector<ApiToken> tokens;
+  if (vm.count("api-token")) {
+    for (const auto& spec : vm["api-token"].as<std::vector<std::string>>()) {
+      std::string error;
+      auto t = parse_api_token(spec, &error);
+      if (!t) {
+        log("error", error);
+        return 2;
+      }
+      tokens.push_back(std::move(*t));
+    }
+  }
+  auto store = open_sqlite_store((dir / "collector.db").string(), 5000, rules);
   if (!store.ok()) {
     log("error", store.status().message);
     return 1;
   }
+  if (vm.count("blocked-pseudonyms")) {  // SDK pseudonyms in hex, one per line (see `blocklist`)
+    std::ifstream in(vm["blocked-pseudonyms"].as<std::string>());
+    std::vector<Key32> blocked;
+    std::string line;
+    while (in >> line) {
+      uint8_t raw[32];
+      size_t len = 0;
+      if (line.size() != 64 || sodium_hex2bin(raw, 32, line.data(), 64, nullptr, &len, nullptr) != 0 || len != 32) {
+        log("error", "blocked-pseudonyms: every line must be 64 hex characters");
+        return 2;
+      }
+      Key32& k = blocked.emplace_back();
+      crypto_generichash(k.data(), k.size(), raw, sizeof raw, rekey, sizeof rekey);
+    }
+    if (!in.eof()) {
+      log("error", "cannot read the blocked-pseudonyms file");
+      return 1;
+    }
+    if (auto st = store.value()->set_blocked(blocked); !st.ok()) {
+      log("error", st.message);
+      return 1;
+    }
+    log("info", "blocked pseudonyms: " + std::to_string(blocked.size()));
+  }
   Metrics metrics;
   Ingest ingest(*store.value(), keys, rekey, metrics);
+  const CollectorKey newest = *std::max_element(
+      keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
+  QueryApi api(*store.value(), tokens, rekey, newest, metrics);
   sodium_memzero(rekey, sizeof rekey);
   ServerConfig config;
   config.address = vm["listen-address"].as<std::string>();
@@ -117,7 +254,15 @@ int serve(const po::variables_map& vm) {
   config.threads = vm["threads"].as<int>();
   config.max_body_bytes = vm["max-body-bytes"].as<size_t>();
   config.read_timeout_ms = vm["read-timeout-ms"].as<int64_t>();
-  Server server(config, ingest, metrics);
+  Store& s = *store.value();
+  config.background = [&s, &metrics] {  // identity resolution follows ingest in commit order
+    if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
+    if (auto p = s.pending_events(); p.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(p.value()));
+    const auto c = s.identity_counters();
+    metrics.set("identity_merges_total", c.merges);
+    metrics.set("identity_refusals_total", c.refusals);
+  };
+  Server server(config, ingest, metrics, &api);
   if (auto s = server.start(); !s.ok()) {
     log("error", s.message);
     return 1;
@@ -136,7 +281,7 @@ int serve(const po::variables_map& vm) {
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) return 1;
-  po::options_description opts("waymark-collector [serve|keys generate] [options]");
+  po::options_description opts("waymark-collector [serve|keys generate|keys rotate|blocklist] [options]");
   opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
                                                  "config file (key = value lines)")(
       "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
@@ -145,8 +290,18 @@ int main(int argc, char** argv) {
       "threads", po::value<int>()->default_value(2), "I/O threads")(
       "max-body-bytes", po::value<size_t>()->default_value(16u << 20), "largest accepted request body")(
       "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
-      "key-id", po::value<uint32_t>()->default_value(1), "keys generate: id of the new key")(
-      "command", po::value<std::vector<std::string>>(), "serve | keys generate");
+      "api-token", po::value<std::vector<std::string>>()->composing(),
+      "query API bearer token name:secret:scope[,scope] (repeatable); scopes profiles:read, profiles:export, "
+      "identity:write, erasure:write, reports:read")(
+      "identity-limit", po::value<std::vector<std::string>>()->composing(),
+      "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
+      "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
+      "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
+      "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
+      "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
+      "key-epoch", po::value<uint32_t>()->default_value(0), "blocklist: the brand key epoch")(
+      "default-region", po::value<std::string>()->default_value("US"), "blocklist: region for phone numbers")(
+      "command", po::value<std::vector<std::string>>(), "serve | keys generate | keys rotate | blocklist");
   po::positional_options_description positional;
   positional.add("command", -1);
   po::variables_map vm;
@@ -170,6 +325,11 @@ int main(int argc, char** argv) {
   if (command == std::vector<std::string>{"keys", "generate"}) {
     return keys_generate(vm["data-dir"].as<std::string>(), vm["key-id"].as<uint32_t>());
   }
+  if (command == std::vector<std::string>{"keys", "rotate"}) {
+    return keys_rotate(vm["data-dir"].as<std::string>(), vm["key-id"].as<uint32_t>(),
+                       vm["retire-after-days"].as<int64_t>());
+  }
+  if (command == std::vector<std::string>{"blocklist"}) return blocklist(vm);
   if (command == std::vector<std::string>{"serve"}) return serve(vm);
   std::cerr << "waymark-collector: unknown command\n" << opts;
   return 2;

@@ -4,7 +4,8 @@ set -euo pipefail
 bin=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-"$bin" --help | grep -q "serve | keys generate"
+"$bin" --help > "$dir/help"
+grep -q "serve|keys generate|keys rotate|blocklist" "$dir/help"
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
 [ "$(stat -c %a "$dir/keys/collector_key_4")" = 600 ]
@@ -22,4 +23,29 @@ grep -q '"level":"info","msg":"listening on 127.0.0.1:' "$dir/log"
 kill -TERM "$pid"
 wait "$pid"  # set -e: a non-zero exit fails the test
 grep -q '"msg":"stopped"' "$dir/log"
+# Rotation: a new key, the old one keeps working until its retire date.
+"$bin" keys rotate --data-dir "$dir" --key-id 5 --retire-after-days 7 | grep -Eq '^key_id=5 public_key=[0-9a-f]{64}$'
+[ -s "$dir/keys/collector_key_4.retire_at" ] && [ ! -e "$dir/keys/collector_key_5.retire_at" ]
+if "$bin" keys rotate --data-dir "$dir" --key-id 5 2>/dev/null; then echo "rotating onto an existing id must fail"; exit 1; fi
+# Blocklist: SDK pseudonyms of the brand's junk values, computed with the brand key.
+head -c 32 /dev/urandom > "$dir/brand.key"
+printf 'email noemail@brand.example\nphone +44 20 7946 0000\n' | "$bin" blocklist --brand-key-file "$dir/brand.key" \
+  --default-region GB > "$dir/blocked.txt"
+[ "$(grep -Ec '^[0-9a-f]{64}$' "$dir/blocked.txt")" = 2 ]
+if printf 'shoe 42\n' | "$bin" blocklist --brand-key-file "$dir/brand.key" >/dev/null 2>&1; then
+  echo "an unknown kind must fail"; exit 1
+fi
+# Bad query API tokens and identity limits are refused at start with exit code 2.
+set +e; "$bin" serve --data-dir "$dir" --port 0 --api-token "ops:short:profiles:read" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "at least 16" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0 --identity-limit "email=lots" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "identity-limit" "$dir/err"
+printf 'port = 0\ndata-dir = %s\napi-token = ops:0123456789abcdef:profiles:read\nblocked-pseudonyms = %s\n' \
+  "$dir" "$dir/blocked.txt" > "$dir/api.conf"
+"$bin" serve --config "$dir/api.conf" 2>"$dir/log2" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$dir/log2" && break; sleep 0.1; done
+grep -q '"msg":"blocked pseudonyms: 2"' "$dir/log2"
+kill -TERM "$pid"
+wait "$pid"
 echo "collector cli: ok"

@@ -58,6 +58,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
     if (k.key_id == key_id.value()) key = &k;
   }
   if (key == nullptr) return reject(metrics_, 403, "unknown_key_id");
+  if (now_ms >= key->retire_at_ms) return reject(metrics_, 403, "retired_key_id");
   auto opened = detail::open_envelope(body, len, key->secret.data());
   if (!opened.ok()) {
     const std::string& why = opened.status().message;

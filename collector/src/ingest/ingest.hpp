@@ -15,6 +15,7 @@ namespace waymark::collector {
 struct CollectorKey {
   uint32_t key_id = 0;
   std::array<uint8_t, 64> secret{};  // Ed25519; sealing uses its X25519 form
+  int64_t retire_at_ms = INT64_MAX;  // after a rotation: batches sealed to it are refused from then on
 };
 
 struct IngestResponse {

@@ -19,6 +19,12 @@ void Metrics::add(const char* name, uint64_t n) {
   counters_[name] += n;
 }
 
+void Metrics::set(const std::string& name, uint64_t value) {
+  std::lock_guard lock(mu_);
+  const bool counter = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+  (counter ? counters_ : gauges_)[name] = value;
+}
+
 void Metrics::observe_ingest_seconds(double s) {
   std::lock_guard lock(mu_);
   ingest_seconds_sum_ += s;
@@ -31,6 +37,7 @@ std::string Metrics::prometheus() const {
   out << "# TYPE waymark_http_requests_total counter\n";
   for (const auto& [k, v] : requests_) out << "waymark_http_requests_total{route=\"" << k << "\"} " << v << "\n";
   for (const auto& [k, v] : counters_) out << "# TYPE waymark_" << k << " counter\nwaymark_" << k << " " << v << "\n";
+  for (const auto& [k, v] : gauges_) out << "# TYPE waymark_" << k << " gauge\nwaymark_" << k << " " << v << "\n";
   out << "# TYPE waymark_rejected_total counter\n";
   for (const auto& [k, v] : rejections_) out << "waymark_rejected_total{reason=\"" << k << "\"} " << v << "\n";
   out << "# TYPE waymark_ingest_seconds summary\nwaymark_ingest_seconds_sum " << ingest_seconds_sum_

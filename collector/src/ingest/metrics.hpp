@@ -13,12 +13,15 @@ class Metrics {
   void request(const std::string& route, int status);
   void rejected(const std::string& reason, uint64_t events = 1);
   void add(const char* name, uint64_t n);
+  // Sets a value read from elsewhere: a counter when `name` ends in "_total", else a gauge.
+  void set(const std::string& name, uint64_t value);
   void observe_ingest_seconds(double s);
   std::string prometheus() const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> counters_;    // name -> value
+  std::map<std::string, uint64_t> gauges_;      // name -> value
   std::map<std::string, uint64_t> requests_;    // route|status -> count
   std::map<std::string, uint64_t> rejections_;  // reason -> events
   double ingest_seconds_sum_ = 0;

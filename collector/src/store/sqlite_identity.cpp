@@ -90,6 +90,7 @@ Result<KindCounts> SqliteStore::kind_counts(int64_t profile) {
 
 Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id,
                              int64_t time_ms, const std::string& rule, const char* outcome) {
+  ++(std::string_view(outcome) == "merged" ? merges_ : refusals_);
   Status s;
   Use st = writer_.prepare(
       "INSERT INTO link_log(a, b, event_id, batch_id, time_ms, rule, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s);

@@ -4,6 +4,7 @@
 // sqlite_query.cpp: profiles, journeys, explanations.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -69,6 +70,7 @@ class SqliteStore final : public Store, private IngestTxn {
   Result<int64_t> event_count() override;
   Result<int64_t> resolve_pending(int64_t max_events) override;
   Result<int64_t> pending_events() override;
+  IdentityCounters identity_counters() const override { return {merges_.load(), refusals_.load()}; }
   Status set_blocked(const std::vector<Key32>& pseudonyms) override;
   Result<std::optional<Profile>> profile(int64_t profile_id) override;
   Result<std::optional<int64_t>> profile_of(const uint8_t* key, size_t len) override;
@@ -117,6 +119,7 @@ class SqliteStore final : public Store, private IngestTxn {
 
   IdentityRules rules_;
   Connection writer_, reader_;
+  std::atomic<uint64_t> merges_{0}, refusals_{0};
   std::set<std::string> tombstones_;         // every erased key, so ingest never asks SQLite
   std::vector<std::string> new_tombstones_;  // added by the open transaction
 };

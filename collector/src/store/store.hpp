@@ -163,6 +163,11 @@ class Store {
   // commit order. Returns how many events were resolved (at most `max_events`).
   virtual Result<int64_t> resolve_pending(int64_t max_events) = 0;
   virtual Result<int64_t> pending_events() = 0;
+  // Link decisions since the store was opened (for metrics).
+  struct IdentityCounters {
+    uint64_t merges = 0, refusals = 0;
+  };
+  virtual IdentityCounters identity_counters() const = 0;
   // Re-keyed pseudonyms that never link (a brand's junk list, computed by the caller).
   virtual Status set_blocked(const std::vector<Key32>& pseudonyms) = 0;
 
