@@ -32,7 +32,7 @@ struct Collector {
   static constexpr const char* kReadToken = "read-token-0123456789";
   static constexpr const char* kAdminToken = "admin-token-0123456789";
 
-  explicit Collector(waymark::collector::IdentityRules rules = {}) {
+  explicit Collector(waymark::collector::IdentityRules rules = {}, int64_t read_timeout_ms = 500) {
     REQUIRE(sodium_init() >= 0);
     key.key_id = 3;
     crypto_sign_keypair(public_key.data(), key.secret.data());
@@ -48,7 +48,7 @@ struct Collector {
     waymark::collector::ServerConfig config;
     config.port = 0;
     config.max_body_bytes = 1 << 20;
-    config.read_timeout_ms = 500;
+    config.read_timeout_ms = read_timeout_ms;
     config.background = [this] { (void)store->resolve_pending(5000); };
     server = std::make_unique<Server>(config, *ingest, metrics, api.get());
     REQUIRE(server->start().ok());

@@ -139,6 +139,7 @@ struct Server::Impl {
   std::vector<std::thread> threads;
 
   asio::steady_timer background{ioc};
+  asio::steady_timer accept_pause{ioc};
 
   Impl(ServerConfig c, Ingest& i, Metrics& m, QueryApi* api) : shared{std::move(c), i, m, api} {}
 
@@ -155,8 +156,16 @@ struct Server::Impl {
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (shared.stopping || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), shared)->read();
-      accept();
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), shared)->read();
+        return accept();
+      }
+      // Out of descriptors (or another accept error): back off instead of spinning.
+      shared.metrics.add("accept_errors_total", 1);
+      accept_pause.expires_after(std::chrono::milliseconds(50));
+      accept_pause.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) accept();
+      });
     });
   }
 };
@@ -196,6 +205,7 @@ void Server::stop(int64_t drain_ms) {
     beast::error_code ec;
     impl_->acceptor.close(ec);
     impl_->background.cancel();
+    impl_->accept_pause.cancel();
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
   while (impl_->shared.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
