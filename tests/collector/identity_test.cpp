@@ -266,7 +266,9 @@ TEST_CASE("unmerge by event, batch or identifier splits the profile again, and t
           without.batch(batches[b], slot);
         }
       }
-      REQUIRE(with.store->unmerge({UnmergeTarget::By::Batch, revoked_id}, 1).ok());
+      const auto unmerged = with.store->unmerge({UnmergeTarget::By::Batch, revoked_id}, 1);
+      INFO(unmerged.status().message);
+      REQUIRE(unmerged.ok());
       std::vector<std::string> present;
       for (const auto& n : names) {
         if (without.profile_of(n)) present.push_back(n);

@@ -69,15 +69,15 @@ bool IdentityRules::set_limit(std::string_view spec) {
 }
 
 std::optional<std::string> merge_refusal(const KindCounts& a, const KindCounts& b, const IdentityRules& rules) {
-  for (const auto& [kind, n] : a) {
-    const auto it = b.find(kind);
-    if (rules.strong[kind] && n > 0 && it != b.end() && it->second > 0)
-      return "strong_id_conflict:" + std::string(kind_name(kind));
+  for (size_t i = 0; i < KindCounts::kSize; ++i) {
+    const uint8_t kind = KindCounts::kind_at(i);
+    if (rules.strong[kind] && a.at(i) > 0 && b.at(i) > 0) return "strong_id_conflict:" + std::string(kind_name(kind));
   }
-  KindCounts total = a;
-  for (const auto& [kind, n] : b) total[kind] += n;
-  for (const auto& [kind, n] : total) {
-    if (rules.limit[kind] != 0 && n > rules.limit[kind]) return "kind_limit:" + std::string(kind_name(kind));
+  for (size_t i = 0; i < KindCounts::kSize; ++i) {
+    const uint8_t kind = KindCounts::kind_at(i);
+    if (rules.limit[kind] != 0 && a.at(i) + b.at(i) > rules.limit[kind]) {
+      return "kind_limit:" + std::string(kind_name(kind));
+    }
   }
   return std::nullopt;
 }
@@ -108,8 +108,8 @@ LinkOutcome Components::link(size_t a, size_t b, std::string* rule) {
   if (size_[a] < size_[b]) std::swap(a, b);
   parent_[b] = a;
   size_[a] += size_[b];
-  for (const auto& [kind, n] : counts_[b]) counts_[a][kind] += n;
-  counts_[b].clear();
+  counts_[a].add(counts_[b]);
+  counts_[b] = {};
   return LinkOutcome::Merged;
 }
 

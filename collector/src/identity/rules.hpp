@@ -4,7 +4,7 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,7 +23,30 @@ std::optional<uint8_t> kind_from_name(std::string_view name);
 // account, loyalty, email, phone, custom, device, cookie, then the slot.
 int anchor_rank(uint8_t kind);
 
-using KindCounts = std::map<uint8_t, uint32_t>;
+// How many nodes of each linking kind (and slots) a profile holds.
+class KindCounts {
+ public:
+  KindCounts() = default;
+  KindCounts(std::initializer_list<std::pair<uint8_t, uint32_t>> init) {
+    for (const auto& [kind, n] : init) (*this)[kind] += n;
+  }
+  uint32_t& operator[](uint8_t kind) { return n_[index(kind)]; }
+  uint32_t operator[](uint8_t kind) const { return n_[index(kind)]; }
+  void add(const KindCounts& o) {
+    for (size_t i = 0; i < n_.size(); ++i) n_[i] += o.n_[i];
+  }
+  void subtract(const KindCounts& o) {
+    for (size_t i = 0; i < n_.size(); ++i) n_[i] -= o.n_[i];
+  }
+  static constexpr size_t kSize = 13;
+  // The kind stored at position i (0: slot, 1-11: IdKind, 12: any other kind).
+  static uint8_t kind_at(size_t i) { return i == 0 ? kSlotKind : static_cast<uint8_t>(i < 12 ? i : 0); }
+  uint32_t at(size_t i) const { return n_[i]; }
+
+ private:
+  static size_t index(uint8_t kind) { return kind == kSlotKind ? 0 : kind >= 1 && kind <= 11 ? kind : 12; }
+  std::array<uint32_t, kSize> n_{};
+};
 
 struct IdentityRules {
   // Most nodes of a kind one profile may hold; 0 = no limit. Defaults: one account id, one

@@ -1,6 +1,7 @@
 // The identity graph on SQLite: incremental resolution in commit order, exact recompute after an
 // unmerge, and erasure. Every function here runs with the writer lock held, inside a transaction.
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "store/sqlite_store.hpp"
@@ -22,41 +23,29 @@ Bytes bytes_of(std::string_view b) {
 
 }  // namespace
 
-Result<std::optional<SqliteStore::Node>> SqliteStore::find_node(const uint8_t* key, size_t len) {
+// Loads every node and blocked key into memory (at the first use after open or after a
+// transaction that did not commit).
+Status SqliteStore::load_graph() {
+  if (graph_.valid()) return Status::Ok();
+  graph_.invalidate();
   Status s;
-  Use st = writer_.prepare("SELECT node_id, profile, kind, blocked FROM nodes WHERE key = ?1", &s);
+  Use st = writer_.prepare("SELECT node_id, key, kind, profile, blocked FROM nodes", &s);
   if (st == nullptr) return s;
-  st->bind(1, key, len);
-  const int rc = st->step();
-  if (rc == SQLITE_DONE) return std::optional<Node>{};
-  if (rc != SQLITE_ROW) return writer_.error(rc, "nodes");
-  Node n{st->int64(0), st->int64(1), static_cast<uint8_t>(st->int64(2)), st->int64(3) != 0};
-  st->reset();
-  return std::optional<Node>(n);
-}
-
-Result<SqliteStore::Node> SqliteStore::node_for(uint8_t kind, const uint8_t* key, size_t len, int64_t now_ms) {
-  auto found = find_node(key, len);
-  if (!found.ok() || found.value()) return found.ok() ? Result<Node>(*found.value()) : Result<Node>(found.status());
-  Status s;
-  Use blocked = writer_.prepare("SELECT 1 FROM blocked WHERE key = ?1", &s);
-  if (blocked == nullptr) return s;
-  blocked->bind(1, key, len);
-  int rc = blocked->step();
-  blocked->reset();
-  if (rc == SQLITE_ROW) return Node{0, 0, kind, true};  // a junk value: never a node, never linked
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    const auto key = st->blob(1);
+    graph_.add(reinterpret_cast<const uint8_t*>(key.data()), key.size(),
+               {st->int64(0), st->int64(3), static_cast<uint8_t>(st->int64(2)), st->int64(4) != 0});
+  }
+  if (rc != SQLITE_DONE) return writer_.error(rc, "nodes");
+  Use b = writer_.prepare("SELECT key FROM blocked", &s);
+  if (b == nullptr) return s;
+  while ((rc = b->step()) == SQLITE_ROW) {
+    graph_.block_key(reinterpret_cast<const uint8_t*>(b->blob(0).data()), b->blob(0).size());
+  }
   if (rc != SQLITE_DONE) return writer_.error(rc, "blocked");
-  Use profile = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(1, ?1)", &s);
-  if (profile == nullptr) return s;
-  profile->bind(1, now_ms);
-  if (s = writer_.done(*profile, "profiles"); !s.ok()) return s;
-  Node n{0, sqlite3_last_insert_rowid(writer_.db()), kind, false};
-  Use node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
-  if (node == nullptr) return s;
-  node->bind(1, key, len).bind(2, kind).bind(3, n.profile);
-  if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
-  n.id = sqlite3_last_insert_rowid(writer_.db());
-  return n;
+  graph_.mark_valid();
+  return Status::Ok();
 }
 
 Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) {
@@ -72,20 +61,6 @@ Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) 
     profile_id = st->int64(0);
   }
   return Error(WAYMARK_ERR_INTERNAL, "profile merge chain does not end");
-}
-
-Result<KindCounts> SqliteStore::kind_counts(int64_t profile) {
-  Status s;
-  Use st = writer_.prepare("SELECT kind, count(*) FROM nodes WHERE profile = ?1 AND blocked = 0 GROUP BY kind", &s);
-  if (st == nullptr) return s;
-  st->bind(1, profile);
-  KindCounts counts;
-  int rc;
-  while ((rc = st->step()) == SQLITE_ROW)
-    counts[static_cast<uint8_t>(st->int64(0))] = static_cast<uint32_t>(st->int64(1));
-  st->reset();
-  if (rc != SQLITE_DONE) return writer_.error(rc, "nodes");
-  return counts;
 }
 
 Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id,
@@ -106,43 +81,36 @@ Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, const Bytes& e
 }
 
 // Union by size: the smaller profile's nodes are relabelled, its id forwards to the survivor.
-Status SqliteStore::merge_profiles(int64_t a, int64_t b) {
+Result<int64_t> SqliteStore::merge_profiles(int64_t a, int64_t b) {
+  const auto* pa = graph_.profile(a);
+  const auto* pb = graph_.profile(b);
+  const bool keep_a = (pa == nullptr ? 0 : pa->members.size()) >= (pb == nullptr ? 0 : pb->members.size());
+  const int64_t keep = keep_a ? a : b, gone = keep_a ? b : a;
   Status s;
-  int64_t size[2] = {0, 0};
-  for (int i = 0; i < 2; ++i) {
-    Use st = writer_.prepare("SELECT size FROM profiles WHERE profile_id = ?1", &s);
-    if (st == nullptr) return s;
-    st->bind(1, i == 0 ? a : b);
-    const int rc = st->step();
-    if (rc != SQLITE_ROW) return writer_.error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "profiles");
-    size[i] = st->int64(0);
-    st->reset();
-  }
-  const int64_t keep = size[0] >= size[1] ? a : b, gone = keep == a ? b : a;
-  const char* steps[] = {
-      "UPDATE nodes SET profile = ?1 WHERE profile = ?2",
-      "UPDATE profiles SET size = size + (SELECT size FROM profiles WHERE profile_id = ?2) WHERE profile_id = ?1",
-      "UPDATE profiles SET size = 0, merged_into = ?1 WHERE profile_id = ?2",
-      "UPDATE profiles SET merged_into = ?1 WHERE merged_into = ?2",
-  };
-  for (const char* sql : steps) {
+  for (const char* sql : {"UPDATE nodes SET profile = ?1 WHERE profile = ?2",
+                          "UPDATE profiles SET merged_into = ?1 WHERE profile_id = ?2",
+                          "UPDATE profiles SET merged_into = ?1 WHERE merged_into = ?2"}) {
     Use st = writer_.prepare(sql, &s);
     if (st == nullptr) return s;
     st->bind(1, keep).bind(2, gone);
     if (s = writer_.done(*st, "merge"); !s.ok()) return s;
   }
-  return Status::Ok();
+  return graph_.merge(a, b);
 }
 
 // The queue holds one row per committed batch: its new event ids, 16 bytes each, in order.
 Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   int64_t resolved = 0;
-  Status s;
+  Status s = load_graph();
+  if (!s.ok()) return s;
   while (resolved < max_events) {
     Use q = writer_.prepare("SELECT seq, event_ids FROM resolve_queue ORDER BY seq LIMIT 1", &s);
     if (q == nullptr) return s;
     int rc = q->step();
-    if (rc == SQLITE_DONE) break;
+    if (rc == SQLITE_DONE) {
+      queued_ = false;
+      break;
+    }
     if (rc != SQLITE_ROW) return writer_.error(rc, "resolve queue");
     const int64_t seq = q->int64(0);
     const Bytes ids = bytes_of(q->blob(1));
@@ -171,70 +139,100 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   return resolved;
 }
 
-// One event: make nodes of its linking identifiers and its slot, anchor it to the strongest,
-// and try to link every other node to the anchor under the rules, logging each decision.
+Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* key, size_t len,
+                                                   std::optional<int64_t> profile, int64_t now_ms) {
+  Status s;
+  if (!profile) {
+    Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1)", &s);
+    if (p == nullptr) return s;
+    p->bind(1, now_ms);
+    if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
+    profile = sqlite3_last_insert_rowid(writer_.db());
+  }
+  Use node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
+  if (node == nullptr) return s;
+  node->bind(1, key, len).bind(2, kind).bind(3, *profile);
+  if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
+  return graph_.add(key, len, {sqlite3_last_insert_rowid(writer_.db()), *profile, kind, false});
+}
+
+// One event: find the nodes of its linking identifiers and its slot, anchor it to the strongest,
+// and try to link every other one to the anchor under the rules, logging each decision. A node
+// seen for the first time is created straight inside the anchor's profile when the rules allow.
 Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
                                   const std::vector<StoredIdentifier>& ids, int64_t time_ms) {
+  struct Candidate {
+    uint8_t kind;
+    const uint8_t* key;
+    size_t len;
+    GraphIndex::Node* node;  // null: seen for the first time
+  };
   bool shared = false;
   std::optional<std::optional<int64_t>> blocked;  // a blocked identifier (its node, if it has one)
-  std::vector<Node> nodes;
+  std::vector<Candidate> nodes;
+  const auto consider = [&](uint8_t kind, const uint8_t* key, size_t len) {
+    for (const Candidate& c : nodes) {  // an identifier listed twice is one node
+      if (c.len == len && std::memcmp(c.key, key, len) == 0) return;
+    }
+    GraphIndex::Node* found = graph_.find(key, len);
+    if (found != nullptr && found->blocked) {
+      blocked = found->id;
+    } else if (found == nullptr && graph_.is_blocked_key(key, len)) {
+      blocked = std::optional<int64_t>();  // a junk value: never a node, never linked
+    } else {
+      nodes.push_back({kind, key, len, found});
+    }
+  };
   for (const StoredIdentifier& id : ids) {
     if (!id.linking) {
       shared = true;
-      continue;
+    } else if (IdentityRules::links(id.kind)) {
+      consider(id.kind, id.pseudonym.data(), id.pseudonym.size());
     }
-    if (!IdentityRules::links(id.kind)) continue;
-    auto n = node_for(id.kind, id.pseudonym.data(), id.pseudonym.size(), time_ms);
-    if (!n.ok()) return n.status();
-    if (n.value().blocked) {
-      blocked = n.value().id != 0 ? std::optional<int64_t>(n.value().id) : std::nullopt;
-      continue;
-    }
-    nodes.push_back(n.value());
   }
-  auto slot_node = node_for(kSlotKind, slot.data(), slot.size(), time_ms);
-  if (!slot_node.ok()) return slot_node.status();
-  if (!slot_node.value().blocked) nodes.push_back(slot_node.value());
+  consider(kSlotKind, slot.data(), slot.size());
   if (nodes.empty()) return Status::Ok();
   std::stable_sort(nodes.begin(), nodes.end(),
-                   [](const Node& x, const Node& y) { return anchor_rank(x.kind) > anchor_rank(y.kind); });
-  const Node& anchor = nodes.front();
+                   [](const Candidate& x, const Candidate& y) { return anchor_rank(x.kind) > anchor_rank(y.kind); });
+  Candidate& anchor = nodes.front();
+  if (anchor.node == nullptr) {
+    auto n = create_node(anchor.kind, anchor.key, anchor.len, std::nullopt, time_ms);
+    if (!n.ok()) return n.status();
+    anchor.node = n.value();
+  }
   Status s;
   Use st = writer_.prepare("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", &s);
   if (st == nullptr) return s;
-  st->bind(1, event_id.data(), event_id.size()).bind(2, anchor.id);
+  st->bind(1, event_id.data(), event_id.size()).bind(2, anchor.node->id);
   if (s = writer_.done(*st, "event anchor"); !s.ok()) return s;
+  const int64_t anchor_id = anchor.node->id;
   if (shared) {  // recorded once per event: a shared device's id joined no one
-    if (s = log_link(std::nullopt, anchor.id, event_id, batch_id, time_ms, "shared_device", "refused"); !s.ok())
+    if (s = log_link(std::nullopt, anchor_id, event_id, batch_id, time_ms, "shared_device", "refused"); !s.ok())
       return s;
   }
   if (blocked) {
-    if (s = log_link(*blocked, anchor.id, event_id, batch_id, time_ms, "blocked_pseudonym", "refused"); !s.ok())
+    if (s = log_link(*blocked, anchor_id, event_id, batch_id, time_ms, "blocked_pseudonym", "refused"); !s.ok())
       return s;
   }
   for (size_t i = 1; i < nodes.size(); ++i) {
-    // Earlier merges in this event may have relabelled either side: read both afresh.
-    int64_t profiles[2];
-    for (int k = 0; k < 2; ++k) {
-      Use p = writer_.prepare("SELECT profile FROM nodes WHERE node_id = ?1", &s);
-      if (p == nullptr) return s;
-      p->bind(1, k == 0 ? anchor.id : nodes[i].id);
-      const int rc = p->step();
-      if (rc != SQLITE_ROW) return writer_.error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "nodes");
-      profiles[k] = p->int64(0);
-      p->reset();
-    }
-    if (profiles[0] == profiles[1]) continue;
-    auto a = kind_counts(profiles[0]);
-    if (!a.ok()) return a.status();
-    auto b = kind_counts(profiles[1]);
-    if (!b.ok()) return b.status();
-    if (auto why = merge_refusal(a.value(), b.value(), rules_)) {
-      s = log_link(nodes[i].id, anchor.id, event_id, batch_id, time_ms, *why, "refused");
+    Candidate& c = nodes[i];
+    const int64_t here = anchor.node->profile;  // current: merges relabel the nodes in memory
+    const KindCounts mine = graph_.profile(here)->counts;
+    std::optional<std::string> why;
+    if (c.node == nullptr) {
+      why = merge_refusal(mine, {{c.kind, 1}}, rules_);
+      auto n = create_node(c.kind, c.key, c.len, why ? std::nullopt : std::optional<int64_t>(here), time_ms);
+      if (!n.ok()) return n.status();
+      c.node = n.value();
     } else {
-      s = merge_profiles(profiles[0], profiles[1]);
-      if (s.ok()) s = log_link(nodes[i].id, anchor.id, event_id, batch_id, time_ms, "co_occurrence", "merged");
+      if (c.node->profile == here) continue;
+      why = merge_refusal(mine, graph_.profile(c.node->profile)->counts, rules_);
+      if (!why) {
+        if (auto m = merge_profiles(here, c.node->profile); !m.ok()) return m.status();
+      }
     }
+    s = why ? log_link(c.node->id, anchor_id, event_id, batch_id, time_ms, *why, "refused")
+            : log_link(c.node->id, anchor_id, event_id, batch_id, time_ms, "co_occurrence", "merged");
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -376,22 +374,19 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
   for (auto& [root, members] : groups) {
     int64_t pid = profile;
     if (root != largest->first) {
-      Use p = writer_.prepare("INSERT INTO profiles(size, created_ms) VALUES(?1, ?2)", &s);
+      Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1)", &s);
       if (p == nullptr) return s;
-      p->bind(1, static_cast<int64_t>(members.size())).bind(2, now_ms);
+      p->bind(1, now_ms);
       if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
       pid = sqlite3_last_insert_rowid(writer_.db());
       Use relabel = writer_.prepare("UPDATE nodes SET profile = ?2 WHERE node_id = ?1", &s);
       if (relabel == nullptr) return s;
       for (size_t m : members) {
-        relabel->bind(1, nodes.value()[m].node_id).bind(2, pid);
+        const ProfileNode& n = nodes.value()[m];
+        relabel->bind(1, n.node_id).bind(2, pid);
         if (s = writer_.done(*relabel, "nodes"); !s.ok()) return s;
+        if (GraphIndex::Node* g = graph_.find(n.key.data(), n.key.size())) graph_.move(g, pid);
       }
-    } else {
-      Use size = writer_.prepare("UPDATE profiles SET size = ?2 WHERE profile_id = ?1", &s);
-      if (size == nullptr) return s;
-      size->bind(1, profile).bind(2, static_cast<int64_t>(members.size()));
-      if (s = writer_.done(*size, "profiles"); !s.ok()) return s;
     }
     out_profiles->insert(pid);
   }
@@ -405,9 +400,8 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
     std::set<int64_t> affected;
     Status s;
     if (target.by == UnmergeTarget::By::Identifier) {
-      auto node = find_node(target.key.data(), target.key.size());
-      if (!node.ok()) return node.status();
-      if (!node.value()) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "no such identifier");
+      GraphIndex::Node* node = graph_.find(target.key.data(), target.key.size());
+      if (node == nullptr) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "no such identifier");
       // Blocked from now on, so the next event carrying it cannot join the profiles again.
       for (const char* sql :
            {"UPDATE nodes SET blocked = 1 WHERE key = ?1", "INSERT OR IGNORE INTO blocked VALUES(?1)"}) {
@@ -416,7 +410,9 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
         st->bind(1, target.key.data(), target.key.size());
         if (s = writer_.done(*st, "unmerge"); !s.ok()) return s;
       }
-      affected.insert(node.value()->profile);
+      graph_.set_blocked(node);
+      graph_.block_key(target.key.data(), target.key.size());
+      affected.insert(node->profile);
     } else {
       Use rev = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
       if (rev == nullptr) return s;
@@ -474,6 +470,7 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
                             "DELETE FROM nodes WHERE node_id = ?1"}) {
       if (s = run(sql, [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
     }
+    graph_.remove(n.key.data(), n.key.size());
     if (n.kind == kSlotKind) {
       s = run("DELETE FROM consent_state WHERE slot = ?1",
               [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });

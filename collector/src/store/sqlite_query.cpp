@@ -32,7 +32,17 @@ bool parse_cursor(const std::string& s, int64_t* ms, Bytes* id) {
 }  // namespace
 
 Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
-  return in_write_txn([&] { return resolve_locked(max_events); });
+  // Transactions of a few thousand events: ingest gets the writer lock in between.
+  int64_t total = 0;
+  while (queued_ && total < max_events) {
+    auto r = in_write_txn([&] { return resolve_locked(std::min<int64_t>(max_events - total, 250000)); });
+    if (!r.ok()) {
+      queued_ = true;  // rolled back: the queue is as it was
+      return r;
+    }
+    total += r.value();
+  }
+  return total;
 }
 
 Result<int64_t> SqliteStore::pending_events() {

@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "store/graph_index.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 
@@ -96,21 +97,18 @@ class SqliteStore final : public Store, private IngestTxn {
   Status add_tombstone(const uint8_t* key, size_t len, int64_t now_ms);
 
   // Identity graph, writer lock held (sqlite_identity.cpp).
-  struct Node {
-    int64_t id = 0, profile = 0;
-    uint8_t kind = 0;
-    bool blocked = false;
-  };
+  Status load_graph();
   Result<int64_t> resolve_locked(int64_t max_events);
   Status resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
                        const std::vector<StoredIdentifier>& ids, int64_t time_ms);
-  Result<std::optional<Node>> find_node(const uint8_t* key, size_t len);
-  Result<Node> node_for(uint8_t kind, const uint8_t* key, size_t len, int64_t now_ms);
+  // A new node, in `profile` or (none) in a new profile of its own.
+  Result<GraphIndex::Node*> create_node(uint8_t kind, const uint8_t* key, size_t len, std::optional<int64_t> profile,
+                                        int64_t now_ms);
   Result<int64_t> current_profile(int64_t profile_id, Connection& c);
-  Result<KindCounts> kind_counts(int64_t profile);
   Status log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id, int64_t time_ms,
                   const std::string& rule, const char* outcome);
-  Status merge_profiles(int64_t keep, int64_t into_other);
+  // Returns the surviving profile.
+  Result<int64_t> merge_profiles(int64_t a, int64_t b);
   Status recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles);
   Result<std::vector<ProfileNode>> nodes_of(int64_t profile, Connection& c);
   // Every event id that belongs to or carries one of `nodes` (anchored, identifier, slot).
@@ -119,7 +117,9 @@ class SqliteStore final : public Store, private IngestTxn {
 
   IdentityRules rules_;
   Connection writer_, reader_;
+  GraphIndex graph_;  // writer lock held
   std::atomic<uint64_t> merges_{0}, refusals_{0};
+  std::atomic<bool> queued_{true};           // something may wait in the resolve queue (checked at open)
   std::set<std::string> tombstones_;         // every erased key, so ingest never asks SQLite
   std::vector<std::string> new_tombstones_;  // added by the open transaction
 };
@@ -137,11 +137,13 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
   if (result.ok()) {
     if (Status s = writer_.exec("COMMIT", "commit"); !s.ok()) {
       (void)writer_.exec("ROLLBACK", "rollback");
+      graph_.invalidate();
       return s;
     }
     tombstones_.insert(new_tombstones_.begin(), new_tombstones_.end());
   } else {
     (void)writer_.exec("ROLLBACK", "rollback");
+    graph_.invalidate();  // memory may be ahead of the database: reload at next use
   }
   return result;
 }

@@ -1,0 +1,193 @@
+// Identity resolution and profile lookups on the SQLite store: 1M events of 300k customers (phones
+// browsing anonymously, logging in, second devices), then lookups at 1M profiles. The floor is
+// plain SQLite doing the same number of indexed node lookups and inserts in one transaction, with the
+// same page cache as the store.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "store/store.hpp"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+namespace wc = waymark::collector;
+
+namespace {
+
+constexpr uint8_t kEmail = 1, kDevice = 9;
+
+wc::Key32 key(uint64_t customer, uint8_t what) {
+  wc::Key32 k{};
+  const uint64_t in[2] = {customer, what};
+  crypto_generichash(k.data(), k.size(), reinterpret_cast<const uint8_t*>(in), sizeof in, nullptr, 0);
+  return k;
+}
+
+struct Spec {
+  uint64_t customer;
+  int step;  // 0: anonymous browse, 1: login, 2+: logged in; odd customers use a second device from step 3
+};
+
+// Loads `specs` in batches of 500, interleaved across customers as real traffic is.
+void load(wc::Store& store, const std::vector<Spec>& specs) {
+  uint64_t n = 0;
+  for (size_t at = 0; at < specs.size(); at += 500) {
+    auto r = store.ingest([&](wc::IngestTxn&, wc::BatchWrite& w) -> waymark::detail::Result<bool> {
+      w.batch_id.resize(16);
+      randombytes_buf(w.batch_id.data(), 16);
+      randombytes_buf(w.device_key.data(), 32);
+      w.sequence = 1;
+      w.receipt = {1};
+      for (size_t i = at; i < std::min(specs.size(), at + 500); ++i) {
+        const Spec& s = specs[i];
+        wc::StoredEvent e;
+        e.event_id.resize(16);
+        ++n;
+        for (int b = 0; b < 8; ++b) e.event_id[static_cast<size_t>(b)] = static_cast<uint8_t>(n >> (56 - 8 * b));
+        randombytes_buf(e.event_id.data() + 8, 8);
+        e.name = "view";
+        e.purpose = 1;
+        e.occurred_ms = e.corrected_ms = static_cast<int64_t>(n);
+        const bool second = s.customer % 2 == 1 && s.step >= 3;
+        const wc::Key32 slot = key(s.customer, second ? 3 : 2);
+        e.slot.assign(slot.begin(), slot.begin() + 16);
+        e.identifiers.push_back({kDevice, key(s.customer, second ? 1 : 0), true});
+        if (s.step >= 1) e.identifiers.push_back({kEmail, key(s.customer, 4), true});
+        w.events.push_back(std::move(e));
+      }
+      return true;
+    });
+    if (!r.ok()) {
+      std::fprintf(stderr, "identity bench: load failed: %s\n", r.status().message.c_str());
+      std::exit(1);
+    }
+  }
+}
+
+std::vector<Spec> traffic(uint64_t customers, uint64_t events, std::mt19937_64& rng) {
+  std::vector<Spec> specs;
+  specs.reserve(events);
+  for (int step = 0; specs.size() < events; ++step) {
+    for (uint64_t c = 0; c < customers && specs.size() < events; ++c) specs.push_back({c, step});
+  }
+  // Shuffle within windows: customers interleave, each customer's own steps stay in order.
+  for (size_t at = 0; at < specs.size(); at += 100000) {
+    std::shuffle(specs.begin() + static_cast<std::ptrdiff_t>(at),
+                 specs.begin() + static_cast<std::ptrdiff_t>(std::min(specs.size(), at + 100000)), rng);
+  }
+  return specs;
+}
+
+// Same-run floor: a plain table of 32-byte keys, one indexed lookup-or-insert per identifier.
+double floor_seconds(const std::string& path, const std::vector<Spec>& specs) {
+  fs::remove(path);
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA cache_size=-262144; CREATE TABLE n(id INTEGER PRIMARY KEY, key BLOB "
+               "UNIQUE)",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt *find = nullptr, *add = nullptr;
+  sqlite3_prepare_v2(db, "SELECT id FROM n WHERE key = ?1", -1, &find, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO n(key) VALUES(?1)", -1, &add, nullptr);
+  const auto t = Clock::now();
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (const Spec& s : specs) {
+    for (uint8_t what : {uint8_t{0}, uint8_t{2}, uint8_t{4}}) {
+      const wc::Key32 k = key(s.customer, what);
+      sqlite3_bind_blob(find, 1, k.data(), 32, SQLITE_STATIC);
+      if (sqlite3_step(find) != SQLITE_ROW) {
+        sqlite3_bind_blob(add, 1, k.data(), 32, SQLITE_STATIC);
+        sqlite3_step(add);
+        sqlite3_reset(add);
+      }
+      sqlite3_reset(find);
+    }
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  const double secs = std::chrono::duration<double>(Clock::now() - t).count();
+  sqlite3_finalize(find);
+  sqlite3_finalize(add);
+  sqlite3_close(db);
+  return secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : "bench-work";
+  const uint64_t events = argc > 2 ? std::stoull(argv[2]) : 1'000'000;
+  fs::create_directories(dir);
+  if (sodium_init() < 0) return 1;
+  std::mt19937_64 rng(7);
+
+  // 1. Resolution: 1M events, 300k customers.
+  const uint64_t customers = events * 3 / 10;
+  const auto specs = traffic(customers, events, rng);
+  fs::remove(dir + "/identity-bench.db");
+  auto store = wc::open_sqlite_store(dir + "/identity-bench.db");
+  if (!store.ok()) return 1;
+  load(*store.value(), specs);
+  auto t = Clock::now();
+  auto resolved = store.value()->resolve_pending(INT64_MAX);
+  const double secs = std::chrono::duration<double>(Clock::now() - t).count();
+  auto page = store.value()->profiles("", 1);
+  if (!resolved.ok() || resolved.value() != static_cast<int64_t>(events) || !page.ok()) {
+    std::fprintf(stderr, "identity bench: resolution failed\n");
+    return 1;
+  }
+  // Every customer must end as exactly one profile (device, email, second device and slots).
+  int64_t wrong = 0;
+  for (uint64_t c = 0; c < customers; c += 997) {
+    const auto a = key(c, 0), b = key(c, 4);
+    auto pa = store.value()->profile_of(a.data(), a.size());
+    auto pb = store.value()->profile_of(b.data(), b.size());
+    if (!pa.ok() || !pb.ok() || !pa.value() || pa.value() != pb.value()) ++wrong;
+  }
+  const double floor = floor_seconds(dir + "/identity-floor.db", specs);
+  std::printf("BENCH identity_resolve_%llu_events_%llu_customers %.2f s\n", static_cast<unsigned long long>(events),
+              static_cast<unsigned long long>(customers), secs);
+  std::printf("BENCH identity_resolve_rate %.0f events/s\n", static_cast<double>(events) / secs);
+  std::printf("BENCH identity_wrongly_split_customers_sampled %lld count\n", static_cast<long long>(wrong));
+  std::printf("BENCH sqlite_node_lookup_insert_floor %.2f s\n", floor);
+  std::printf("RATIO identity_resolve %.3f vs sqlite_node_lookup_insert_floor\n", floor / secs);
+  store.value().reset();
+
+  // 2. Lookups at 1M profiles: 1M customers, one login event each.
+  std::vector<Spec> one;
+  for (uint64_t c = 0; c < events; ++c) one.push_back({c + 10'000'000, 1});
+  fs::remove(dir + "/lookup-bench.db");
+  auto lookups = wc::open_sqlite_store(dir + "/lookup-bench.db");
+  if (!lookups.ok()) return 1;
+  load(*lookups.value(), one);
+  if (!lookups.value()->resolve_pending(INT64_MAX).ok()) return 1;
+  std::vector<double> by_key, by_id;
+  std::uniform_int_distribution<uint64_t> pick(0, events - 1);
+  for (int i = 0; i < 20000; ++i) {
+    const auto k = key(pick(rng) + 10'000'000, 4);
+    t = Clock::now();
+    auto p = lookups.value()->profile_of(k.data(), k.size());
+    by_key.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    if (!p.ok() || !p.value()) return 1;
+    t = Clock::now();
+    auto full = lookups.value()->profile(*p.value());
+    by_id.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    if (!full.ok() || !full.value()) return 1;
+  }
+  for (auto* v : {&by_key, &by_id}) std::sort(v->begin(), v->end());
+  const auto p99 = [](const std::vector<double>& v) { return v[v.size() * 99 / 100]; };
+  std::printf("BENCH profile_lookup_by_pseudonym_p99_at_%lluk_profiles %.3f ms\n",
+              static_cast<unsigned long long>(events / 1000), p99(by_key));
+  std::printf("BENCH profile_read_p99_at_%lluk_profiles %.3f ms\n", static_cast<unsigned long long>(events / 1000),
+              p99(by_id));
+  lookups.value().reset();
+  fs::remove_all(dir);
+  return 0;
+}
