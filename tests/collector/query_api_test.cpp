@@ -3,6 +3,8 @@
 // erasure with a signed receipt.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
@@ -222,4 +224,16 @@ TEST_CASE("query API: unmerge a wrong link, export, then erase with a signed rec
   get_json(shop.port, "/v1/profiles?pseudonym=" + email, Collector::kReadToken, 404);
   CHECK_FALSE(any_file_contains(shop.collector.dir.path(), "ann.query@example.com"));
   CHECK_FALSE(any_file_contains(shop.collector.dir.path(), "LOY-1001"));
+}
+
+TEST_CASE("the OpenAPI document describes every endpoint the collector serves", "[api]") {
+  std::ifstream in(std::string(WAYMARK_TEST_DATA) + "/../../docs/api/openapi.yaml");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* path :
+       {"/v1/batches:", "/healthz:", "/metrics:", "/v1/profiles:", "/v1/profiles/{id}:", "/v1/profiles/{id}/journey:",
+        "/v1/profiles/{id}/explain:", "/v1/profiles/{id}/export:", "/v1/unmerge:", "/v1/erasure:"}) {
+    INFO(path);
+    CHECK(doc.find(std::string("  ") + path + "\n") != std::string::npos);
+  }
 }
