@@ -153,6 +153,29 @@ int blocklist(const po::variables_map& vm) {
   return bad == 0 ? 0 : 1;
 }
 
+// `report attribution|clv`: the query API's reports, printed (JSON, or CSV with --format csv).
+int report(const po::variables_map& vm, const std::string& which) {
+  const fs::path dir = vm["data-dir"].as<std::string>();
+  if (!fs::exists(dir / "collector.db")) {
+    log("error", "no collector.db in " + dir.string());
+    return 1;
+  }
+  auto store = open_sqlite_store((dir / "collector.db").string());
+  if (!store.ok()) {
+    log("error", store.status().message);
+    return 1;
+  }
+  QueryParams params;
+  for (const char* name : {"model", "by", "from", "to", "format", "currency", "as_of", "months", "top"}) {
+    if (vm.count(name)) params[name] = vm[name].as<std::string>();
+  }
+  const ApiResponse r = which == "attribution"
+                            ? attribution_response(*store.value(), params, vm["report-k"].as<int>(), now_ms())
+                            : clv_response(*store.value(), params, now_ms());
+  (r.status == 200 ? std::cout : std::cerr) << r.body;
+  return r.status == 200 ? 0 : 1;
+}
+
 int serve(const po::variables_map& vm) {
   const fs::path dir = vm["data-dir"].as<std::string>();
   std::vector<CollectorKey> keys;
@@ -247,6 +270,7 @@ int serve(const po::variables_map& vm) {
   const CollectorKey newest = *std::max_element(
       keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   QueryApi api(*store.value(), tokens, rekey, newest, metrics);
+  api.set_min_group_size(vm["report-k"].as<int>());
   sodium_memzero(rekey, sizeof rekey);
   ServerConfig config;
   config.address = vm["listen-address"].as<std::string>();
@@ -281,7 +305,8 @@ int serve(const po::variables_map& vm) {
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) return 1;
-  po::options_description opts("waymark-collector [serve|keys generate|keys rotate|blocklist] [options]");
+  po::options_description opts(
+      "waymark-collector [serve|keys generate|keys rotate|blocklist|report attribution|report clv] [options]");
   opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
                                                  "config file (key = value lines)")(
       "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
@@ -296,12 +321,24 @@ int main(int argc, char** argv) {
       "identity-limit", po::value<std::vector<std::string>>()->composing(),
       "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
       "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
+      "report-k", po::value<int>()->default_value(10), "reports merge rows of fewer distinct profiles into \"other\"")(
+      "model", po::value<std::string>(),
+      "report attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
+      "by", po::value<std::string>(), "report attribution: channel|campaign")(
+      "from", po::value<std::string>(), "report attribution: start (YYYY-MM-DD or Unix ms)")(
+      "to", po::value<std::string>(), "report attribution: end, exclusive")("format", po::value<std::string>(),
+                                                                            "report attribution: json|csv")(
+      "currency", po::value<std::string>(), "report: currency of the revenue")("as_of", po::value<std::string>(),
+                                                                               "report clv: the calibration end")(
+      "months", po::value<std::string>(), "report clv: horizon in months")("top", po::value<std::string>(),
+                                                                           "report clv: how many customers to list")(
       "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
       "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
       "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
       "key-epoch", po::value<uint32_t>()->default_value(0), "blocklist: the brand key epoch")(
       "default-region", po::value<std::string>()->default_value("US"), "blocklist: region for phone numbers")(
-      "command", po::value<std::vector<std::string>>(), "serve | keys generate | keys rotate | blocklist");
+      "command", po::value<std::vector<std::string>>(),
+      "serve | keys generate | keys rotate | blocklist | report attribution | report clv");
   po::positional_options_description positional;
   positional.add("command", -1);
   po::variables_map vm;
@@ -330,6 +367,9 @@ int main(int argc, char** argv) {
                        vm["retire-after-days"].as<int64_t>());
   }
   if (command == std::vector<std::string>{"blocklist"}) return blocklist(vm);
+  if (command.size() == 2 && command[0] == "report" && (command[1] == "attribution" || command[1] == "clv")) {
+    return report(vm, command[1]);
+  }
   if (command == std::vector<std::string>{"serve"}) return serve(vm);
   std::cerr << "waymark-collector: unknown command\n" << opts;
   return 2;

@@ -5,7 +5,7 @@ bin=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$bin" --help > "$dir/help"
-grep -q "serve|keys generate|keys rotate|blocklist" "$dir/help"
+grep -q "serve|keys generate|keys rotate|blocklist|report attribution|report clv" "$dir/help"
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
 [ "$(stat -c %a "$dir/keys/collector_key_4")" = 600 ]
@@ -48,4 +48,9 @@ for _ in $(seq 50); do grep -q listening "$dir/log2" && break; sleep 0.1; done
 grep -q '"msg":"blocked pseudonyms: 2"' "$dir/log2"
 kill -TERM "$pid"
 wait "$pid"
+# Reports from the command line (an empty store: no rows, no fit).
+"$bin" report attribution --data-dir "$dir" --model linear --from 2026-01-01 --to 2026-02-01 | grep -q '"rows":\[\]'
+"$bin" report attribution --data-dir "$dir" --format csv | grep -q '^channel,conversions,revenue_minor,profiles$'
+"$bin" report clv --data-dir "$dir" | grep -q '"bgnbd":null'
+if "$bin" report attribution --data-dir "$dir" --model shapley 2>/dev/null; then echo "an unknown model must fail"; exit 1; fi
 echo "collector cli: ok"

@@ -1,11 +1,14 @@
 #include "api/query_api.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <cmath>
 #include <map>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "analytics/reports.hpp"
 #include "waymark/wire/v1/event_generated.h"
 
 namespace waymark::collector {
@@ -103,7 +106,157 @@ std::optional<int64_t> parse_int(std::string_view s) {
   return v;
 }
 
+// A time parameter: Unix milliseconds, or a UTC date YYYY-MM-DD.
+std::optional<int64_t> parse_time(const std::string& s) {
+  if (s.size() == 10 && s[4] == '-' && s[7] == '-') {
+    const auto y = parse_int(s.substr(0, 4)), m = parse_int(s.substr(5, 2)), d = parse_int(s.substr(8, 2));
+    if (!y || !m || !d) return std::nullopt;
+    const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(*y)),
+                                          std::chrono::month(static_cast<unsigned>(*m)),
+                                          std::chrono::day(static_cast<unsigned>(*d))};
+    if (!ymd.ok()) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::sys_days(ymd).time_since_epoch()).count();
+  }
+  return parse_int(s);
+}
+
+std::optional<double> parse_double(const std::string& s) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string param(const QueryParams& q, const char* name, const std::string& fallback = "") {
+  auto it = q.find(name);
+  return it == q.end() ? fallback : it->second;
+}
+
 }  // namespace
+
+ApiResponse attribution_response(Store& store, const QueryParams& query, int k, int64_t now_ms) {
+  analytics::AttributionQuery q;
+  q.k = k;
+  const auto model = analytics::model_from_name(param(query, "model", "markov"));
+  if (!model)
+    return problem(400, "model must be first_touch, last_touch, linear, time_decay, position_based or markov");
+  q.model = *model;
+  const std::string by = param(query, "by", "channel");
+  if (by != "channel" && by != "campaign") return problem(400, "by must be channel or campaign");
+  q.by_campaign = by == "campaign";
+  const auto to = parse_time(param(query, "to", std::to_string(now_ms)));
+  const auto from = parse_time(param(query, "from", std::to_string(now_ms - 30LL * 24 * 3600 * 1000)));
+  if (!from || !to || *from >= *to) return problem(400, "from and to must be Unix ms or YYYY-MM-DD, from before to");
+  q.from_ms = *from;
+  q.to_ms = *to;
+  const auto lookback = parse_double(param(query, "lookback_days", "30"));
+  const auto half_life = parse_double(param(query, "half_life_days", "7"));
+  const auto order = parse_int(param(query, "order", "1"));
+  if (!lookback || *lookback <= 0 || !half_life || *half_life <= 0 || !order || *order < 1 || *order > 4) {
+    return problem(400, "lookback_days and half_life_days must be positive, order 1 to 4");
+  }
+  q.lookback_ms = static_cast<int64_t>(*lookback * 24 * 3600 * 1000);
+  q.options.half_life_days = *half_life;
+  q.options.markov_order = static_cast<int>(*order);
+  q.currency = param(query, "currency");
+  auto report = analytics::attribution_report(store, q);
+  if (!report.ok()) {
+    return report.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, report.status().message)
+                                                                : store_failure();
+  }
+  const auto& r = report.value();
+  if (param(query, "format", "json") == "csv") {
+    std::string csv = by + ",conversions,revenue_minor,profiles\n";
+    for (const auto& row : r.rows) {
+      csv += csv_field(row.key) + "," + std::to_string(row.conversions) + "," + std::to_string(row.revenue_minor) +
+             "," + std::to_string(row.profiles) + "\n";
+    }
+    return {200, "text/csv", csv};
+  }
+  json rows = json::array();
+  for (const auto& row : r.rows) {
+    rows.push_back({{"key", row.key},
+                    {"conversions", row.conversions},
+                    {"revenue_minor", row.revenue_minor},
+                    {"profiles", row.profiles}});
+  }
+  return ok({{"model", analytics::model_name(q.model)},
+             {"by", by},
+             {"from_ms", q.from_ms},
+             {"to_ms", q.to_ms},
+             {"currency", r.currency},
+             {"k", k},
+             {"totals",
+              {{"conversions", r.conversions},
+               {"revenue_minor", r.revenue_minor},
+               {"paths", r.paths},
+               {"profiles", r.profiles}}},
+             {"suppressed_rows", r.suppressed},
+             {"rows", rows}});
+}
+
+ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms) {
+  analytics::ClvQuery q;
+  const auto as_of = parse_time(param(query, "as_of", std::to_string(now_ms)));
+  const auto periods = parse_int(param(query, "months", "12"));
+  const auto discount = parse_double(param(query, "monthly_discount", "0.01"));
+  const auto top = parse_int(param(query, "top", "20"));
+  if (!as_of || !periods || *periods < 1 || *periods > 120 || !discount || *discount < 0 || !top || *top < 0 ||
+      *top > kMaxPage) {
+    return problem(400, "as_of must be a time, months 1-120, monthly_discount >= 0, top 0-1000");
+  }
+  q.as_of_ms = *as_of;
+  q.periods = static_cast<int>(*periods);
+  q.monthly_discount = *discount;
+  q.top = static_cast<int>(*top);
+  q.currency = param(query, "currency");
+  auto report = analytics::clv_report(store, q);
+  if (!report.ok()) {
+    return report.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, report.status().message)
+                                                                : store_failure();
+  }
+  const auto& r = report.value();
+  json j{{"currency", r.currency}, {"customers", r.customers}, {"as_of_ms", q.as_of_ms},
+         {"months", q.periods},    {"bgnbd", nullptr},         {"gamma_gamma", nullptr}};
+  if (r.bgnbd) {
+    j["bgnbd"] = {{"r", r.bgnbd->r},
+                  {"alpha", r.bgnbd->alpha},
+                  {"a", r.bgnbd->a},
+                  {"b", r.bgnbd->b},
+                  {"log_likelihood", r.bgnbd->log_likelihood}};
+  }
+  if (r.gamma_gamma) {
+    j["gamma_gamma"] = {{"p", r.gamma_gamma->p},
+                        {"q", r.gamma_gamma->q},
+                        {"v", r.gamma_gamma->v},
+                        {"log_likelihood", r.gamma_gamma->log_likelihood}};
+  }
+  json top_rows = json::array();
+  for (const auto& c : r.top) {
+    top_rows.push_back({{"profile_id", c.profile},
+                        {"frequency", c.rfm.x},
+                        {"recency_weeks", c.rfm.t_x},
+                        {"age_weeks", c.rfm.T},
+                        {"historic_minor", c.historic_minor},
+                        {"p_alive", c.p_alive},
+                        {"expected_purchases", c.expected_purchases},
+                        {"expected_value_minor", c.expected_value_minor},
+                        {"clv_minor", c.clv_minor}});
+  }
+  j["top"] = top_rows;
+  return ok(j);
+}
 
 std::optional<ApiToken> parse_api_token(std::string_view spec, std::string* error) {
   const size_t a = spec.find(':'), b = a == std::string_view::npos ? a : spec.find(':', a + 1);
@@ -138,7 +291,7 @@ std::optional<ApiToken> parse_api_token(std::string_view spec, std::string* erro
 struct QueryApi::Request {
   std::string method;
   std::vector<std::string> path;  // "/v1/profiles/7" -> {"v1", "profiles", "7"}
-  std::map<std::string, std::string> query;
+  QueryParams query;
   std::string body;
   const ApiToken* token = nullptr;
 };
@@ -170,7 +323,8 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
     r.path.emplace_back(path.substr(at, slash - at));
     at = slash + 1;
   }
-  if (r.path.size() < 2 || (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge")) {
+  if (r.path.size() < 2 ||
+      (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" && r.path[1] != "reports")) {
     return std::nullopt;
   }
   for (std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
@@ -209,6 +363,13 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
   if (resource == "unmerge" && r.path.size() == 2) {
     if (r.method != "POST") return problem(405, "use POST");
     return need("identity:write") ? unmerge(r, now_ms) : problem(403, "the token lacks the identity:write scope");
+  }
+  if (resource == "reports" && r.path.size() == 3) {
+    if (r.method != "GET") return problem(405, "use GET");
+    if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
+    if (r.path[2] == "attribution") return attribution_response(store_, r.query, k_, now_ms);
+    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms);
+    return problem(404, "no such report");
   }
   if (resource != "profiles" || r.path.size() > 4) return problem(404, "no such route");
   if (r.method != "GET") return problem(405, "use GET");

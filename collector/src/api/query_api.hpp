@@ -4,6 +4,7 @@
 // its own key (the SDK's pseudonym); the API re-keys it exactly as ingest does.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,7 +17,7 @@
 
 namespace waymark::collector {
 
-// Scopes: profiles:read, profiles:export, identity:write, erasure:write.
+// Scopes: profiles:read, profiles:export, identity:write, erasure:write, reports:read.
 struct ApiToken {
   std::string name;  // for logs and metrics; never the secret
   std::string secret;
@@ -32,6 +33,12 @@ struct ApiResponse {
   std::string body;
 };
 
+// Reports, shared by the API and `waymark-collector report`: `query` holds the URL parameters.
+// Aggregate rows with fewer than `k` distinct profiles are merged into "other".
+using QueryParams = std::map<std::string, std::string>;
+ApiResponse attribution_response(Store& store, const QueryParams& query, int k, int64_t now_ms);
+ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms);
+
 class QueryApi {
  public:
   // `signing_key` signs erasure receipts (the collector's newest key).
@@ -40,6 +47,8 @@ class QueryApi {
   // Nothing when `target` is not an API route.
   std::optional<ApiResponse> handle(std::string_view method, std::string_view target, std::string_view authorization,
                                     std::string_view body, int64_t now_ms);
+  // The k-anonymity threshold of reports (default 10).
+  void set_min_group_size(int k) { k_ = k; }
 
  private:
   struct Request;
@@ -54,6 +63,7 @@ class QueryApi {
   detail::Secret<32> rekey_;
   CollectorKey signing_key_;
   Metrics& metrics_;
+  int k_ = 10;
 };
 
 }  // namespace waymark::collector

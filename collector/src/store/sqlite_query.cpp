@@ -226,4 +226,43 @@ Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
   return std::optional<Explanation>(std::move(x));
 }
 
+Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
+                                     const std::function<bool(int64_t, const std::vector<AnalyticsEvent>&)>& fn) {
+  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  Use st = reader_.prepare(
+      "SELECT n.profile, e.corrected_ms, e.type, e.channel, e.revenue_minor, e.currency, e.campaign_source, "
+      "e.campaign_medium, e.campaign_name FROM events e JOIN event_anchor a ON a.event_id = e.event_id "
+      "JOIN nodes n ON n.node_id = a.node_id WHERE e.corrected_ms >= ?1 AND e.corrected_ms < ?2 AND NOT EXISTS "
+      "(SELECT 1 FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 1 AND c.granted = 0) "
+      "ORDER BY n.profile, e.corrected_ms, e.event_id",
+      &s);
+  if (st == nullptr) return s;
+  st->bind(1, from_ms).bind(2, to_ms);
+  std::vector<AnalyticsEvent> events;
+  int64_t current = 0;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    const int64_t profile = st->int64(0);
+    if (profile != current && !events.empty()) {
+      if (!fn(current, events)) return Status::Ok();
+      events.clear();
+    }
+    current = profile;
+    AnalyticsEvent e;
+    e.time_ms = st->int64(1);
+    e.type = static_cast<uint8_t>(st->int64(2));
+    e.channel = static_cast<uint8_t>(st->int64(3));
+    if (sqlite3_column_type(st->get(), 4) != SQLITE_NULL) e.revenue_minor = st->int64(4);
+    e.currency = std::string(st->blob(5));
+    const std::string source(st->blob(6)), medium(st->blob(7)), name(st->blob(8));
+    if (!source.empty() || !medium.empty() || !name.empty()) e.campaign = source + " / " + medium + " / " + name;
+    events.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return reader_.error(rc, "events");
+  if (!events.empty()) fn(current, events);
+  return Status::Ok();
+}
+
 }  // namespace waymark::collector

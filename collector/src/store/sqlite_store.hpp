@@ -80,6 +80,8 @@ class SqliteStore final : public Store, private IngestTxn {
   Result<std::optional<Explanation>> explain(int64_t profile_id) override;
   Result<UnmergeResult> unmerge(const UnmergeTarget& target, int64_t now_ms) override;
   Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) override;
+  Status for_each_profile(int64_t from_ms, int64_t to_ms,
+                          const std::function<bool(int64_t, const std::vector<AnalyticsEvent>&)>& fn) override;
 
  private:
   // IngestTxn, called inside the write transaction.

@@ -144,6 +144,15 @@ struct ErasureResult {
   int64_t profiles = 0, events = 0, identifiers = 0;
 };
 
+// One event as the analytics see it.
+struct AnalyticsEvent {
+  int64_t time_ms = 0;  // corrected
+  uint8_t type = 0, channel = 0;
+  std::optional<int64_t> revenue_minor;
+  std::string currency;
+  std::string campaign;  // "source / medium / name", empty without a campaign
+};
+
 struct ProfilePage {
   std::vector<int64_t> ids;
   std::string next;
@@ -184,6 +193,12 @@ class Store {
   // Deletes the profile, its events (and every event carrying one of its identifiers), its links
   // and nodes; tombstones its pseudonyms and slots so a replayed batch cannot bring it back.
   virtual Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) = 0;
+
+  // Every event in [from_ms, to_ms) of customers who have not withdrawn analytics consent, one call
+  // per profile with its events in time order. `fn` returning false stops the scan.
+  virtual Status for_each_profile(
+      int64_t from_ms, int64_t to_ms,
+      const std::function<bool(int64_t profile, const std::vector<AnalyticsEvent>&)>& fn) = 0;
 };
 
 // SQLite: WAL, migrations, one writer connection and one reader connection for queries.

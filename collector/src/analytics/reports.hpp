@@ -1,0 +1,69 @@
+// Reports over the store: attribution by channel or campaign, and lifetime value. Every aggregate row
+// backed by fewer than `k` distinct profiles is merged into "other" (k-anonymity), and customers who
+// withdrew analytics consent are left out (the store's scan does that).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analytics/attribution.hpp"
+#include "analytics/clv.hpp"
+#include "store/store.hpp"
+
+namespace waymark::collector::analytics {
+
+struct AttributionQuery {
+  Model model = Model::Markov;
+  bool by_campaign = false;        // else by channel
+  int64_t from_ms = 0, to_ms = 0;  // conversions in [from, to)
+  int64_t lookback_ms = 30LL * 24 * 3600 * 1000;
+  int64_t session_gap_ms = 30LL * 60 * 1000;
+  AttributionOptions options;
+  std::string currency;  // revenue counted in this currency; empty: the only one present
+  int k = 10;
+};
+
+struct AttributionRow {
+  std::string key;
+  double conversions = 0, revenue_minor = 0;
+  int64_t profiles = 0;  // distinct profiles whose paths touched this key
+};
+
+struct AttributionReport {
+  AttributionQuery query;
+  std::string currency;
+  double conversions = 0, revenue_minor = 0;
+  int64_t paths = 0, profiles = 0;
+  std::vector<AttributionRow> rows;  // by credit, largest first; "other" last
+  int64_t suppressed = 0;            // rows merged into "other"
+};
+
+// WAYMARK_ERR_INVALID_ARGUMENT when several currencies are present and none was chosen.
+Result<AttributionReport> attribution_report(Store& store, const AttributionQuery& q);
+
+struct ClvQuery {
+  int64_t as_of_ms = 0;  // purchases up to here; T measured to here
+  int periods = 12;      // months ahead
+  double monthly_discount = 0.01;
+  std::string currency;
+  int top = 20;
+};
+
+struct ClvCustomer {
+  int64_t profile = 0;
+  RfmRow rfm;  // weeks
+  double p_alive = 0, expected_purchases = 0, expected_value_minor = 0, clv_minor = 0, historic_minor = 0;
+};
+
+struct ClvReport {
+  std::string currency;
+  int64_t customers = 0;
+  std::optional<BgNbd> bgnbd;
+  std::optional<GammaGamma> gamma_gamma;
+  std::vector<ClvCustomer> top;  // by predicted CLV
+};
+
+Result<ClvReport> clv_report(Store& store, const ClvQuery& q);
+
+}  // namespace waymark::collector::analytics

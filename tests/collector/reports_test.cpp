@@ -1,0 +1,160 @@
+// Reports over the real store and API: attribution by channel with k-anonymity and consent, CLV.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "analytics/reports.hpp"
+#include "support/collector_fixture.hpp"
+#include "support/http_client.hpp"
+#include "waymark/wire/v1/event_generated.h"
+
+using namespace waymark::test;
+using namespace waymark::collector;
+namespace w = waymark::wire::v1;
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+constexpr int64_t kStart = 1'767'225'600'000;  // 2026-01-01
+
+struct Planned {
+  w::Channel channel;
+  int64_t at;
+  bool purchase = false;
+  int64_t revenue = 0;
+};
+
+// One customer's events (each customer its own device slot and email), committed as one batch.
+void customer(Store& store, int n, const std::vector<Planned>& events, bool withdrawn = false) {
+  Bytes slot(16);
+  randombytes_buf(slot.data(), slot.size());
+  Key32 email;
+  randombytes_buf(email.data(), email.size());
+  auto r = store.ingest([&](IngestTxn&, BatchWrite& wr) -> waymark::detail::Result<bool> {
+    wr.batch_id.resize(16);
+    randombytes_buf(wr.batch_id.data(), 16);
+    randombytes_buf(wr.device_key.data(), 32);
+    wr.sequence = 1;
+    wr.receipt = {1};
+    for (const Planned& p : events) {
+      StoredEvent e;
+      e.event_id.resize(16);
+      randombytes_buf(e.event_id.data(), 16);
+      e.type = static_cast<uint8_t>(p.purchase ? w::EventType::Purchase : w::EventType::Track);
+      e.channel = static_cast<uint8_t>(p.channel);
+      e.purpose = 1;
+      e.name = p.purchase ? "purchase" : "open";
+      e.occurred_ms = e.corrected_ms = p.at;
+      e.slot = slot;
+      e.identifiers.push_back({1, email, true});
+      if (p.purchase) {
+        e.revenue_minor = p.revenue;
+        e.currency = "GBP";
+      }
+      wr.events.push_back(std::move(e));
+    }
+    if (withdrawn) wr.consent.push_back({slot, 1, false, 5});
+    (void)n;
+    return true;
+  });
+  REQUIRE(r.ok());
+}
+
+}  // namespace
+
+TEST_CASE("attribution report: email drives POS purchases, small channels merge into other, withdrawn consent is out",
+          "[analytics][reports]") {
+  Collector c;
+  for (int i = 0; i < 12; ++i) {  // email two days before a POS purchase
+    const int64_t t = kStart + i * kDay;
+    customer(*c.store, i, {{w::Channel::Email, t}, {w::Channel::Pos, t + 2 * kDay, true, 2500}});
+  }
+  for (int i = 0; i < 3; ++i) {  // too few SMS customers to be shown on their own
+    const int64_t t = kStart + i * kDay;
+    customer(*c.store, 100 + i, {{w::Channel::Sms, t}, {w::Channel::Pos, t + kDay, true, 1000}});
+  }
+  customer(*c.store, 200, {{w::Channel::Web, kStart}, {w::Channel::Web, kStart + kDay, true, 99999}}, true);
+
+  analytics::AttributionQuery q;
+  q.from_ms = kStart;
+  q.to_ms = kStart + 60 * kDay;
+  for (analytics::Model m : analytics::kModels) {
+    q.model = m;
+    auto r = analytics::attribution_report(*c.store, q);
+    REQUIRE(r.ok());
+    INFO(analytics::model_name(m));
+    CHECK(r.value().conversions == 15);  // the withdrawn customer's purchase is not counted
+    CHECK(r.value().revenue_minor == 12 * 2500 + 3 * 1000);
+    double conversions = 0, revenue = 0;
+    std::map<std::string, analytics::AttributionRow> by;
+    for (const auto& row : r.value().rows) {
+      conversions += row.conversions;
+      revenue += row.revenue_minor;
+      by[row.key] = row;
+    }
+    CHECK(conversions == Approx(15));
+    CHECK(revenue == Approx(33000));
+    CHECK(by.count("Sms") == 0);
+    CHECK(by.count("Web") == 0);
+    REQUIRE(by.count("other") == 1);
+    CHECK(by["other"].profiles == 3);
+    CHECK(by["Email"].profiles == 12);
+    if (m == analytics::Model::FirstTouch) CHECK(by["Email"].conversions == Approx(12));
+    if (m == analytics::Model::LastTouch) CHECK(by["Pos"].conversions == Approx(15));
+  }
+
+  // Through the API: JSON and CSV, scope checked.
+  const uint16_t port = c.server->port();
+  const std::string target = "/v1/reports/attribution?model=markov&from=2026-01-01&to=2026-03-01";
+  CHECK(api_get(port, target, Collector::kReadToken).status == 403);
+  const Reply j = api_get(port, target, Collector::kAdminToken);
+  REQUIRE(j.status == 200);
+  const json body = json::parse(j.body);
+  CHECK(body.at("totals").at("conversions").get<double>() == Approx(15));
+  CHECK(body.at("currency") == "GBP");
+  CHECK(body.at("suppressed_rows").get<int>() == 1);
+  const Reply csv = api_get(port, target + "&format=csv", Collector::kAdminToken);
+  REQUIRE(csv.status == 200);
+  CHECK(csv.body.rfind("channel,conversions,revenue_minor,profiles\n", 0) == 0);
+  CHECK(csv.body.find("\nother,") != std::string::npos);
+  CHECK(api_get(port, "/v1/reports/attribution?model=shapley", Collector::kAdminToken).status == 400);
+  CHECK(api_get(port, "/v1/reports/attribution?from=2026-02-01&to=2026-01-01", Collector::kAdminToken).status == 400);
+  CHECK(api_get(port, "/v1/reports/nope", Collector::kAdminToken).status == 404);
+}
+
+TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "[analytics][reports]") {
+  Collector c;
+  std::mt19937 rng(5);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<Planned> events;
+    const int64_t first = kStart + static_cast<int64_t>(rng() % 60) * kDay;
+    const int purchases = 1 + static_cast<int>(rng() % 6);
+    for (int p = 0; p < purchases; ++p) {
+      events.push_back({w::Channel::Pos, first + p * static_cast<int64_t>(1 + rng() % 20) * kDay, true,
+                        1000 + static_cast<int64_t>(rng() % 5000)});
+    }
+    customer(*c.store, i, events);
+  }
+  analytics::ClvQuery q;
+  q.as_of_ms = kStart + 200 * kDay;
+  auto r = analytics::clv_report(*c.store, q);
+  REQUIRE(r.ok());
+  CHECK(r.value().customers == 300);
+  REQUIRE(r.value().bgnbd);
+  REQUIRE(r.value().gamma_gamma);
+  REQUIRE(r.value().top.size() == 20);
+  for (size_t i = 1; i < r.value().top.size(); ++i) CHECK(r.value().top[i - 1].clv_minor >= r.value().top[i].clv_minor);
+  for (const auto& t : r.value().top) {
+    CHECK(t.p_alive > 0);
+    CHECK(t.p_alive <= 1);
+    CHECK(t.clv_minor > 0);
+  }
+  const Reply j = api_get(c.server->port(), "/v1/reports/clv?as_of=2026-07-20&top=5", Collector::kAdminToken);
+  REQUIRE(j.status == 200);
+  CHECK(json::parse(j.body).at("top").size() == 5);
+}
