@@ -30,8 +30,9 @@ struct GammaGamma {
 };
 
 // Minimises `f` from `start` (Nelder-Mead, adaptive parameters); returns the best point.
+// `step`: size of the initial simplex around `start`.
 std::vector<double> nelder_mead(const std::function<double(const std::vector<double>&)>& f, std::vector<double> start,
-                                double tolerance, int max_iterations, int* iterations = nullptr);
+                                double tolerance, int max_iterations, int* iterations = nullptr, double step = 0.5);
 
 // Gauss hypergeometric 2F1(a, b; c; z) for |z| < 1, by its series.
 double hyp2f1(double a, double b, double c, double z);
