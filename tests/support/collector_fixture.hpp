@@ -43,7 +43,9 @@ struct Collector {
     ingest = std::make_unique<Ingest>(*store, std::vector<CollectorKey>{key}, rekey.data(), metrics);
     std::vector<waymark::collector::ApiToken> tokens = {
         {"reader", kReadToken, {"profiles:read"}},
-        {"admin", kAdminToken, {"profiles:read", "profiles:export", "identity:write", "erasure:write", "reports:read"}}};
+        {"admin",
+         kAdminToken,
+         {"profiles:read", "profiles:export", "identity:write", "erasure:write", "reports:read"}}};
     api = std::make_unique<waymark::collector::QueryApi>(*store, tokens, rekey.data(), key, metrics);
     waymark::collector::ServerConfig config;
     config.port = 0;
