@@ -1,6 +1,7 @@
 // Reports over the real store and API: attribution by channel with k-anonymity and consent, CLV.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -8,6 +9,7 @@
 #include <sodium.h>
 
 #include "analytics/reports.hpp"
+#include "analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "waymark/wire/v1/event_generated.h"
@@ -157,4 +159,61 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
   const Reply j = api_get(c.server->port(), "/v1/reports/clv?as_of=2026-07-20&top=5", Collector::kAdminToken);
   REQUIRE(j.status == 200);
   CHECK(json::parse(j.body).at("top").size() == 5);
+}
+
+TEST_CASE("RFM: quintile scores with ties, named segments, and the segments API", "[analytics][reports]") {
+  std::vector<analytics::RfmInput> in;
+  for (int i = 0; i < 10; ++i)
+    in.push_back({i + 1, static_cast<double>(10 * i), static_cast<double>(i + 1), 100.0 * (i + 1)});
+  in.push_back({11, 5, 3, 100.0});  // ties customer 1 on spend: same M score
+  const auto scores = analytics::rfm_scores(in);
+  std::map<int64_t, analytics::RfmScore> by;
+  for (const auto& s : scores) by[s.input.profile] = s;
+  CHECK(by[1].r == 5);  // most recent
+  CHECK(by[10].r == 1);
+  CHECK(by[10].f == 5);
+  CHECK(by[1].f == 1);
+  CHECK(by[11].m == by[1].m);
+  for (const auto& s : scores) {
+    CHECK(s.r >= 1);
+    CHECK(s.r <= 5);
+  }
+  const auto segments = analytics::rfm_segments(scores);
+  CHECK(std::count(segments.at("big_spenders").begin(), segments.at("big_spenders").end(), 10) == 1);
+  CHECK(std::count(segments.at("new").begin(), segments.at("new").end(), 1) == 1);           // one recent purchase
+  CHECK(std::count(segments.at("at_risk").begin(), segments.at("at_risk").end(), 10) == 1);  // long gone, was frequent
+
+  Collector c;
+  for (int i = 0; i < 25; ++i) {
+    std::vector<Planned> events;
+    for (int p = 0; p <= i % 5; ++p)
+      events.push_back({w::Channel::Pos, kStart + (i + p * 7) * kDay, true, 500 * (i + 1)});
+    customer(*c.store, i, events);
+  }
+  const uint16_t port = c.server->port();
+  CHECK(api_get(port, "/v1/segments", Collector::kReadToken).status == 403);
+  const Reply list = api_get(port, "/v1/segments?as_of=2026-04-01", Collector::kAdminToken);
+  REQUIRE(list.status == 200);
+  const json l = json::parse(list.body);
+  CHECK(l.at("customers") == 25);
+  CHECK(l.at("segments").size() == 5);
+  // Page through big spenders two at a time: every member once, ascending.
+  std::vector<int64_t> members;
+  std::string after;
+  int64_t size = 0;
+  do {
+    const Reply page =
+        api_get(port, "/v1/segments/big_spenders?as_of=2026-04-01&limit=2" + (after.empty() ? "" : "&after=" + after),
+                Collector::kAdminToken);
+    REQUIRE(page.status == 200);
+    const json p = json::parse(page.body);
+    size = p.at("size").get<int64_t>();
+    for (const auto& id : p.at("profiles")) members.push_back(id.get<int64_t>());
+    after = p.value("next", "");
+  } while (!after.empty());
+  CHECK(static_cast<int64_t>(members.size()) == size);
+  CHECK(size >= 5);
+  CHECK(std::is_sorted(members.begin(), members.end()));
+  CHECK(api_get(port, "/v1/segments/whales", Collector::kAdminToken).status == 404);
+  CHECK(api_get(port, "/v1/segments/loyal?limit=0", Collector::kAdminToken).status == 400);
 }

@@ -3,12 +3,14 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include "analytics/reports.hpp"
+#include "analytics/segments.hpp"
 #include "waymark/wire/v1/event_generated.h"
 
 namespace waymark::collector {
@@ -323,8 +325,8 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
     r.path.emplace_back(path.substr(at, slash - at));
     at = slash + 1;
   }
-  if (r.path.size() < 2 ||
-      (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" && r.path[1] != "reports")) {
+  if (r.path.size() < 2 || (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" &&
+                            r.path[1] != "reports" && r.path[1] != "segments")) {
     return std::nullopt;
   }
   for (std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
@@ -370,6 +372,11 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
     if (r.path[2] == "attribution") return attribution_response(store_, r.query, k_, now_ms);
     if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms);
     return problem(404, "no such report");
+  }
+  if (resource == "segments" && r.path.size() <= 3) {
+    if (r.method != "GET") return problem(405, "use GET");
+    if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
+    return segments_response(r, now_ms);
   }
   if (resource != "profiles" || r.path.size() > 4) return problem(404, "no such route");
   if (r.method != "GET") return problem(405, "use GET");
@@ -453,6 +460,35 @@ ApiResponse QueryApi::export_profile(int64_t id) {
     after = page.value().next;
   } while (!after.empty());
   j["touchpoints"] = events;
+  return ok(j);
+}
+
+// GET /v1/segments: the RFM segments and their sizes; GET /v1/segments/{name}: members, paged by
+// profile id.
+ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
+  const auto as_of = parse_time(param(r.query, "as_of", std::to_string(now_ms)));
+  if (!as_of) return problem(400, "as_of must be Unix ms or YYYY-MM-DD");
+  auto scores = analytics::rfm_from_store(store_, *as_of, param(r.query, "currency"));
+  if (!scores.ok()) {
+    return scores.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, scores.status().message)
+                                                                : store_failure();
+  }
+  const auto segments = analytics::rfm_segments(scores.value());
+  if (r.path.size() == 2) {
+    json list = json::array();
+    for (const auto& [name, members] : segments) list.push_back({{"name", name}, {"size", members.size()}});
+    return ok({{"as_of_ms", *as_of}, {"customers", scores.value().size()}, {"segments", list}});
+  }
+  const auto it = segments.find(r.path[2]);
+  if (it == segments.end()) return problem(404, "no such segment");
+  const auto limit = parse_int(param(r.query, "limit", std::to_string(kDefaultPage)));
+  const auto after = parse_int(param(r.query, "after", "0"));
+  if (!limit || *limit < 1 || *limit > kMaxPage || !after) return problem(400, "limit 1-1000, after a profile id");
+  json members = json::array();
+  auto m = std::upper_bound(it->second.begin(), it->second.end(), *after);
+  for (; m != it->second.end() && static_cast<int64_t>(members.size()) < *limit; ++m) members.push_back(*m);
+  json j{{"name", it->first}, {"as_of_ms", *as_of}, {"size", it->second.size()}, {"profiles", members}};
+  if (m != it->second.end()) j["next"] = std::to_string(members.back().get<int64_t>());
   return ok(j);
 }
 

@@ -56,6 +56,7 @@ class QueryApi {
   ApiResponse erasure(const Request& r, int64_t now_ms);
   ApiResponse unmerge(const Request& r, int64_t now_ms);
   ApiResponse export_profile(int64_t id);
+  ApiResponse segments_response(const Request& r, int64_t now_ms);
   std::optional<Key32> rekey(std::string_view hex) const;
 
   Store& store_;
