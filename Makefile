@@ -31,7 +31,7 @@ bench: bench-build
 	cmake --build $(BUILD)/bench --target run-bench
 
 demo: deps
-	@echo "make demo: the end-to-end demo (issue 7) has not landed yet; it needs Sync, Collector and Analytics."
+	@echo "make demo: the end-to-end demo (issue 7) has not landed yet (the simulator and sample apps)."
 	@echo "Today 'make test' exercises the SDK core; see README.md for what exists."
 	@exit 1
 
