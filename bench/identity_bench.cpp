@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "store/store.hpp"
+#include "support/direct_store.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -39,33 +40,23 @@ struct Spec {
 void load(wc::Store& store, const std::vector<Spec>& specs) {
   uint64_t n = 0;
   for (size_t at = 0; at < specs.size(); at += 500) {
-    auto r = store.ingest([&](wc::IngestTxn&, wc::BatchWrite& w) -> waymark::detail::Result<bool> {
-      w.batch_id.resize(16);
-      randombytes_buf(w.batch_id.data(), 16);
-      randombytes_buf(w.device_key.data(), 32);
-      w.sequence = 1;
-      w.receipt = {1};
-      for (size_t i = at; i < std::min(specs.size(), at + 500); ++i) {
-        const Spec& s = specs[i];
-        wc::StoredEvent e;
-        e.event_id.resize(16);
-        ++n;
-        for (int b = 0; b < 8; ++b) e.event_id[static_cast<size_t>(b)] = static_cast<uint8_t>(n >> (56 - 8 * b));
-        randombytes_buf(e.event_id.data() + 8, 8);
-        e.name = "view";
-        e.purpose = 1;
-        e.occurred_ms = e.corrected_ms = static_cast<int64_t>(n);
-        const bool second = s.customer % 2 == 1 && s.step >= 3;
-        const wc::Key32 slot = key(s.customer, second ? 3 : 2);
-        e.slot.assign(slot.begin(), slot.begin() + 16);
-        e.identifiers.push_back({kDevice, key(s.customer, second ? 1 : 0), true});
-        if (s.step >= 1) e.identifiers.push_back({kEmail, key(s.customer, 4), true});
-        w.events.push_back(std::move(e));
-      }
-      return true;
-    });
-    if (!r.ok()) {
-      std::fprintf(stderr, "identity bench: load failed: %s\n", r.status().message.c_str());
+    std::vector<wc::StoredEvent> events;
+    for (size_t i = at; i < std::min(specs.size(), at + 500); ++i) {
+      const Spec& s = specs[i];
+      wc::StoredEvent e;
+      e.event_id = waymark::test::ordered_event_id(++n);
+      e.name = "view";
+      e.purpose = 1;
+      e.occurred_ms = e.corrected_ms = static_cast<int64_t>(n);
+      const bool second = s.customer % 2 == 1 && s.step >= 3;
+      const wc::Key32 slot = key(s.customer, second ? 3 : 2);
+      e.slot.assign(slot.begin(), slot.begin() + 16);
+      e.identifiers.push_back({kDevice, key(s.customer, second ? 1 : 0), true});
+      if (s.step >= 1) e.identifiers.push_back({kEmail, key(s.customer, 4), true});
+      events.push_back(std::move(e));
+    }
+    if (auto st = waymark::test::commit_events(store, std::move(events)); !st.ok()) {
+      std::fprintf(stderr, "identity bench: load failed: %s\n", st.message.c_str());
       std::exit(1);
     }
   }

@@ -45,13 +45,6 @@ bool write_private(const fs::path& path, const uint8_t* data, size_t len) {
   return p.keystore_put(path.parent_path().parent_path().c_str(), path.filename().c_str(), data, len, nullptr) == 0;
 }
 
-std::string hex(const uint8_t* p, size_t n) {
-  std::string s(n * 2 + 1, '\0');
-  sodium_bin2hex(s.data(), s.size(), p, n);
-  s.pop_back();
-  return s;
-}
-
 int keys_generate(const fs::path& dir, uint32_t key_id) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -74,7 +67,7 @@ int keys_generate(const fs::path& dir, uint32_t key_id) {
     }
   }
   // The SDK is configured with this public key and key id.
-  std::cout << "key_id=" << key_id << " public_key=" << hex(pk, 32) << "\n";
+  std::cout << "key_id=" << key_id << " public_key=" << waymark::detail::to_hex(pk, 32) << "\n";
   return 0;
 }
 
@@ -148,7 +141,7 @@ int blocklist(const po::variables_map& vm) {
       continue;
     }
     const auto p = pseudonymizer.value()->pseudonymize(k, id);
-    std::cout << hex(p.data(), p.size()) << "\n";
+    std::cout << waymark::detail::to_hex(p.data(), p.size()) << "\n";
   }
   return bad == 0 ? 0 : 1;
 }
@@ -247,13 +240,11 @@ int serve(const po::variables_map& vm) {
     std::string line;
     while (in >> line) {
       uint8_t raw[32];
-      size_t len = 0;
-      if (line.size() != 64 || sodium_hex2bin(raw, 32, line.data(), 64, nullptr, &len, nullptr) != 0 || len != 32) {
+      if (!waymark::detail::from_hex(line, raw, sizeof raw)) {
         log("error", "blocked-pseudonyms: every line must be 64 hex characters");
         return 2;
       }
-      Key32& k = blocked.emplace_back();
-      crypto_generichash(k.data(), k.size(), raw, sizeof raw, rekey, sizeof rekey);
+      blocked.push_back(rekey_pseudonym(raw, rekey));
     }
     if (!in.eof()) {
       log("error", "cannot read the blocked-pseudonyms file");

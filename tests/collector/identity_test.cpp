@@ -10,6 +10,7 @@
 
 #include "identity/rules.hpp"
 #include "store/store.hpp"
+#include "support/direct_store.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::collector;
@@ -48,34 +49,22 @@ struct Graph {
   std::vector<Bytes> batch(const std::vector<std::vector<Id>>& events, const std::string& slot,
                            Bytes* batch_id = nullptr) {
     std::vector<Bytes> ids;
-    Bytes bid(16);
-    randombytes_buf(bid.data(), bid.size());
-    auto r = store->ingest([&](IngestTxn&, BatchWrite& w) -> waymark::detail::Result<bool> {
-      w.batch_id = bid;
-      randombytes_buf(w.device_key.data(), w.device_key.size());
-      w.sequence = 1;
-      w.received_ms = clock;
-      w.receipt = {1};
-      for (const auto& identifiers : events) {
-        StoredEvent e;
-        e.event_id.resize(16);
-        const uint64_t n = ++counter;
-        for (int i = 0; i < 8; ++i) e.event_id[static_cast<size_t>(i)] = static_cast<uint8_t>(n >> (56 - 8 * i));
-        randombytes_buf(e.event_id.data() + 8, 8);
-        e.name = "view";
-        e.purpose = 1;
-        e.occurred_ms = e.corrected_ms = ++clock;
-        const Key32 s = key_of("slot:" + slot);
-        e.slot.assign(s.begin(), s.begin() + 16);
-        for (const Id& id : identifiers) e.identifiers.push_back({id.kind, key_of(id.name), id.linking});
-        ids.push_back(e.event_id);
-        w.events.push_back(std::move(e));
-      }
-      return true;
-    });
-    INFO(r.status().message);
-    REQUIRE(r.ok());
-    if (batch_id != nullptr) *batch_id = bid;
+    std::vector<StoredEvent> stored;
+    for (const auto& identifiers : events) {
+      StoredEvent e;
+      e.event_id = waymark::test::ordered_event_id(++counter);
+      e.name = "view";
+      e.purpose = 1;
+      e.occurred_ms = e.corrected_ms = ++clock;
+      const Key32 s = key_of("slot:" + slot);
+      e.slot.assign(s.begin(), s.begin() + 16);
+      for (const Id& id : identifiers) e.identifiers.push_back({id.kind, key_of(id.name), id.linking});
+      ids.push_back(e.event_id);
+      stored.push_back(std::move(e));
+    }
+    const auto st = waymark::test::commit_events(*store, std::move(stored), {}, batch_id, clock);
+    INFO(st.message);
+    REQUIRE(st.ok());
     return ids;
   }
 

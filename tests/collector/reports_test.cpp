@@ -11,6 +11,7 @@
 #include "analytics/reports.hpp"
 #include "analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
+#include "support/direct_store.hpp"
 #include "support/http_client.hpp"
 #include "waymark/wire/v1/event_generated.h"
 
@@ -32,39 +33,32 @@ struct Planned {
 };
 
 // One customer's events (each customer its own device slot and email), committed as one batch.
-void customer(Store& store, int n, const std::vector<Planned>& events, bool withdrawn = false) {
+void customer(Store& store, const std::vector<Planned>& events, bool withdrawn = false) {
   Bytes slot(16);
   randombytes_buf(slot.data(), slot.size());
   Key32 email;
   randombytes_buf(email.data(), email.size());
-  auto r = store.ingest([&](IngestTxn&, BatchWrite& wr) -> waymark::detail::Result<bool> {
-    wr.batch_id.resize(16);
-    randombytes_buf(wr.batch_id.data(), 16);
-    randombytes_buf(wr.device_key.data(), 32);
-    wr.sequence = 1;
-    wr.receipt = {1};
-    for (const Planned& p : events) {
-      StoredEvent e;
-      e.event_id.resize(16);
-      randombytes_buf(e.event_id.data(), 16);
-      e.type = static_cast<uint8_t>(p.purchase ? w::EventType::Purchase : w::EventType::Track);
-      e.channel = static_cast<uint8_t>(p.channel);
-      e.purpose = 1;
-      e.name = p.purchase ? "purchase" : "open";
-      e.occurred_ms = e.corrected_ms = p.at;
-      e.slot = slot;
-      e.identifiers.push_back({1, email, true});
-      if (p.purchase) {
-        e.revenue_minor = p.revenue;
-        e.currency = "GBP";
-      }
-      wr.events.push_back(std::move(e));
+  std::vector<StoredEvent> stored;
+  for (const Planned& p : events) {
+    StoredEvent e;
+    e.event_id.resize(16);
+    randombytes_buf(e.event_id.data(), 16);
+    e.type = static_cast<uint8_t>(p.purchase ? w::EventType::Purchase : w::EventType::Track);
+    e.channel = static_cast<uint8_t>(p.channel);
+    e.purpose = 1;
+    e.name = p.purchase ? "purchase" : "open";
+    e.occurred_ms = e.corrected_ms = p.at;
+    e.slot = slot;
+    e.identifiers.push_back({1, email, true});
+    if (p.purchase) {
+      e.revenue_minor = p.revenue;
+      e.currency = "GBP";
     }
-    if (withdrawn) wr.consent.push_back({slot, 1, false, 5});
-    (void)n;
-    return true;
-  });
-  REQUIRE(r.ok());
+    stored.push_back(std::move(e));
+  }
+  std::vector<ConsentUpdate> consent;
+  if (withdrawn) consent.push_back({slot, 1, false, 5});
+  REQUIRE(commit_events(store, std::move(stored), std::move(consent)).ok());
 }
 
 }  // namespace
@@ -74,13 +68,13 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   Collector c;
   for (int i = 0; i < 12; ++i) {  // email two days before a POS purchase
     const int64_t t = kStart + i * kDay;
-    customer(*c.store, i, {{w::Channel::Email, t}, {w::Channel::Pos, t + 2 * kDay, true, 2500}});
+    customer(*c.store, {{w::Channel::Email, t}, {w::Channel::Pos, t + 2 * kDay, true, 2500}});
   }
   for (int i = 0; i < 3; ++i) {  // too few SMS customers to be shown on their own
     const int64_t t = kStart + i * kDay;
-    customer(*c.store, 100 + i, {{w::Channel::Sms, t}, {w::Channel::Pos, t + kDay, true, 1000}});
+    customer(*c.store, {{w::Channel::Sms, t}, {w::Channel::Pos, t + kDay, true, 1000}});
   }
-  customer(*c.store, 200, {{w::Channel::Web, kStart}, {w::Channel::Web, kStart + kDay, true, 99999}}, true);
+  customer(*c.store, {{w::Channel::Web, kStart}, {w::Channel::Web, kStart + kDay, true, 99999}}, true);
 
   analytics::AttributionQuery q;
   q.from_ms = kStart;
@@ -140,7 +134,7 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
       events.push_back({w::Channel::Pos, first + p * static_cast<int64_t>(1 + rng() % 20) * kDay, true,
                         1000 + static_cast<int64_t>(rng() % 5000)});
     }
-    customer(*c.store, i, events);
+    customer(*c.store, events);
   }
   analytics::ClvQuery q;
   q.as_of_ms = kStart + 200 * kDay;
@@ -188,7 +182,7 @@ TEST_CASE("RFM: quintile scores with ties, named segments, and the segments API"
     std::vector<Planned> events;
     for (int p = 0; p <= i % 5; ++p)
       events.push_back({w::Channel::Pos, kStart + (i + p * 7) * kDay, true, 500 * (i + 1)});
-    customer(*c.store, i, events);
+    customer(*c.store, events);
   }
   const uint16_t port = c.server->port();
   CHECK(api_get(port, "/v1/segments", Collector::kReadToken).status == 403);

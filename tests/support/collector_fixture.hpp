@@ -65,12 +65,6 @@ struct Collector {
     return c;
   }
   int64_t events() { return store->event_count().value(); }
-  // What the store keeps for an SDK pseudonym: re-keyed with the server secret.
-  waymark::collector::Key32 rekeyed(const uint8_t* sdk_pseudonym) const {
-    waymark::collector::Key32 out;
-    crypto_generichash(out.data(), out.size(), sdk_pseudonym, 32, rekey.data(), rekey.size());
-    return out;
-  }
 };
 
 }  // namespace waymark::test

@@ -50,7 +50,7 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
   Status s = store.for_each_profile(q.from_ms - q.lookback_ms, q.to_ms, [&](int64_t profile, const auto& events) {
     std::vector<JourneyTouch> journey;
     journey.reserve(events.size());
-    std::vector<std::string> currency_of;
+    std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
     for (const AnalyticsEvent& e : events) {
       const std::string key = q.by_campaign ? (e.campaign.empty() ? "(none)" : e.campaign)
                                             : w::EnumNameChannel(static_cast<w::Channel>(e.channel));
@@ -58,23 +58,17 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
       journey.push_back(
           {e.time_ms, key, conversion, conversion ? static_cast<double>(e.revenue_minor.value_or(0)) : 0});
       if (conversion) {
-        currency_of.push_back(e.currency);
+        conversions.emplace_back(e.time_ms, e.currency);
         if (e.time_ms >= q.from_ms && e.revenue_minor) ++currencies[e.currency];
       }
     }
-    size_t conversion = 0;
-    const auto extracted = extract_paths(journey, q.lookback_ms, q.session_gap_ms);
     // Conversions close paths in time order, so the i-th converting path is the i-th conversion.
-    std::vector<int64_t> conversion_times;
-    for (const auto& t : journey) {
-      if (t.conversion) conversion_times.push_back(t.time_ms);
-    }
-    for (const Path& p : extracted) {
+    size_t next = 0;
+    for (const Path& p : extract_paths(journey, q.lookback_ms, q.session_gap_ms)) {
       if (p.conversions > 0) {
-        const int64_t at = conversion_times[conversion];
-        const std::string& currency = currency_of[conversion++];
+        const auto& [at, currency] = conversions[next++];
         if (at >= q.from_ms) paths.push_back({profile, p, currency});
-      } else if (!journey.empty() && journey.back().time_ms >= q.from_ms) {
+      } else if (journey.back().time_ms >= q.from_ms) {
         paths.push_back({profile, p, ""});
       }
     }
@@ -123,48 +117,49 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
   return report;
 }
 
-Result<ClvReport> clv_report(Store& store, const ClvQuery& q) {
+Result<PurchaseLog> purchases_by_profile(Store& store, int64_t as_of_ms, const std::string& currency) {
+  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
   struct Bought {
+    int64_t profile;
     std::string currency;
     double day_ms, value;
   };
-  struct Customer {
-    int64_t profile;
-    std::vector<Bought> purchases;
-  };
-  std::vector<Customer> customers;
+  std::vector<Bought> bought;
   std::map<std::string, int64_t> currencies;
-  Status s = store.for_each_profile(INT64_MIN, q.as_of_ms + 1, [&](int64_t profile, const auto& events) {
-    Customer c{profile, {}};
+  Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
     for (const AnalyticsEvent& e : events) {
       if (!is_conversion(e) || !e.revenue_minor) continue;
       ++currencies[e.currency];
-      // Purchases on the same day are one purchase (the CDNOW convention), in weeks.
-      const double day = static_cast<double>(e.time_ms / (24 * 3600 * 1000)) * 24 * 3600 * 1000;
-      c.purchases.push_back({e.currency, day, static_cast<double>(*e.revenue_minor)});
+      bought.push_back({profile, e.currency, static_cast<double>(e.time_ms / kDayMs * kDayMs),
+                        static_cast<double>(*e.revenue_minor)});
     }
-    if (!c.purchases.empty()) customers.push_back(std::move(c));
     return true;
   });
   if (!s.ok()) return s;
-  auto currency = pick_currency(currencies, q.currency);
-  if (!currency.ok()) return currency.status();
+  auto chosen = pick_currency(currencies, currency);
+  if (!chosen.ok()) return chosen.status();
+  PurchaseLog log{chosen.value(), {}};
+  for (const Bought& b : bought) {  // grouped by profile, in time order
+    if (b.currency != log.currency) continue;
+    if (log.profiles.empty() || log.profiles.back().profile != b.profile) log.profiles.push_back({b.profile, {}});
+    log.profiles.back().purchases.push_back({{}, b.day_ms, b.value});  // one customer: an empty id
+  }
+  return log;
+}
+
+Result<ClvReport> clv_report(Store& store, const ClvQuery& q) {
+  auto log = purchases_by_profile(store, q.as_of_ms, q.currency);
+  if (!log.ok()) return log.status();
   ClvReport report;
-  report.currency = currency.value();
+  report.currency = log.value().currency;
   std::vector<ClvCustomer> rows;
   std::vector<RfmRow> rfm;
-  for (const Customer& c : customers) {
-    std::vector<Purchase> mine;  // one customer: an empty id
+  for (const ProfilePurchases& c : log.value().profiles) {
+    const auto summary = summarise(c.purchases, static_cast<double>(q.as_of_ms), kWeekMs);
     ClvCustomer row;
-    for (const Bought& b : c.purchases) {
-      if (b.currency != report.currency) continue;
-      mine.push_back({{}, b.day_ms, b.value});
-      row.historic_minor += b.value;
-    }
-    const auto summary = summarise(mine, static_cast<double>(q.as_of_ms), kWeekMs);
-    if (summary.empty()) continue;
     row.profile = c.profile;
     row.rfm = summary.front().second;
+    for (const Purchase& p : c.purchases) row.historic_minor += p.value;
     rows.push_back(row);
     rfm.push_back(row.rfm);
   }

@@ -42,6 +42,19 @@ struct AttributionReport {
 // WAYMARK_ERR_INVALID_ARGUMENT when several currencies are present and none was chosen.
 Result<AttributionReport> attribution_report(Store& store, const AttributionQuery& q);
 
+// Every purchase with revenue up to `as_of_ms`, in `currency` (or the only one present; an
+// error when there are several), per profile in time order, each at the start of its UTC day
+// (purchases on the same day are one purchase, the CDNOW convention).
+struct ProfilePurchases {
+  int64_t profile = 0;
+  std::vector<Purchase> purchases;
+};
+struct PurchaseLog {
+  std::string currency;
+  std::vector<ProfilePurchases> profiles;
+};
+Result<PurchaseLog> purchases_by_profile(Store& store, int64_t as_of_ms, const std::string& currency);
+
 struct ClvQuery {
   int64_t as_of_ms = 0;  // purchases up to here; T measured to here
   int periods = 12;      // months ahead

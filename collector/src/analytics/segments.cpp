@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <functional>
-#include <set>
+#include <cmath>
 
-#include "waymark/wire/v1/event_generated.h"
+#include "analytics/reports.hpp"
 
 namespace waymark::collector::analytics {
-
-using detail::Error;
-namespace w = waymark::wire::v1;
 
 namespace {
 
@@ -55,41 +52,18 @@ std::map<std::string, std::vector<int64_t>> rfm_segments(const std::vector<RfmSc
 }
 
 Result<std::vector<RfmScore>> rfm_from_store(Store& store, int64_t as_of_ms, const std::string& currency) {
-  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
-  struct Seen {
-    int64_t profile;
-    std::string currency;
-    int64_t day, minor;
-  };
-  std::vector<Seen> purchases;
-  std::set<std::string> currencies;
-  Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
-    for (const AnalyticsEvent& e : events) {
-      if (e.type != static_cast<uint8_t>(w::EventType::Purchase) || !e.revenue_minor) continue;
-      currencies.insert(e.currency);
-      purchases.push_back({profile, e.currency, e.time_ms / kDayMs, *e.revenue_minor});
-    }
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (currency.empty() && currencies.size() > 1) {
-    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "purchases in several currencies: choose one");
-  }
-  const std::string chosen = currency.empty() && !currencies.empty() ? *currencies.begin() : currency;
+  constexpr double kDayMs = 24.0 * 3600 * 1000;
+  auto log = purchases_by_profile(store, as_of_ms, currency);
+  if (!log.ok()) return log.status();
   std::vector<RfmInput> inputs;
-  std::set<int64_t> days;
-  for (size_t i = 0; i < purchases.size(); ++i) {  // grouped by profile, in time order
-    const Seen& p = purchases[i];
-    if (p.currency == chosen) {
-      if (inputs.empty() || inputs.back().profile != p.profile) {
-        inputs.push_back({p.profile, 0, 0, 0});
-        days.clear();
-      }
-      RfmInput& in = inputs.back();
-      if (days.insert(p.day).second) in.frequency += 1;
-      in.monetary += static_cast<double>(p.minor);
-      in.recency_days = static_cast<double>(as_of_ms / kDayMs - p.day);
+  for (const ProfilePurchases& c : log.value().profiles) {
+    RfmInput in{c.profile, 0, 0, 0};
+    for (size_t i = 0; i < c.purchases.size(); ++i) {
+      if (i == 0 || c.purchases[i].time != c.purchases[i - 1].time) in.frequency += 1;  // purchase days
+      in.monetary += c.purchases[i].value;
     }
+    in.recency_days = std::floor(static_cast<double>(as_of_ms) / kDayMs) - c.purchases.back().time / kDayMs;
+    inputs.push_back(in);
   }
   return rfm_scores(inputs);
 }

@@ -23,25 +23,13 @@ namespace {
 constexpr int kDefaultPage = 100, kMaxPage = 1000;
 constexpr std::string_view kErasureDomain = "waymark.erasure-receipt.v1\n";
 
-std::string hex(const uint8_t* p, size_t n) {
-  std::string s(n * 2 + 1, '\0');
-  sodium_bin2hex(s.data(), s.size(), p, n);
-  s.pop_back();
-  return s;
-}
-
 std::string hex(const Bytes& b) {
-  return hex(b.data(), b.size());
+  return detail::to_hex(b.data(), b.size());
 }
 
 std::optional<Bytes> unhex(std::string_view s, size_t len) {
   Bytes out(len);
-  size_t got = 0;
-  const char* end = nullptr;
-  if (s.size() != len * 2 || sodium_hex2bin(out.data(), len, s.data(), s.size(), nullptr, &got, &end) != 0 ||
-      got != len) {
-    return std::nullopt;
-  }
+  if (!detail::from_hex(s, out.data(), len)) return std::nullopt;
   return out;
 }
 
@@ -305,11 +293,9 @@ QueryApi::QueryApi(Store& store, std::vector<ApiToken> tokens, const uint8_t* re
 }
 
 std::optional<Key32> QueryApi::rekey(std::string_view hex_pseudonym) const {
-  const auto raw = unhex(hex_pseudonym, 32);
-  if (!raw) return std::nullopt;
-  Key32 out;
-  crypto_generichash(out.data(), out.size(), raw->data(), raw->size(), rekey_.data(), 32);
-  return out;
+  uint8_t raw[32];
+  if (!detail::from_hex(hex_pseudonym, raw, sizeof raw)) return std::nullopt;
+  return rekey_pseudonym(raw, rekey_.data());
 }
 
 std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string_view target,
@@ -515,7 +501,7 @@ ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
   uint8_t id[16];
   randombytes_buf(id, sizeof id);
   const std::string receipt = json{
-      {"erasure_id", hex(id, sizeof id)},
+      {"erasure_id", detail::to_hex(id, sizeof id)},
       {"profile_id", profile},
       {"events_deleted", erased.value().events},
       {"identifiers_tombstoned", erased.value().identifiers},
@@ -527,7 +513,7 @@ ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
   uint8_t sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size(),
                        signing_key_.secret.data());
-  return ok({{"receipt", receipt}, {"key_id", signing_key_.key_id}, {"signature", hex(sig, sizeof sig)}});
+  return ok({{"receipt", receipt}, {"key_id", signing_key_.key_id}, {"signature", detail::to_hex(sig, sizeof sig)}});
 }
 
 ApiResponse QueryApi::unmerge(const Request& r, int64_t now_ms) {

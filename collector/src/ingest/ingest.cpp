@@ -45,6 +45,12 @@ bool copy_exact(const flatbuffers::Vector<uint8_t>* v, std::array<uint8_t, N>& o
 
 }  // namespace
 
+Key32 rekey_pseudonym(const uint8_t* sdk_pseudonym, const uint8_t* rekey_secret) {
+  Key32 out;
+  crypto_generichash(out.data(), out.size(), sdk_pseudonym, 32, rekey_secret, 32);
+  return out;
+}
+
 Ingest::Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics)
     : store_(store), keys_(std::move(keys)), metrics_(metrics) {
   std::memcpy(rekey_.data(), rekey_secret, 32);
@@ -167,7 +173,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
           StoredIdentifier si;
           si.kind = static_cast<uint8_t>(id->kind());
           si.linking = id->linking();
-          crypto_generichash(si.pseudonym.data(), 32, id->pseudonym()->data(), 32, rekey_.data(), 32);
+          si.pseudonym = rekey_pseudonym(id->pseudonym()->data(), rekey_.data());
           identifiers.push_back(si);
         }
       }

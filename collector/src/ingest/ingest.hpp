@@ -25,6 +25,10 @@ struct IngestResponse {
   int retry_after_s = -1;
 };
 
+// What the store keeps of an SDK pseudonym: BLAKE2b(pseudonym, key = the server's re-key secret).
+// Ingest, the query API and the blocklist all re-key through this one function.
+Key32 rekey_pseudonym(const uint8_t* sdk_pseudonym, const uint8_t* rekey_secret);
+
 class Ingest {
  public:
   // `rekey_secret` (32 bytes) re-keys every pseudonym: a stolen database plus the brand key

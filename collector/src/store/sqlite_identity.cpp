@@ -13,10 +13,6 @@ using detail::Statement;
 
 namespace {
 
-std::string key_string(std::string_view b) {
-  return std::string(b);
-}
-
 Bytes bytes_of(std::string_view b) {
   return Bytes(b.begin(), b.end());
 }
@@ -139,15 +135,22 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   return resolved;
 }
 
+Result<int64_t> SqliteStore::new_profile(int64_t now_ms) {
+  Status s;
+  Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1)", &s);
+  if (p == nullptr) return s;
+  p->bind(1, now_ms);
+  if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
+  return sqlite3_last_insert_rowid(writer_.db());
+}
+
 Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* key, size_t len,
                                                    std::optional<int64_t> profile, int64_t now_ms) {
   Status s;
   if (!profile) {
-    Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1)", &s);
-    if (p == nullptr) return s;
-    p->bind(1, now_ms);
-    if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
-    profile = sqlite3_last_insert_rowid(writer_.db());
+    auto fresh = new_profile(now_ms);
+    if (!fresh.ok()) return fresh.status();
+    profile = fresh.value();
   }
   Use node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
   if (node == nullptr) return s;
@@ -267,7 +270,7 @@ Result<std::vector<Bytes>> SqliteStore::events_touching(const std::vector<Profil
       st->bind(1, n.node_id);
       int rc;
       while ((rc = st->step()) == SQLITE_ROW) {
-        if (seen.insert(key_string(st->blob(0))).second) out.push_back(bytes_of(st->blob(0)));
+        if (seen.emplace(st->blob(0)).second) out.push_back(bytes_of(st->blob(0)));
       }
       st->reset();
       if (rc != SQLITE_DONE) return c.error(rc, "events");
@@ -286,8 +289,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
   if (!events.ok()) return events.status();
   Components comp(rules_);
   std::map<std::string, size_t> index;  // node key -> component member
-  for (const ProfileNode& n : nodes.value())
-    index[key_string({reinterpret_cast<const char*>(n.key.data()), n.key.size()})] = comp.add(n.kind);
+  for (const ProfileNode& n : nodes.value()) index[std::string(n.key.begin(), n.key.end())] = comp.add(n.kind);
   struct Replay {
     int64_t time_ms = 0;
     Bytes event_id, batch_id;
@@ -374,11 +376,9 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
   for (auto& [root, members] : groups) {
     int64_t pid = profile;
     if (root != largest->first) {
-      Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1)", &s);
-      if (p == nullptr) return s;
-      p->bind(1, now_ms);
-      if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
-      pid = sqlite3_last_insert_rowid(writer_.db());
+      auto fresh = new_profile(now_ms);
+      if (!fresh.ok()) return fresh.status();
+      pid = fresh.value();
       Use relabel = writer_.prepare("UPDATE nodes SET profile = ?2 WHERE node_id = ?1", &s);
       if (relabel == nullptr) return s;
       for (size_t m : members) {
@@ -449,6 +449,7 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
 
 Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_ms) {
   ErasureResult result;
+  erased_ = true;  // checkpointed after the commit
   auto nodes = nodes_of(profile_id, writer_);
   if (!nodes.ok()) return nodes.status();
   auto events = events_touching(nodes.value(), writer_);

@@ -2,8 +2,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include <sodium.h>
-
+#include "crypto/secure.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace waymark::collector {
@@ -25,8 +24,7 @@ bool parse_cursor(const std::string& s, int64_t* ms, Bytes* id) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + dot, *ms);
   if (ec != std::errc() || end != s.data() + dot) return false;
   id->resize(16);
-  size_t len = 0;
-  return sodium_hex2bin(id->data(), 16, s.data() + dot + 1, 32, nullptr, &len, nullptr) == 0 && len == 16;
+  return detail::from_hex(std::string_view(s).substr(dot + 1), id->data(), 16);
 }
 
 }  // namespace
@@ -46,15 +44,7 @@ Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
 }
 
 Result<int64_t> SqliteStore::pending_events() {
-  std::lock_guard lock(reader_.mu);
-  Status s;
-  Use st = reader_.prepare("SELECT coalesce(sum(length(event_ids) / 16), 0) FROM resolve_queue", &s);
-  if (st == nullptr) return s;
-  const int rc = st->step();
-  if (rc != SQLITE_ROW) return reader_.error(rc, "resolve queue");
-  const int64_t n = st->int64(0);
-  st->reset();
-  return n;
+  return reader_.scalar("SELECT coalesce(sum(length(event_ids) / 16), 0) FROM resolve_queue", "resolve queue");
 }
 
 Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
@@ -177,10 +167,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
   if (page.items.size() > static_cast<size_t>(limit)) {
     page.items.pop_back();
     const Touchpoint& last = page.items.back();
-    std::string hex(33, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), last.event_id.data(), last.event_id.size());
-    hex.pop_back();
-    page.next = std::to_string(last.corrected_ms) + "." + hex;
+    page.next = std::to_string(last.corrected_ms) + "." + detail::to_hex(last.event_id.data(), last.event_id.size());
   }
   return page;
 }

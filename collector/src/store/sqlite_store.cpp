@@ -113,6 +113,16 @@ Status Connection::exec(const char* sql, const char* what) {
   return rc == SQLITE_OK ? Status::Ok() : error(rc, what);
 }
 
+Result<int64_t> Connection::scalar(const char* sql, const char* what) {
+  std::lock_guard lock(mu);
+  Status s;
+  Use st = prepare(sql, &s);
+  if (st == nullptr) return s;
+  const int rc = st->step();
+  if (rc != SQLITE_ROW) return error(rc, what);
+  return st->int64(0);
+}
+
 Status Connection::done(Statement& st, const char* what) {
   const int rc = st.step();
   st.reset();
@@ -176,12 +186,6 @@ Result<bool> SqliteStore::ingest(const std::function<Result<bool>(IngestTxn&, Ba
     if (Status s = write_batch(write); !s.ok()) return s;
     return true;
   });
-  if (result.ok() && result.value() && (!write.erase_pseudonyms.empty() || !write.erase_slots.empty())) {
-    // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
-    // sure no copy of erased rows stays behind in the log either.
-    std::lock_guard lock(writer_.mu);
-    (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
-  }
   return result;
 }
 
@@ -328,15 +332,7 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
 }
 
 Result<int64_t> SqliteStore::event_count() {
-  std::lock_guard lock(reader_.mu);
-  Status s;
-  Use st = reader_.prepare("SELECT count(*) FROM events", &s);
-  if (st == nullptr) return s;
-  const int rc = st->step();
-  if (rc != SQLITE_ROW) return reader_.error(rc, "events");
-  const int64_t n = st->int64(0);
-  st->reset();
-  return n;
+  return reader_.scalar("SELECT count(*) FROM events", "events");
 }
 
 Status SqliteStore::set_blocked(const std::vector<Key32>& pseudonyms) {
@@ -354,17 +350,12 @@ Status SqliteStore::set_blocked(const std::vector<Key32>& pseudonyms) {
 }
 
 Result<ErasureResult> SqliteStore::erase(int64_t profile_id, int64_t now_ms) {
-  auto r = in_write_txn([&]() -> Result<ErasureResult> {
+  return in_write_txn([&]() -> Result<ErasureResult> {
     if (auto resolved = resolve_locked(INT64_MAX); !resolved.ok()) return resolved.status();
     auto current = current_profile(profile_id, writer_);
     if (!current.ok()) return current.status();
     return erase_locked(current.value(), now_ms);
   });
-  if (r.ok() && r.value().profiles > 0) {
-    std::lock_guard lock(writer_.mu);
-    (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
-  }
-  return r;
 }
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms, IdentityRules rules) {

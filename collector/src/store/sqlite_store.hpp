@@ -49,6 +49,8 @@ class Connection {
   Status error(int rc, const char* what) const { return detail::sqlite_status(rc, db_, what); }
   // Steps a statement that returns no rows.
   Status done(detail::Statement& st, const char* what);
+  // The single integer a query returns, under this connection's lock.
+  Result<int64_t> scalar(const char* sql, const char* what);
 
   std::mutex mu;
 
@@ -103,6 +105,7 @@ class SqliteStore final : public Store, private IngestTxn {
   Result<int64_t> resolve_locked(int64_t max_events);
   Status resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
                        const std::vector<StoredIdentifier>& ids, int64_t time_ms);
+  Result<int64_t> new_profile(int64_t now_ms);
   // A new node, in `profile` or (none) in a new profile of its own.
   Result<GraphIndex::Node*> create_node(uint8_t kind, const uint8_t* key, size_t len, std::optional<int64_t> profile,
                                         int64_t now_ms);
@@ -124,6 +127,7 @@ class SqliteStore final : public Store, private IngestTxn {
   std::atomic<bool> queued_{true};           // something may wait in the resolve queue (checked at open)
   std::set<std::string> tombstones_;         // every erased key, so ingest never asks SQLite
   std::vector<std::string> new_tombstones_;  // added by the open transaction
+  bool erased_ = false;                      // the open transaction erased a profile
 };
 
 }  // namespace waymark::collector
@@ -134,6 +138,7 @@ template <class F>
 auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
   std::lock_guard lock(writer_.mu);
   new_tombstones_.clear();
+  erased_ = false;
   if (Status s = writer_.exec("BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
   auto result = fn();
   if (result.ok()) {
@@ -143,6 +148,11 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
       return s;
     }
     tombstones_.insert(new_tombstones_.begin(), new_tombstones_.end());
+    if (erased_) {
+      // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
+      // sure no copy of erased rows stays behind in the log either.
+      (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
+    }
   } else {
     (void)writer_.exec("ROLLBACK", "rollback");
     graph_.invalidate();  // memory may be ahead of the database: reload at next use

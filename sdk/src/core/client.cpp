@@ -18,13 +18,6 @@ bool is_purpose(int p) {
   return p >= WAYMARK_PURPOSE_ANALYTICS && p <= WAYMARK_PURPOSE_ADVERTISING;
 }
 
-std::string hex(const uint8_t* p, size_t n) {
-  std::string out(n * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), p, n);
-  out.pop_back();
-  return out;
-}
-
 }  // namespace
 
 Client::Slot::~Slot() {
@@ -188,7 +181,7 @@ Status Client::new_personal_identity_locked(bool fresh) {
       if (Status s = load_or_create_key("device_id", device_id.data(), 16, true); !s.ok()) return s;
     }
     NormalizedId id;
-    if (!id.assign(hex(device_id.data(), device_id.size()))) return Error(WAYMARK_ERR_INTERNAL, "device id");
+    if (!id.assign(to_hex(device_id.data(), device_id.size()))) return Error(WAYMARK_ERR_INTERNAL, "device id");
     device_identifier_ = IdentifierRef{WAYMARK_ID_DEVICE_ID, pseudonymizer_->epoch(),
                                        pseudonymizer_->pseudonymize(WAYMARK_ID_DEVICE_ID, id), true};
   }

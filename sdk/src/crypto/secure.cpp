@@ -44,4 +44,17 @@ Result<Uuid> make_uuid_v7(RandomPool& pool, UuidClock& clock, int64_t unix_ms) {
   return id;
 }
 
+std::string to_hex(const uint8_t* p, size_t n) {
+  std::string out(n * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), p, n);
+  out.pop_back();
+  return out;
+}
+
+bool from_hex(std::string_view hex, uint8_t* out, size_t len) {
+  size_t got = 0;
+  return hex.size() == len * 2 && sodium_hex2bin(out, len, hex.data(), hex.size(), nullptr, &got, nullptr) == 0 &&
+         got == len;
+}
+
 }  // namespace waymark::detail

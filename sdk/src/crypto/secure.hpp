@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include <sodium.h>
 
@@ -76,5 +78,10 @@ struct UuidClock {
 // UUIDv7: 48-bit Unix milliseconds, version 7, 12-bit counter, variant 10, 62 random bits.
 // Time-ordered keys keep SQLite's b-trees appending instead of thrashing.
 Result<Uuid> make_uuid_v7(RandomPool& pool, UuidClock& clock, int64_t unix_ms);
+
+// Lowercase hex of `n` bytes.
+std::string to_hex(const uint8_t* p, size_t n);
+// Exactly `len` bytes from exactly 2*len hex digits; false otherwise.
+bool from_hex(std::string_view hex, uint8_t* out, size_t len);
 
 }  // namespace waymark::detail
