@@ -61,8 +61,20 @@ class Options {
   Options& gmail_rules(bool on) { return set(waymark_options_set_gmail_rules(handle_, on ? 1 : 0)); }
   Options& child_mode(bool on) { return set(waymark_options_set_child_mode(handle_, on ? 1 : 0)); }
   Options& platform(const waymark_platform_t& p) { return set(waymark_options_set_platform(handle_, &p)); }
+  Options& collector_url(std::string_view url) {
+    return set(waymark_options_set_collector_url(handle_, url.data(), url.size()));
+  }
+  Options& upload_policy(int64_t batch_max_events, int64_t batch_max_bytes, int64_t flush_at_events,
+                         int64_t flush_interval_ms) {
+    return set(waymark_options_set_upload_policy(handle_, batch_max_events, batch_max_bytes, flush_at_events,
+                                                 flush_interval_ms));
+  }
+  Options& retry_policy(int64_t base_ms, int64_t cap_ms, int64_t connect_timeout_ms, int64_t io_timeout_ms) {
+    return set(waymark_options_set_retry_policy(handle_, base_ms, cap_ms, connect_timeout_ms, io_timeout_ms));
+  }
 
   // Hands the options to waymark_client_open.
+  waymark_options_t* get() const noexcept { return handle_; }
   waymark_options_t* release() noexcept { return std::exchange(handle_, nullptr); }
 
  private:
@@ -118,6 +130,8 @@ class Event {
 class Client {
  public:
   explicit Client(Options&& options) { open_status_ = check(waymark_client_open(options.release(), &handle_)); }
+  /** Takes ownership of a handle opened through the C API (e.g. by C code of the host app). */
+  static Client adopt(waymark_client_t* handle) noexcept { return Client(handle); }
   ~Client() { waymark_client_free(handle_); }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -140,6 +154,11 @@ class Client {
   void begin_customer() { check(waymark_client_begin_customer(handle_)); }
   void end_customer() { check(waymark_client_end_customer(handle_)); }
   void forget() { check(waymark_client_forget(handle_)); }
+  /** The brand's pseudonym of an identifier (what the collector's lookup takes). Nothing is recorded. */
+  void pseudonymize(waymark_id_kind_t kind, std::string_view v, uint8_t (&out)[32]) {
+    check(waymark_client_pseudonymize(handle_, kind, v.data(), v.size(), out, sizeof out));
+  }
+  void notify_lifecycle(waymark_lifecycle_t event) { check(waymark_client_notify_lifecycle(handle_, event)); }
   void flush(int64_t timeout_ms) { check(waymark_client_flush(handle_, timeout_ms)); }
   int64_t stat(waymark_stat_t s) {
     int64_t v = 0;
@@ -150,6 +169,7 @@ class Client {
   waymark_client_t* get() const noexcept { return handle_; }
 
  private:
+  explicit Client(waymark_client_t* handle) noexcept : handle_(handle) {}
   waymark_client_t* handle_ = nullptr;
   waymark_status_t open_status_ = WAYMARK_OK;
 };
