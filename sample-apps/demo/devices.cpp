@@ -263,7 +263,7 @@ void SharedDevice::record(Outcome& out) {
       default: {
         waymark::Options o;
         waymark::check(sample_apply_config(&config, o.get()));
-        o.device_mode(WAYMARK_DEVICE_SHARED);
+        o.device_mode(WAYMARK_DEVICE_SHARED).default_region("GB");  // agents type local numbers
         m.client = std::make_unique<waymark::Client>(std::move(o));
       }
     }

@@ -206,9 +206,16 @@ class Builder {
       perso.purpose = WAYMARK_PURPOSE_PERSONALISATION;
       perso.flag = rng_.chance(0.7);
       dev.steps.push_back(perso);
-      const int login_session = static_cast<int>(rng_.range(1, 4));
+      std::vector<int64_t> sessions;
+      for (; t < tl.stop; t += static_cast<int64_t>(rng_.exponential(6.0 * kDay))) sessions.push_back(t);
+      if (sessions.empty()) sessions.push_back(tl.start);
+      // Most people log in on their second to fourth visit; 2 % of devices never do.
+      const int login_session = rng_.chance(0.98) || c.forgotten ? static_cast<int>(std::min<int64_t>(
+                                                        rng_.range(1, 4), static_cast<int64_t>(sessions.size()) - 1))
+                                                  : 1 << 30;
       bool withdrawn = false;
-      for (int session = 0; t < tl.stop; ++session, t += static_cast<int64_t>(rng_.exponential(6.0 * kDay))) {
+      for (int session = 0; session < static_cast<int>(sessions.size()); ++session) {
+        t = sessions[static_cast<size_t>(session)];
         int64_t at = t + 2000;
         if (web && rng_.chance(0.2)) {  // arrived from a paid search ad
           Step link = step(at, Op::Link, i);
@@ -229,8 +236,7 @@ class Builder {
           view.a = rng_.pick(kScreens);
           dev.steps.push_back(view);
         }
-        const bool last_chance = t + 6 * kDay >= tl.stop;
-        if (login_t_[d] < 0 && !withdrawn && (session >= login_session || (last_chance && rng_.chance(0.98)))) {
+        if (login_t_[d] < 0 && !withdrawn && session >= login_session) {
           at += kMinute;
           if (rng_.chance(0.03)) {  // junk first: the SDK refuses it
             Step junk = step(at, Op::Login, i);
@@ -248,9 +254,9 @@ class Builder {
           login.a = typed_email(c, web), login.b = c.account;
           dev.steps.push_back(login);
           login_t_[d] = login.t;
-          if (kind == DeviceKind::App) {
+          {  // the account shows the loyalty card registered to it; a family's card half the time
             const std::string& card = !c.card.empty() ? c.card : c.borrowed_card;
-            if (!card.empty() && rng_.chance(c.card.empty() ? 0.5 : 0.8)) {
+            if (!card.empty() && rng_.chance(c.card.empty() ? 0.5 : 0.97)) {
               Step add = step(at + 30'000, Op::Card, i);
               add.a = card;
               dev.steps.push_back(add);
@@ -334,7 +340,7 @@ class Builder {
         if (d < 0) continue;
         add_link(d, i, t, WAYMARK_CHANNEL_EMAIL, "newsletter", "email", "weekly-" + std::to_string(week));
         ++plan_.planted.email_clicks;
-        if (rng_.chance(0.45)) planted_sales_.push_back({i, t + 2 * kDay + rng_.range(-4 * kHour, 4 * kHour)});
+        if (rng_.chance(0.8)) planted_sales_.push_back({i, t + 2 * kDay + rng_.range(-4 * kHour, 4 * kHour)});
       }
     }
     for (int64_t day = 5, k = 1; day * kDay < end_; day += 10, ++k) {  // SMS flash sales: no effect

@@ -1,6 +1,6 @@
 // kiosk: an in-store kiosk driven by lines on stdin:
 //     touch | scan <loyalty-card> | consent <yes|no> <yes|no> | view <sku> | done | sync | stats
-// e.g. waymark-sample-kiosk --store /var/lib/kiosk --brand-key-file brand.key --idle-timeout-ms 120000 \
+// e.g. waymark-sample-kiosk --store /var/lib/kiosk --brand-key-file brand.key --idle-timeout-ms 120000
 //        --collector-url http://127.0.0.1:8080/v1/batches --collector-key <hex> --collector-key-id 1
 #include <cstdlib>
 #include <cstring>

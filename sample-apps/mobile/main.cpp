@@ -2,7 +2,7 @@
 //     consent <analytics|personalisation|advertising> <yes|no> | view <screen>
 //     link <email|sms|push|app|web> <source> <medium> <campaign> | login <email> <account-id>
 //     card <loyalty-card> | buy <amount_minor> <currency> | forget | sync | stats
-// e.g. waymark-sample-mobile --store ~/.local/share/shop --brand-key-file brand.key \
+// e.g. waymark-sample-mobile --store ~/.local/share/shop --brand-key-file brand.key
 //        --collector-url http://127.0.0.1:8080/v1/batches --collector-key <hex> --collector-key-id 1
 #include <cstdlib>
 #include <cstring>

@@ -1,0 +1,35 @@
+// The demo's collector: `waymark-collector` started as a child process on 127.0.0.1 (any free port),
+// with its store and logs in the demo's work directory, stopped with SIGTERM.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace demo {
+
+class CollectorProcess {
+ public:
+  // Generates the collector's keys in data_dir (keys generate) and returns its public key.
+  static std::array<uint8_t, 32> generate_keys(const std::string& binary, const std::string& data_dir);
+  // Turns the brand's junk values ("<kind> <value>" lines) into blocked pseudonyms (blocklist).
+  static void blocklist(const std::string& binary, const std::string& brand_key_file, uint32_t epoch,
+                        const std::string& junk_file, const std::string& out_file);
+
+  CollectorProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log_file);
+  ~CollectorProcess();
+  uint16_t port() const { return port_; }
+  int stop();  // SIGTERM, waits; the exit code
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+std::string run_capture(const std::string& command);  // /bin/sh -c, stdout; throws on a non-zero exit
+std::string shell_quote(const std::string& s);
+
+}  // namespace demo

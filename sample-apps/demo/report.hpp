@@ -1,0 +1,34 @@
+// The demo's results, printed as a summary and written as a self-contained HTML report (inline SVG).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace demo {
+
+struct Check {
+  std::string name, value;
+  bool ok;
+};
+
+struct AttributionTable {
+  std::vector<std::string> models, channels;
+  std::vector<std::vector<double>> conversions;  // [model][channel]
+  double total_conversions = 0;
+};
+
+struct Results {
+  std::vector<std::string> facts;  // "name: value" lines of the run
+  std::vector<Check> checks;
+  AttributionTable attribution;
+  std::string planted;
+  std::vector<std::pair<std::string, int64_t>> segments;
+  std::vector<std::vector<std::string>> clv_rows;  // header first
+};
+
+std::string attribution_text(const AttributionTable& t);
+void write_html(const std::string& path, const Results& r);
+
+}  // namespace demo
