@@ -30,10 +30,12 @@ bench-build: deps
 bench: bench-build
 	cmake --build $(BUILD)/bench --target run-bench
 
+# The end-to-end demo (sample-apps/demo): e.g. make demo DEMO_ARGS="--customers 5000 --seed 7".
+DEMO_ARGS ?=
 demo: deps
-	@echo "make demo: the end-to-end demo (issue 7) has not landed yet (the simulator and sample apps)."
-	@echo "Today 'make test' exercises the SDK core; see README.md for what exists."
-	@exit 1
+	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)/default -j $(JOBS) --target waymark-demo
+	$(BUILD)/default/sample-apps/waymark-demo $(DEMO_ARGS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
 

@@ -48,8 +48,8 @@ std::array<uint8_t, 32> CollectorProcess::generate_keys(const std::string& binar
 void CollectorProcess::blocklist(const std::string& binary, const std::string& brand_key_file, uint32_t epoch,
                                  const std::string& junk_file, const std::string& out_file) {
   run_capture(shell_quote(binary) + " blocklist --default-region GB --brand-key-file " + shell_quote(brand_key_file) +
-              " --key-epoch " + std::to_string(epoch) + " < " + shell_quote(junk_file) + " > " +
-              shell_quote(out_file) + " 2>/dev/null");
+              " --key-epoch " + std::to_string(epoch) + " < " + shell_quote(junk_file) + " > " + shell_quote(out_file) +
+              " 2>/dev/null");
 }
 
 CollectorProcess::CollectorProcess(const std::string& binary, const std::vector<std::string>& args,

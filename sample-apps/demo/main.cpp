@@ -65,16 +65,26 @@ Args parse(int argc, char** argv) {
       }
       return n;
     };
-    if (f == "--seed") a.seed = static_cast<uint64_t>(number(0, 0x7fffffff));
-    else if (f == "--customers") a.customers = static_cast<int>(number(20, 1'000'000));
-    else if (f == "--days") a.days = static_cast<int>(number(14, 3650));
-    else if (f == "--threads") a.threads = static_cast<int>(number(1, 64));
-    else if (f == "--report") a.report = value();
-    else if (f == "--workdir") a.workdir = value();
-    else if (f == "--collector") a.collector = value();
-    else if (f == "--keep") a.keep = true;
-    else if (f == "--no-progress") a.progress = false;
-    else if (f == "--help" || f == "-h") usage(0);
+    if (f == "--seed")
+      a.seed = static_cast<uint64_t>(number(0, 0x7fffffff));
+    else if (f == "--customers")
+      a.customers = static_cast<int>(number(20, 1'000'000));
+    else if (f == "--days")
+      a.days = static_cast<int>(number(14, 3650));
+    else if (f == "--threads")
+      a.threads = static_cast<int>(number(1, 64));
+    else if (f == "--report")
+      a.report = value();
+    else if (f == "--workdir")
+      a.workdir = value();
+    else if (f == "--collector")
+      a.collector = value();
+    else if (f == "--keep")
+      a.keep = true;
+    else if (f == "--no-progress")
+      a.progress = false;
+    else if (f == "--help" || f == "-h")
+      usage(0);
     else {
       std::cerr << "waymark-demo: unknown flag " << f << "\n";
       usage(2);
@@ -135,7 +145,9 @@ std::array<uint8_t, 32> random_key() {
   return k;
 }
 
-double pairs(double n) { return n * (n - 1) / 2; }
+double pairs(double n) {
+  return n * (n - 1) / 2;
+}
 
 int run(const Args& args) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -170,15 +182,16 @@ int run(const Args& args) {
                               work + "/blocked.txt");
   const std::string token = hex(random_key().data(), 16);
   const std::string log_file = work + "/collector.log";
-  CollectorProcess collector(args.collector,
-                             {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
-                              "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms",
-                              work + "/blocked.txt"},
-                             log_file);
+  CollectorProcess collector(
+      args.collector,
+      {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
+       "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms", work + "/blocked.txt"},
+      log_file);
   std::cout << "  collector: http://127.0.0.1:" << collector.port() << " (log " << log_file << ")\n";
   env.collector_url = "http://127.0.0.1:" + std::to_string(collector.port()) + "/v1/batches";
   const int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   env.send_at = static_cast<int64_t>(args.days) * kDay;
   for (const Device& d : plan.devices) env.send_at = std::max(env.send_at, d.last_t() + 1000);
   env.wall_origin_ms = now_ms - env.send_at;
@@ -190,8 +203,10 @@ int run(const Args& args) {
   std::vector<std::vector<int>> by_customer(plan.customers.size());
   for (size_t i = 0; i < plan.devices.size(); ++i) {
     const Device& d = plan.devices[i];
-    if (d.owner < 0) shared.push_back(static_cast<int>(i));
-    else by_customer[d.owner].push_back(static_cast<int>(i));
+    if (d.owner < 0)
+      shared.push_back(static_cast<int>(i));
+    else
+      by_customer[d.owner].push_back(static_cast<int>(i));
   }
   for (auto& v : by_customer)
     std::sort(v.begin(), v.end(), [&](int x, int y) { return plan.devices[x].last_t() < plan.devices[y].last_t(); });
@@ -259,8 +274,10 @@ int run(const Args& args) {
   for (const auto& [key, id] : records) {
     ++per_customer[key.first];
     const int64_t profile = lookup(id.first, id.second);
-    if (profile == 0) ++unresolved;
-    else ++by_profile[profile][key.first];
+    if (profile == 0)
+      ++unresolved;
+    else
+      ++by_profile[profile][key.first];
   }
   double tp = 0, predicted = 0, truth = 0;
   int wrong_merges = 0, wrong_shared = 0;
@@ -284,7 +301,8 @@ int run(const Args& args) {
   for (const auto& [c, k] : per_customer) truth += pairs(k);
   if (std::getenv("DEMO_DEBUG") != nullptr) {
     std::map<int, std::map<int64_t, std::string>> split;
-    for (const auto& [key, id] : records) split[key.first][lookup(id.first, id.second)] += std::to_string(id.first) + " ";
+    for (const auto& [key, id] : records)
+      split[key.first][lookup(id.first, id.second)] += std::to_string(id.first) + " ";
     for (const auto& [c, m] : split)
       if (m.size() > 1) {
         std::cout << "split customer " << c << ":";
@@ -294,8 +312,8 @@ int run(const Args& args) {
   }
   const double precision = predicted > 0 ? tp / predicted : 1, recall = truth > 0 ? tp / truth : 1;
   char line[256];
-  std::snprintf(line, sizeof line, "identity: precision=%.4f recall=%.4f profiles=%zu customers=%zu", precision,
-                recall, by_profile.size(), per_customer.size());
+  std::snprintf(line, sizeof line, "identity: precision=%.4f recall=%.4f profiles=%zu customers=%zu", precision, recall,
+                by_profile.size(), per_customer.size());
   Results res;
   res.facts.push_back(line);
   std::cout << line << "\n  identifiers scored: " << records.size() << " (not found: " << unresolved
@@ -327,10 +345,12 @@ int run(const Args& args) {
   std::map<std::string, std::map<std::string, double>> credit;
   for (const std::string& model : at.models) {
     const auto r = api.get("/v1/reports/attribution?model=" + model + "&from=" + from + "&to=" + to);
-    if (r.status != 200) throw std::runtime_error("attribution report: HTTP " + std::to_string(r.status) + " " + r.body);
+    if (r.status != 200)
+      throw std::runtime_error("attribution report: HTTP " + std::to_string(r.status) + " " + r.body);
     const json j = json::parse(r.body);
     at.total_conversions = j.at("totals").at("conversions").get<double>();
-    for (const auto& row : j.at("rows")) credit[row.at("key").get<std::string>()][model] = row.at("conversions").get<double>();
+    for (const auto& row : j.at("rows"))
+      credit[row.at("key").get<std::string>()][model] = row.at("conversions").get<double>();
   }
   for (const auto& [channel, by_model] : credit) at.channels.push_back(channel);
   for (const std::string& model : at.models) {
@@ -343,12 +363,13 @@ int run(const Args& args) {
                 std::to_string(pl.email_clicks) + " email clicks; " + std::to_string(pl.search_caused_orders) +
                 " web orders in the session of one of " + std::to_string(pl.search_clicks) +
                 " paid-search clicks; SMS (" + std::to_string(pl.sms_clicks) + " clicks) and push (" +
-                std::to_string(pl.push_opens) + " opens) cause nothing. Last touch gives email nothing; compare "
+                std::to_string(pl.push_opens) +
+                " opens) cause nothing. Last touch gives email nothing; compare "
                 "the credit per click.";
   // Credit per touch shows the planted effect: email causes purchases, SMS and push do not.
   std::string per_touch = "Credited conversions per click (linear / markov):";
-  for (const auto& [channel, clicks] : {std::pair<std::string, int>{"Email", pl.email_clicks},
-                                        {"Sms", pl.sms_clicks}, {"Push", pl.push_opens}}) {
+  for (const auto& [channel, clicks] :
+       {std::pair<std::string, int>{"Email", pl.email_clicks}, {"Sms", pl.sms_clicks}, {"Push", pl.push_opens}}) {
     char buf[96];
     std::snprintf(buf, sizeof buf, " %s %.3f / %.3f;", channel.c_str(),
                   clicks > 0 ? credit[channel]["linear"] / clicks : 0.0,
@@ -414,7 +435,8 @@ int run(const Args& args) {
   const ScanResult logs = scan_tree(log_file, needles);
   res.checks.push_back({"raw identifiers in the collector log", std::to_string(logs.hits), logs.hits == 0});
   res.checks.push_back({"SDK errors", std::to_string(total.errors), total.errors == 0});
-  res.checks.push_back({"events left on devices after upload", std::to_string(total.queued_left), total.queued_left == 0});
+  res.checks.push_back(
+      {"events left on devices after upload", std::to_string(total.queued_left), total.queued_left == 0});
 
   bool ok = true;
   std::cout << "checks:\n";
@@ -427,12 +449,15 @@ int run(const Args& args) {
                       std::to_string(total.uploaded) + " events uploaded");
   const std::string report = args.report.empty() ? work + "/report.html" : args.report;
   write_html(report, res);
-  std::cout << "report: " << report << "\n" << (ok ? "demo: all checks passed" : "demo: CHECKS FAILED") << " in "
-            << static_cast<int>(elapsed()) << " s\n";
+  std::cout << "report: " << report << "\n"
+            << (ok ? "demo: all checks passed" : "demo: CHECKS FAILED") << " in " << static_cast<int>(elapsed())
+            << " s\n";
   if (!args.keep && args.workdir.empty() && ok) {
     // The report stays; the stores go (they are scanned above).
-    if (args.report.empty()) std::cout << "  (work directory kept for the report; remove it when done)\n";
-    else fs::remove_all(work);
+    if (args.report.empty())
+      std::cout << "  (work directory kept for the report; remove it when done)\n";
+    else
+      fs::remove_all(work);
   }
   return ok ? 0 : 1;
 }

@@ -29,8 +29,8 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
-const char* kColours[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-                          "#9c755f", "#bab0ac", "#86bcb6"};
+const char* kColours[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+                          "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6"};
 
 // Grouped horizontal bars: one group per channel, one bar per model (share of conversions).
 std::string attribution_svg(const AttributionTable& t) {
@@ -47,9 +47,9 @@ std::string attribution_svg(const AttributionTable& t) {
     for (size_t m = 0; m < t.models.size(); ++m) {
       const double share = t.total_conversions > 0 ? t.conversions[m][c] / t.total_conversions : 0;
       const int y = y0 + static_cast<int>(m) * bar;
-      s << "<rect x='" << left << "' y='" << y << "' width='" << std::max(1.0, share * width) << "' height='"
-        << bar - 1 << "' fill='" << kColours[m % 11] << "'><title>" << esc(t.models[m]) << ": "
-        << fixed(100 * share, 1) << "%</title></rect>";
+      s << "<rect x='" << left << "' y='" << y << "' width='" << std::max(1.0, share * width) << "' height='" << bar - 1
+        << "' fill='" << kColours[m % 11] << "'><title>" << esc(t.models[m]) << ": " << fixed(100 * share, 1)
+        << "%</title></rect>";
     }
   }
   int y = static_cast<int>(t.channels.size()) * group + 12;
@@ -114,19 +114,21 @@ void write_html(const std::string& path, const Results& r) {
   for (const auto& fact : r.facts) f << "<li>" << esc(fact) << "</li>";
   f << "</ul><h2>Checks</h2><table><tr><th>check</th><th>result</th><th></th></tr>";
   for (const auto& c : r.checks) {
-    f << "<tr><td>" << esc(c.name) << "</td><td>" << esc(c.value) << "</td><td class='" << (c.ok ? "ok'>pass" : "fail'>FAIL")
-      << "</td></tr>";
+    f << "<tr><td>" << esc(c.name) << "</td><td>" << esc(c.value) << "</td><td class='"
+      << (c.ok ? "ok'>pass" : "fail'>FAIL") << "</td></tr>";
   }
-  f << "</table><h2>Attribution by channel (conversions credited)</h2><p>" << esc(r.planted) << "</p><table><tr><th>channel</th>";
+  f << "</table><h2>Attribution by channel (conversions credited)</h2><p>" << esc(r.planted)
+    << "</p><table><tr><th>channel</th>";
   for (const auto& m : r.attribution.models) f << "<th>" << esc(m) << "</th>";
   f << "</tr>";
   for (size_t c = 0; c < r.attribution.channels.size(); ++c) {
     f << "<tr><td>" << esc(r.attribution.channels[c]) << "</td>";
-    for (size_t m = 0; m < r.attribution.models.size(); ++m) f << "<td>" << fixed(r.attribution.conversions[m][c], 1) << "</td>";
+    for (size_t m = 0; m < r.attribution.models.size(); ++m)
+      f << "<td>" << fixed(r.attribution.conversions[m][c], 1) << "</td>";
     f << "</tr>";
   }
-  f << "</table><p>Share of conversions by model:</p>" << attribution_svg(r.attribution)
-    << "<h2>Segments (RFM)</h2>" << bars_svg(r.segments) << "<h2>Top customers by predicted lifetime value</h2><table>";
+  f << "</table><p>Share of conversions by model:</p>" << attribution_svg(r.attribution) << "<h2>Segments (RFM)</h2>"
+    << bars_svg(r.segments) << "<h2>Top customers by predicted lifetime value</h2><table>";
   for (size_t i = 0; i < r.clv_rows.size(); ++i) {
     f << "<tr>";
     for (const auto& cell : r.clv_rows[i]) f << (i == 0 ? "<th>" : "<td>") << esc(cell) << (i == 0 ? "</th>" : "</td>");

@@ -33,7 +33,8 @@ ScanResult scan_tree(const std::string& root, const std::vector<std::string>& ne
       for (size_t i : found->second) {
         if (data.compare(pos, needles[i].size(), needles[i]) != 0) continue;
         ++r.hits;
-        if (r.examples.size() < 5) r.examples.push_back(it->path().string() + " (identifier #" + std::to_string(i) + ")");
+        if (r.examples.size() < 5)
+          r.examples.push_back(it->path().string() + " (identifier #" + std::to_string(i) + ")");
       }
     }
   }

@@ -53,11 +53,11 @@ class Rng {
   std::mt19937_64 g_;
 };
 
-const std::vector<std::string> kFirst = {"Ann",   "Bola",  "Chen",  "Dara",   "Eoin",  "Fatima", "Grace", "Hiro",
-                                         "Ines",  "Jonas", "Kemi",  "Liam",   "Maya",  "Nuno",   "Olga",  "Priya",
+const std::vector<std::string> kFirst = {"Ann",   "Bola",  "Chen",   "Dara",   "Eoin", "Fatima", "Grace", "Hiro",
+                                         "Ines",  "Jonas", "Kemi",   "Liam",   "Maya", "Nuno",   "Olga",  "Priya",
                                          "Quinn", "Rosa",  "Sanjay", "Tomasz", "Ugo",  "Vera",   "Wei",   "Yusuf"};
-const std::vector<std::string> kLast = {"Smith",  "Okafor", "Li",     "Murphy", "Kelly", "Haddad", "Brown",  "Sato",
-                                        "Garcia", "Berg",   "Adeyemi", "Walsh", "Patel", "Silva",  "Ivanova", "Shah"};
+const std::vector<std::string> kLast = {"Smith",  "Okafor", "Li",      "Murphy", "Kelly", "Haddad", "Brown",   "Sato",
+                                        "Garcia", "Berg",   "Adeyemi", "Walsh",  "Patel", "Silva",  "Ivanova", "Shah"};
 const std::vector<std::string> kScreens = {"home", "search", "product", "basket", "offers", "store_finder"};
 
 // Waking hours: a time on day `day` between 08:00 and 22:00.
@@ -77,9 +77,9 @@ struct Store {
 
 struct Timeline {
   int64_t start, stop;
-  double sale_rate;   // baseline POS purchases per day
-  int home;           // home store
-  int primary = -1;   // the device a forget request comes from
+  double sale_rate;  // baseline POS purchases per day
+  int home;          // home store
+  int primary = -1;  // the device a forget request comes from
 };
 
 class Builder {
@@ -210,9 +210,10 @@ class Builder {
       for (; t < tl.stop; t += static_cast<int64_t>(rng_.exponential(6.0 * kDay))) sessions.push_back(t);
       if (sessions.empty()) sessions.push_back(tl.start);
       // Most people log in on their second to fourth visit; 2 % of devices never do.
-      const int login_session = rng_.chance(0.98) || c.forgotten ? static_cast<int>(std::min<int64_t>(
-                                                        rng_.range(1, 4), static_cast<int64_t>(sessions.size()) - 1))
-                                                  : 1 << 30;
+      const int login_session =
+          rng_.chance(0.98) || c.forgotten
+              ? static_cast<int>(std::min<int64_t>(rng_.range(1, 4), static_cast<int64_t>(sessions.size()) - 1))
+              : 1 << 30;
       bool withdrawn = false;
       for (int session = 0; session < static_cast<int>(sessions.size()); ++session) {
         t = sessions[static_cast<size_t>(session)];
@@ -322,8 +323,7 @@ class Builder {
 
   bool active(int i, int64_t t) const { return t >= timelines_[i].start && t < timelines_[i].stop; }
 
-  void add_link(int d, int i, int64_t t, waymark_channel_t via, const char* src, const char* medium,
-                std::string name) {
+  void add_link(int d, int i, int64_t t, waymark_channel_t via, const char* src, const char* medium, std::string name) {
     Step link = step(t, Op::Link, i);
     link.via = via;
     link.a = src, link.b = medium, link.c = std::move(name);

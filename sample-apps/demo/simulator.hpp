@@ -19,17 +19,17 @@ enum class DeviceKind { App, Web, Kiosk, Pos, Atm, CallCentre };
 const char* device_kind_name(DeviceKind kind);
 
 enum class Op {
-  Consent,   // personal: purpose a, granted flag
-  View,      // personal: screen a
-  Link,      // personal: via channel, campaign source a / medium b / name c
-  Login,     // personal: email a (as typed), account b
-  Card,      // personal: loyalty card a
-  Buy,       // personal: amount
-  Forget,    // personal: the customer asks to be forgotten
-  Kiosk,     // shared visit: card a (may be empty), consent flag, views, walk_away
-  Sale,      // POS: card a (may be empty), amount
-  Atm,       // ATM: account a
-  Call,      // call centre: phone a (as typed), account b, email c typed by the agent (may be empty)
+  Consent,  // personal: purpose a, granted flag
+  View,     // personal: screen a
+  Link,     // personal: via channel, campaign source a / medium b / name c
+  Login,    // personal: email a (as typed), account b
+  Card,     // personal: loyalty card a
+  Buy,      // personal: amount
+  Forget,   // personal: the customer asks to be forgotten
+  Kiosk,    // shared visit: card a (may be empty), consent flag, views, walk_away
+  Sale,     // POS: card a (may be empty), amount
+  Atm,      // ATM: account a
+  Call,     // call centre: phone a (as typed), account b, email c typed by the agent (may be empty)
 };
 
 struct Step {
@@ -47,9 +47,9 @@ struct Step {
 
 struct Device {
   DeviceKind kind = DeviceKind::App;
-  int owner = -1;            // the customer of a personal device, -1 for shared devices
+  int owner = -1;             // the customer of a personal device, -1 for shared devices
   int64_t clock_skew_ms = 0;  // how wrong the device's wall clock is
-  std::vector<Step> steps;   // in time order
+  std::vector<Step> steps;    // in time order
   int64_t last_t() const { return steps.empty() ? 0 : steps.back().t; }
 };
 
@@ -62,17 +62,17 @@ struct Identifier {
 
 struct Customer {
   std::string email, account, phone_typed, phone_e164, card;  // card: own loyalty card or empty
-  std::string borrowed_card;  // a family member's card used on purpose (the hard case), or empty
-  std::vector<int> devices;   // personal devices
+  std::string borrowed_card;      // a family member's card used on purpose (the hard case), or empty
+  std::vector<int> devices;       // personal devices
   std::vector<Identifier> extra;  // typo'd emails also given
   bool forgotten = false, withdrew = false;
   double spend_mean_minor = 0;
 };
 
 struct Planted {
-  int email_clicks = 0, email_caused_sales = 0;  // email → POS purchase two days later
+  int email_clicks = 0, email_caused_sales = 0;     // email → POS purchase two days later
   int search_clicks = 0, search_caused_orders = 0;  // paid search → web order in the same session
-  int sms_clicks = 0, push_opens = 0;              // no effect: the control
+  int sms_clicks = 0, push_opens = 0;               // no effect: the control
 };
 
 struct Plan {

@@ -18,11 +18,11 @@ class Kiosk {
  public:
   Kiosk(const sample_device_config_t& config, int64_t idle_timeout_ms);
 
-  void touch();                               // welcome screen: a customer begins unless one is active
-  void card_scanned(std::string_view card);   // a new customer, identified by the loyalty card
+  void touch();                              // welcome screen: a customer begins unless one is active
+  void card_scanned(std::string_view card);  // a new customer, identified by the loyalty card
   void consent_prompt(bool analytics, bool personalisation);
   waymark_status_t product_view(std::string_view sku);  // OK or DROPPED_NO_CONSENT
-  void done();                                // the shopper pressed "done"
+  void done();                                          // the shopper pressed "done"
 
   waymark::Client& client() { return client_; }
 

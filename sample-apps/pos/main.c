@@ -18,8 +18,10 @@ static void print_stats(waymark_client_t* client) {
   static const struct {
     waymark_stat_t stat;
     const char* name;
-  } stats[] = {{WAYMARK_STAT_QUEUED, "queued"}, {WAYMARK_STAT_UPLOADED, "uploaded"},
-               {WAYMARK_STAT_REFUSED, "refused"}, {WAYMARK_STAT_DROPPED, "dropped"}};
+  } stats[] = {{WAYMARK_STAT_QUEUED, "queued"},
+               {WAYMARK_STAT_UPLOADED, "uploaded"},
+               {WAYMARK_STAT_REFUSED, "refused"},
+               {WAYMARK_STAT_DROPPED, "dropped"}};
   for (size_t i = 0; i < sizeof stats / sizeof stats[0]; ++i) {
     int64_t v = 0;
     waymark_client_stat(client, stats[i].stat, &v);

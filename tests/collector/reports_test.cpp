@@ -30,6 +30,7 @@ struct Planned {
   int64_t at;
   bool purchase = false;
   int64_t revenue = 0;
+  bool identify = false;  // the SDK's identify record: bookkeeping, not a touch
 };
 
 // One customer's events (each customer its own device slot and email), committed as one batch.
@@ -43,7 +44,9 @@ void customer(Store& store, const std::vector<Planned>& events, bool withdrawn =
     StoredEvent e;
     e.event_id.resize(16);
     randombytes_buf(e.event_id.data(), 16);
-    e.type = static_cast<uint8_t>(p.purchase ? w::EventType::Purchase : w::EventType::Track);
+    e.type = static_cast<uint8_t>(p.purchase   ? w::EventType::Purchase
+                                  : p.identify ? w::EventType::Identify
+                                               : w::EventType::Track);
     e.channel = static_cast<uint8_t>(p.channel);
     e.purpose = 1;
     e.name = p.purchase ? "purchase" : "open";
@@ -68,7 +71,9 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   Collector c;
   for (int i = 0; i < 12; ++i) {  // email two days before a POS purchase
     const int64_t t = kStart + i * kDay;
-    customer(*c.store, {{w::Channel::Email, t}, {w::Channel::Pos, t + 2 * kDay, true, 2500}});
+    customer(*c.store, {{w::Channel::Unknown, t - 1000, false, 0, true},
+                        {w::Channel::Email, t},
+                        {w::Channel::Pos, t + 2 * kDay, true, 2500}});
   }
   for (int i = 0; i < 3; ++i) {  // too few SMS customers to be shown on their own
     const int64_t t = kStart + i * kDay;
@@ -97,6 +102,7 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
     CHECK(revenue == Approx(33000));
     CHECK(by.count("Sms") == 0);
     CHECK(by.count("Web") == 0);
+    CHECK(by.count("Unknown") == 0);  // identify records are not touches
     REQUIRE(by.count("other") == 1);
     CHECK(by["other"].profiles == 3);
     CHECK(by["Email"].profiles == 12);

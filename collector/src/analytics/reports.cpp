@@ -23,7 +23,8 @@ bool is_conversion(const AnalyticsEvent& e) {
 
 // The SDK's own bookkeeping (identify, consent records) is not something the customer did.
 bool is_touch(const AnalyticsEvent& e) {
-  return e.type != static_cast<uint8_t>(w::EventType::Identify) && e.type != static_cast<uint8_t>(w::EventType::Consent);
+  return e.type != static_cast<uint8_t>(w::EventType::Identify) &&
+         e.type != static_cast<uint8_t>(w::EventType::Consent);
 }
 
 // The one currency of the purchases, or the chosen one; an error when there are several.
