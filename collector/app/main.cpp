@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -146,6 +148,16 @@ int blocklist(const po::variables_map& vm) {
   return bad == 0 ? 0 : 1;
 }
 
+// report-k and report-epsilon, validated.
+std::optional<ReportPrivacy> report_privacy(const po::variables_map& vm) {
+  ReportPrivacy p{vm["report-k"].as<int>(), vm["report-epsilon"].as<double>()};
+  if (p.k < 1 || !std::isfinite(p.epsilon) || p.epsilon < 0) {
+    log("error", "report-k must be at least 1 and report-epsilon a finite number >= 0 (0: no noise)");
+    return std::nullopt;
+  }
+  return p;
+}
+
 // `report attribution|clv`: the query API's reports, printed (JSON, or CSV with --format csv).
 int report(const po::variables_map& vm, const std::string& which) {
   const fs::path dir = vm["data-dir"].as<std::string>();
@@ -158,13 +170,14 @@ int report(const po::variables_map& vm, const std::string& which) {
     log("error", store.status().message);
     return 1;
   }
+  const auto privacy = report_privacy(vm);
+  if (!privacy) return 2;
   QueryParams params;
   for (const char* name : {"model", "by", "from", "to", "format", "currency", "as_of", "months", "top"}) {
     if (vm.count(name)) params[name] = vm[name].as<std::string>();
   }
-  const ApiResponse r = which == "attribution"
-                            ? attribution_response(*store.value(), params, vm["report-k"].as<int>(), now_ms())
-                            : clv_response(*store.value(), params, now_ms());
+  const ApiResponse r = which == "attribution" ? attribution_response(*store.value(), params, *privacy, now_ms())
+                                               : clv_response(*store.value(), params, now_ms());
   (r.status == 200 ? std::cout : std::cerr) << r.body;
   return r.status == 200 ? 0 : 1;
 }
@@ -217,6 +230,25 @@ int serve(const po::variables_map& vm) {
       }
     }
   }
+  const auto privacy = report_privacy(vm);
+  if (!privacy) return 2;
+  std::vector<analytics::RuleSegment> segments;
+  if (vm.count("segment")) {
+    for (const auto& spec : vm["segment"].as<std::vector<std::string>>()) {
+      auto rule = analytics::parse_rule_segment(spec);
+      if (!rule.ok()) {
+        log("error", rule.status().message);
+        return 2;
+      }
+      for (const auto& other : segments) {
+        if (other.name == rule.value().name) {
+          log("error", "segment " + other.name + " is defined twice");
+          return 2;
+        }
+      }
+      segments.push_back(std::move(rule.value()));
+    }
+  }
   std::vector<ApiToken> tokens;
   if (vm.count("api-token")) {
     for (const auto& spec : vm["api-token"].as<std::vector<std::string>>()) {
@@ -261,7 +293,8 @@ int serve(const po::variables_map& vm) {
   const CollectorKey newest = *std::max_element(
       keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   QueryApi api(*store.value(), tokens, rekey, newest, metrics);
-  api.set_min_group_size(vm["report-k"].as<int>());
+  api.set_report_privacy(*privacy);
+  api.set_segments(std::move(segments), vm.count("segment-currency") ? vm["segment-currency"].as<std::string>() : "");
   sodium_memzero(rekey, sizeof rekey);
   ServerConfig config;
   config.address = vm["listen-address"].as<std::string>();
@@ -313,6 +346,12 @@ int main(int argc, char** argv) {
       "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
       "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
       "report-k", po::value<int>()->default_value(10), "reports merge rows of fewer distinct profiles into \"other\"")(
+      "report-epsilon", po::value<double>()->default_value(0),
+      "Laplace noise on released profile counts with this epsilon per count (0: none)")(
+      "segment", po::value<std::vector<std::string>>()->composing(),
+      "rule segment \"name: expression\" (repeatable), e.g. \"pos_regulars: channel.pos[90d] >= 3\"; see "
+      "docs/analytics.md")("segment-currency", po::value<std::string>(),
+                           "currency RFM segments score (default: the only one present)")(
       "model", po::value<std::string>(),
       "report attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
       "by", po::value<std::string>(), "report attribution: channel|campaign")(

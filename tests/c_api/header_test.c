@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   waymark_client_t* client = NULL;
   waymark_event_t* event = NULL;
   int64_t queued = 0;
+  waymark_segments_t* segments = NULL;
   if (argc < 2) return 2;
   EXPECT(waymark_options_new(&options) == WAYMARK_OK);
   EXPECT(waymark_options_set_store_path(options, argv[1], strlen(argv[1])) == WAYMARK_OK);
@@ -35,6 +36,12 @@ int main(int argc, char** argv) {
   EXPECT(waymark_client_stat(client, (waymark_stat_t)99, &queued) == WAYMARK_ERR_INVALID_ARGUMENT);
   EXPECT(waymark_event_set_channel(event, (waymark_channel_t)-1) == WAYMARK_ERR_INVALID_ARGUMENT);
   EXPECT(waymark_client_stat(client, WAYMARK_STAT_QUEUED, &queued) == WAYMARK_OK && queued >= 2);
+  /* No collector configured: a clear error, and the out pointer is cleared. */
+  segments = (waymark_segments_t*)&queued;
+  EXPECT(waymark_client_fetch_segments(client, 100, &segments) == WAYMARK_ERR_INVALID_ARGUMENT && segments == NULL);
+  EXPECT(waymark_client_fetch_segments(client, 100, NULL) == WAYMARK_ERR_INVALID_ARGUMENT);
+  EXPECT(waymark_segments_count(NULL) == 0 && waymark_segments_name(NULL, 0) == NULL);
+  waymark_segments_free(NULL);
   EXPECT(waymark_client_close(client) == WAYMARK_OK);
   EXPECT(waymark_client_record(client, event) == WAYMARK_ERR_CLOSED);
   waymark_event_free(event);

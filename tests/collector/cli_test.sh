@@ -40,8 +40,15 @@ set +e; "$bin" serve --data-dir "$dir" --port 0 --api-token "ops:short:profiles:
 [ "$rc" = 2 ] && grep -q "at least 16" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --identity-limit "email=lots" 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "identity-limit" "$dir/err"
+# So are bad rule segments (with where the problem is) and a negative noise epsilon.
+set +e; "$bin" serve --data-dir "$dir" --port 0 --segment "fans: channel.fax >= 1" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "segment fans: unknown channel 'fax'.*at character 12" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0 --report-epsilon -1 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "report-epsilon" "$dir/err"
 printf 'port = 0\ndata-dir = %s\napi-token = ops:0123456789abcdef:profiles:read\nblocked-pseudonyms = %s\n' \
   "$dir" "$dir/blocked.txt" > "$dir/api.conf"
+printf 'segment = pos_regulars: channel.pos[90d] >= 3\nsegment = lapsed: days_since_last_event > 60\n' >> "$dir/api.conf"
+printf 'report-epsilon = 0.5\n' >> "$dir/api.conf"
 "$bin" serve --config "$dir/api.conf" 2>"$dir/log2" &
 pid=$!
 for _ in $(seq 50); do grep -q listening "$dir/log2" && break; sleep 0.1; done

@@ -1,14 +1,46 @@
 #include "analytics/segments.hpp"
 
 #include <algorithm>
-#include <functional>
+#include <cctype>
 #include <cmath>
+#include <functional>
+#include <limits>
+#include <unordered_map>
 
 #include "analytics/reports.hpp"
+#include "waymark/wire/v1/event_generated.h"
 
 namespace waymark::collector::analytics {
 
+using detail::Error;
+namespace w = waymark::wire::v1;
+
+struct RuleExpr {
+  enum class Op { Or, And, Not, Less, LessEq, Greater, GreaterEq, Equal, NotEqual } op = Op::Or;
+  std::vector<RuleExpr> children;  // Or/And: two or more; Not: one
+  // Comparisons: the metric, its argument (channel number, event name, campaign source) and window.
+  enum class Metric {
+    Events,
+    Purchases,
+    Revenue,
+    Channel,
+    EventName,
+    Campaign,
+    DaysSinceEvent,
+    DaysSincePurchase,
+    R,
+    F,
+    M
+  } metric = Metric::Events;
+  std::string argument;
+  uint8_t channel = 0;
+  int64_t window_days = 0;  // 0: all time
+  double value = 0;
+};
+
 namespace {
+
+constexpr double kDayMs = 24.0 * 3600 * 1000;
 
 // Score 1..5 by the rank of the first customer with the same value, best last after sorting.
 void quintiles(std::vector<RfmScore>& s, const std::function<double(const RfmScore&)>& better, int RfmScore::*out) {
@@ -51,12 +83,12 @@ std::map<std::string, std::vector<int64_t>> rfm_segments(const std::vector<RfmSc
   return out;
 }
 
-Result<std::vector<RfmScore>> rfm_from_store(Store& store, int64_t as_of_ms, const std::string& currency) {
-  constexpr double kDayMs = 24.0 * 3600 * 1000;
-  auto log = purchases_by_profile(store, as_of_ms, currency);
-  if (!log.ok()) return log.status();
+namespace {
+
+// Recency in days since the last purchase day, frequency in purchase days, monetary in minor units.
+std::vector<RfmScore> rfm_from_log(const PurchaseLog& log, int64_t as_of_ms) {
   std::vector<RfmInput> inputs;
-  for (const ProfilePurchases& c : log.value().profiles) {
+  for (const ProfilePurchases& c : log.profiles) {
     RfmInput in{c.profile, 0, 0, 0};
     for (size_t i = 0; i < c.purchases.size(); ++i) {
       if (i == 0 || c.purchases[i].time != c.purchases[i - 1].time) in.frequency += 1;  // purchase days
@@ -66,6 +98,324 @@ Result<std::vector<RfmScore>> rfm_from_store(Store& store, int64_t as_of_ms, con
     inputs.push_back(in);
   }
   return rfm_scores(inputs);
+}
+
+}  // namespace
+
+namespace {
+
+const char* const kRfmNames[] = {"big_spenders", "loyal", "at_risk", "new", "lost"};
+
+bool valid_segment_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Recursive descent over the expression text; every error names what was expected and where.
+class RuleParser {
+ public:
+  explicit RuleParser(std::string_view text) : text_(text) {}
+
+  Result<RuleExpr> parse() {
+    auto e = parse_or();
+    if (!e.ok()) return e;
+    skip_space();
+    if (at_ < text_.size()) return fail("unexpected '" + std::string(text_.substr(at_, 12)) + "'");
+    return e;
+  }
+
+ private:
+  Status fail(const std::string& what) const {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, what + " at character " + std::to_string(at_ + 1));
+  }
+  void skip_space() {
+    while (at_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
+  }
+  // A keyword (and, or, not) as a whole word.
+  bool keyword(std::string_view word) {
+    skip_space();
+    if (text_.substr(at_, word.size()) != word) return false;
+    const size_t end = at_ + word.size();
+    if (end < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[end])) || text_[end] == '_')) return false;
+    at_ = end;
+    return true;
+  }
+  std::string word() {
+    skip_space();
+    const size_t start = at_;
+    while (at_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_' ||
+                                  text_[at_] == '-' || text_[at_] == ':' || text_[at_] == '/')) {
+      ++at_;
+    }
+    return std::string(text_.substr(start, at_ - start));
+  }
+
+  Result<RuleExpr> parse_or() { return parse_joined("or", RuleExpr::Op::Or, &RuleParser::parse_and); }
+  Result<RuleExpr> parse_and() { return parse_joined("and", RuleExpr::Op::And, &RuleParser::parse_not); }
+  Result<RuleExpr> parse_joined(std::string_view word, RuleExpr::Op op, Result<RuleExpr> (RuleParser::*next)()) {
+    auto first = (this->*next)();
+    if (!first.ok()) return first;
+    RuleExpr joined;
+    joined.op = op;
+    joined.children.push_back(std::move(first.value()));
+    while (keyword(word)) {
+      auto more = (this->*next)();
+      if (!more.ok()) return more;
+      joined.children.push_back(std::move(more.value()));
+    }
+    if (joined.children.size() == 1) return std::move(joined.children.front());
+    return joined;
+  }
+  Result<RuleExpr> parse_not() {
+    if (keyword("not")) {
+      auto inner = parse_not();
+      if (!inner.ok()) return inner;
+      RuleExpr e;
+      e.op = RuleExpr::Op::Not;
+      e.children.push_back(std::move(inner.value()));
+      return e;
+    }
+    skip_space();
+    if (at_ < text_.size() && text_[at_] == '(') {
+      ++at_;
+      auto inner = parse_or();
+      if (!inner.ok()) return inner;
+      skip_space();
+      if (at_ >= text_.size() || text_[at_] != ')') return fail("expected ')'");
+      ++at_;
+      return inner;
+    }
+    return parse_comparison();
+  }
+
+  Result<RuleExpr> parse_comparison() {
+    using M = RuleExpr::Metric;
+    RuleExpr e;
+    skip_space();
+    const size_t metric_at = at_;
+    std::string name;
+    while (at_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_')) {
+      name += text_[at_++];
+    }
+    static const std::unordered_map<std::string, M> plain = {{"events", M::Events},
+                                                             {"purchases", M::Purchases},
+                                                             {"revenue", M::Revenue},
+                                                             {"days_since_last_event", M::DaysSinceEvent},
+                                                             {"days_since_last_purchase", M::DaysSincePurchase},
+                                                             {"r", M::R},
+                                                             {"f", M::F},
+                                                             {"m", M::M}};
+    static const std::unordered_map<std::string, M> with_argument = {
+        {"channel", M::Channel}, {"event", M::EventName}, {"campaign", M::Campaign}};
+    if (auto it = with_argument.find(name); it != with_argument.end() && at_ < text_.size() && text_[at_] == '.') {
+      ++at_;
+      e.metric = it->second;
+      if (at_ < text_.size() && text_[at_] == '"') {  // a quoted name may hold anything but a quote
+        const size_t close = text_.find('"', at_ + 1);
+        if (close == std::string_view::npos) return fail("unterminated quoted name");
+        e.argument = std::string(text_.substr(at_ + 1, close - at_ - 1));
+        at_ = close + 1;
+      } else {
+        e.argument = word();
+      }
+      if (e.argument.empty()) return fail("expected a name after '" + name + ".'");
+      if (e.metric == M::Channel) {
+        const std::string wanted = lower(e.argument);
+        bool found = false;
+        for (int c = 1; c <= static_cast<int>(w::Channel::MAX); ++c) {
+          if (lower(w::EnumNameChannel(static_cast<w::Channel>(c))) == wanted) {
+            e.channel = static_cast<uint8_t>(c);
+            found = true;
+          }
+        }
+        if (!found)
+          return fail("unknown channel '" + e.argument +
+                      "' (app, web, kiosk, atm, pos, callcentre, email, sms, push, other)");
+      }
+    } else if (auto p = plain.find(name); p != plain.end()) {
+      e.metric = p->second;
+    } else {
+      at_ = metric_at;
+      return fail(name.empty() ? "expected a metric" : "unknown metric '" + name + "'");
+    }
+    if (at_ < text_.size() && text_[at_] == '[') {  // [Nd]: the last N days
+      const bool countable = e.metric == M::Events || e.metric == M::Purchases || e.metric == M::Revenue ||
+                             e.metric == M::Channel || e.metric == M::EventName || e.metric == M::Campaign;
+      if (!countable) return fail("a [Nd] window applies to counts and revenue only");
+      const size_t close = text_.find("d]", at_);
+      const std::string days =
+          close == std::string_view::npos ? "" : std::string(text_.substr(at_ + 1, close - at_ - 1));
+      char* end = nullptr;
+      const long long n = days.empty() ? 0 : std::strtoll(days.c_str(), &end, 10);
+      if (days.empty() || *end != '\0' || n < 1 || n > 36500) return fail("a window is [Nd] with N from 1 to 36500");
+      e.window_days = n;
+      at_ = close + 2;
+    }
+    skip_space();
+    static const std::pair<std::string_view, RuleExpr::Op> ops[] = {
+        {"<=", RuleExpr::Op::LessEq}, {">=", RuleExpr::Op::GreaterEq}, {"!=", RuleExpr::Op::NotEqual},
+        {"<", RuleExpr::Op::Less},    {">", RuleExpr::Op::Greater},    {"=", RuleExpr::Op::Equal}};
+    bool have_op = false;
+    for (const auto& [text, op] : ops) {
+      if (text_.substr(at_, text.size()) == text) {
+        e.op = op;
+        at_ += text.size();
+        have_op = true;
+        break;
+      }
+    }
+    if (!have_op) return fail("expected a comparison (< <= > >= = !=)");
+    skip_space();
+    const size_t start = at_;
+    while (at_ < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[at_])) || text_[at_] == '.' ||
+                                  (at_ == start && text_[at_] == '-'))) {
+      ++at_;
+    }
+    const std::string number(text_.substr(start, at_ - start));
+    char* end = nullptr;
+    e.value = number.empty() ? 0 : std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || !std::isfinite(e.value)) {
+      at_ = start;
+      return fail("expected a number");
+    }
+    return e;
+  }
+
+  std::string_view text_;
+  size_t at_ = 0;
+};
+
+struct ProfileFacts {
+  const std::vector<AnalyticsEvent>* events = nullptr;
+  const RfmScore* rfm = nullptr;
+  const std::string* currency = nullptr;
+  int64_t as_of_ms = 0;
+};
+
+double metric_value(const RuleExpr& e, const ProfileFacts& f) {
+  using M = RuleExpr::Metric;
+  const auto is_purchase = [](const AnalyticsEvent& x) {
+    return x.type == static_cast<uint8_t>(w::EventType::Purchase);
+  };
+  switch (e.metric) {
+    case M::R: return f.rfm ? f.rfm->r : 0;
+    case M::F: return f.rfm ? f.rfm->f : 0;
+    case M::M: return f.rfm ? f.rfm->m : 0;
+    case M::DaysSinceEvent:
+    case M::DaysSincePurchase: {
+      for (auto it = f.events->rbegin(); it != f.events->rend(); ++it) {
+        if (e.metric == M::DaysSincePurchase && !is_purchase(*it)) continue;
+        return static_cast<double>(f.as_of_ms - it->time_ms) / kDayMs;
+      }
+      return std::numeric_limits<double>::infinity();
+    }
+    default: break;
+  }
+  const int64_t since = e.window_days > 0 ? f.as_of_ms - e.window_days * static_cast<int64_t>(kDayMs) : INT64_MIN;
+  double total = 0;
+  for (const AnalyticsEvent& x : *f.events) {
+    if (x.time_ms < since) continue;
+    switch (e.metric) {
+      case M::Events: total += 1; break;
+      case M::Purchases: total += is_purchase(x) ? 1 : 0; break;
+      case M::Revenue:
+        if (is_purchase(x) && x.revenue_minor && x.currency == *f.currency)
+          total += static_cast<double>(*x.revenue_minor);
+        break;
+      case M::Channel: total += x.channel == e.channel ? 1 : 0; break;
+      case M::EventName: total += x.name == e.argument ? 1 : 0; break;
+      case M::Campaign:
+        total += x.campaign.compare(0, x.campaign.find(" / "), e.argument) == 0 && !x.campaign.empty() ? 1 : 0;
+        break;
+      default: break;
+    }
+  }
+  return total;
+}
+
+bool matches(const RuleExpr& e, const ProfileFacts& f) {
+  using Op = RuleExpr::Op;
+  switch (e.op) {
+    case Op::Or:
+      return std::any_of(e.children.begin(), e.children.end(), [&](const RuleExpr& c) { return matches(c, f); });
+    case Op::And:
+      return std::all_of(e.children.begin(), e.children.end(), [&](const RuleExpr& c) { return matches(c, f); });
+    case Op::Not: return !matches(e.children.front(), f);
+    default: break;
+  }
+  const double v = metric_value(e, f);
+  switch (e.op) {
+    case Op::Less: return v < e.value;
+    case Op::LessEq: return v <= e.value;
+    case Op::Greater: return v > e.value;
+    case Op::GreaterEq: return v >= e.value;
+    case Op::Equal: return v == e.value;
+    default: return v != e.value;
+  }
+}
+
+}  // namespace
+
+Result<RuleSegment> parse_rule_segment(std::string_view spec) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "segment must be name: expression (got '" + std::string(spec) + "')");
+  }
+  std::string_view name = spec.substr(0, colon);
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.remove_suffix(1);
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front()))) name.remove_prefix(1);
+  if (!valid_segment_name(name)) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT,
+                 "segment name '" + std::string(name) + "' must be 1-64 characters of a-z, 0-9, _ and -");
+  }
+  if (std::find(std::begin(kRfmNames), std::end(kRfmNames), name) != std::end(kRfmNames)) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "segment name '" + std::string(name) + "' is an RFM segment's");
+  }
+  std::string_view expression = spec.substr(colon + 1);
+  while (!expression.empty() && std::isspace(static_cast<unsigned char>(expression.front())))
+    expression.remove_prefix(1);
+  auto root = RuleParser(expression).parse();
+  if (!root.ok()) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "segment " + std::string(name) + ": " + root.status().message);
+  }
+  return RuleSegment{std::string(name), std::string(expression),
+                     std::make_shared<const RuleExpr>(std::move(root.value()))};
+}
+
+Result<SegmentSet> compute_segments(Store& store, int64_t as_of_ms, const std::string& currency,
+                                    const std::vector<RuleSegment>& rules) {
+  auto log = purchases_by_profile(store, as_of_ms, currency);
+  if (!log.ok()) return log.status();
+  const std::vector<RfmScore> scores = rfm_from_log(log.value(), as_of_ms);
+  SegmentSet set;
+  set.as_of_ms = as_of_ms;
+  set.customers = scores.size();
+  set.members = rfm_segments(scores);
+  if (rules.empty()) return set;
+  std::unordered_map<int64_t, const RfmScore*> rfm_of;
+  for (const RfmScore& s : scores) rfm_of[s.input.profile] = &s;
+  const std::string& revenue_currency = log.value().currency;
+  for (const RuleSegment& r : rules) {
+    set.rules[r.name] = r.expression;
+    set.members[r.name];
+  }
+  Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
+    const auto it = rfm_of.find(profile);
+    const ProfileFacts facts{&events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, as_of_ms};
+    for (const RuleSegment& r : rules) {
+      if (matches(*r.root, facts)) set.members[r.name].push_back(profile);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  return set;  // for_each_profile visits profiles in ascending order
 }
 
 }  // namespace waymark::collector::analytics

@@ -1,9 +1,11 @@
-// RFM segments: every purchasing customer scored 1-5 (quintiles) on recency, frequency and monetary
-// value, and named segments drawn from the scores.
+// Segments: every purchasing customer scored 1-5 (quintiles) on recency, frequency and monetary
+// value, named segments drawn from the scores, and rule segments the brand writes in its config.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/store.hpp"
@@ -29,7 +31,34 @@ std::vector<RfmScore> rfm_scores(const std::vector<RfmInput>& customers);
 // lost: R = 1 and F <= 2. A customer may be in several. Members ascending by profile id.
 std::map<std::string, std::vector<int64_t>> rfm_segments(const std::vector<RfmScore>& scores);
 
-// Scores every customer with purchases up to `as_of_ms` (in `currency`, or the only one present).
-Result<std::vector<RfmScore>> rfm_from_store(Store& store, int64_t as_of_ms, const std::string& currency);
+// A rule segment from the config, `name: expression`, e.g.
+//   "pos_regulars: channel.pos[90d] >= 3 and revenue >= 10000"
+//   "lapsed_app_users: channel.app >= 5 and days_since_last_event > 60 and not (f >= 4)"
+// An expression joins comparisons `metric op number` (op: < <= > >= = !=) with and, or, not and
+// parentheses (not binds tightest, then and, then or). Metrics, per profile over its events up to
+// the report time (a `[Nd]` suffix on a count keeps only the last N days):
+//   events, purchases, revenue (minor units of the report currency), channel.<channel>,
+//   event.<event name>, campaign.<source> (counts); days_since_last_event, days_since_last_purchase
+//   (infinite without one); r, f, m (RFM scores 1-5, 0 without purchases).
+// Names are 1-64 of [a-z0-9_-] and must not be an RFM segment's name.
+struct RuleExpr;
+struct RuleSegment {
+  std::string name, expression;
+  std::shared_ptr<const RuleExpr> root;
+};
+// WAYMARK_ERR_INVALID_ARGUMENT with a message that points at the problem.
+Result<RuleSegment> parse_rule_segment(std::string_view spec);
+
+// Every segment (the RFM ones and the rules) with its members ascending, over purchases and
+// events up to `as_of_ms`; RFM scores every customer with purchases in `currency` (or the only
+// one present: WAYMARK_ERR_INVALID_ARGUMENT when there are several and none was chosen).
+struct SegmentSet {
+  int64_t as_of_ms = 0;
+  size_t customers = 0;  // scored by RFM
+  std::map<std::string, std::vector<int64_t>> members;
+  std::map<std::string, std::string> rules;  // rule segment name -> expression
+};
+Result<SegmentSet> compute_segments(Store& store, int64_t as_of_ms, const std::string& currency,
+                                    const std::vector<RuleSegment>& rules);
 
 }  // namespace waymark::collector::analytics

@@ -12,6 +12,7 @@
 #include "analytics/reports.hpp"
 #include "analytics/segments.hpp"
 #include "waymark/wire/v1/event_generated.h"
+#include "wire/envelope.hpp"
 
 namespace waymark::collector {
 
@@ -133,11 +134,30 @@ std::string param(const QueryParams& q, const char* name, const std::string& fal
   return it == q.end() ? fallback : it->second;
 }
 
+json privacy_json(const ReportPrivacy& p) {
+  json j{{"k", p.k}};
+  if (p.epsilon > 0) {
+    j["noise"] = {
+        {"mechanism", "laplace"}, {"epsilon", p.epsilon}, {"sensitivity", 1}, {"applies_to", "profile counts"}};
+  }
+  return j;
+}
+
 }  // namespace
 
-ApiResponse attribution_response(Store& store, const QueryParams& query, int k, int64_t now_ms) {
+int64_t released_count(int64_t count, const ReportPrivacy& privacy) {
+  if (privacy.epsilon <= 0) return count;
+  // Inverse CDF of Laplace(0, 1/epsilon) at u uniform in (-1/2, 1/2), from 53 random bits.
+  uint64_t bits;
+  randombytes_buf(&bits, sizeof bits);
+  const double u = (static_cast<double>(bits >> 11) + 0.5) / 9007199254740992.0 - 0.5;
+  const double noise = -(u < 0 ? -1.0 : 1.0) * std::log(1 - 2 * std::fabs(u)) / privacy.epsilon;
+  return std::max<int64_t>(0, std::llround(static_cast<double>(count) + noise));
+}
+
+ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms) {
   analytics::AttributionQuery q;
-  q.k = k;
+  q.k = privacy.k;
   const auto model = analytics::model_from_name(param(query, "model", "markov"));
   if (!model)
     return problem(400, "model must be first_touch, last_touch, linear, time_decay, position_based or markov");
@@ -170,7 +190,7 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, int k, 
     std::string csv = by + ",conversions,revenue_minor,profiles\n";
     for (const auto& row : r.rows) {
       csv += csv_field(row.key) + "," + std::to_string(row.conversions) + "," + std::to_string(row.revenue_minor) +
-             "," + std::to_string(row.profiles) + "\n";
+             "," + std::to_string(released_count(row.profiles, privacy)) + "\n";
     }
     return {200, "text/csv", csv};
   }
@@ -179,19 +199,19 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, int k, 
     rows.push_back({{"key", row.key},
                     {"conversions", row.conversions},
                     {"revenue_minor", row.revenue_minor},
-                    {"profiles", row.profiles}});
+                    {"profiles", released_count(row.profiles, privacy)}});
   }
   return ok({{"model", analytics::model_name(q.model)},
              {"by", by},
              {"from_ms", q.from_ms},
              {"to_ms", q.to_ms},
              {"currency", r.currency},
-             {"k", k},
+             {"privacy", privacy_json(privacy)},
              {"totals",
               {{"conversions", r.conversions},
                {"revenue_minor", r.revenue_minor},
                {"paths", r.paths},
-               {"profiles", r.profiles}}},
+               {"profiles", released_count(r.profiles, privacy)}}},
              {"suppressed_rows", r.suppressed},
              {"rows", rows}});
 }
@@ -312,7 +332,7 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
     at = slash + 1;
   }
   if (r.path.size() < 2 || (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" &&
-                            r.path[1] != "reports" && r.path[1] != "segments")) {
+                            r.path[1] != "reports" && r.path[1] != "segments" && r.path[1] != "devices")) {
     return std::nullopt;
   }
   for (std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
@@ -336,7 +356,12 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
       if (sodium_memcmp(want, got, sizeof want) == 0) r.token = &t;
     }
   }
-  ApiResponse res = r.token == nullptr ? problem(401, "a valid bearer token is required") : route(r, now_ms);
+  ApiResponse res;
+  if (r.path[1] == "devices") {  // authenticated by the device's own key, not a bearer token
+    res = r.path.size() == 3 && r.path[2] == "segments" ? device_segments(r, now_ms) : problem(404, "no such route");
+  } else {
+    res = r.token == nullptr ? problem(401, "a valid bearer token is required") : route(r, now_ms);
+  }
   metrics_.request("/v1/" + r.path[1], res.status);
   return res;
 }
@@ -355,7 +380,7 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
   if (resource == "reports" && r.path.size() == 3) {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
-    if (r.path[2] == "attribution") return attribution_response(store_, r.query, k_, now_ms);
+    if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
     if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms);
     return problem(404, "no such report");
   }
@@ -449,21 +474,30 @@ ApiResponse QueryApi::export_profile(int64_t id) {
   return ok(j);
 }
 
-// GET /v1/segments: the RFM segments and their sizes; GET /v1/segments/{name}: members, paged by
-// profile id.
+// GET /v1/segments: every segment (RFM and rules) and its size; GET /v1/segments/{name}: members,
+// paged by profile id.
 ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
   const auto as_of = parse_time(param(r.query, "as_of", std::to_string(now_ms)));
   if (!as_of) return problem(400, "as_of must be Unix ms or YYYY-MM-DD");
-  auto scores = analytics::rfm_from_store(store_, *as_of, param(r.query, "currency"));
-  if (!scores.ok()) {
-    return scores.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, scores.status().message)
-                                                                : store_failure();
+  auto set = analytics::compute_segments(store_, *as_of, param(r.query, "currency", segment_currency_), rules_);
+  if (!set.ok()) {
+    return set.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, set.status().message) : store_failure();
   }
-  const auto segments = analytics::rfm_segments(scores.value());
+  const auto& segments = set.value().members;
+  const auto& rules = set.value().rules;
   if (r.path.size() == 2) {
     json list = json::array();
-    for (const auto& [name, members] : segments) list.push_back({{"name", name}, {"size", members.size()}});
-    return ok({{"as_of_ms", *as_of}, {"customers", scores.value().size()}, {"segments", list}});
+    for (const auto& [name, members] : segments) {
+      json item{{"name", name}, {"size", released_count(static_cast<int64_t>(members.size()), privacy_)}};
+      const auto rule = rules.find(name);
+      item["kind"] = rule == rules.end() ? "rfm" : "rule";
+      if (rule != rules.end()) item["rule"] = rule->second;
+      list.push_back(item);
+    }
+    return ok({{"as_of_ms", *as_of},
+               {"customers", released_count(static_cast<int64_t>(set.value().customers), privacy_)},
+               {"privacy", privacy_json(privacy_)},
+               {"segments", list}});
   }
   const auto it = segments.find(r.path[2]);
   if (it == segments.end()) return problem(404, "no such segment");
@@ -476,6 +510,56 @@ ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
   json j{{"name", it->first}, {"as_of_ms", *as_of}, {"size", it->second.size()}, {"profiles", members}};
   if (m != it->second.end()) j["next"] = std::to_string(members.back().get<int64_t>());
   return ok(j);
+}
+
+Result<std::shared_ptr<const analytics::SegmentSet>> QueryApi::cached_segments(int64_t now_ms) {
+  constexpr int64_t kRefreshMs = 60 * 1000;
+  std::lock_guard lock(cache_mu_);  // one computation at a time; the others wait for its result
+  if (cache_ != nullptr && now_ms >= cache_->as_of_ms && now_ms - cache_->as_of_ms < kRefreshMs) return cache_;
+  auto set = analytics::compute_segments(store_, now_ms, segment_currency_, rules_);
+  if (!set.ok()) return set.status();
+  cache_ = std::make_shared<const analytics::SegmentSet>(std::move(set.value()));
+  return cache_;
+}
+
+// GET (or POST with an empty body) /v1/devices/segments?device=&slot=&nonce=&signature=: the
+// segments of the customer in one slot of the asking device, signed by the collector and sealed
+// to the device. A slot that has not granted personalisation gets an empty list.
+ApiResponse QueryApi::device_segments(const Request& r, int64_t now_ms) {
+  if ((r.method != "GET" && r.method != "POST") || !r.body.empty()) {
+    return problem(405, "GET (or POST without a body) /v1/devices/segments");
+  }
+  auto request = detail::verify_segment_request(param(r.query, "device"), param(r.query, "slot"),
+                                                param(r.query, "nonce"), param(r.query, "signature"));
+  if (!request.ok()) {
+    metrics_.add("device_segment_refusals_total", 1);
+    return problem(request.status().code == WAYMARK_ERR_CRYPTO ? 401 : 400, request.status().message);
+  }
+  const auto& q = request.value();
+  auto slot = store_.device_slot(q.device_public_key, Bytes(q.slot.begin(), q.slot.end()));
+  if (!slot.ok()) return store_failure();
+  if (!slot.value()) return problem(404, "this device has sent no events of this customer slot");
+  detail::SegmentListFields list;
+  list.request = q;
+  list.issued_at_ms = now_ms;
+  list.as_of_ms = now_ms;
+  list.personalisation = slot.value()->personalisation;
+  if (list.personalisation) {
+    auto set = cached_segments(now_ms);
+    if (!set.ok()) {
+      return set.status().code == WAYMARK_ERR_INVALID_ARGUMENT
+                 ? problem(500, "segments cannot be computed: " + set.status().message)
+                 : store_failure();
+    }
+    list.as_of_ms = set.value()->as_of_ms;
+    for (const auto& [name, members] : set.value()->members) {
+      if (std::binary_search(members.begin(), members.end(), slot.value()->profile)) list.segments.push_back(name);
+    }
+  }
+  auto sealed = detail::seal_segment_list(list, signing_key_.key_id, signing_key_.secret.data());
+  if (!sealed.ok()) return problem(400, sealed.status().message);
+  metrics_.add("device_segment_lists_total", 1);
+  return {200, "application/vnd.waymark.segments", std::string(sealed.value().begin(), sealed.value().end())};
 }
 
 ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {

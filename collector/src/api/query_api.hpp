@@ -5,12 +5,14 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "analytics/segments.hpp"
 #include "crypto/secure.hpp"
 #include "ingest/ingest.hpp"
 #include "store/store.hpp"
@@ -33,10 +35,21 @@ struct ApiResponse {
   std::string body;
 };
 
+// What reports release: aggregate rows with fewer than `k` distinct profiles are merged into
+// "other"; with `epsilon` > 0 every released count of distinct profiles (report totals and rows,
+// segment sizes) carries Laplace noise of scale 1/epsilon (sensitivity 1: one customer changes a
+// count by at most one), rounded and clamped at zero. Conversions and revenue stay exact, so
+// credits still sum to the totals.
+struct ReportPrivacy {
+  int k = 10;
+  double epsilon = 0;
+};
+// A count as released under `privacy`.
+int64_t released_count(int64_t count, const ReportPrivacy& privacy);
+
 // Reports, shared by the API and `waymark-collector report`: `query` holds the URL parameters.
-// Aggregate rows with fewer than `k` distinct profiles are merged into "other".
 using QueryParams = std::map<std::string, std::string>;
-ApiResponse attribution_response(Store& store, const QueryParams& query, int k, int64_t now_ms);
+ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms);
 ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms);
 
 class QueryApi {
@@ -47,8 +60,12 @@ class QueryApi {
   // Nothing when `target` is not an API route.
   std::optional<ApiResponse> handle(std::string_view method, std::string_view target, std::string_view authorization,
                                     std::string_view body, int64_t now_ms);
-  // The k-anonymity threshold of reports (default 10).
-  void set_min_group_size(int k) { k_ = k; }
+  void set_report_privacy(ReportPrivacy p) { privacy_ = p; }
+  // Rule segments from the config, and the currency RFM scores (empty: the only one present).
+  void set_segments(std::vector<analytics::RuleSegment> rules, std::string currency) {
+    rules_ = std::move(rules);
+    segment_currency_ = std::move(currency);
+  }
 
  private:
   struct Request;
@@ -57,6 +74,9 @@ class QueryApi {
   ApiResponse unmerge(const Request& r, int64_t now_ms);
   ApiResponse export_profile(int64_t id);
   ApiResponse segments_response(const Request& r, int64_t now_ms);
+  ApiResponse device_segments(const Request& r, int64_t now_ms);
+  // The segments devices pull, recomputed at most once a minute.
+  Result<std::shared_ptr<const analytics::SegmentSet>> cached_segments(int64_t now_ms);
   std::optional<Key32> rekey(std::string_view hex) const;
 
   Store& store_;
@@ -64,7 +84,11 @@ class QueryApi {
   detail::Secret<32> rekey_;
   CollectorKey signing_key_;
   Metrics& metrics_;
-  int k_ = 10;
+  ReportPrivacy privacy_;
+  std::vector<analytics::RuleSegment> rules_;
+  std::string segment_currency_;
+  std::mutex cache_mu_;
+  std::shared_ptr<const analytics::SegmentSet> cache_;
 };
 
 }  // namespace waymark::collector

@@ -98,6 +98,25 @@ Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_
   return std::optional<int64_t>(id);
 }
 
+Result<std::optional<DeviceSlot>> SqliteStore::device_slot(const Key32& device_key, const Bytes& slot) {
+  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  std::lock_guard lock(reader_.mu);
+  Status s;
+  Use st = reader_.prepare(
+      "SELECT n.profile, (SELECT granted FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 2) FROM events e "
+      "JOIN event_anchor a ON a.event_id = e.event_id JOIN nodes n ON n.node_id = a.node_id "
+      "WHERE e.slot = ?1 AND e.device_key = ?2 ORDER BY e.corrected_ms DESC LIMIT 1",
+      &s);
+  if (st == nullptr) return s;
+  st->bind(1, slot.data(), slot.size()).bind(2, device_key.data(), device_key.size());
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return std::optional<DeviceSlot>{};
+  if (rc != SQLITE_ROW) return reader_.error(rc, "events");
+  DeviceSlot d{st->int64(0), st->int64(1) == 1};
+  st->reset();
+  return std::optional<DeviceSlot>(d);
+}
+
 Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
   int64_t from = 0;
   if (!after.empty()) {
@@ -220,7 +239,7 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
   Status s;
   Use st = reader_.prepare(
       "SELECT n.profile, e.corrected_ms, e.type, e.channel, e.revenue_minor, e.currency, e.campaign_source, "
-      "e.campaign_medium, e.campaign_name FROM events e JOIN event_anchor a ON a.event_id = e.event_id "
+      "e.campaign_medium, e.campaign_name, e.name FROM events e JOIN event_anchor a ON a.event_id = e.event_id "
       "JOIN nodes n ON n.node_id = a.node_id WHERE e.corrected_ms >= ?1 AND e.corrected_ms < ?2 AND NOT EXISTS "
       "(SELECT 1 FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 1 AND c.granted = 0) "
       "ORDER BY n.profile, e.corrected_ms, e.event_id",
@@ -245,6 +264,7 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
     e.currency = std::string(st->blob(5));
     const std::string source(st->blob(6)), medium(st->blob(7)), name(st->blob(8));
     if (!source.empty() || !medium.empty() || !name.empty()) e.campaign = source + " / " + medium + " / " + name;
+    e.name = std::string(st->blob(9));
     events.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return reader_.error(rc, "events");

@@ -77,6 +77,7 @@ class SqliteStore final : public Store, private IngestTxn {
   Status set_blocked(const std::vector<Key32>& pseudonyms) override;
   Result<std::optional<Profile>> profile(int64_t profile_id) override;
   Result<std::optional<int64_t>> profile_of(const uint8_t* key, size_t len) override;
+  Result<std::optional<DeviceSlot>> device_slot(const Key32& device_key, const Bytes& slot) override;
   Result<ProfilePage> profiles(const std::string& after, int limit) override;
   Result<JourneyPage> journey(int64_t profile_id, const std::string& after, int limit) override;
   Result<std::optional<Explanation>> explain(int64_t profile_id) override;

@@ -148,6 +148,7 @@ struct ErasureResult {
 struct AnalyticsEvent {
   int64_t time_ms = 0;  // corrected
   uint8_t type = 0, channel = 0;
+  std::string name;
   std::optional<int64_t> revenue_minor;
   std::string currency;
   std::string campaign;  // "source / medium / name", empty without a campaign
@@ -156,6 +157,12 @@ struct AnalyticsEvent {
 struct ProfilePage {
   std::vector<int64_t> ids;
   std::string next;
+};
+
+// A customer slot as its device sees it (see Store::device_slot).
+struct DeviceSlot {
+  int64_t profile = 0;
+  bool personalisation = false;  // the slot's newest consent record granted personalisation
 };
 
 class Store {
@@ -185,6 +192,9 @@ class Store {
   virtual Result<std::optional<Profile>> profile(int64_t profile_id) = 0;
   virtual Result<std::optional<int64_t>> profile_of(const uint8_t* key, size_t len) = 0;
   virtual Result<ProfilePage> profiles(const std::string& after, int limit) = 0;
+  // The profile of the newest event of `slot` sent by `device_key`, and the slot's personalisation
+  // consent. Nothing when that device never sent an event of that slot.
+  virtual Result<std::optional<DeviceSlot>> device_slot(const Key32& device_key, const Bytes& slot) = 0;
   virtual Result<JourneyPage> journey(int64_t profile_id, const std::string& after, int limit) = 0;
   virtual Result<std::optional<Explanation>> explain(int64_t profile_id) = 0;
   // Removes the links a given event, batch or identifier made and recomputes the affected

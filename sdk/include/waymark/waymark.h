@@ -58,7 +58,7 @@ typedef int32_t waymark_status_t;
 #define WAYMARK_ERR_QUEUE_FULL (-16)        /* async queue full: event dropped and counted */
 #define WAYMARK_ERR_NOT_ALLOWED (-17)       /* e.g. advertising consent in child mode */
 #define WAYMARK_ERR_INTERNAL (-18)          /* a bug: please report it */
-#define WAYMARK_ERR_NETWORK (-19)           /* transport callback: no HTTP response was obtained */
+#define WAYMARK_ERR_NETWORK (-19)           /* no HTTP response, or the collector answered with an error */
 
 /** Static, never NULL name of a status code, e.g. "WAYMARK_ERR_CLOSED". Thread-safe. */
 WAYMARK_API const char* waymark_status_name(waymark_status_t status);
@@ -483,6 +483,38 @@ WAYMARK_API waymark_status_t waymark_client_notify_lifecycle(waymark_client_t* c
 
 /** Reads one counter into `*out_value`. Statuses: OK, INVALID_ARGUMENT, CLOSED. */
 WAYMARK_API waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value);
+
+/* ---------------------------------------------------------------- segments for personalisation */
+
+/** The segments one customer belongs to, as the collector signed them. Immutable; any thread. */
+typedef struct waymark_segments_s waymark_segments_t;
+
+/**
+ * Pulls the current customer's segment list from the collector (GET /v1/devices/segments beside
+ * the collector URL's /v1/batches; with a host transport, the transport is called with that URL
+ * and an empty body). The request is signed with the device key; the answer is signed by the
+ * collector and sealed to this device, and is checked against the request before it is returned.
+ * The list is empty when the collector has not yet received events of this customer (flush
+ * first) or the customer has not granted personalisation. Blocks the caller up to `timeout_ms`:
+ * call it off the UI thread. On OK `*out` is a new list the caller frees with
+ * waymark_segments_free. Statuses: OK, INVALID_ARGUMENT (NULL, or no collector configured),
+ * CLOSED, NO_CUSTOMER (shared mode), TIMEOUT, NETWORK (no answer, or the collector answered with an
+ * error), CRYPTO (the answer is not sealed to this device or not signed by a trusted key).
+ */
+WAYMARK_API waymark_status_t waymark_client_fetch_segments(waymark_client_t* client, int64_t timeout_ms,
+                                                           waymark_segments_t** out);
+
+/** Number of segments (0 for NULL). */
+WAYMARK_API size_t waymark_segments_count(const waymark_segments_t* segments);
+
+/** The name of segment `index` (NUL-terminated, owned by the list), or NULL out of range. */
+WAYMARK_API const char* waymark_segments_name(const waymark_segments_t* segments, size_t index);
+
+/** When the collector computed the list (collector clock, Unix ms; 0 when it knew nothing). */
+WAYMARK_API int64_t waymark_segments_as_of_ms(const waymark_segments_t* segments);
+
+/** Frees a list; NULL is a no-op. */
+WAYMARK_API void waymark_segments_free(waymark_segments_t* segments);
 
 #ifdef __cplusplus
 }

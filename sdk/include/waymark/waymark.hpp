@@ -7,7 +7,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "waymark/waymark.h"
 
@@ -160,6 +162,15 @@ class Client {
   }
   void notify_lifecycle(waymark_lifecycle_t event) { check(waymark_client_notify_lifecycle(handle_, event)); }
   void flush(int64_t timeout_ms) { check(waymark_client_flush(handle_, timeout_ms)); }
+  /** The current customer's segments from the collector (see waymark_client_fetch_segments). */
+  std::vector<std::string> fetch_segments(int64_t timeout_ms) {
+    waymark_segments_t* raw = nullptr;
+    check(waymark_client_fetch_segments(handle_, timeout_ms, &raw));
+    const std::unique_ptr<waymark_segments_t, void (*)(waymark_segments_t*)> list(raw, waymark_segments_free);
+    std::vector<std::string> names;
+    for (size_t i = 0; i < waymark_segments_count(raw); ++i) names.emplace_back(waymark_segments_name(raw, i));
+    return names;
+  }
   int64_t stat(waymark_stat_t s) {
     int64_t v = 0;
     check(waymark_client_stat(handle_, s, &v));

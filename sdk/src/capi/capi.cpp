@@ -6,6 +6,7 @@
 #include <new>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include <unicode/ucurr.h>
 #include <unicode/utf8.h>
@@ -19,6 +20,11 @@ struct waymark_options_s {
 
 struct waymark_event_s {
   waymark::detail::EventDraft draft;
+};
+
+struct waymark_segments_s {
+  std::vector<std::string> names;
+  int64_t as_of_ms = 0;
 };
 
 // The handle outlives the client: close() releases the core, later calls see `closed`.
@@ -658,3 +664,33 @@ waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t st
 }
 
 }  // extern "C"
+
+waymark_status_t waymark_client_fetch_segments(waymark_client_t* client, int64_t timeout_ms, waymark_segments_t** out) {
+  if (out == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  return with_client(client, [&](waymark::detail::Client& c) -> Status {
+    auto list = c.fetch_segments(timeout_ms);
+    if (!list.ok()) return list.status();
+    auto segments = std::make_unique<waymark_segments_s>();
+    segments->names = std::move(list.value().segments);
+    segments->as_of_ms = list.value().as_of_ms;
+    *out = segments.release();
+    return Status::Ok();
+  });
+}
+
+size_t waymark_segments_count(const waymark_segments_t* segments) {
+  return segments == nullptr ? 0 : segments->names.size();
+}
+
+const char* waymark_segments_name(const waymark_segments_t* segments, size_t index) {
+  return segments == nullptr || index >= segments->names.size() ? nullptr : segments->names[index].c_str();
+}
+
+int64_t waymark_segments_as_of_ms(const waymark_segments_t* segments) {
+  return segments == nullptr ? 0 : segments->as_of_ms;
+}
+
+void waymark_segments_free(waymark_segments_t* segments) {
+  delete segments;
+}

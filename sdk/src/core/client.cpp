@@ -434,6 +434,63 @@ Status Client::flush(int64_t timeout_ms) {
   return uploader_->wait_uploaded(through, timeout_ms - spent);
 }
 
+namespace {
+
+// The segment endpoint beside the batch endpoint: ".../v1/batches" -> ".../v1/devices/segments".
+// With a host transport and no URL, the path alone.
+Result<std::string> segments_url(const std::string& batches_url) {
+  constexpr std::string_view kBatches = "/v1/batches";
+  if (batches_url.empty()) return std::string("/v1/devices/segments");
+  if (batches_url.size() < kBatches.size() ||
+      batches_url.compare(batches_url.size() - kBatches.size(), kBatches.size(), kBatches) != 0) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT,
+                 "the collector URL must end in /v1/batches to find /v1/devices/segments");
+  }
+  return batches_url.substr(0, batches_url.size() - kBatches.size()) + "/v1/devices/segments";
+}
+
+}  // namespace
+
+Result<SegmentListFields> Client::fetch_segments(int64_t timeout_ms) {
+  const UploadConfig& up = options_->upload;
+  if (up.url.empty() && up.host_transport == nullptr) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "no collector configured (collector URL or transport)");
+  }
+  auto base = segments_url(up.url);
+  if (!base.ok()) return base.status();
+  SegmentRequest request;
+  request.device_public_key = device_public_key_;
+  {
+    std::lock_guard lock(slot_mu_);
+    const Slot* slot = current_slot_locked();
+    if (slot == nullptr) return Error(WAYMARK_ERR_NO_CUSTOMER, "no customer slot begun");
+    request.slot = slot->id;
+  }
+  if (Status s = random_->fill(request.nonce.data(), request.nonce.size()); !s.ok()) return s;
+  boost::asio::io_context ioc;
+  auto transport = make_transport(ioc, up, base.value() + "?" + sign_segment_request(request, device_sign_key_.data()));
+  if (!transport.ok()) return transport.status();
+  std::optional<HttpResult> reply;
+  transport.value()->post({}, [&reply](HttpResult r) { reply = std::move(r); });
+  ioc.run_for(std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)));
+  if (!reply) {
+    transport.value()->cancel();
+    ioc.restart();
+    ioc.run();  // lets the cancelled operations finish before the transport goes
+    return Error(WAYMARK_ERR_TIMEOUT, "the collector did not answer the segment request in time");
+  }
+  if (!reply->status.ok()) return reply->status;
+  if (reply->http_status == 404) {  // nothing of this slot has reached the collector yet
+    SegmentListFields none;
+    none.request = request;
+    return none;
+  }
+  if (reply->http_status != 200) {
+    return Error(WAYMARK_ERR_NETWORK, "collector answered HTTP " + std::to_string(reply->http_status));
+  }
+  return open_segment_list(reply->body.data(), reply->body.size(), request, device_sign_key_.data(), up.collector_keys);
+}
+
 void Client::notify_lifecycle(waymark_lifecycle_t event) {
   if (uploader_ && event != WAYMARK_LIFECYCLE_FOREGROUND) uploader_->trigger(true);
 }

@@ -51,6 +51,10 @@ class Client {
   Status end_customer();
   Status forget();
   Status flush(int64_t timeout_ms);
+  // The current customer's segments from the collector's signed, sealed list (blocks up to
+  // `timeout_ms`). Empty when the collector knows nothing of this slot yet or the slot has not
+  // granted personalisation.
+  Result<SegmentListFields> fetch_segments(int64_t timeout_ms);
   Result<int64_t> stat(waymark_stat_t stat) const;
   void notify_lifecycle(waymark_lifecycle_t event);
   Status close();

@@ -26,18 +26,22 @@ Uploader::Uploader(UploadConfig config, UploadSource source, OutboxWriter& write
       retry_timer_(ioc_),
       interval_timer_(ioc_) {}
 
+Result<std::unique_ptr<Transport>> make_transport(asio::io_context& ioc, const UploadConfig& config,
+                                                  const std::string& url) {
+  if (config.host_transport != nullptr) {
+    return make_host_transport(ioc, url, config.host_transport, config.host_user_data);
+  }
+  auto parsed = parse_url(url);
+  if (!parsed.ok()) return parsed.status();
+  return make_beast_transport(ioc, parsed.value(), config.timeouts, config.tls);
+}
+
 Result<std::unique_ptr<Uploader>> Uploader::start(UploadConfig config, UploadSource source, OutboxWriter& writer,
                                                   RandomPool& random) {
   auto u = std::make_unique<Uploader>(std::move(config), std::move(source), writer, random);
-  if (u->config_.host_transport != nullptr) {
-    u->transport_ = make_host_transport(u->ioc_, u->config_.url, u->config_.host_transport, u->config_.host_user_data);
-  } else {
-    auto url = parse_url(u->config_.url);
-    if (!url.ok()) return url.status();
-    auto t = make_beast_transport(u->ioc_, url.value(), u->config_.timeouts, u->config_.tls);
-    if (!t.ok()) return t.status();
-    u->transport_ = std::move(t.value());
-  }
+  auto t = make_transport(u->ioc_, u->config_, u->config_.url);
+  if (!t.ok()) return t.status();
+  u->transport_ = std::move(t.value());
   u->thread_ = std::thread([p = u.get()] { p->ioc_.run(); });
   u->trigger(false);  // whatever an earlier run left queued or leased goes out now
   return u;

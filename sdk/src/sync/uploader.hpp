@@ -41,6 +41,10 @@ struct UploadConfig {
   std::string platform = "posix";
 };
 
+// The configured transport (the host's, else Beast) aimed at `url` instead of `config.url`.
+Result<std::unique_ptr<Transport>> make_transport(boost::asio::io_context& ioc, const UploadConfig& config,
+                                                  const std::string& url);
+
 // What the uploader needs from the client, read when a batch is built.
 struct UploadSource {
   const uint8_t* device_secret_key = nullptr;              // Ed25519, 64 bytes, outlives the uploader

@@ -8,6 +8,7 @@
 #include "waymark/wire/v1/batch_generated.h"
 #include "waymark/wire/v1/envelope_generated.h"
 #include "waymark/wire/v1/receipt_generated.h"
+#include "waymark/wire/v1/segments_generated.h"
 
 namespace waymark::detail {
 
@@ -18,6 +19,9 @@ namespace {
 constexpr uint8_t kMagic[4] = {'W', 'M', 'R', 'K'};
 constexpr char kBatchDomain[] = "WMBATCH1";
 constexpr char kReceiptDomain[] = "WMRCPT1";
+constexpr char kSegmentRequestDomain[] = "WMSEGRQ1";
+constexpr char kSegmentListDomain[] = "WMSEGL1";
+constexpr size_t kMaxSegmentListBytes = 1u << 20;
 constexpr size_t kMaxBatchBytes = 64u << 20;  // decompressed
 
 flatbuffers::Verifier::Options limits() {
@@ -204,6 +208,122 @@ Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len,
   f.duplicates = body->duplicates();
   f.rejected = body->rejected();
   f.received_at_ms = body->received_at_ms();
+  return f;
+}
+
+namespace {
+
+// device | slot | nonce, the signed part of a segment request.
+std::array<uint8_t, 64> segment_request_bytes(const SegmentRequest& r) {
+  std::array<uint8_t, 64> out{};
+  std::memcpy(out.data(), r.device_public_key.data(), 32);
+  std::memcpy(out.data() + 32, r.slot.data(), 16);
+  std::memcpy(out.data() + 48, r.nonce.data(), 16);
+  return out;
+}
+
+template <size_t N>
+bool equal_bytes(const flatbuffers::Vector<uint8_t>* v, const std::array<uint8_t, N>& want) {
+  return v != nullptr && v->size() == N && std::memcmp(v->data(), want.data(), N) == 0;
+}
+
+}  // namespace
+
+std::string sign_segment_request(const SegmentRequest& r, const uint8_t* device_secret_key) {
+  const auto bytes = segment_request_bytes(r);
+  uint8_t sig[crypto_sign_BYTES];
+  sign_parts(sig, kSegmentRequestDomain, nullptr, 0, bytes.data(), bytes.size(), device_secret_key);
+  return "device=" + to_hex(r.device_public_key.data(), 32) + "&slot=" + to_hex(r.slot.data(), 16) +
+         "&nonce=" + to_hex(r.nonce.data(), 16) + "&signature=" + to_hex(sig, sizeof sig);
+}
+
+Result<SegmentRequest> verify_segment_request(std::string_view device, std::string_view slot, std::string_view nonce,
+                                              std::string_view signature) {
+  SegmentRequest r;
+  uint8_t sig[crypto_sign_BYTES];
+  if (!from_hex(device, r.device_public_key.data(), 32) || !from_hex(slot, r.slot.data(), 16) ||
+      !from_hex(nonce, r.nonce.data(), 16) || !from_hex(signature, sig, sizeof sig)) {
+    return Error(WAYMARK_ERR_INVALID_VALUE,
+                 "device (64 hex), slot (32 hex), nonce (32 hex) and signature (128 hex) are required");
+  }
+  const auto bytes = segment_request_bytes(r);
+  if (!verify_parts(sig, kSegmentRequestDomain, nullptr, 0, bytes.data(), bytes.size(), r.device_public_key.data())) {
+    return Error(WAYMARK_ERR_CRYPTO, "the request signature does not verify with the device key");
+  }
+  return r;
+}
+
+Result<std::vector<uint8_t>> seal_segment_list(const SegmentListFields& f, uint32_t key_id,
+                                               const uint8_t* collector_secret_key) {
+  flatbuffers::FlatBufferBuilder body(256);
+  const auto& q = f.request;
+  body.Finish(w::CreateSegmentListBody(body, body.CreateVector(q.device_public_key.data(), 32),
+                                       body.CreateVector(q.slot.data(), 16), body.CreateVector(q.nonce.data(), 16),
+                                       f.issued_at_ms, f.as_of_ms, f.personalisation,
+                                       body.CreateVectorOfStrings(f.segments)));
+  std::array<uint8_t, crypto_sign_BYTES> sig{};
+  sign_parts(sig.data(), kSegmentListDomain, nullptr, 0, body.GetBufferPointer(), body.GetSize(), collector_secret_key);
+  flatbuffers::FlatBufferBuilder fbb(512);
+  const auto list = w::CreateSegmentList(fbb, fbb.CreateVector(body.GetBufferPointer(), body.GetSize()), key_id,
+                                         fbb.CreateVector(sig.data(), sig.size()));
+  w::FinishSegmentListBuffer(fbb, list);
+  uint8_t x25519[crypto_box_PUBLICKEYBYTES];
+  if (crypto_sign_ed25519_pk_to_curve25519(x25519, q.device_public_key.data()) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "the device key is not a valid Ed25519 public key");
+  }
+  std::vector<uint8_t> sealed(fbb.GetSize() + crypto_box_SEALBYTES);
+  crypto_box_seal(sealed.data(), fbb.GetBufferPointer(), fbb.GetSize(), x25519);
+  return sealed;
+}
+
+Result<SegmentListFields> open_segment_list(const uint8_t* data, size_t len, const SegmentRequest& asked,
+                                            const uint8_t* device_secret_key,
+                                            const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys) {
+  if (data == nullptr || len < crypto_box_SEALBYTES || len > kMaxSegmentListBytes) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "segment list missing or oversized");
+  }
+  Secret<crypto_box_SECRETKEYBYTES> x25519_secret;
+  uint8_t x25519_public[crypto_box_PUBLICKEYBYTES];
+  if (crypto_sign_ed25519_sk_to_curve25519(x25519_secret.data(), device_secret_key) != 0 ||
+      crypto_sign_ed25519_pk_to_curve25519(x25519_public, asked.device_public_key.data()) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "cannot convert the device key");
+  }
+  std::vector<uint8_t> plain(len - crypto_box_SEALBYTES);
+  if (crypto_box_seal_open(plain.data(), data, len, x25519_public, x25519_secret.data()) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "the segment list is not sealed to this device");
+  }
+  flatbuffers::Verifier v(plain.data(), plain.size(), limits());
+  if (!w::VerifySegmentListBuffer(v)) return Error(WAYMARK_ERR_INVALID_VALUE, "not a valid SegmentList");
+  const w::SegmentList* list = w::GetSegmentList(plain.data());
+  if (list->body() == nullptr || list->signature() == nullptr || list->signature()->size() != crypto_sign_BYTES) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "segment list lacks body or signature");
+  }
+  const uint8_t* pk = nullptr;
+  for (const auto& [id, key] : keys) {
+    if (id == list->key_id()) pk = key.data();
+  }
+  if (pk == nullptr) return Error(WAYMARK_ERR_CRYPTO, "segment list signed with an unknown collector key id");
+  if (!verify_parts(list->signature()->data(), kSegmentListDomain, nullptr, 0, list->body()->data(),
+                    list->body()->size(), pk)) {
+    return Error(WAYMARK_ERR_CRYPTO, "segment list signature does not verify");
+  }
+  flatbuffers::Verifier bv(list->body()->data(), list->body()->size(), limits());
+  if (!bv.VerifyBuffer<w::SegmentListBody>(nullptr)) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, "segment list body is not valid");
+  }
+  const auto* b = flatbuffers::GetRoot<w::SegmentListBody>(list->body()->data());
+  if (!equal_bytes(b->device_key(), asked.device_public_key) || !equal_bytes(b->slot(), asked.slot) ||
+      !equal_bytes(b->nonce(), asked.nonce)) {
+    return Error(WAYMARK_ERR_CRYPTO, "segment list answers another request");
+  }
+  SegmentListFields f;
+  f.request = asked;
+  f.issued_at_ms = b->issued_at_ms();
+  f.as_of_ms = b->as_of_ms();
+  f.personalisation = b->personalisation();
+  if (b->segments() != nullptr) {
+    for (const auto* name : *b->segments()) f.segments.push_back(name->str());
+  }
   return f;
 }
 

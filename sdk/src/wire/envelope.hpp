@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.hpp"
@@ -58,5 +59,38 @@ std::vector<uint8_t> sign_receipt(const ReceiptFields& fields, uint32_t key_id, 
 // Verifies a receipt against the collector keys the SDK trusts (key id -> Ed25519 public key).
 Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len,
                                      const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys);
+
+// Device segment pull (GET /v1/devices/segments, DESIGN.md §6). The device signs its request with
+// its Ed25519 key; the collector answers with a SegmentList signed by the collector's key and sealed
+// to the device's key (converted to X25519): a replayed request yields nothing anyone else can read.
+struct SegmentRequest {
+  std::array<uint8_t, 32> device_public_key{};
+  std::array<uint8_t, 16> slot{};
+  std::array<uint8_t, 16> nonce{};
+};
+
+// The request's query string: "device=<hex>&slot=<hex>&nonce=<hex>&signature=<hex>".
+std::string sign_segment_request(const SegmentRequest& request, const uint8_t* device_secret_key);
+// From the query parameters. WAYMARK_ERR_INVALID_VALUE when one is malformed, WAYMARK_ERR_CRYPTO when
+// the signature does not verify.
+Result<SegmentRequest> verify_segment_request(std::string_view device, std::string_view slot, std::string_view nonce,
+                                              std::string_view signature);
+
+struct SegmentListFields {
+  SegmentRequest request;
+  int64_t issued_at_ms = 0, as_of_ms = 0;
+  bool personalisation = false;
+  std::vector<std::string> segments;
+};
+
+// WAYMARK_ERR_CRYPTO when the device key cannot be converted (not a valid Ed25519 point).
+Result<std::vector<uint8_t>> seal_segment_list(const SegmentListFields& fields, uint32_t key_id,
+                                               const uint8_t* collector_secret_key);
+// Opens with the device's keypair, verifies the collector's signature and that the list answers
+// `asked` (device, slot, nonce). WAYMARK_ERR_CRYPTO when it cannot be opened or verified,
+// WAYMARK_ERR_INVALID_VALUE when malformed.
+Result<SegmentListFields> open_segment_list(const uint8_t* data, size_t len, const SegmentRequest& asked,
+                                            const uint8_t* device_secret_key,
+                                            const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys);
 
 }  // namespace waymark::detail

@@ -1,0 +1,185 @@
+// Rule segments (parser, evaluation over a real store, the API listing) and Laplace noise on
+// released counts.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "analytics/segments.hpp"
+#include "api/query_api.hpp"
+#include "support/collector_fixture.hpp"
+#include "support/direct_store.hpp"
+#include "support/http_client.hpp"
+#include "waymark/wire/v1/event_generated.h"
+
+using namespace waymark::collector;
+using waymark::test::commit_events;
+namespace w = waymark::wire::v1;
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+constexpr int64_t kNow = 1'775'001'600'000;  // 2026-04-01
+
+struct Touch {
+  Touch(w::Channel c, int64_t days, std::string n = "open", int64_t rev = 0, std::string source = "")
+      : channel(c), days_ago(days), name(std::move(n)), revenue(rev), campaign_source(std::move(source)) {}
+  w::Channel channel;
+  int64_t days_ago;
+  std::string name;
+  int64_t revenue;  // > 0: a purchase
+  std::string campaign_source;
+};
+
+// One customer (their own slot and email), committed as one batch.
+void customer(Store& store, const std::vector<Touch>& touches) {
+  Bytes slot(16);
+  randombytes_buf(slot.data(), slot.size());
+  Key32 email;
+  randombytes_buf(email.data(), email.size());
+  std::vector<StoredEvent> events;
+  for (const Touch& t : touches) {
+    StoredEvent e;
+    e.event_id.resize(16);
+    randombytes_buf(e.event_id.data(), 16);
+    e.type = static_cast<uint8_t>(t.revenue > 0 ? w::EventType::Purchase : w::EventType::Track);
+    e.channel = static_cast<uint8_t>(t.channel);
+    e.purpose = 1;
+    e.name = t.name;
+    e.occurred_ms = e.corrected_ms = kNow - t.days_ago * kDay;
+    e.slot = slot;
+    e.identifiers.push_back({1, email, true});
+    if (t.revenue > 0) {
+      e.revenue_minor = t.revenue;
+      e.currency = "EUR";
+    }
+    e.campaign_source = t.campaign_source;
+    events.push_back(std::move(e));
+  }
+  REQUIRE(commit_events(store, std::move(events)).ok());
+}
+
+analytics::RuleSegment rule(const std::string& spec) {
+  auto r = analytics::parse_rule_segment(spec);
+  INFO(spec << ": " << r.status().message);
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+std::string parse_error(const std::string& spec) {
+  auto r = analytics::parse_rule_segment(spec);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code == WAYMARK_ERR_INVALID_ARGUMENT);
+  return r.status().message;
+}
+
+}  // namespace
+
+TEST_CASE("rule segments: bad specs are refused with what and where", "[analytics][segments]") {
+  using Catch::Matchers::Contains;
+  CHECK_THAT(parse_error("no colon here"), Contains("name: expression"));
+  CHECK_THAT(parse_error("Big Ones: events > 1"), Contains("a-z, 0-9"));
+  CHECK_THAT(parse_error("loyal: events > 1"), Contains("RFM"));
+  CHECK_THAT(parse_error("x: clicks > 1"), Contains("unknown metric 'clicks'") && Contains("character 1"));
+  CHECK_THAT(parse_error("x: channel.fax >= 1"), Contains("unknown channel 'fax'"));
+  CHECK_THAT(parse_error("x: events >"), Contains("expected a number"));
+  CHECK_THAT(parse_error("x: events 3"), Contains("expected a comparison"));
+  CHECK_THAT(parse_error("x: (events > 1"), Contains("expected ')'"));
+  CHECK_THAT(parse_error("x: events > 1 purchases > 2"), Contains("unexpected 'purchases"));
+  CHECK_THAT(parse_error("x: r[30d] > 1"), Contains("counts and revenue only"));
+  CHECK_THAT(parse_error("x: events[0d] > 1"), Contains("[Nd]"));
+  CHECK_THAT(parse_error("x: event.\"open > 1"), Contains("unterminated"));
+  CHECK_THAT(parse_error("x: "), Contains("expected a metric"));
+  const auto ok = rule("  spaced-name_1 :  channel.POS[90d] >= 3 and not (f >= 4) or event.\"viewed product\" = 2");
+  CHECK(ok.name == "spaced-name_1");
+  CHECK(ok.expression == "channel.POS[90d] >= 3 and not (f >= 4) or event.\"viewed product\" = 2");
+}
+
+TEST_CASE("rule segments: every metric, windows, precedence, over a real store and the API", "[analytics][segments]") {
+  waymark::test::Collector c;
+  Store& store = *c.store;
+  // Profiles are numbered in commit order, 1..6.
+  customer(store, {{w::Channel::Pos, 100, "sale", 2000},
+                   {w::Channel::Pos, 50, "sale", 3000},
+                   {w::Channel::Pos, 5, "sale", 1000}});                                              // 1: POS regular
+  customer(store, {{w::Channel::App, 2, "viewed product"}, {w::Channel::App, 1, "viewed product"}});  // 2: browser
+  customer(store, {{w::Channel::Email, 40, "open", 0, "newsletter"}, {w::Channel::Web, 39, "sale", 9000}});  // 3
+  customer(store, {{w::Channel::Kiosk, 200, "open"}});                                             // 4: long gone
+  customer(store, {{w::Channel::App, 20, "viewed product"}, {w::Channel::Pos, 19, "sale", 500}});  // 5
+  customer(store, {{w::Channel::Sms, 3, "open", 0, "spring-sale"}});                               // 6
+  const std::vector<analytics::RuleSegment> rules = {
+      rule("pos_regulars: channel.pos >= 3"),
+      rule("pos_recent: channel.pos[30d] >= 1"),
+      rule("browsers: event.\"viewed product\" >= 2 and purchases = 0"),
+      rule("newsletter_or_big: campaign.newsletter >= 1 or revenue >= 6000"),
+      rule("lapsed: days_since_last_event > 90"),
+      rule("recent_buyers: days_since_last_purchase <= 30"),
+      rule("never_bought: days_since_last_purchase > 100000"),
+      rule("precedence: channel.kiosk >= 1 or channel.sms >= 1 and events > 5"),
+      rule("grouped: (channel.kiosk >= 1 or channel.sms >= 1) and events > 5"),
+      rule("spend_window: revenue[60d] > 3000"),
+      rule("top_spend: m = 5 and not (r < 1)"),
+      rule("everyone: events >= 1"),
+  };
+  auto set = analytics::compute_segments(store, kNow, "", rules);
+  REQUIRE(set.ok());
+  const auto members = [&](const std::string& name) {
+    const auto& v = set.value().members.at(name);
+    return std::set<int64_t>(v.begin(), v.end());
+  };
+  CHECK(members("pos_regulars") == std::set<int64_t>{1});
+  CHECK(members("pos_recent") == std::set<int64_t>{1, 5});
+  CHECK(members("browsers") == std::set<int64_t>{2});
+  CHECK(members("newsletter_or_big") == std::set<int64_t>{1, 3});  // 1 spent 6000 in total
+  CHECK(members("lapsed") == std::set<int64_t>{4});
+  CHECK(members("recent_buyers") == std::set<int64_t>{1, 5});
+  CHECK(members("never_bought") == std::set<int64_t>{2, 4, 6});
+  CHECK(members("precedence") == std::set<int64_t>{4});  // and binds tighter than or
+  CHECK(members("grouped").empty());
+  CHECK(members("spend_window") == std::set<int64_t>{1, 3});  // 1: 3000 + 1000 in 60 days; 3: 9000
+  CHECK(members("everyone") == std::set<int64_t>{1, 2, 3, 4, 5, 6});
+  CHECK(set.value().customers == 3);  // purchasers 1, 3 and 5 are RFM-scored
+  CHECK(members("top_spend") == members("big_spenders"));
+  CHECK(set.value().rules.at("lapsed") == "days_since_last_event > 90");
+
+  // The API lists rule segments with their rules beside the RFM ones, and pages their members.
+  c.api->set_segments(rules, "");
+  const uint16_t port = c.server->port();
+  const auto list = waymark::test::api_get(port, "/v1/segments?as_of=" + std::to_string(kNow), c.kAdminToken);
+  REQUIRE(list.status == 200);
+  std::map<std::string, json> by_name;
+  const json listed = json::parse(list.body);
+  for (const auto& s : listed.at("segments")) by_name[s.at("name")] = s;
+  CHECK(by_name.size() == 5 + rules.size());
+  CHECK(by_name.at("lapsed").at("kind") == "rule");
+  CHECK(by_name.at("lapsed").at("rule") == "days_since_last_event > 90");
+  CHECK(by_name.at("loyal").at("kind") == "rfm");
+  CHECK(by_name.at("everyone").at("size") == 6);
+  const auto page =
+      waymark::test::api_get(port, "/v1/segments/pos_recent?as_of=" + std::to_string(kNow), c.kAdminToken);
+  REQUIRE(page.status == 200);
+  CHECK(json::parse(page.body).at("profiles") == json::array({1, 5}));
+}
+
+TEST_CASE("Laplace noise on released counts: unbiased, scale 1/epsilon, never negative", "[analytics][privacy]") {
+  REQUIRE(sodium_init() >= 0);
+  CHECK(released_count(42, {10, 0}) == 42);  // off by default
+  const double epsilon = 0.5;
+  const int n = 20000;
+  double sum = 0, abs_dev = 0;
+  for (int i = 0; i < n; ++i) {
+    const int64_t v = released_count(1000, {10, epsilon});
+    sum += static_cast<double>(v);
+    abs_dev += std::fabs(static_cast<double>(v) - 1000);
+  }
+  // Mean 1000 (standard error ~0.02); mean absolute deviation 1/epsilon = 2 (rounding adds a
+  // little), with a tolerance of many standard errors.
+  CHECK(std::fabs(sum / n - 1000) < 0.15);
+  CHECK(abs_dev / n == Approx(1 / epsilon).epsilon(0.08));
+  for (int i = 0; i < 1000; ++i) CHECK(released_count(0, {10, epsilon}) >= 0);
+}
