@@ -127,6 +127,20 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   CHECK(api_get(port, "/v1/reports/attribution?model=shapley", Collector::kAdminToken).status == 400);
   CHECK(api_get(port, "/v1/reports/attribution?from=2026-02-01&to=2026-01-01", Collector::kAdminToken).status == 400);
   CHECK(api_get(port, "/v1/reports/nope", Collector::kAdminToken).status == 404);
+  CHECK(api_get(port, target + "&session_minutes=-1", Collector::kAdminToken).status == 400);
+  CHECK(body.at("privacy") == json{{"k", 10}});
+
+  // With noise on: profile counts are released noisy and say so; conversions stay exact.
+  c.api->set_report_privacy({10, 1.0});
+  const Reply noisy = api_get(port, target + "&session_minutes=0", Collector::kAdminToken);
+  REQUIRE(noisy.status == 200);
+  const json n = json::parse(noisy.body);
+  CHECK(n.at("privacy").at("noise").at("mechanism") == "laplace");
+  CHECK(n.at("privacy").at("noise").at("epsilon") == 1.0);
+  CHECK(n.at("totals").at("conversions").get<double>() == Approx(15));
+  double credited = 0;
+  for (const auto& row : n.at("rows")) credited += row.at("conversions").get<double>();
+  CHECK(credited == Approx(15));
 }
 
 TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "[analytics][reports]") {

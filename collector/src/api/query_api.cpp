@@ -173,10 +173,13 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
   const auto lookback = parse_double(param(query, "lookback_days", "30"));
   const auto half_life = parse_double(param(query, "half_life_days", "7"));
   const auto order = parse_int(param(query, "order", "1"));
-  if (!lookback || *lookback <= 0 || !half_life || *half_life <= 0 || !order || *order < 1 || *order > 4) {
-    return problem(400, "lookback_days and half_life_days must be positive, order 1 to 4");
+  const auto session = parse_double(param(query, "session_minutes", "30"));
+  if (!lookback || *lookback <= 0 || !half_life || *half_life <= 0 || !order || *order < 1 || *order > 4 || !session ||
+      *session < 0) {
+    return problem(400, "lookback_days and half_life_days must be positive, order 1 to 4, session_minutes >= 0");
   }
   q.lookback_ms = static_cast<int64_t>(*lookback * 24 * 3600 * 1000);
+  q.session_gap_ms = static_cast<int64_t>(*session * 60 * 1000);
   q.options.half_life_days = *half_life;
   q.options.markov_order = static_cast<int>(*order);
   q.currency = param(query, "currency");
