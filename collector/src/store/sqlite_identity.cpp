@@ -198,8 +198,18 @@ Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, 
   std::stable_sort(nodes.begin(), nodes.end(),
                    [](const Candidate& x, const Candidate& y) { return anchor_rank(x.kind) > anchor_rank(y.kind); });
   Candidate& anchor = nodes.front();
+  // A new anchor beside a known node (a login on a known device) is created straight in that node's
+  // profile when the rules allow: the partition is the one a fresh profile and a merge would give,
+  // without the profile that would only be merged away. The link is logged as that merge would be.
+  bool joined_next = false;
   if (anchor.node == nullptr) {
-    auto n = create_node(anchor.kind, anchor.key, anchor.len, std::nullopt, time_ms);
+    std::optional<int64_t> into;
+    if (nodes.size() > 1 && nodes[1].node != nullptr &&
+        !merge_refusal(graph_.profile(nodes[1].node->profile)->counts, {{anchor.kind, 1}}, rules_)) {
+      into = nodes[1].node->profile;
+      joined_next = true;
+    }
+    auto n = create_node(anchor.kind, anchor.key, anchor.len, into, time_ms);
     if (!n.ok()) return n.status();
     anchor.node = n.value();
   }
@@ -227,6 +237,8 @@ Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, 
       auto n = create_node(c.kind, c.key, c.len, why ? std::nullopt : std::optional<int64_t>(here), time_ms);
       if (!n.ok()) return n.status();
       c.node = n.value();
+    } else if (i == 1 && joined_next) {
+      // the anchor was created in this node's profile: a link, nothing to merge
     } else {
       if (c.node->profile == here) continue;
       why = merge_refusal(mine, graph_.profile(c.node->profile)->counts, rules_);
