@@ -1,5 +1,7 @@
 // kiosk: an in-store kiosk driven by lines on stdin:
-//     touch | scan <loyalty-card> | consent <yes|no> <yes|no> | view <sku> | done | sync | stats
+//     touch | scan <loyalty-card> | consent <yes|no> <yes|no> | view <sku> | done | sync | stats | segments
+// `segments` asks the collector which segments the shopper is in, to personalise the screen (after a
+// sync; empty without personalisation consent).
 // e.g. waymark-sample-kiosk --store /var/lib/kiosk --brand-key-file brand.key --idle-timeout-ms 120000
 //        --collector-url http://127.0.0.1:8080/v1/batches --collector-key <hex> --collector-key-id 1
 #include <cstdlib>
@@ -35,6 +37,12 @@ int main(int argc, char** argv) {
           k.done();
         } else if (verb == "sync") {
           k.client().flush(10000);
+        } else if (verb == "segments") {
+          std::string line = "segments=";
+          for (const std::string& name : k.client().fetch_segments(5000)) {
+            line += (line.back() == '=' ? "" : ",") + name;
+          }
+          std::cout << line << "\n";
         } else if (verb == "stats") {
           std::cout << "queued=" << k.client().stat(WAYMARK_STAT_QUEUED)
                     << " uploaded=" << k.client().stat(WAYMARK_STAT_UPLOADED)

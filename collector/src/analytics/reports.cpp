@@ -21,12 +21,6 @@ bool is_conversion(const AnalyticsEvent& e) {
   return e.type == static_cast<uint8_t>(w::EventType::Purchase);
 }
 
-// The SDK's own bookkeeping (identify, consent records) is not something the customer did.
-bool is_touch(const AnalyticsEvent& e) {
-  return e.type != static_cast<uint8_t>(w::EventType::Identify) &&
-         e.type != static_cast<uint8_t>(w::EventType::Consent);
-}
-
 // The one currency of the purchases, or the chosen one; an error when there are several.
 Result<std::string> pick_currency(const std::map<std::string, int64_t>& seen, const std::string& chosen) {
   if (!chosen.empty()) return chosen;
@@ -43,6 +37,11 @@ Result<std::string> pick_currency(const std::map<std::string, int64_t>& seen, co
 
 }  // namespace
 
+bool is_customer_action(const AnalyticsEvent& e) {
+  return e.type != static_cast<uint8_t>(w::EventType::Identify) &&
+         e.type != static_cast<uint8_t>(w::EventType::Consent);
+}
+
 Result<AttributionReport> attribution_report(Store& store, const AttributionQuery& q) {
   AttributionReport report;
   report.query = q;
@@ -58,7 +57,7 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
     journey.reserve(events.size());
     std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
     for (const AnalyticsEvent& e : events) {
-      if (!is_touch(e)) continue;
+      if (!is_customer_action(e)) continue;
       const std::string key = q.by_campaign ? (e.campaign.empty() ? "(none)" : e.campaign)
                                             : w::EnumNameChannel(static_cast<w::Channel>(e.channel));
       const bool conversion = is_conversion(e);

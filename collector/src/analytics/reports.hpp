@@ -13,6 +13,10 @@
 
 namespace waymark::collector::analytics {
 
+// False for the SDK's own bookkeeping (identify and consent records): not something the customer
+// did, so neither a touch in a journey nor a count in a segment rule.
+bool is_customer_action(const AnalyticsEvent& e);
+
 struct AttributionQuery {
   Model model = Model::Markov;
   bool by_campaign = false;        // else by channel

@@ -311,7 +311,7 @@ double metric_value(const RuleExpr& e, const ProfileFacts& f) {
     case M::DaysSinceEvent:
     case M::DaysSincePurchase: {
       for (auto it = f.events->rbegin(); it != f.events->rend(); ++it) {
-        if (e.metric == M::DaysSincePurchase && !is_purchase(*it)) continue;
+        if (!is_customer_action(*it) || (e.metric == M::DaysSincePurchase && !is_purchase(*it))) continue;
         return static_cast<double>(f.as_of_ms - it->time_ms) / kDayMs;
       }
       return std::numeric_limits<double>::infinity();
@@ -321,7 +321,7 @@ double metric_value(const RuleExpr& e, const ProfileFacts& f) {
   const int64_t since = e.window_days > 0 ? f.as_of_ms - e.window_days * static_cast<int64_t>(kDayMs) : INT64_MIN;
   double total = 0;
   for (const AnalyticsEvent& x : *f.events) {
-    if (x.time_ms < since) continue;
+    if (x.time_ms < since || !is_customer_action(x)) continue;
     switch (e.metric) {
       case M::Events: total += 1; break;
       case M::Purchases: total += is_purchase(x) ? 1 : 0; break;

@@ -27,13 +27,20 @@ constexpr int64_t kDay = 24LL * 3600 * 1000;
 constexpr int64_t kNow = 1'775'001'600'000;  // 2026-04-01
 
 struct Touch {
-  Touch(w::Channel c, int64_t days, std::string n = "open", int64_t rev = 0, std::string source = "")
-      : channel(c), days_ago(days), name(std::move(n)), revenue(rev), campaign_source(std::move(source)) {}
+  Touch(w::Channel c, int64_t days, std::string n = "open", int64_t rev = 0, std::string source = "",
+        bool sdk_identify = false)
+      : channel(c),
+        days_ago(days),
+        name(std::move(n)),
+        revenue(rev),
+        campaign_source(std::move(source)),
+        identify(sdk_identify) {}
   w::Channel channel;
   int64_t days_ago;
   std::string name;
   int64_t revenue;  // > 0: a purchase
   std::string campaign_source;
+  bool identify;  // the SDK's identify record: not something the customer did
 };
 
 // One customer (their own slot and email), committed as one batch.
@@ -47,7 +54,9 @@ void customer(Store& store, const std::vector<Touch>& touches) {
     StoredEvent e;
     e.event_id.resize(16);
     randombytes_buf(e.event_id.data(), 16);
-    e.type = static_cast<uint8_t>(t.revenue > 0 ? w::EventType::Purchase : w::EventType::Track);
+    e.type = static_cast<uint8_t>(t.revenue > 0 ? w::EventType::Purchase
+                                  : t.identify  ? w::EventType::Identify
+                                                : w::EventType::Track);
     e.channel = static_cast<uint8_t>(t.channel);
     e.purpose = 1;
     e.name = t.name;
@@ -103,7 +112,7 @@ TEST_CASE("rule segments: bad specs are refused with what and where", "[analytic
 TEST_CASE("rule segments: every metric, windows, precedence, over a real store and the API", "[analytics][segments]") {
   waymark::test::Collector c;
   Store& store = *c.store;
-  // Profiles are numbered in commit order, 1..6.
+  // Profiles are numbered in commit order, 1..7.
   customer(store, {{w::Channel::Pos, 100, "sale", 2000},
                    {w::Channel::Pos, 50, "sale", 3000},
                    {w::Channel::Pos, 5, "sale", 1000}});                                              // 1: POS regular
@@ -111,7 +120,8 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
   customer(store, {{w::Channel::Email, 40, "open", 0, "newsletter"}, {w::Channel::Web, 39, "sale", 9000}});  // 3
   customer(store, {{w::Channel::Kiosk, 200, "open"}});                                             // 4: long gone
   customer(store, {{w::Channel::App, 20, "viewed product"}, {w::Channel::Pos, 19, "sale", 500}});  // 5
-  customer(store, {{w::Channel::Sms, 3, "open", 0, "spring-sale"}});                               // 6
+  customer(store, {{w::Channel::Sms, 3, "open", 0, "spring-sale"}});
+  customer(store, {{w::Channel::App, 100}, {w::Channel::Kiosk, 1, "scan", 0, "", true}});  // 7: a card scan only // 6
   const std::vector<analytics::RuleSegment> rules = {
       rule("pos_regulars: channel.pos >= 3"),
       rule("pos_recent: channel.pos[30d] >= 1"),
@@ -136,13 +146,13 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
   CHECK(members("pos_recent") == std::set<int64_t>{1, 5});
   CHECK(members("browsers") == std::set<int64_t>{2});
   CHECK(members("newsletter_or_big") == std::set<int64_t>{1, 3});  // 1 spent 6000 in total
-  CHECK(members("lapsed") == std::set<int64_t>{4});
+  CHECK(members("lapsed") == std::set<int64_t>{4, 7});             // 7's scan is the SDK's identify record
   CHECK(members("recent_buyers") == std::set<int64_t>{1, 5});
-  CHECK(members("never_bought") == std::set<int64_t>{2, 4, 6});
-  CHECK(members("precedence") == std::set<int64_t>{4});  // and binds tighter than or
+  CHECK(members("never_bought") == std::set<int64_t>{2, 4, 6, 7});
+  CHECK(members("precedence") == std::set<int64_t>{4});  // and binds tighter than or; 7's kiosk event is bookkeeping
   CHECK(members("grouped").empty());
   CHECK(members("spend_window") == std::set<int64_t>{1, 3});  // 1: 3000 + 1000 in 60 days; 3: 9000
-  CHECK(members("everyone") == std::set<int64_t>{1, 2, 3, 4, 5, 6});
+  CHECK(members("everyone") == std::set<int64_t>{1, 2, 3, 4, 5, 6, 7});
   CHECK(set.value().customers == 3);  // purchasers 1, 3 and 5 are RFM-scored
   CHECK(members("top_spend") == members("big_spenders"));
   CHECK(set.value().rules.at("lapsed") == "days_since_last_event > 90");
@@ -159,7 +169,7 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
   CHECK(by_name.at("lapsed").at("kind") == "rule");
   CHECK(by_name.at("lapsed").at("rule") == "days_since_last_event > 90");
   CHECK(by_name.at("loyal").at("kind") == "rfm");
-  CHECK(by_name.at("everyone").at("size") == 6);
+  CHECK(by_name.at("everyone").at("size") == 7);
   const auto page =
       waymark::test::api_get(port, "/v1/segments/pos_recent?as_of=" + std::to_string(kNow), c.kAdminToken);
   REQUIRE(page.status == 200);
