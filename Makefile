@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan bench bench-build demo format format-check clean
+.PHONY: deps test test-asan bench bench-build demo fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -20,6 +20,18 @@ test-asan: deps
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (tests/fuzz, clang + ASan/UBSan): each runs its seed corpus plus FUZZ_SECONDS of new
+# inputs; a crash stops the run and leaves crash-<hash> in $(BUILD)/fuzz/tests/fuzz.
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/fuzz -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DWAYMARK_BUILD_TESTS=OFF -DWAYMARK_BUILD_FUZZ=ON -DWAYMARK_SANITIZE=address,undefined,fuzzer-no-link \
+	  -DWAYMARK_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(BUILD)/fuzz -j $(JOBS) --target fuzz-run
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=3600
 
 # Release build of everything plus the benchmarks (CI builds it so -O3-only warnings are caught).
 bench-build: deps

@@ -174,6 +174,14 @@ class RuleParser {
     return joined;
   }
   Result<RuleExpr> parse_not() {
+    // Nesting is bounded so a hostile config cannot exhaust the stack (found by fuzz_segment_rule).
+    constexpr int kMaxDepth = 32;
+    if (depth_ >= kMaxDepth) return fail("expression nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    struct Deeper {
+      int& d;
+      explicit Deeper(int& depth) : d(++depth) {}
+      ~Deeper() { --d; }
+    } deeper(depth_);
     if (keyword("not")) {
       auto inner = parse_not();
       if (!inner.ok()) return inner;
@@ -290,6 +298,7 @@ class RuleParser {
 
   std::string_view text_;
   size_t at_ = 0;
+  int depth_ = 0;
 };
 
 struct ProfileFacts {

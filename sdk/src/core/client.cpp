@@ -20,6 +20,8 @@ bool is_purpose(int p) {
 
 }  // namespace
 
+Client::Slot::Slot() = default;
+
 Client::Slot::~Slot() {
   for (IdentifierRef& ref : identifiers) sodium_memzero(ref.pseudonym.data(), ref.pseudonym.size());
 }

@@ -65,6 +65,7 @@ class Client {
     std::vector<IdentifierRef> identifiers;
     ConsentState consent;
     int64_t last_active_ms = 0;
+    Slot();  // declared, so clang can tell std::optional<Slot> is constructible inside Client
     ~Slot();
   };
 

@@ -104,6 +104,12 @@ TEST_CASE("rule segments: bad specs are refused with what and where", "[analytic
   CHECK_THAT(parse_error("x: events[0d] > 1"), Contains("[Nd]"));
   CHECK_THAT(parse_error("x: event.\"open > 1"), Contains("unterminated"));
   CHECK_THAT(parse_error("x: "), Contains("expected a metric"));
+  // Deep nesting is refused, not a stack overflow (a fuzz_segment_rule find).
+  CHECK_THAT(parse_error("x: " + std::string(100000, '(') + "events > 1"), Contains("nested deeper than 32"));
+  std::string nots;
+  for (int i = 0; i < 10000; ++i) nots += "not ";
+  CHECK_THAT(parse_error("x: " + nots + "events > 1"), Contains("nested deeper than 32"));
+  CHECK(rule("x: " + std::string(31, '(') + "events > 1" + std::string(31, ')')).name == "x");
   const auto ok = rule("  spaced-name_1 :  channel.POS[90d] >= 3 and not (f >= 4) or event.\"viewed product\" = 2");
   CHECK(ok.name == "spaced-name_1");
   CHECK(ok.expression == "channel.POS[90d] >= 3 and not (f >= 4) or event.\"viewed product\" = 2");
