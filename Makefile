@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan bench bench-build demo fuzz fuzz-long format format-check clean
+.PHONY: deps test test-asan test-tsan bench bench-build demo fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -20,6 +20,15 @@ test-asan: deps
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer (g++) over the SDK's concurrent paths: client and C ABI, faults (many threads recording
+# while the client closes), outbox, consent, shared devices, sync against a loopback collector, segments.
+test-tsan: deps
+	CC=gcc CXX=g++ cmake -S . -B $(BUILD)/tsan -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DWAYMARK_SANITIZE=thread
+	cmake --build $(BUILD)/tsan -j $(JOBS) --target waymark_unit_tests waymark_sync_driver
+	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./tests/waymark_unit_tests \
+	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments]"
 
 # libFuzzer targets (tests/fuzz, clang + ASan/UBSan): each runs its seed corpus plus FUZZ_SECONDS of new
 # inputs; a crash stops the run and leaves crash-<hash> in $(BUILD)/fuzz/tests/fuzz.

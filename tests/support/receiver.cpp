@@ -1,5 +1,7 @@
 #include "support/receiver.hpp"
 
+#include <sys/socket.h>
+
 #include <utility>  // before Asio
 
 #include <atomic>
@@ -100,6 +102,13 @@ struct Receiver::State {
     if (!ec) serve(stream, *socket);
   }
 
+  // A session closes its socket under `mu`, which the destructor holds while it shuts sockets down.
+  void close(tcp::socket& socket) {
+    std::lock_guard lock(mu);
+    beast::error_code ec;
+    socket.close(ec);
+  }
+
   template <class Stream>
   void serve(Stream& stream, tcp::socket& raw) {
     auto* socket = &raw;
@@ -113,7 +122,7 @@ struct Receiver::State {
       const Fault fault = next_fault();
       if (fault.kind == Fault::Kind::ResetMidBody) {
         socket->set_option(asio::socket_base::linger(true, 0), ec);  // RST, not FIN
-        socket->close(ec);
+        close(*socket);
         return;
       }
       http::read(stream, buffer, parser, ec);
@@ -134,7 +143,7 @@ struct Receiver::State {
       }
       res.prepare_payload();
       if (fault.kind == Fault::Kind::LoseResponse) {
-        socket->close(ec);
+        close(*socket);
         return;
       }
       if (fault.kind == Fault::Kind::Truncate) {
@@ -142,7 +151,7 @@ struct Receiver::State {
         http::write_header(stream, sr, ec);
         const auto& b = res.body();
         asio::write(stream, asio::buffer(b.data(), b.size() / 2), ec);
-        socket->close(ec);
+        close(*socket);
         return;
       }
       http::write(stream, res, ec);
@@ -193,10 +202,9 @@ Receiver::~Receiver() {
   std::vector<std::thread> sessions;
   {
     std::lock_guard lock(state_->mu);
-    for (auto& s : state_->sockets) {
-      s->shutdown(tcp::socket::shutdown_both, ec);
-      s->close(ec);
-    }
+    // Only the kernel socket is shut down here (which wakes a session blocked in a read); the asio
+    // socket object belongs to its session thread until the join (TSan flagged closing it from here).
+    for (auto& s : state_->sockets) ::shutdown(s->native_handle(), SHUT_RDWR);
     sessions.swap(state_->sessions);
   }
   for (auto& t : sessions) t.join();
