@@ -3,15 +3,9 @@
 # restart. Usage: pos_kill_test.sh <waymark-sample-pos> <waymark-collector>
 set -euo pipefail
 pos=$1 collector=$2
-dir=$(mktemp -d)
-cpid=""
-trap '[ -n "$cpid" ] && kill "$cpid" 2>/dev/null; rm -rf "$dir"' EXIT
-key=$("$collector" keys generate --data-dir "$dir/collector" --key-id 1 | sed -n 's/.*public_key=//p')
-"$collector" serve --data-dir "$dir/collector" --port 0 2>"$dir/collector.log" &
-cpid=$!
-for _ in $(seq 100); do grep -q listening "$dir/collector.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/collector.log")
-head -c 32 /dev/urandom > "$dir/brand.key"
+# shellcheck source=collector.sh
+source "$(dirname "$0")/collector.sh"
+start_collector "$collector"
 args=(--store "$dir/pos" --brand-key-file "$dir/brand.key" --collector-url "http://127.0.0.1:$port/v1/batches"
       --collector-key "$key" --collector-key-id 1)
 

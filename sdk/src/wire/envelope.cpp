@@ -53,6 +53,28 @@ bool verify_parts(const uint8_t* sig, const char* domain, const uint8_t* extra, 
   return crypto_sign_final_verify(&st, sig, pk) == 0;
 }
 
+// The collector-signed wrapper receipts and segment lists share: `body` signed under `domain` by the
+// trusted key `key_id`, and itself a valid `Body` FlatBuffer. `what` names the message in errors.
+template <class Body>
+Result<const Body*> verify_signed_body(const flatbuffers::Vector<uint8_t>* body, uint32_t key_id,
+                                       const flatbuffers::Vector<uint8_t>* signature, const char* domain,
+                                       const std::string& what, const TrustedKeys& keys) {
+  if (body == nullptr || signature == nullptr || signature->size() != crypto_sign_BYTES) {
+    return Error(WAYMARK_ERR_INVALID_VALUE, what + " lacks body or signature");
+  }
+  const uint8_t* pk = nullptr;
+  for (const auto& [id, key] : keys) {
+    if (id == key_id) pk = key.data();
+  }
+  if (pk == nullptr) return Error(WAYMARK_ERR_CRYPTO, what + " signed with an unknown collector key id");
+  if (!verify_parts(signature->data(), domain, nullptr, 0, body->data(), body->size(), pk)) {
+    return Error(WAYMARK_ERR_CRYPTO, what + " signature does not verify");
+  }
+  flatbuffers::Verifier v(body->data(), body->size(), limits());
+  if (!v.VerifyBuffer<Body>(nullptr)) return Error(WAYMARK_ERR_INVALID_VALUE, what + " body malformed");
+  return flatbuffers::GetRoot<Body>(body->data());
+}
+
 }  // namespace
 
 std::vector<uint8_t> encode_batch(const BatchHeader& h, const std::vector<std::vector<uint8_t>>& events) {
@@ -179,26 +201,15 @@ std::vector<uint8_t> sign_receipt(const ReceiptFields& f, uint32_t key_id, const
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
-Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len,
-                                     const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys) {
+Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len, const TrustedKeys& keys) {
   if (data == nullptr || len > 4096) return Error(WAYMARK_ERR_INVALID_VALUE, "receipt missing or oversized");
   flatbuffers::Verifier v(data, len, limits());
   if (!w::VerifyReceiptBuffer(v)) return Error(WAYMARK_ERR_INVALID_VALUE, "receipt is not a valid Receipt");
   const w::Receipt* r = w::GetReceipt(data);
-  if (r->body() == nullptr || r->signature() == nullptr || r->signature()->size() != crypto_sign_BYTES) {
-    return Error(WAYMARK_ERR_INVALID_VALUE, "receipt lacks body or signature");
-  }
-  const uint8_t* pk = nullptr;
-  for (const auto& [id, key] : keys) {
-    if (id == r->key_id()) pk = key.data();
-  }
-  if (pk == nullptr) return Error(WAYMARK_ERR_CRYPTO, "receipt signed with an unknown collector key id");
-  if (!verify_parts(r->signature()->data(), kReceiptDomain, nullptr, 0, r->body()->data(), r->body()->size(), pk)) {
-    return Error(WAYMARK_ERR_CRYPTO, "receipt signature does not verify");
-  }
-  flatbuffers::Verifier bv(r->body()->data(), r->body()->size(), limits());
-  if (!bv.VerifyBuffer<w::ReceiptBody>(nullptr)) return Error(WAYMARK_ERR_INVALID_VALUE, "receipt body malformed");
-  const auto* body = flatbuffers::GetRoot<w::ReceiptBody>(r->body()->data());
+  auto verified =
+      verify_signed_body<w::ReceiptBody>(r->body(), r->key_id(), r->signature(), kReceiptDomain, "receipt", keys);
+  if (!verified.ok()) return verified.status();
+  const w::ReceiptBody* body = verified.value();
   if (body->batch_id() == nullptr || body->batch_id()->size() != 16) {
     return Error(WAYMARK_ERR_INVALID_VALUE, "receipt body malformed");
   }
@@ -277,8 +288,7 @@ Result<std::vector<uint8_t>> seal_segment_list(const SegmentListFields& f, uint3
 }
 
 Result<SegmentListFields> open_segment_list(const uint8_t* data, size_t len, const SegmentRequest& asked,
-                                            const uint8_t* device_secret_key,
-                                            const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys) {
+                                            const uint8_t* device_secret_key, const TrustedKeys& keys) {
   if (data == nullptr || len < crypto_box_SEALBYTES || len > kMaxSegmentListBytes) {
     return Error(WAYMARK_ERR_INVALID_VALUE, "segment list missing or oversized");
   }
@@ -295,23 +305,10 @@ Result<SegmentListFields> open_segment_list(const uint8_t* data, size_t len, con
   flatbuffers::Verifier v(plain.data(), plain.size(), limits());
   if (!w::VerifySegmentListBuffer(v)) return Error(WAYMARK_ERR_INVALID_VALUE, "not a valid SegmentList");
   const w::SegmentList* list = w::GetSegmentList(plain.data());
-  if (list->body() == nullptr || list->signature() == nullptr || list->signature()->size() != crypto_sign_BYTES) {
-    return Error(WAYMARK_ERR_INVALID_VALUE, "segment list lacks body or signature");
-  }
-  const uint8_t* pk = nullptr;
-  for (const auto& [id, key] : keys) {
-    if (id == list->key_id()) pk = key.data();
-  }
-  if (pk == nullptr) return Error(WAYMARK_ERR_CRYPTO, "segment list signed with an unknown collector key id");
-  if (!verify_parts(list->signature()->data(), kSegmentListDomain, nullptr, 0, list->body()->data(),
-                    list->body()->size(), pk)) {
-    return Error(WAYMARK_ERR_CRYPTO, "segment list signature does not verify");
-  }
-  flatbuffers::Verifier bv(list->body()->data(), list->body()->size(), limits());
-  if (!bv.VerifyBuffer<w::SegmentListBody>(nullptr)) {
-    return Error(WAYMARK_ERR_INVALID_VALUE, "segment list body is not valid");
-  }
-  const auto* b = flatbuffers::GetRoot<w::SegmentListBody>(list->body()->data());
+  auto verified = verify_signed_body<w::SegmentListBody>(list->body(), list->key_id(), list->signature(),
+                                                         kSegmentListDomain, "segment list", keys);
+  if (!verified.ok()) return verified.status();
+  const w::SegmentListBody* b = verified.value();
   if (!equal_bytes(b->device_key(), asked.device_public_key) || !equal_bytes(b->slot(), asked.slot) ||
       !equal_bytes(b->nonce(), asked.nonce)) {
     return Error(WAYMARK_ERR_CRYPTO, "segment list answers another request");

@@ -54,11 +54,13 @@ struct ReceiptFields {
   int64_t received_at_ms = 0;
 };
 
+// The collector keys the SDK trusts: key id -> Ed25519 public key.
+using TrustedKeys = std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>;
+
 std::vector<uint8_t> sign_receipt(const ReceiptFields& fields, uint32_t key_id, const uint8_t* collector_secret_key);
 
-// Verifies a receipt against the collector keys the SDK trusts (key id -> Ed25519 public key).
-Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len,
-                                     const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys);
+// Verifies a receipt against the collector keys the SDK trusts.
+Result<ReceiptFields> verify_receipt(const uint8_t* data, size_t len, const TrustedKeys& keys);
 
 // Device segment pull (GET /v1/devices/segments, DESIGN.md §6). The device signs its request with
 // its Ed25519 key; the collector answers with a SegmentList signed by the collector's key and sealed
@@ -90,7 +92,6 @@ Result<std::vector<uint8_t>> seal_segment_list(const SegmentListFields& fields, 
 // `asked` (device, slot, nonce). WAYMARK_ERR_CRYPTO when it cannot be opened or verified,
 // WAYMARK_ERR_INVALID_VALUE when malformed.
 Result<SegmentListFields> open_segment_list(const uint8_t* data, size_t len, const SegmentRequest& asked,
-                                            const uint8_t* device_secret_key,
-                                            const std::vector<std::pair<uint32_t, std::array<uint8_t, 32>>>& keys);
+                                            const uint8_t* device_secret_key, const TrustedKeys& keys);
 
 }  // namespace waymark::detail
