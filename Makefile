@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan test-tsan bench bench-build demo fuzz fuzz-long format format-check clean
+.PHONY: deps test test-asan test-tsan soak bench bench-build demo fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -29,6 +29,16 @@ test-tsan: deps
 	cmake --build $(BUILD)/tsan -j $(JOBS) --target waymark_unit_tests waymark_sync_driver
 	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./tests/waymark_unit_tests \
 	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments]"
+
+# The soak (tests/reliability): SOAK_KILLS kill -9's of a durable-mode device process and of the
+# collector, with the fault proxy between them; prints the counts, fails on any lost or duplicated event.
+SOAK_KILLS ?= 500
+SOAK_ARGS ?=
+soak: deps
+	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)/default -j $(JOBS) --target waymark-soak waymark-soak-device waymark-collector
+	$(BUILD)/default/tests/waymark-soak --collector $(BUILD)/default/collector/waymark-collector \
+	  --device $(BUILD)/default/tests/waymark-soak-device --kills $(SOAK_KILLS) $(SOAK_ARGS)
 
 # libFuzzer targets (tests/fuzz, clang + ASan/UBSan): each runs its seed corpus plus FUZZ_SECONDS of new
 # inputs; a crash stops the run and leaves crash-<hash> in $(BUILD)/fuzz/tests/fuzz.

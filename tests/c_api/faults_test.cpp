@@ -4,7 +4,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sys/mount.h>
 #include <thread>
 #include <vector>
 
@@ -107,12 +106,9 @@ TEST_CASE("an oversized event is refused with a clear limit error", "[faults]") 
 
 TEST_CASE("a full disk: durable records fail clearly and every OK'd event is kept", "[faults]") {
   TempDir dir;
-  const std::string mnt = dir.path() + "/small";
-  fs::create_directory(mnt);
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    FAIL("this test needs to mount a small tmpfs (run as root, as CI does)");
-  }
-  const std::string store = mnt + "/store";
+  Tmpfs small(dir.path() + "/small", "4m");
+  if (!small.mounted()) FAIL("this test needs to mount a small tmpfs (run as root, as CI does)");
+  const std::string store = dir.path() + "/small/store";
   ClientConfig config;
   config.durability = WAYMARK_DURABILITY_DURABLE;
   waymark_client_t* c = nullptr;
@@ -129,7 +125,6 @@ TEST_CASE("a full disk: durable records fail clearly and every OK'd event is kep
   CHECK(track(c, "still-full") == WAYMARK_ERR_STORE_FULL);
   waymark_client_free(c);
   CHECK(static_cast<int>(stored_events(store).size()) == ok + 1);
-  ::umount2(mnt.c_str(), MNT_DETACH);
 }
 
 TEST_CASE("many threads recording while the client closes: no crash, nothing OK'd is lost", "[faults]") {

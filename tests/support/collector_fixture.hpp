@@ -32,7 +32,10 @@ struct Collector {
   static constexpr const char* kReadToken = "read-token-0123456789";
   static constexpr const char* kAdminToken = "admin-token-0123456789";
 
-  explicit Collector(waymark::collector::IdentityRules rules = {}, int64_t read_timeout_ms = 500) {
+  // `db_dir`: where collector.db goes (default: a temp dir of its own).
+  explicit Collector(waymark::collector::IdentityRules rules = {}, int64_t read_timeout_ms = 500,
+                     std::string db_dir = "")
+      : db_dir_(db_dir.empty() ? dir.path() : std::move(db_dir)) {
     REQUIRE(sodium_init() >= 0);
     key.key_id = 3;
     crypto_sign_keypair(public_key.data(), key.secret.data());
@@ -56,7 +59,7 @@ struct Collector {
     REQUIRE(server->start().ok());
   }
   ~Collector() { server->stop(); }
-  std::string db_path() const { return dir.path() + "/collector.db"; }
+  std::string db_path() const { return db_dir_ + "/collector.db"; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()) + "/v1/batches"; }
   ClientConfig client() const {
     ClientConfig c;
@@ -65,6 +68,9 @@ struct Collector {
     return c;
   }
   int64_t events() { return store->event_count().value(); }
+
+ private:
+  std::string db_dir_;
 };
 
 }  // namespace waymark::test

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <sys/mount.h>
 
 #include "crypto/secure.hpp"
 #include "store/outbox.hpp"
@@ -24,6 +25,29 @@ TempDir::~TempDir() {
   std::error_code ec;
   fs::permissions(path_, fs::perms::owner_all, ec);
   fs::remove_all(path_, ec);
+}
+
+Tmpfs::Tmpfs(std::string path, const std::string& size) : path_(std::move(path)), size_(size) {
+  fs::create_directories(path_);
+  mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, ("size=" + size_).c_str()) == 0;
+}
+
+Tmpfs::~Tmpfs() {
+  if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+}
+
+bool Tmpfs::set_read_only(bool read_only) {
+  const unsigned long flags = MS_REMOUNT | (read_only ? MS_RDONLY : 0);
+  return ::mount("tmpfs", path_.c_str(), "tmpfs", flags, ("size=" + size_).c_str()) == 0;
+}
+
+std::string Tmpfs::fill() const {
+  const std::string filler = path_ + "/filler";
+  std::ofstream f(filler, std::ios::binary);
+  const std::string block(4096, 'x');
+  while (f.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+  }
+  return filler;
 }
 
 waymark_status_t open_client(const std::string& store, const ClientConfig& c, waymark_client_t** out) {

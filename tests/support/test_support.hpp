@@ -25,6 +25,25 @@ class TempDir {
   std::string path_;
 };
 
+// A small tmpfs mounted at `path` (created) for disk-full and read-only tests; needs root, as CI
+// runs. Unmounted (lazily) on destruction.
+class Tmpfs {
+ public:
+  Tmpfs(std::string path, const std::string& size);
+  ~Tmpfs();
+  Tmpfs(const Tmpfs&) = delete;
+  Tmpfs& operator=(const Tmpfs&) = delete;
+  bool mounted() const { return mounted_; }
+  bool set_read_only(bool read_only);  // remount
+  // Fills the free space with a file (returns its path); deleting it frees the space again.
+  std::string fill() const;
+
+ private:
+  std::string path_;
+  std::string size_;
+  bool mounted_ = false;
+};
+
 struct ClientConfig {
   waymark_device_mode_t mode = WAYMARK_DEVICE_PERSONAL;
   waymark_durability_t durability = WAYMARK_DURABILITY_ASYNC;

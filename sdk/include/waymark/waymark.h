@@ -134,7 +134,7 @@ typedef enum waymark_stat_e {
   WAYMARK_STAT_UNREADABLE = 6,   /* rows that failed authentication when read (persisted) */
   WAYMARK_STAT_PURGED = 7,       /* queued events deleted by consent withdrawal or forget (persisted) */
   WAYMARK_STAT_UPLOADED = 8,     /* events the collector acknowledged with a valid receipt (persisted) */
-  WAYMARK_STAT_DEAD_LETTERED = 9 /* events of batches the collector rejected permanently (persisted) */
+  WAYMARK_STAT_DEAD_LETTERED = 9 /* events of batches the collector refused 4 times (persisted) */
 } waymark_stat_t;
 
 /** Host lifecycle and connectivity changes that affect uploading. */
@@ -305,7 +305,7 @@ typedef struct waymark_client_s waymark_client_t;
 /**
  * Opens a client. Takes ownership of `options` in every case (it is freed even when
  * opening fails). On success `*out_client` must eventually be passed to
- * waymark_client_free. Creates the store directory, the device keys and data key in
+ * waymark_client_free; on failure it is set to NULL. Creates the store directory, the device keys and data key in
  * the keystore on first use. A corrupt database is moved aside as
  * `outbox.db.corrupt-<time>` and a fresh one created (returns WAYMARK_STORE_RECOVERED).
  * Statuses: OK, STORE_RECOVERED, INVALID_ARGUMENT (missing store path, app id or brand

@@ -196,6 +196,7 @@ const char* waymark_version(void) {
 
 waymark_status_t waymark_options_new(waymark_options_t** out_options) {
   if (out_options == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_options is NULL");
+  *out_options = nullptr;
   if (sodium_init() < 0) return fail(WAYMARK_ERR_CRYPTO, "libsodium failed to initialise");
   return guarded([&] {
     auto* o = new waymark_options_s();
@@ -405,6 +406,7 @@ waymark_status_t waymark_options_set_platform(waymark_options_t* o, const waymar
 
 waymark_status_t waymark_client_open(waymark_options_t* options, waymark_client_t** out_client) {
   std::unique_ptr<waymark_options_s> owned(options);  // taken in every case
+  if (out_client != nullptr) *out_client = nullptr;   // whatever happens below
   if (options == nullptr || out_client == nullptr) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "options or out_client is NULL");
   }
@@ -443,6 +445,7 @@ void waymark_client_free(waymark_client_t* handle) {
 waymark_status_t waymark_event_new(waymark_event_type_t type, const char* name, size_t name_len,
                                    waymark_event_t** out_event) {
   if (out_event == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_event is NULL");
+  *out_event = nullptr;
   // 2 (identify) and 5 (consent) are recorded only by the SDK itself.
   if (!known_enum(type, WAYMARK_EVENT_TRACK, WAYMARK_EVENT_CUSTOM) || type == 2 || type == 5) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown event type");

@@ -1,5 +1,8 @@
 #include "store/outbox.hpp"
 
+#include <cerrno>
+#include <cstdio>
+
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -74,6 +77,15 @@ Status Outbox::create_directory(const std::string& dir) {
   if (ec || !fs::is_directory(dir, ec)) {
     return Error(WAYMARK_ERR_STORE_IO, "store directory cannot be created or is not a directory");
   }
+  // Refused up front with the OS's reason (a read-only file system, permissions), which SQLite's
+  // "unable to open database file" does not give.
+  const std::string probe = dir + "/.write-probe";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr) {
+    return Error(WAYMARK_ERR_STORE_IO, std::string("store directory is not writable: ") + std::strerror(errno));
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
   return Status::Ok();
 }
 

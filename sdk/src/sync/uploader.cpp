@@ -11,6 +11,9 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr int64_t kJobWaitMs = 30000;
+// A permanent rejection dead-letters a batch only when it repeats: a body damaged on the way (a
+// proxy, a flaky link without TLS) fails the collector's checks once and is accepted when resent.
+constexpr int kRefusalsBeforeDeadLetter = 4;
 
 bool permanent_rejection(int status) {
   return status == 400 || status == 401 || status == 403 || status == 410 || status == 413 || status == 422;
@@ -201,6 +204,14 @@ void Uploader::on_response(HttpResult r) {
   };
   if (!r.status.ok()) return transient(r.status, -1);
   if (permanent_rejection(r.http_status)) {
+    refusals_ = batch.batch_id == refused_batch_ ? refusals_ + 1 : 1;
+    refused_batch_ = batch.batch_id;
+    if (refusals_ < kRefusalsBeforeDeadLetter) {
+      return transient(Error(WAYMARK_ERR_NETWORK, "collector refused a batch (HTTP " + std::to_string(r.http_status) +
+                                                      "); resending it before giving up"),
+                       -1);
+    }
+    refusals_ = 0;
     source_.log(WAYMARK_LOG_WARNING, "collector rejected a batch permanently; its events were dead-lettered");
     const int64_t now = source_.wall_ms();
     if (!run_job([&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch, r.http_status, now, delta); })) {

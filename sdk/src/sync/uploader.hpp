@@ -99,6 +99,8 @@ class Uploader {
   bool backing_off_ = false;
   int attempt_ = 0;
   std::optional<LeasedBatch> current_;
+  Uuid refused_batch_{};  // the batch the collector last refused, and how many times in a row
+  int refusals_ = 0;
 
   std::atomic<bool> kick_posted_{false};
   std::atomic<bool> stopped_{false};
