@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan test-tsan soak bench bench-build demo fuzz fuzz-long format format-check clean
+.PHONY: deps test test-asan test-tsan test-valgrind soak bench bench-build demo fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -22,13 +22,25 @@ test-asan: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer (g++) over the SDK's concurrent paths: client and C ABI, faults (many threads recording
-# while the client closes), outbox, consent, shared devices, sync against a loopback collector, segments.
+# while the client closes), outbox, consent, shared devices, sync against a loopback collector, segments,
+# uploads through the fault proxy and storage faults.
 test-tsan: deps
 	CC=gcc CXX=g++ cmake -S . -B $(BUILD)/tsan -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DWAYMARK_SANITIZE=thread
 	cmake --build $(BUILD)/tsan -j $(JOBS) --target waymark_unit_tests waymark_sync_driver
 	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./tests/waymark_unit_tests \
-	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments]"
+	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments],[reliability]"
+
+# valgrind memcheck over the C ABI tests (tests/c_api) and the C header program: no invalid access, no
+# uninitialised read, no definite or indirect leak (libphonenumber's metadata singleton is "possibly lost").
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+  --errors-for-leak-kinds=definite,indirect
+test-valgrind: deps
+	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)/default -j $(JOBS) --target waymark_unit_tests waymark_c_header_test
+	$(VALGRIND) $(BUILD)/default/tests/waymark_unit_tests "[capi],[consent],[shared],[faults],[privacy]"
+	rm -rf $(BUILD)/default/tests/valgrind_c_header_store
+	$(VALGRIND) $(BUILD)/default/tests/waymark_c_header_test $(BUILD)/default/tests/valgrind_c_header_store
 
 # The soak (tests/reliability): SOAK_KILLS kill -9's of a durable-mode device process and of the
 # collector, with the fault proxy between them; prints the counts, fails on any lost or duplicated event.

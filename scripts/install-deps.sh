@@ -8,7 +8,7 @@ packages=(
   nlohmann-json3-dev libsodium-dev flatbuffers-compiler libflatbuffers-dev
   libsqlite3-dev catch2 libzstd-dev libphonenumber-dev libicu-dev
   libbenchmark-dev libssl-dev openssl ninja-build pkg-config cmake g++ clang-format
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
 )
 
 missing=()

@@ -4,14 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <optional>
-#include <sstream>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +16,7 @@
 #include <boost/program_options.hpp>
 #include <sodium.h>
 
+#include "config/options.hpp"
 #include "identity/normalizer.hpp"
 #include "identity/pseudonymizer.hpp"
 #include "ingest/ingest.hpp"
@@ -148,16 +146,6 @@ int blocklist(const po::variables_map& vm) {
   return bad == 0 ? 0 : 1;
 }
 
-// report-k and report-epsilon, validated.
-std::optional<ReportPrivacy> report_privacy(const po::variables_map& vm) {
-  ReportPrivacy p{vm["report-k"].as<int>(), vm["report-epsilon"].as<double>()};
-  if (p.k < 1 || !std::isfinite(p.epsilon) || p.epsilon < 0) {
-    log("error", "report-k must be at least 1 and report-epsilon a finite number >= 0 (0: no noise)");
-    return std::nullopt;
-  }
-  return p;
-}
-
 // `report attribution|clv`: the query API's reports, printed (JSON, or CSV with --format csv).
 int report(const po::variables_map& vm, const std::string& which) {
   const fs::path dir = vm["data-dir"].as<std::string>();
@@ -171,12 +159,15 @@ int report(const po::variables_map& vm, const std::string& which) {
     return 1;
   }
   const auto privacy = report_privacy(vm);
-  if (!privacy) return 2;
+  if (!privacy.ok()) {
+    log("error", privacy.status().message);
+    return 2;
+  }
   QueryParams params;
   for (const char* name : {"model", "by", "from", "to", "format", "currency", "as_of", "months", "top"}) {
     if (vm.count(name)) params[name] = vm[name].as<std::string>();
   }
-  const ApiResponse r = which == "attribution" ? attribution_response(*store.value(), params, *privacy, now_ms())
+  const ApiResponse r = which == "attribution" ? attribution_response(*store.value(), params, privacy.value(), now_ms())
                                                : clv_response(*store.value(), params, now_ms());
   (r.status == 200 ? std::cout : std::cerr) << r.body;
   return r.status == 200 ? 0 : 1;
@@ -221,47 +212,13 @@ int serve(const po::variables_map& vm) {
     log("error", "no keys: run `waymark-collector keys generate --data-dir DIR` first");
     return 1;
   }
-  IdentityRules rules;
-  if (vm.count("identity-limit")) {
-    for (const auto& spec : vm["identity-limit"].as<std::vector<std::string>>()) {
-      if (!rules.set_limit(spec)) {
-        log("error", "identity-limit must be <kind>=<n> for a linking kind, e.g. email=5 (got " + spec + ")");
-        return 2;
-      }
-    }
+  auto settings = serve_settings(vm);
+  if (!settings.ok()) {
+    log("error", settings.status().message);
+    return 2;
   }
-  const auto privacy = report_privacy(vm);
-  if (!privacy) return 2;
-  std::vector<analytics::RuleSegment> segments;
-  if (vm.count("segment")) {
-    for (const auto& spec : vm["segment"].as<std::vector<std::string>>()) {
-      auto rule = analytics::parse_rule_segment(spec);
-      if (!rule.ok()) {
-        log("error", rule.status().message);
-        return 2;
-      }
-      for (const auto& other : segments) {
-        if (other.name == rule.value().name) {
-          log("error", "segment " + other.name + " is defined twice");
-          return 2;
-        }
-      }
-      segments.push_back(std::move(rule.value()));
-    }
-  }
-  std::vector<ApiToken> tokens;
-  if (vm.count("api-token")) {
-    for (const auto& spec : vm["api-token"].as<std::vector<std::string>>()) {
-      std::string error;
-      auto t = parse_api_token(spec, &error);
-      if (!t) {
-        log("error", error);
-        return 2;
-      }
-      tokens.push_back(std::move(*t));
-    }
-  }
-  auto store = open_sqlite_store((dir / "collector.db").string(), 5000, rules);
+  ServeSettings& set = settings.value();
+  auto store = open_sqlite_store((dir / "collector.db").string(), 5000, set.rules);
   if (!store.ok()) {
     log("error", store.status().message);
     return 1;
@@ -292,16 +249,11 @@ int serve(const po::variables_map& vm) {
   Ingest ingest(*store.value(), keys, rekey, metrics);
   const CollectorKey newest = *std::max_element(
       keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
-  QueryApi api(*store.value(), tokens, rekey, newest, metrics);
-  api.set_report_privacy(*privacy);
-  api.set_segments(std::move(segments), vm.count("segment-currency") ? vm["segment-currency"].as<std::string>() : "");
+  QueryApi api(*store.value(), set.tokens, rekey, newest, metrics);
+  api.set_report_privacy(set.privacy);
+  api.set_segments(std::move(set.segments), set.segment_currency);
   sodium_memzero(rekey, sizeof rekey);
-  ServerConfig config;
-  config.address = vm["listen-address"].as<std::string>();
-  config.port = vm["port"].as<uint16_t>();
-  config.threads = vm["threads"].as<int>();
-  config.max_body_bytes = vm["max-body-bytes"].as<size_t>();
-  config.read_timeout_ms = vm["read-timeout-ms"].as<int64_t>();
+  ServerConfig& config = set.server;
   Store& s = *store.value();
   config.background = [&s, &metrics] {  // identity resolution follows ingest in commit order
     if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
@@ -329,61 +281,13 @@ int serve(const po::variables_map& vm) {
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) return 1;
-  po::options_description opts(
-      "waymark-collector [serve|keys generate|keys rotate|blocklist|report attribution|report clv] [options]");
-  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
-                                                 "config file (key = value lines)")(
-      "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
-      "listen-address", po::value<std::string>()->default_value("127.0.0.1"), "IP address to listen on")(
-      "port", po::value<uint16_t>()->default_value(8080), "TCP port (0 = any free port)")(
-      "threads", po::value<int>()->default_value(2), "I/O threads")(
-      "max-body-bytes", po::value<size_t>()->default_value(16u << 20), "largest accepted request body")(
-      "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
-      "api-token", po::value<std::vector<std::string>>()->composing(),
-      "query API bearer token name:secret:scope[,scope] (repeatable); scopes profiles:read, profiles:export, "
-      "identity:write, erasure:write, reports:read")(
-      "identity-limit", po::value<std::vector<std::string>>()->composing(),
-      "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
-      "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
-      "report-k", po::value<int>()->default_value(10), "reports merge rows of fewer distinct profiles into \"other\"")(
-      "report-epsilon", po::value<double>()->default_value(0),
-      "Laplace noise on released profile counts with this epsilon per count (0: none)")(
-      "segment", po::value<std::vector<std::string>>()->composing(),
-      "rule segment \"name: expression\" (repeatable), e.g. \"pos_regulars: channel.pos[90d] >= 3\"; see "
-      "docs/analytics.md")("segment-currency", po::value<std::string>(),
-                           "currency RFM segments score (default: the only one present)")(
-      "model", po::value<std::string>(),
-      "report attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
-      "by", po::value<std::string>(), "report attribution: channel|campaign")(
-      "from", po::value<std::string>(), "report attribution: start (YYYY-MM-DD or Unix ms)")(
-      "to", po::value<std::string>(), "report attribution: end, exclusive")("format", po::value<std::string>(),
-                                                                            "report attribution: json|csv")(
-      "currency", po::value<std::string>(), "report: currency of the revenue")("as_of", po::value<std::string>(),
-                                                                               "report clv: the calibration end")(
-      "months", po::value<std::string>(), "report clv: horizon in months")("top", po::value<std::string>(),
-                                                                           "report clv: how many customers to list")(
-      "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
-      "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
-      "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
-      "key-epoch", po::value<uint32_t>()->default_value(0), "blocklist: the brand key epoch")(
-      "default-region", po::value<std::string>()->default_value("US"), "blocklist: region for phone numbers")(
-      "command", po::value<std::vector<std::string>>(),
-      "serve | keys generate | keys rotate | blocklist | report attribution | report clv");
-  po::positional_options_description positional;
-  positional.add("command", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
-    if (vm.count("config")) {
-      std::ifstream file(vm["config"].as<std::string>());
-      if (!file) throw po::error("cannot read the config file");
-      po::store(po::parse_config_file(file, opts), vm);
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "waymark-collector: " << e.what() << "\n" << opts;
+  const po::options_description opts = collector_options();
+  auto parsed = parse_options(argc, argv, opts);
+  if (!parsed.ok()) {
+    std::cerr << "waymark-collector: " << parsed.status().message << "\n" << opts;
     return 2;
   }
+  const po::variables_map& vm = parsed.value();
   const auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (vm.count("help") || command.empty()) {
     std::cout << opts;

@@ -90,9 +90,9 @@ CollectorProcess::~CollectorProcess() {
   stop();
 }
 
-int CollectorProcess::stop() {
+int CollectorProcess::stop(int signal) {
   if (pid_ < 0) return -1;
-  kill(pid_, SIGTERM);
+  kill(pid_, signal);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -1,5 +1,5 @@
-// The demo's collector: `waymark-collector` started as a child process on 127.0.0.1 (any free port),
-// with its store and logs in the demo's work directory, stopped with SIGTERM.
+// `waymark-collector` started as a child process on 127.0.0.1 (any free port), with its store and logs
+// in a work directory, stopped with SIGTERM. Used by the demo and by the soak (tests/reliability).
 #pragma once
 
 #include <sys/types.h>
@@ -22,7 +22,7 @@ class CollectorProcess {
   CollectorProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log_file);
   ~CollectorProcess();
   uint16_t port() const { return port_; }
-  int stop();  // SIGTERM, waits; the exit code
+  int stop(int signal = 15);  // SIGTERM (or `signal`, e.g. SIGKILL), waits; the exit code (128 + signal if killed)
 
  private:
   pid_t pid_ = -1;

@@ -45,6 +45,14 @@ set +e; "$bin" serve --data-dir "$dir" --port 0 --segment "fans: channel.fax >= 
 [ "$rc" = 2 ] && grep -q "segment fans: unknown channel 'fax'.*at character 12" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --report-epsilon -1 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "report-epsilon" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0 --threads 0 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "threads must be between 1 and 256" "$dir/err"
+# A value holding a Boost placeholder made Program_options' error message loop forever (fuzz_config).
+set +e; timeout 10 "$bin" serve --port '%value%x' 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "port" "$dir/err"
+printf 'port = 0\nno-such-option = 1\n' > "$dir/unknown.conf"
+set +e; "$bin" serve --config "$dir/unknown.conf" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "no-such-option" "$dir/err"
 printf 'port = 0\ndata-dir = %s\napi-token = ops:0123456789abcdef:profiles:read\nblocked-pseudonyms = %s\n' \
   "$dir" "$dir/blocked.txt" > "$dir/api.conf"
 printf 'segment = pos_regulars: channel.pos[90d] >= 3\nsegment = lapsed: days_since_last_event > 60\n' >> "$dir/api.conf"

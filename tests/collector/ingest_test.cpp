@@ -13,6 +13,7 @@
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/test_support.hpp"
+#include "waymark/wire/v1/batch_generated.h"
 #include "waymark/wire/v1/envelope_generated.h"
 #include "wire/envelope.hpp"
 #include "wire/event_codec.hpp"
@@ -121,6 +122,24 @@ TEST_CASE("bad input is refused with its own status and reason, and nothing is s
                                seal({fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()}));
   CHECK(forged.status == 401);
   CHECK(forged.body == "bad_signature\n");
+
+  // A batch whose event blob has no bytes (fuzz_batch found the collector following a null pointer).
+  namespace w = waymark::wire::v1;
+  flatbuffers::FlatBufferBuilder batch;
+  const auto id = batch.CreateVector(std::vector<uint8_t>(16, 1));
+  const auto blobs =
+      batch.CreateVector(std::vector<flatbuffers::Offset<w::EventBlob>>{w::EventBlobBuilder(batch).Finish()});
+  w::BatchBuilder bb(batch);
+  bb.add_batch_id(id);
+  bb.add_sequence(1);
+  bb.add_events(blobs);
+  batch.Finish(bb.Finish(), "WMBT");
+  const auto no_bytes =
+      waymark::detail::seal_envelope({batch.GetBufferPointer(), batch.GetBufferPointer() + batch.GetSize()}, sk,
+                                     collector.public_key.data(), collector.key.key_id);
+  const Reply blobless = request(port, http::verb::post, "/v1/batches", no_bytes.value());
+  CHECK(blobless.status == 400);
+  CHECK(blobless.body == "malformed_batch\n");
   CHECK(collector.events() == 0);
   CHECK(request(port, http::verb::get, "/metrics").body.find("reason=\"unsealable\"") != std::string::npos);
 }

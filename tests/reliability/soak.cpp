@@ -30,6 +30,7 @@
 
 #include <sqlite3.h>
 
+#include "collector_process.hpp"
 #include "reliability/fault_proxy.hpp"
 
 extern char** environ;
@@ -52,7 +53,7 @@ struct Options {
   std::exit(2);
 }
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& out_file = "", const std::string& err_file = "") {
+pid_t spawn(const std::vector<std::string>& args, const std::string& out_file = "") {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -60,8 +61,6 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out_file = 
   posix_spawn_file_actions_init(&actions);
   if (!out_file.empty())
     posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (!err_file.empty())
-    posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -82,45 +81,6 @@ std::string read_file(const std::string& path) {
   s << f.rdbuf();
   return s.str();
 }
-
-// The real collector as a child process on a port of its own choosing.
-class CollectorProcess {
- public:
-  CollectorProcess(std::string exe, std::string dir) : exe_(std::move(exe)), dir_(std::move(dir)) {
-    const std::string out = dir_ + "/keys.out";
-    if (wait_for(spawn({exe_, "keys", "generate", "--data-dir", dir_ + "/collector", "--key-id", "1"}, out)) != 0) {
-      die("waymark-collector keys generate failed");
-    }
-    const std::string text = read_file(out);
-    const auto at = text.find("public_key=");
-    if (at == std::string::npos) die("no public_key in the output of keys generate");
-    public_key_ = text.substr(at + 11, 64);
-  }
-  const std::string& public_key() const { return public_key_; }
-
-  uint16_t start() {
-    const std::string log = dir_ + "/collector-" + std::to_string(++starts_) + ".log";
-    pid_ = spawn({exe_, "serve", "--data-dir", dir_ + "/collector", "--port", "0"}, "", log);
-    for (int i = 0; i < 300; ++i) {
-      const std::string text = read_file(log);
-      const auto at = text.find("listening on 127.0.0.1:");
-      if (at != std::string::npos) return static_cast<uint16_t>(std::atoi(text.c_str() + at + 23));
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    die("the collector did not start; see " + log);
-  }
-  // SIGKILL, or SIGTERM (graceful: drains, commits, exits 0). Returns the exit code.
-  int stop(int signal) {
-    kill(pid_, signal);
-    return wait_for(pid_);
-  }
-  std::string db() const { return dir_ + "/collector/collector.db"; }
-
- private:
-  std::string exe_, dir_, public_key_;
-  pid_t pid_ = 0;
-  int starts_ = 0;
-};
 
 // seq -> how many times the collector stores it.
 std::map<long long, int> collected(const std::string& db) {
@@ -169,7 +129,7 @@ Options parse(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   const Options opt = parse(argc, argv);
   std::string tmpl = (fs::temp_directory_path() / "waymark-soak-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) die("mkdtemp failed");
@@ -180,11 +140,20 @@ int main(int argc, char** argv) {
   const auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
 
-  CollectorProcess collector(opt.collector, dir);
+  const auto key = demo::CollectorProcess::generate_keys(opt.collector, dir + "/collector");
+  std::string key_hex;
+  for (const uint8_t b : key) key_hex += "0123456789abcdef"[b >> 4] + std::string(1, "0123456789abcdef"[b & 15]);
+  int starts = 0;
+  const auto start_collector = [&] {
+    return std::make_unique<demo::CollectorProcess>(
+        opt.collector, std::vector<std::string>{"serve", "--data-dir", dir + "/collector", "--port", "0"},
+        dir + "/collector-" + std::to_string(++starts) + ".log");
+  };
+  auto collector = start_collector();
   waymark::test::FaultProxy proxy(opt.seed, opt.fault_rate);
-  proxy.set_upstream(collector.start());
+  proxy.set_upstream(collector->port());
   const std::string url = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/v1/batches";
-  const std::vector<std::string> device = {opt.device, "record", store, url, collector.public_key(), "1", log};
+  const std::vector<std::string> device = {opt.device, "record", store, url, key_hex, "1", log};
   int lives = 0;
   const auto start_device = [&] {
     auto args = device;
@@ -202,14 +171,15 @@ int main(int argc, char** argv) {
     if (chance(opt.collector_share)) {
       proxy.set_upstream(0);
       if (chance(0.25)) {
-        if (const int rc = collector.stop(SIGTERM); rc != 0) die("the collector exited " + std::to_string(rc));
+        if (const int rc = collector->stop(SIGTERM); rc != 0) die("the collector exited " + std::to_string(rc));
         ++collector_terms;
       } else {
-        collector.stop(SIGKILL);
+        collector->stop(SIGKILL);
         ++collector_kills;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 300)));  // down for a while
-      proxy.set_upstream(collector.start());
+      collector = start_collector();
+      proxy.set_upstream(collector->port());
     } else {
       kill(pid, SIGKILL);
       wait_for(pid);
@@ -222,9 +192,9 @@ int main(int argc, char** argv) {
 
   // The device, restarted once more, uploads what it holds; faults stay on.
   const std::string drain_out = dir + "/drain.out";
-  const int drained = wait_for(spawn({opt.device, "drain", store, url, collector.public_key(), "1"}, drain_out));
+  const int drained = wait_for(spawn({opt.device, "drain", store, url, key_hex, "1"}, drain_out));
   const std::string stats = read_file(drain_out);
-  if (const int rc = collector.stop(SIGTERM); rc != 0) die("the collector exited " + std::to_string(rc));
+  if (const int rc = collector->stop(SIGTERM); rc != 0) die("the collector exited " + std::to_string(rc));
 
   // The device's log: b = record called, o = returned OK, f = failed.
   std::set<long long> begun, ok, failed;
@@ -239,7 +209,7 @@ int main(int argc, char** argv) {
       (tag == "b" ? begun : tag == "o" ? ok : failed).insert(seq);
     }
   }
-  const auto stored = collected(collector.db());
+  const auto stored = collected(dir + "/collector/collector.db");
   long long lost = 0, duplicated = 0, unexpected = 0, in_flight_kept = 0;
   for (const long long s : ok) lost += stored.count(s) == 0;
   for (const auto& [s, n] : stored) {
@@ -277,4 +247,6 @@ int main(int argc, char** argv) {
   fs::remove_all(dir);
   std::printf("soak: passed\n");
   return 0;
+} catch (const std::exception& e) {  // the collector would not start, or its keys not generate
+  die(e.what());
 }

@@ -1,0 +1,158 @@
+#include "config/options.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+namespace waymark::collector {
+
+namespace po = boost::program_options;
+
+namespace {
+
+Status invalid(std::string message) {
+  return detail::Error(WAYMARK_ERR_INVALID_ARGUMENT, std::move(message));
+}
+
+// Boost 1.74's error_with_option_name::what() replaces each placeholder (%value%, %option%, …) until
+// none is left, so a value or option name that contains one ("--port %value%x") never returns: the
+// collector hung at start (found by fuzz_config). The user's text loses its '%' before what() runs.
+struct Defused : po::error_with_option_name {
+  static std::string message(po::error_with_option_name& e) {
+    for (auto& entry : e.*(&Defused::m_substitutions)) std::replace(entry.second.begin(), entry.second.end(), '%', '_');
+    return e.what();
+  }
+};
+
+// Runs a Program_options call; its exceptions become INVALID_ARGUMENT with the user's message.
+template <typename F>
+Status guarded(F&& f) {
+  try {
+    f();
+  } catch (po::error_with_option_name& e) {
+    return invalid(Defused::message(e));
+  } catch (const std::exception& e) {  // po::error, and what a malformed file makes the parser throw
+    return invalid(e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+po::options_description collector_options() {
+  po::options_description opts(
+      "waymark-collector [serve|keys generate|keys rotate|blocklist|report attribution|report clv] [options]");
+  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                 "config file (key = value lines)")(
+      "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
+      "listen-address", po::value<std::string>()->default_value("127.0.0.1"), "IP address to listen on")(
+      "port", po::value<uint16_t>()->default_value(8080), "TCP port (0 = any free port)")(
+      "threads", po::value<int>()->default_value(2), "I/O threads (1..256)")(
+      "max-body-bytes", po::value<size_t>()->default_value(16u << 20), "largest accepted request body")(
+      "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
+      "api-token", po::value<std::vector<std::string>>()->composing(),
+      "query API bearer token name:secret:scope[,scope] (repeatable); scopes profiles:read, profiles:export, "
+      "identity:write, erasure:write, reports:read")(
+      "identity-limit", po::value<std::vector<std::string>>()->composing(),
+      "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
+      "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
+      "report-k", po::value<int>()->default_value(10), "reports merge rows of fewer distinct profiles into \"other\"")(
+      "report-epsilon", po::value<double>()->default_value(0),
+      "Laplace noise on released profile counts with this epsilon per count (0: none)")(
+      "segment", po::value<std::vector<std::string>>()->composing(),
+      "rule segment \"name: expression\" (repeatable), e.g. \"pos_regulars: channel.pos[90d] >= 3\"; see "
+      "docs/analytics.md")("segment-currency", po::value<std::string>(),
+                           "currency RFM segments score (default: the only one present)")(
+      "model", po::value<std::string>(),
+      "report attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
+      "by", po::value<std::string>(), "report attribution: channel|campaign")(
+      "from", po::value<std::string>(), "report attribution: start (YYYY-MM-DD or Unix ms)")(
+      "to", po::value<std::string>(), "report attribution: end, exclusive")("format", po::value<std::string>(),
+                                                                            "report attribution: json|csv")(
+      "currency", po::value<std::string>(), "report: currency of the revenue")("as_of", po::value<std::string>(),
+                                                                               "report clv: the calibration end")(
+      "months", po::value<std::string>(), "report clv: horizon in months")("top", po::value<std::string>(),
+                                                                           "report clv: how many customers to list")(
+      "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
+      "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
+      "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
+      "key-epoch", po::value<uint32_t>()->default_value(0), "blocklist: the brand key epoch")(
+      "default-region", po::value<std::string>()->default_value("US"), "blocklist: region for phone numbers")(
+      "command", po::value<std::vector<std::string>>(),
+      "serve | keys generate | keys rotate | blocklist | report attribution | report clv");
+  return opts;
+}
+
+Status parse_config(std::istream& in, const po::options_description& opts, po::variables_map& vm) {
+  return guarded([&] {
+    po::store(po::parse_config_file(in, opts), vm);
+    po::notify(vm);
+  });
+}
+
+Result<po::variables_map> parse_options(int argc, const char* const* argv, const po::options_description& opts) {
+  po::positional_options_description positional;
+  positional.add("command", -1);
+  po::variables_map vm;
+  Status s =
+      guarded([&] { po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm); });
+  if (!s.ok()) return s;
+  if (vm.count("config")) {
+    std::ifstream file(vm["config"].as<std::string>());
+    if (!file) return invalid("cannot read the config file " + vm["config"].as<std::string>());
+    s = parse_config(file, opts, vm);
+  } else {
+    s = guarded([&] { po::notify(vm); });
+  }
+  if (!s.ok()) return s;
+  return vm;
+}
+
+Result<ReportPrivacy> report_privacy(const po::variables_map& vm) {
+  ReportPrivacy p{vm["report-k"].as<int>(), vm["report-epsilon"].as<double>()};
+  if (p.k < 1 || !std::isfinite(p.epsilon) || p.epsilon < 0) {
+    return invalid("report-k must be at least 1 and report-epsilon a finite number >= 0 (0: no noise)");
+  }
+  return p;
+}
+
+Result<ServeSettings> serve_settings(const po::variables_map& vm) {
+  ServeSettings s;
+  const auto list = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  for (const auto& spec : list("identity-limit")) {
+    if (!s.rules.set_limit(spec)) {
+      return invalid("identity-limit must be <kind>=<n> for a linking kind, e.g. email=5 (got " + spec + ")");
+    }
+  }
+  auto privacy = report_privacy(vm);
+  if (!privacy.ok()) return privacy.status();
+  s.privacy = privacy.value();
+  for (const auto& spec : list("segment")) {
+    auto rule = analytics::parse_rule_segment(spec);
+    if (!rule.ok()) return rule.status();
+    for (const auto& other : s.segments) {
+      if (other.name == rule.value().name) return invalid("segment " + other.name + " is defined twice");
+    }
+    s.segments.push_back(std::move(rule.value()));
+  }
+  if (vm.count("segment-currency")) s.segment_currency = vm["segment-currency"].as<std::string>();
+  for (const auto& spec : list("api-token")) {
+    std::string error;
+    auto t = parse_api_token(spec, &error);
+    if (!t) return invalid(error);
+    s.tokens.push_back(std::move(*t));
+  }
+  s.server.address = vm["listen-address"].as<std::string>();
+  s.server.port = vm["port"].as<uint16_t>();
+  s.server.threads = vm["threads"].as<int>();
+  s.server.max_body_bytes = vm["max-body-bytes"].as<size_t>();
+  s.server.read_timeout_ms = vm["read-timeout-ms"].as<int64_t>();
+  if (s.server.threads < 1 || s.server.threads > 256) return invalid("threads must be between 1 and 256");
+  if (s.server.max_body_bytes < 1024) return invalid("max-body-bytes must be at least 1024");
+  if (s.server.read_timeout_ms < 1) return invalid("read-timeout-ms must be at least 1");
+  return s;
+}
+
+}  // namespace waymark::collector
