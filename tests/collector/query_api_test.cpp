@@ -158,6 +158,14 @@ TEST_CASE("query API: 401 without a valid token, 403 without the scope", "[api]"
   CHECK(api_post(port, "/v1/erasure", R"({"profile_id": 424242})", Collector::kAdminToken).status == 404);
   CHECK(api_post(port, "/v1/unmerge", R"({"event_id": "xyz"})", Collector::kAdminToken).status == 400);
   CHECK(api_get(port, "/v1/erasure", Collector::kAdminToken).status == 405);
+  // Traversal in paths reaches nothing else: an export (a scope the token lacks) or another route.
+  for (const char* path :
+       {"/v1/profiles/1/../1/export", "/v1/profiles/../profiles/1/export", "/v1/profiles/1/..%2Fexport",
+        "/v1/profiles/%2e%2e/metrics", "/v1/../metrics", "/v1/profiles/1/export/..", "//v1/profiles/1/export"}) {
+    CAPTURE(path);
+    const int status = api_get(port, path, Collector::kReadToken).status;
+    CHECK((status == 400 || status == 403 || status == 404));
+  }
   std::string error;
   CHECK_FALSE(waymark::collector::parse_api_token("a:short:profiles:read", &error));
   CHECK_FALSE(waymark::collector::parse_api_token("a:0123456789abcdef:root", &error));
