@@ -12,6 +12,12 @@ packages=(
   python3 python3-pip python3-setuptools python3-wheel
 )
 
+# Node.js for the Node binding: the machine's own when it has one (its headers come with it),
+# else Debian's, with the headers in libnode-dev.
+if ! command -v node >/dev/null 2>&1 || [ ! -f /usr/include/node/node_api.h ]; then
+  if ! command -v node >/dev/null 2>&1; then packages+=(nodejs libnode-dev); fi
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
