@@ -9,7 +9,7 @@ packages=(
   libsqlite3-dev catch2 libzstd-dev libphonenumber-dev libicu-dev
   libbenchmark-dev libssl-dev openssl ninja-build pkg-config cmake g++ clang-format
   clang libclang-rt-14-dev valgrind
-  python3 python3-pip python3-setuptools python3-wheel
+  python3 python3-pip python3-setuptools python3-wheel default-jdk-headless junit5
 )
 
 # Node.js for the Node binding: the machine's own when it has one (its headers come with it),
