@@ -45,6 +45,8 @@ set +e; "$bin" serve --data-dir "$dir" --port 0 --segment "fans: channel.fax >= 
 [ "$rc" = 2 ] && grep -q "segment fans: unknown channel 'fax'.*at character 12" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --report-epsilon -1 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "report-epsilon" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0070000 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "port must be between 0 and 65535" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --threads 0 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "threads must be between 1 and 256" "$dir/err"
 # A value holding a Boost placeholder made Program_options' error message loop forever (fuzz_config).

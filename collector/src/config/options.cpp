@@ -46,7 +46,7 @@ po::options_description collector_options() {
                                                  "config file (key = value lines)")(
       "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
       "listen-address", po::value<std::string>()->default_value("127.0.0.1"), "IP address to listen on")(
-      "port", po::value<uint16_t>()->default_value(8080), "TCP port (0 = any free port)")(
+      "port", po::value<int>()->default_value(8080), "TCP port (0 = any free port)")(
       "threads", po::value<int>()->default_value(2), "I/O threads (1..256)")(
       "max-body-bytes", po::value<size_t>()->default_value(16u << 20), "largest accepted request body")(
       "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
@@ -145,7 +145,11 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
     s.tokens.push_back(std::move(*t));
   }
   s.server.address = vm["listen-address"].as<std::string>();
-  s.server.port = vm["port"].as<uint16_t>();
+  // Read as int and checked here: Boost 1.74's lexical_cast to unsigned short overflows a signed int
+  // on the way for long digit strings (UBSan, found by fuzz_config).
+  const int port = vm["port"].as<int>();
+  if (port < 0 || port > 65535) return invalid("port must be between 0 and 65535");
+  s.server.port = static_cast<uint16_t>(port);
   s.server.threads = vm["threads"].as<int>();
   s.server.max_body_bytes = vm["max-body-bytes"].as<size_t>();
   s.server.read_timeout_ms = vm["read-timeout-ms"].as<int64_t>();
