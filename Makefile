@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan test-tsan test-valgrind soak bench bench-build demo fuzz fuzz-long format format-check clean
+.PHONY: deps test test-asan test-tsan test-valgrind test-aarch64 test-armhf test-all soak bench bench-build demo fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -41,6 +41,24 @@ test-valgrind: deps
 	$(VALGRIND) $(BUILD)/default/tests/waymark_unit_tests "[capi],[consent],[shared],[faults],[privacy]"
 	rm -rf $(BUILD)/default/tests/valgrind_c_header_store
 	$(VALGRIND) $(BUILD)/default/tests/waymark_c_header_test $(BUILD)/default/tests/valgrind_c_header_store
+
+# Kiosk/POS boards: cross-build the SDK (no collector, no libphonenumber) and run its own tests under
+# qemu (cmake/toolchains, tests/sdk_only). Prints the stripped size of libwaymark.so (docs/footprint.md).
+# CROSS_ARGS=-DWAYMARK_WITH_BUILTIN_TRANSPORT=OFF: without the SDK's own HTTP client (host transport only).
+test-aarch64 test-armhf: test-%:
+	@./scripts/install-cross-deps.sh $(if $(filter aarch64,$*),arm64,armhf)
+	cmake -S . -B $(BUILD)/$* -G $(GENERATOR) -DCMAKE_BUILD_TYPE=MinSizeRel -DWAYMARK_SDK_ONLY=ON \
+	  -DWAYMARK_WITH_LIBPHONENUMBER=OFF $(CROSS_ARGS) \
+	  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/$(if $(filter aarch64,$*),aarch64-linux-gnu,arm-linux-gnueabihf).cmake
+	cmake --build $(BUILD)/$* -j $(JOBS)
+	cd $(BUILD)/$* && ctest --output-on-failure
+	$(if $(filter aarch64,$*),aarch64-linux-gnu,arm-linux-gnueabihf)-strip -o $(BUILD)/$*/libwaymark.stripped.so \
+	  $(BUILD)/$*/sdk/libwaymark.so
+	@echo "BENCH libwaymark_so_stripped_$* $$(stat -c %s $(BUILD)/$*/libwaymark.stripped.so) bytes"
+
+# Everything CI runs plus the ARM boards (too slow for every CI run: apt for two architectures and two
+# cross builds).
+test-all: test test-asan test-tsan test-valgrind test-aarch64 test-armhf
 
 # The soak (tests/reliability): SOAK_KILLS kill -9's of a durable-mode device process and of the
 # collector, with the fault proxy between them; prints the counts, fails on any lost or duplicated event.

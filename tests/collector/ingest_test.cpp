@@ -127,8 +127,9 @@ TEST_CASE("bad input is refused with its own status and reason, and nothing is s
   namespace w = waymark::wire::v1;
   flatbuffers::FlatBufferBuilder batch;
   const auto id = batch.CreateVector(std::vector<uint8_t>(16, 1));
-  const auto blobs =
-      batch.CreateVector(std::vector<flatbuffers::Offset<w::EventBlob>>{w::EventBlobBuilder(batch).Finish()});
+  // A table without fields, as a hostile encoder sends it (the generated builder would assert).
+  const flatbuffers::Offset<w::EventBlob> empty_blob(batch.EndTable(batch.StartTable()));
+  const auto blobs = batch.CreateVector(std::vector<flatbuffers::Offset<w::EventBlob>>{empty_blob});
   w::BatchBuilder bb(batch);
   bb.add_batch_id(id);
   bb.add_sequence(1);

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <sodium.h>
+
 #include "support/receiver.hpp"
 #include "support/test_support.hpp"
 
@@ -89,7 +91,10 @@ TEST_CASE("an unreadable CA file is a clear error at open", "[sync][tls]") {
   TempDir dir;
   ClientConfig config;
   config.collector_url = "https://127.0.0.1:9/v1/batches";
-  config.collector_keys = {{1, {1}}};
+  std::array<uint8_t, 32> pk{};
+  uint8_t sk[64];
+  crypto_sign_keypair(pk.data(), sk);
+  config.collector_keys = {{1, pk}};
   config.tls_ca_file = "/nonexistent/ca.pem";
   waymark_client_t* c = nullptr;
   CHECK(open_client(dir.store(), config, &c) == WAYMARK_ERR_INVALID_ARGUMENT);

@@ -157,6 +157,9 @@ TEST_CASE("collector key rotation: the newest key seals, any listed key may sign
   waymark_options_t* o = nullptr;
   REQUIRE(waymark_options_new(&o) == WAYMARK_OK);
   CHECK(waymark_options_set_collector_url(o, "ftp://x/", 8) == WAYMARK_ERR_INVALID_ARGUMENT);
+  const uint8_t not_a_key[32] = {1};  // the identity point: nothing can be sealed to it
+  CHECK(waymark_options_add_collector_key(o, not_a_key, 32, 1) == WAYMARK_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(waymark_last_error_message()).find("not an Ed25519 public key") != std::string::npos);
   CHECK(waymark_options_set_collector_url(o, "http://127.0.0.1:99999/", 23) == WAYMARK_ERR_INVALID_ARGUMENT);
   waymark_options_free(o);
 }

@@ -119,8 +119,11 @@ class Run {
 
   async collector_events(s) { check(s, await acceptedEvents(this.collector.port)); return Status.OK; }
 
-  stop() {
-    if (this.collector) this.collector.child.kill('SIGTERM');
+  async stop() {
+    if (!this.collector) return;
+    const exited = new Promise((resolve) => this.collector.child.once('exit', resolve));
+    this.collector.child.kill('SIGTERM');
+    await exited;
   }
 }
 
@@ -137,7 +140,7 @@ for (const c of doc.cases) {
         assert.strictEqual(await run.step(s), s.expect || 'OK', `step ${i} (${s.op})`);
       }
     } finally {
-      run.stop();
+      await run.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -214,6 +214,7 @@ WAYMARK_API waymark_status_t waymark_options_set_brand_key(waymark_options_t* op
  * Adds a collector public key (Ed25519, 32 bytes) with its key id. Batches are sealed to its
  * X25519 form and receipts must be signed by it. May be called several times during a key
  * rotation: the highest key id seals new batches, receipts from any listed key id are accepted.
+ * INVALID_ARGUMENT when it is not 32 bytes or not a usable Ed25519 public key.
  */
 WAYMARK_API waymark_status_t waymark_options_add_collector_key(waymark_options_t* options, const uint8_t* public_key,
                                                                size_t key_len, uint32_t key_id);

@@ -240,6 +240,11 @@ waymark_status_t waymark_options_add_collector_key(waymark_options_t* o, const u
                                                    uint32_t key_id) {
   WAYMARK_OPTIONS_GUARD(o);
   if (pk == nullptr || len != 32) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "collector key must be 32 bytes");
+  // Batches are sealed to the key's X25519 form: a key without one could never upload.
+  uint8_t x25519[32];
+  if (crypto_sign_ed25519_pk_to_curve25519(x25519, pk) != 0) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "collector key is not an Ed25519 public key");
+  }
   return guarded([&] {
     std::array<uint8_t, 32> k{};
     std::memcpy(k.data(), pk, 32);

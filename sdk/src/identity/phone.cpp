@@ -43,8 +43,22 @@ Status normalize_phone(NormalizedId& id, const std::string& default_region) {
 
 #else
 
+// E.164 as people write it: '+' and digits, with spaces, '-', '.', '(' and ')' between them dropped.
 Status normalize_phone(NormalizedId& id, const std::string&) {
-  if (!is_e164(id.view())) {
+  char compact[17];
+  size_t n = 0;
+  bool fits = true;
+  for (const char c : id.view()) {
+    if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')') continue;
+    if (n == sizeof compact) {
+      fits = false;
+      break;
+    }
+    compact[n++] = c;
+  }
+  const bool ok = fits && is_e164(std::string_view(compact, n)) && id.assign(std::string_view(compact, n));
+  sodium_memzero(compact, sizeof compact);
+  if (!ok) {
     return Error(WAYMARK_ERR_INVALID_IDENTIFIER,
                  "phone number must be in E.164 form (+<country><number>): built without libphonenumber");
   }

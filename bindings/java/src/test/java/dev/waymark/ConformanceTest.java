@@ -294,8 +294,11 @@ class ConformanceTest {
       return b.build();
     }
 
-    void stop() {
-      if (collector != null) collector.process.destroy();
+    void stop() throws InterruptedException {
+      if (collector != null) {
+        collector.process.destroy(); // SIGTERM: it commits, checkpoints and exits
+        collector.process.waitFor();
+      }
     }
   }
 
