@@ -97,10 +97,10 @@ static bool int_arg(napi_env env, napi_value v, const char* what, int64_t* out) 
   return false;
 }
 
-static napi_value make_error(napi_env env, waymark_status_t status) {
+/* An Error with `status` and `code`; `message` is the library's (thread-local: read on its thread). */
+static napi_value make_error(napi_env env, waymark_status_t status, const char* message) {
   const char* name = waymark_status_name(status);
   const char* code = strncmp(name, "WAYMARK_", 8) == 0 ? name + 8 : name;
-  const char* message = waymark_last_error_message();
   napi_value msg, code_v, status_v, err;
   char text[512];
   snprintf(text, sizeof text, "%s: %s", code, message);
@@ -115,7 +115,7 @@ static napi_value make_error(napi_env env, waymark_status_t status) {
 /* Returns the status as a JS number when it is not an error; throws (and returns NULL) otherwise. */
 static napi_value result(napi_env env, waymark_status_t status) {
   if (status < 0) {
-    napi_throw(env, make_error(env, status));
+    napi_throw(env, make_error(env, status, waymark_last_error_message()));
     return NULL;
   }
   napi_value v;
@@ -480,17 +480,7 @@ static void flush_complete(napi_env env, napi_status status, void* data) {
     napi_resolve_deferred(env, w->deferred, undefined);
   } else {
     const waymark_status_t st = status == napi_ok ? w->status : WAYMARK_ERR_INTERNAL;
-    const char* name = waymark_status_name(st);
-    const char* code = strncmp(name, "WAYMARK_", 8) == 0 ? name + 8 : name;
-    char text[320];
-    snprintf(text, sizeof text, "%s: %s", code, w->message);
-    napi_value msg, code_v, status_v, err;
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-    napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v);
-    napi_create_int32(env, st, &status_v);
-    napi_create_error(env, code_v, msg, &err);
-    napi_set_named_property(env, err, "status", status_v);
-    napi_reject_deferred(env, w->deferred, err);
+    napi_reject_deferred(env, w->deferred, make_error(env, st, w->message));
   }
   napi_delete_reference(env, w->keep);
   napi_delete_async_work(env, w->work);
