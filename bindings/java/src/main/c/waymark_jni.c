@@ -202,8 +202,9 @@ JNIEXPORT jint JNICALL Java_dev_waymark_Native_open(JNIEnv* env, jclass cls, jby
   if (s == WAYMARK_OK) s = set_bytes(env, o, collector_url, waymark_options_set_collector_url);
   if (s == WAYMARK_OK) {
     Bytes k;
-    if (!bytes_of(env, brand_key, &k)) return WAYMARK_ERR_NO_MEMORY;
-    s = waymark_options_set_brand_key(o, (const uint8_t*)k.data, k.len, (uint32_t)key_epoch);
+    s = bytes_of(env, brand_key, &k)
+            ? waymark_options_set_brand_key(o, (const uint8_t*)k.data, k.len, (uint32_t)key_epoch)
+            : WAYMARK_ERR_NO_MEMORY;
     wipe(&k);
   }
   if (s == WAYMARK_OK) s = waymark_options_set_device_mode(o, (waymark_device_mode_t)device_mode);
@@ -214,8 +215,9 @@ JNIEXPORT jint JNICALL Java_dev_waymark_Native_open(JNIEnv* env, jclass cls, jby
     jint id = 0;
     Bytes k;
     (*env)->GetIntArrayRegion(env, key_ids, i, 1, &id);
-    if (!bytes_of(env, element(env, keys, i), &k)) return WAYMARK_ERR_NO_MEMORY;
-    s = waymark_options_add_collector_key(o, (const uint8_t*)k.data, k.len, (uint32_t)id);
+    s = bytes_of(env, element(env, keys, i), &k)
+            ? waymark_options_add_collector_key(o, (const uint8_t*)k.data, k.len, (uint32_t)id)
+            : WAYMARK_ERR_NO_MEMORY;
     free(k.data);
   }
   if (s == WAYMARK_OK && retry != NULL) {
