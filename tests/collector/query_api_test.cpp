@@ -3,7 +3,9 @@
 // erasure with a signed receipt.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -70,6 +72,12 @@ struct Shop {
     identify(kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-2002");
     REQUIRE(track(kiosk, "kiosk_scan") == WAYMARK_OK);
     for (auto* c : {phone, laptop, kiosk}) REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+    // Identity resolution follows ingest in the background: wait until it has caught up (on a loaded
+    // machine it lagged the first queries, and unmerge then saw fewer profiles).
+    for (int i = 0; i < 500 && collector.store->pending_events().value() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(collector.store->pending_events().value() == 0);
   }
   ~Shop() {
     for (auto* c : {phone, laptop, kiosk}) {
