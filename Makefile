@@ -45,15 +45,17 @@ test-valgrind: deps
 # Kiosk/POS boards: cross-build the SDK (no collector, no libphonenumber) and run its own tests under
 # qemu (cmake/toolchains, tests/sdk_only). Prints the stripped size of libwaymark.so (docs/footprint.md).
 # CROSS_ARGS=-DWAYMARK_WITH_BUILTIN_TRANSPORT=OFF: without the SDK's own HTTP client (host transport only).
+CROSS_TRIPLET_aarch64 = aarch64-linux-gnu
+CROSS_TRIPLET_armhf = arm-linux-gnueabihf
+CROSS_DPKG_ARCH_aarch64 = arm64
+CROSS_DPKG_ARCH_armhf = armhf
 test-aarch64 test-armhf: test-%:
-	@./scripts/install-cross-deps.sh $(if $(filter aarch64,$*),arm64,armhf)
+	@./scripts/install-cross-deps.sh $(CROSS_DPKG_ARCH_$*)
 	cmake -S . -B $(BUILD)/$* -G $(GENERATOR) -DCMAKE_BUILD_TYPE=MinSizeRel -DWAYMARK_SDK_ONLY=ON \
-	  -DWAYMARK_WITH_LIBPHONENUMBER=OFF $(CROSS_ARGS) \
-	  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/$(if $(filter aarch64,$*),aarch64-linux-gnu,arm-linux-gnueabihf).cmake
+	  -DWAYMARK_WITH_LIBPHONENUMBER=OFF $(CROSS_ARGS) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/$(CROSS_TRIPLET_$*).cmake
 	cmake --build $(BUILD)/$* -j $(JOBS)
 	cd $(BUILD)/$* && ctest --output-on-failure
-	$(if $(filter aarch64,$*),aarch64-linux-gnu,arm-linux-gnueabihf)-strip -o $(BUILD)/$*/libwaymark.stripped.so \
-	  $(BUILD)/$*/sdk/libwaymark.so
+	$(CROSS_TRIPLET_$*)-strip -o $(BUILD)/$*/libwaymark.stripped.so $(BUILD)/$*/sdk/libwaymark.so
 	@echo "BENCH libwaymark_so_stripped_$* $$(stat -c %s $(BUILD)/$*/libwaymark.stripped.so) bytes"
 
 # Everything CI runs plus the ARM boards (too slow for every CI run: apt for two architectures and two

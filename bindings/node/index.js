@@ -38,13 +38,16 @@ class WaymarkError extends Error {
   }
 }
 
-// The addon throws plain Errors carrying status and code; give them their class.
+// The addon throws (and rejects with) plain Errors carrying status and code; give them their class.
+function typed(e) {
+  return e && typeof e.status === 'number' && !(e instanceof WaymarkError) ? new WaymarkError(e.status, e.code, e.message) : e;
+}
+
 function call(fn) {
   try {
     return fn();
   } catch (e) {
-    if (e && typeof e.status === 'number') throw new WaymarkError(e.status, e.code, e.message);
-    throw e;
+    throw typed(e);
   }
 }
 
@@ -101,10 +104,9 @@ class Client {
   /** Resolves once everything recorded so far is stored (and acknowledged by the collector, if any). */
   async flush(timeoutMs = 30000) {
     try {
-      await call(() => native.flush(this._handle, timeoutMs));
+      await native.flush(this._handle, timeoutMs);
     } catch (e) {
-      if (e && typeof e.status === 'number' && !(e instanceof WaymarkError)) throw new WaymarkError(e.status, e.code, e.message);
-      throw e;
+      throw typed(e);
     }
   }
 
