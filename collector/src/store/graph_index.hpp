@@ -1,38 +1,23 @@
 // The identity graph's working set in memory: every node by key with its profile, and every
 // profile's members and kind counts. The SQLite store keeps it in step with the database inside
 // the writer lock, and rebuilds it from the database whenever a transaction does not commit.
+//
+// Resolution looks up every identifier of every event here, so the layout is flat: nodes live in
+// one deque (stable addresses), found through an open-addressing table of fingerprints and
+// indexes (one probe touches one cache line, not a chain of heap nodes); profiles are a vector
+// indexed by profile id (ids are the profiles table's dense row ids). Slot ids come from devices,
+// so the table hashes with SipHash under a per-process random key: no client can aim collisions.
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <cstring>
-#include <string_view>
-#include <unordered_map>
+#include <memory>
 #include <unordered_set>
 #include <vector>
 
 #include "identity/rules.hpp"
 
 namespace waymark::collector {
-
-// A node key: a 32-byte re-keyed pseudonym or a 16-byte slot id (both uniformly random).
-struct NodeKey {
-  std::array<uint8_t, 32> b{};
-  uint8_t len = 0;
-  NodeKey() = default;
-  NodeKey(const uint8_t* key, size_t n) : len(static_cast<uint8_t>(n < 32 ? n : 32)) {
-    std::memcpy(b.data(), key, len);
-  }
-  bool operator==(const NodeKey& o) const { return len == o.len && std::memcmp(b.data(), o.b.data(), len) == 0; }
-};
-
-struct NodeKeyHash {
-  size_t operator()(const NodeKey& k) const {
-    size_t h;
-    std::memcpy(&h, k.b.data(), sizeof h);  // random bytes already
-    return h ^ k.len;
-  }
-};
 
 class GraphIndex {
  public:
@@ -46,17 +31,16 @@ class GraphIndex {
     KindCounts counts;  // members that are not blocked
   };
 
+  GraphIndex();
+  GraphIndex(const GraphIndex&) = delete;  // blocked_ hashes with seed_ by address
+  GraphIndex& operator=(const GraphIndex&) = delete;
   bool valid() const { return valid_; }
-  void invalidate() {
-    nodes_.clear();
-    profiles_.clear();
-    blocked_.clear();
-    valid_ = false;
-  }
+  void invalidate();
   void mark_valid() { valid_ = true; }
 
   Node* find(const uint8_t* key, size_t len);
   Node* add(const uint8_t* key, size_t len, const Node& n);
+  // The profile's members and counts, or null when it has no member.
   const Profile* profile(int64_t id) const;
   // Moves the smaller profile's members into the larger; returns the survivor.
   int64_t merge(int64_t a, int64_t b);
@@ -64,14 +48,47 @@ class GraphIndex {
   void set_blocked(Node* n);
   void remove(const uint8_t* key, size_t len);
   // Keys that never become nodes (the brand's junk list and unmerged identifiers).
-  bool is_blocked_key(const uint8_t* key, size_t len) const { return blocked_.count(NodeKey(key, len)) != 0; }
-  void block_key(const uint8_t* key, size_t len) { blocked_.insert(NodeKey(key, len)); }
+  bool is_blocked_key(const uint8_t* key, size_t len) const;
+  void block_key(const uint8_t* key, size_t len);
 
  private:
+  // A key of up to 32 bytes (re-keyed pseudonyms are 32, slot ids 16).
+  struct Key {
+    std::array<uint8_t, 32> b{};
+    uint8_t len = 0;
+    Key() = default;
+    Key(const uint8_t* key, size_t n);
+    bool operator==(const Key& o) const;
+  };
+  struct KeyHash {
+    const uint8_t* seed;
+    size_t operator()(const Key& k) const;
+  };
+  struct Entry {
+    Key key;
+    Node node;
+  };
+  uint64_t hash(const uint8_t* key, size_t len) const;
+  // The table position holding `key`, or the empty position where it would go.
+  size_t probe(const Key& key, uint64_t h) const;
+  void grow();
+  Entry& entry(size_t index) { return chunks_[index >> kChunkBits][index & (kChunk - 1)]; }
+  const Entry& entry(size_t index) const { return chunks_[index >> kChunkBits][index & (kChunk - 1)]; }
+  size_t new_entry();
+  Profile& profile_slot(int64_t id);
   void detach(Node* n);
-  std::unordered_map<NodeKey, Node, NodeKeyHash> nodes_;  // element addresses are stable
-  std::unordered_map<int64_t, Profile> profiles_;
-  std::unordered_set<NodeKey, NodeKeyHash> blocked_;
+
+  std::array<uint8_t, 16> seed_{};
+  // Entries in fixed chunks: addresses stay stable and a position is two shifts away (a deque's
+  // 512-byte blocks would hold 7 entries each).
+  static constexpr size_t kChunkBits = 12, kChunk = size_t{1} << kChunkBits;
+  std::vector<std::unique_ptr<Entry[]>> chunks_;
+  size_t entries_ = 0;           // positions handed out
+  std::vector<uint32_t> free_;   // positions left by remove()
+  std::vector<uint64_t> table_;  // hash's high 32 bits << 32 | entry position + 1; 0 = empty
+  size_t used_ = 0;              // occupied table positions
+  std::vector<Profile> profiles_;
+  std::unordered_set<Key, KeyHash> blocked_;
   bool valid_ = false;
 };
 
