@@ -48,6 +48,21 @@ class ClientTest(unittest.TestCase):
                 with open(os.path.join(root, name), "rb") as f:
                     self.assertNotIn(b"jane.doe", f.read().lower())
 
+    def test_record_batch(self):
+        with Client(self.options) as c:
+            c.set_consent(Purpose.ANALYTICS, True, policy_version="2026-01")
+            lines = [Event(EventType.TRACK, "line"), Event(EventType.TRACK, "ad", purpose=Purpose.ADVERTISING)]
+            self.assertEqual(c.record_batch(lines), [Status.OK, Status.DROPPED_NO_CONSENT])
+            with self.assertRaises(WaymarkError) as e:
+                c.record_batch([])
+            self.assertEqual(e.exception.status, Status.ERR_INVALID_ARGUMENT)
+            with self.assertRaises(WaymarkError) as e:
+                c.record_batch([Event(EventType.TRACK, "x")] * 1001)
+            self.assertEqual(e.exception.status, Status.ERR_TOO_LARGE)
+            c.flush(5000)
+            self.assertEqual(c.stats()["queued"], 2)  # consent and the one consented line
+            self.assertEqual(c.stats()["refused"], 1)
+
     def test_library_errors_carry_their_status(self):
         with Client(self.options) as c:
             c.set_consent(Purpose.ANALYTICS, True)

@@ -359,6 +359,21 @@ class Client:
         finally:
             _lib.waymark_event_free(native)
 
+    def record_batch(self, events: "list[Event]") -> "list[Status]":
+        """Records up to 1000 events as one unit (durable: one commit for all). Returns each event's
+        status (OK, or DROPPED_NO_CONSENT: not stored, counted); on an error nothing is stored."""
+        natives = []
+        try:
+            for event in events:
+                natives.append(_native_event(event))
+            array = (ctypes.c_void_p * len(natives))(*natives)
+            statuses = (ctypes.c_int * len(natives))()
+            _check(_lib.waymark_client_record_batch(self._handle, array, len(natives), statuses))
+            return [Status(s) for s in statuses]
+        finally:
+            for native in natives:
+                _lib.waymark_event_free(native)
+
     def identify(self, kind: IdKind, value: Text) -> Status:
         """Attaches an identifier to the current customer (normalised and pseudonymised in the library)."""
         v = _bytes(value, "identifier")

@@ -51,6 +51,7 @@ _SIGNATURES = {
         [Handle, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t],
     ),
     "waymark_client_record": (Status, [Handle, Handle]),
+    "waymark_client_record_batch": (Status, [Handle, _c.POINTER(Handle), _c.c_size_t, _c.POINTER(_c.c_int)]),
     "waymark_client_identify": (Status, [Handle, _c.c_int, _c.c_char_p, _c.c_size_t]),
     "waymark_client_pseudonymize": (Status, [Handle, _c.c_int, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t]),
     "waymark_client_set_consent": (Status, [Handle, _c.c_int, _c.c_int, _c.c_char_p, _c.c_size_t]),

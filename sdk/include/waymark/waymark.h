@@ -171,6 +171,7 @@ typedef enum waymark_export_format_e {
 #define WAYMARK_MAX_PROPERTIES 64        /* properties per event */
 #define WAYMARK_MAX_IDENTIFIER_BYTES 512 /* raw identifier input */
 #define WAYMARK_MAX_EVENT_BYTES 65536    /* encoded event */
+#define WAYMARK_MAX_BATCH_EVENTS 1000    /* events per waymark_client_record_batch call */
 
 /* ---------------------------------------------------------------- options */
 
@@ -391,6 +392,22 @@ WAYMARK_API waymark_status_t waymark_event_set_campaign(waymark_event_t* event, 
  * TOO_LARGE, STORE_IO, STORE_FULL (durable mode; not stored).
  */
 WAYMARK_API waymark_status_t waymark_client_record(waymark_client_t* client, const waymark_event_t* event);
+
+/**
+ * Records `count` events (1..WAYMARK_MAX_BATCH_EVENTS, each borrowed) for the current
+ * customer as one unit: a basket's line items, a screen's impressions. Durable: they share
+ * one commit and one fsync, and the call returns once it is on disk; this is how a durable
+ * recorder goes faster than one fsync per call (docs/decisions/0003). Async: one enqueue.
+ * `statuses` (optional, `count` entries) receives each event's status: OK (stored) or
+ * DROPPED_NO_CONSENT (not stored, counted as refused). Returns OK when every event was
+ * stored, DROPPED_NO_CONSENT when some were refused for consent and the others stored;
+ * on any error nothing is stored and every status is that error: INVALID_ARGUMENT (a
+ * NULL array or event, count 0), TOO_LARGE (count, or an event; the message names it),
+ * CLOSED, NO_CUSTOMER, QUEUE_FULL (async: all dropped, counted), STORE_IO, STORE_FULL,
+ * TIMEOUT. Thread-safe.
+ */
+WAYMARK_API waymark_status_t waymark_client_record_batch(waymark_client_t* client, const waymark_event_t* const* events,
+                                                         size_t count, waymark_status_t* statuses);
 
 /* ---------------------------------------------------------------- identity */
 

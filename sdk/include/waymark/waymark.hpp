@@ -142,6 +142,16 @@ class Client {
   // WAYMARK_OK, or WAYMARK_STORE_RECOVERED when a corrupt store was replaced.
   waymark_status_t open_status() const noexcept { return open_status_; }
   waymark_status_t record(const Event& e) { return check(waymark_client_record(handle_, e.get())); }
+  /** Records `events` as one unit (one commit); `statuses`, when given, gets one status per event. */
+  waymark_status_t record_batch(const std::vector<const Event*>& events,
+                                std::vector<waymark_status_t>* statuses = nullptr) {
+    std::vector<const waymark_event_t*> raw;
+    raw.reserve(events.size());
+    for (const Event* e : events) raw.push_back(e == nullptr ? nullptr : e->get());
+    if (statuses != nullptr) statuses->assign(events.size(), WAYMARK_OK);
+    return check(
+        waymark_client_record_batch(handle_, raw.data(), raw.size(), statuses != nullptr ? statuses->data() : nullptr));
+  }
   waymark_status_t identify(waymark_id_kind_t kind, std::string_view v) {
     return check(waymark_client_identify(handle_, kind, v.data(), v.size()));
   }

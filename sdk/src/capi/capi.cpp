@@ -574,6 +574,27 @@ waymark_status_t waymark_client_record(waymark_client_t* client, const waymark_e
   return with_client(client, [&](waymark::detail::Client& c) { return c.record(event->draft); });
 }
 
+waymark_status_t waymark_client_record_batch(waymark_client_t* client, const waymark_event_t* const* events,
+                                             size_t count, waymark_status_t* statuses) {
+  waymark_status_t rc;
+  if (events == nullptr || count == 0) {
+    rc = fail(WAYMARK_ERR_INVALID_ARGUMENT, "events is NULL or count is 0");
+  } else if (count > WAYMARK_MAX_BATCH_EVENTS) {
+    rc = fail(WAYMARK_ERR_TOO_LARGE, "more than WAYMARK_MAX_BATCH_EVENTS events");
+  } else if (std::find(events, events + count, nullptr) != events + count) {
+    rc = fail(WAYMARK_ERR_INVALID_ARGUMENT, "an event is NULL");
+  } else {
+    rc = with_client(client, [&](waymark::detail::Client& c) {
+      std::vector<const waymark::detail::EventDraft*> drafts(count);
+      for (size_t i = 0; i < count; ++i) drafts[i] = &events[i]->draft;
+      std::vector<waymark_status_t> own(statuses == nullptr ? count : 0);
+      return c.record_batch(drafts.data(), count, statuses != nullptr ? statuses : own.data());
+    });
+  }
+  if (rc < 0 && statuses != nullptr && count <= WAYMARK_MAX_BATCH_EVENTS) std::fill(statuses, statuses + count, rc);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ identity */
 
 waymark_status_t waymark_client_identify(waymark_client_t* client, waymark_id_kind_t kind, const char* value,

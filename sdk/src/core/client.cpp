@@ -205,8 +205,7 @@ void Client::on_tick() {
   current_slot_locked();
 }
 
-Status Client::enqueue_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, bool want_ticket,
-                              OutboxWriter::Ticket* ticket) {
+Status Client::make_row_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, OutboxRow* row) {
   EventStamp stamp;
   stamp.sequence = static_cast<uint64_t>(next_sequence_++);
   stamp.occurred_at_ms = wall_ms();
@@ -226,20 +225,26 @@ Status Client::enqueue_locked(const EventDraft& draft, Slot& slot, const Consent
   stamp.consent = consent;
   stamp.device_public_key = consent != nullptr ? device_public_key_.data() : nullptr;
 
-  OutboxRow row;
-  row.id = static_cast<int64_t>(stamp.sequence);
-  row.event_id = stamp.id;
-  row.slot = slot.id;
-  row.purpose = draft.purpose;
-  row.priority = priority_of(draft.type);
-  row.created_ms = stamp.occurred_at_ms;
-  row.plaintext = writer_->take_buffer();
-  encode_event(draft, stamp, row.plaintext);
+  row->id = static_cast<int64_t>(stamp.sequence);
+  row->event_id = stamp.id;
+  row->slot = slot.id;
+  row->purpose = draft.purpose;
+  row->priority = priority_of(draft.type);
+  row->created_ms = stamp.occurred_at_ms;
+  row->plaintext = writer_->take_buffer();
+  encode_event(draft, stamp, row->plaintext);
   for (IdentifierRef& ref : stamp.identifiers) sodium_memzero(ref.pseudonym.data(), ref.pseudonym.size());
-  if (row.plaintext.size() > WAYMARK_MAX_EVENT_BYTES) {
+  if (row->plaintext.size() > WAYMARK_MAX_EVENT_BYTES) {
     return Error(WAYMARK_ERR_TOO_LARGE, "encoded event exceeds WAYMARK_MAX_EVENT_BYTES");
   }
   slot.last_active_ms = stamp.monotonic_ms;
+  return Status::Ok();
+}
+
+Status Client::enqueue_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, bool want_ticket,
+                              OutboxWriter::Ticket* ticket) {
+  OutboxRow row;
+  if (Status s = make_row_locked(draft, slot, consent, &row); !s.ok()) return s;
   return writer_->enqueue_row(std::move(row), want_ticket, ticket);
 }
 
@@ -269,6 +274,44 @@ Status Client::record(const EventDraft& draft) {
     if (Status s = enqueue_locked(draft, *slot, nullptr, durable, &ticket); !s.ok()) return s;
   }
   return durable ? writer_->wait(ticket, kWaitMs) : Status::Ok();
+}
+
+Status Client::record_batch(const EventDraft* const* drafts, size_t count, waymark_status_t* statuses) {
+  const bool durable = options_->durability == WAYMARK_DURABILITY_DURABLE;
+  OutboxWriter::Ticket ticket;
+  int64_t refused = 0;
+  {
+    std::lock_guard lock(slot_mu_);
+    Slot* slot = current_slot_locked();
+    if (slot == nullptr)
+      return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
+    std::vector<OutboxRow> rows;
+    rows.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (!slot->consent.granted[drafts[i]->purpose]) {
+        statuses[i] = WAYMARK_DROPPED_NO_CONSENT;
+        ++refused;
+        continue;
+      }
+      statuses[i] = WAYMARK_OK;
+      if (Status s = make_row_locked(*drafts[i], *slot, nullptr, &rows.emplace_back()); !s.ok()) {
+        return Error(s.code, "event " + std::to_string(i) + ": " + s.message);
+      }
+    }
+    // Enqueued under the slot lock, so a concurrent withdrawal's purge is ordered after them.
+    if (!rows.empty()) {
+      if (Status s = writer_->enqueue_rows(std::move(rows), durable, &ticket); !s.ok()) return s;
+    }
+  }
+  if (refused > 0) writer_->add(Counters{.refused = refused});
+  if (durable && ticket) {
+    if (Status s = writer_->wait(ticket, kWaitMs); !s.ok()) return s;
+  }
+  if (refused > 0) {
+    return Error(WAYMARK_DROPPED_NO_CONSENT, std::to_string(refused) + " of " + std::to_string(count) +
+                                                 " events not consented; not stored (the others are)");
+  }
+  return Status::Ok();
 }
 
 Status Client::pseudonymize(waymark_id_kind_t kind, std::string_view raw, Pseudonym& out) const {

@@ -41,6 +41,9 @@ class Client {
   ~Client();
 
   Status record(const EventDraft& draft);
+  // Records `count` drafts as one unit (one commit). `statuses` (count entries) receives each
+  // draft's outcome: OK or DROPPED_NO_CONSENT. Fails as a whole, storing none of them.
+  Status record_batch(const EventDraft* const* drafts, size_t count, waymark_status_t* statuses);
   Status identify(waymark_id_kind_t kind, std::string_view raw);
   Status pseudonymize(waymark_id_kind_t kind, std::string_view raw, Pseudonym& out) const;
   Status export_hashed(waymark_id_kind_t kind, waymark_export_format_t format, std::string_view raw, char* out,
@@ -79,6 +82,8 @@ class Client {
   Slot* current_slot_locked();
   Status new_personal_identity_locked(bool fresh = false);
   // Stamps, encodes and queues an event of the locked slot; the ticket is set when the caller must wait.
+  // The sealed-to-be outbox row of `draft`, stamped for `slot` (slot lock held).
+  Status make_row_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, OutboxRow* row);
   Status enqueue_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, bool want_ticket,
                         OutboxWriter::Ticket* ticket);
   Status wait_all(const std::vector<OutboxWriter::Ticket>& tickets);

@@ -252,6 +252,8 @@ Status Outbox::setup(int64_t* unreadable) {
 Status Outbox::begin() {
   pending_counters_ = committed_counters_;
   deleted_in_txn_ = false;
+  rows_at_begin_ = rows_;
+  bytes_at_begin_ = bytes_;
   return exec("BEGIN IMMEDIATE");
 }
 
@@ -265,8 +267,12 @@ Status Outbox::commit() {
   if (s.ok()) committed_counters_ = pending_counters_;
   return s;
 }
+// The row and byte totals go back with the rows: a commit that failed on a full disk must not
+// leave QUEUED counting rows that never were (nor caps evicting for them).
 void Outbox::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  rows_ = rows_at_begin_;
+  bytes_ = bytes_at_begin_;
 }
 
 bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed,

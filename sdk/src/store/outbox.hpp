@@ -158,6 +158,7 @@ class Outbox {
   int64_t next_id_ = 1;
   int64_t rows_ = 0;
   int64_t bytes_ = 0;
+  int64_t rows_at_begin_ = 0, bytes_at_begin_ = 0;  // restored by rollback()
   Statement insert_, delete_id_, save_counter_, save_meta_, append_consent_;
   std::vector<uint8_t> sealed_;  // reused buffer
 };

@@ -33,23 +33,35 @@ int64_t OutboxWriter::queued() const {
 }
 
 Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket) {
+  std::vector<OutboxRow> rows;
+  rows.push_back(std::move(row));
+  return enqueue_rows(std::move(rows), want_ticket, ticket);
+}
+
+// Appended under one hold of the lock, so the writer's swap takes all of them or none: they
+// share a transaction. Each attended row carries the shared completion, so a failed commit is
+// reported for all of them and none is kept for a retry the caller does not know about.
+Status OutboxWriter::enqueue_rows(std::vector<OutboxRow>&& rows, bool want_ticket, Ticket* ticket) {
   std::lock_guard lock(mu_);
   if (stopping_) return Error(WAYMARK_ERR_CLOSED, "client is closed");
   // The cap bounds unattended (async) rows; a caller that waits for its commit is its own bound.
-  if (!want_ticket && queue_.size() >= config_.queue_capacity) {
+  if (!want_ticket && queue_.size() + rows.size() > config_.queue_capacity) {
     std::lock_guard counters_lock(counters_mu_);
-    ++counters_.dropped;
+    counters_.dropped += static_cast<int64_t>(rows.size());
     return Error(WAYMARK_ERR_QUEUE_FULL, "outbox queue is full; event dropped");
   }
-  Item item;
-  item.ticket = ++next_ticket_;
-  item.row = std::move(row);
-  if (want_ticket) {
-    item.completion = std::make_shared<Completion>();
-    *ticket = item.completion;
+  Ticket completion = want_ticket ? std::make_shared<Completion>() : nullptr;
+  for (OutboxRow& row : rows) {
+    Item item;
+    item.ticket = ++next_ticket_;
+    item.row = std::move(row);
+    item.completion = completion;
+    queue_.push_back(std::move(item));
   }
-  queue_.push_back(std::move(item));
-  if (want_ticket) wake_ = true;
+  if (want_ticket) {
+    *ticket = completion;
+    wake_ = true;
+  }
   if (idle_ && (want_ticket || queue_.size() >= kWakeBacklog)) work_cv_.notify_one();
   return Status::Ok();
 }
