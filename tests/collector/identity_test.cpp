@@ -7,6 +7,7 @@
 #include <set>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "identity/rules.hpp"
 #include "store/store.hpp"
@@ -285,4 +286,35 @@ TEST_CASE("erasure deletes the profile, its events and links, and tombstones its
   REQUIRE(again.ok());
   CHECK_FALSE(again.value());
   CHECK(g.store->erase(p, 6).value().profiles == 0);
+}
+
+TEST_CASE("a store queued before resolve inputs existed converts its queue and resolves it in order", "[identity]") {
+  Graph g;
+  g.batch({{{kDevice, "phone-1"}}}, "s1");
+  g.batch({{{kDevice, "phone-1"}, {kEmail, "ann@example.com"}}}, "s1");
+  g.batch({{{kDevice, "phone-2"}, {kEmail, "ann@example.com"}}}, "s2");
+  g.batch({{{kDevice, "phone-3"}}}, "s3");
+  const std::string path = g.dir.path() + "/graph.db";
+  g.store.reset();
+  // The queue as schema 4 wrote it: event ids only, one batch per row (here one event each).
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "CREATE TABLE resolve_queue(seq INTEGER PRIMARY KEY, event_ids BLOB NOT NULL);"
+                       "INSERT INTO resolve_queue(event_ids) SELECT event_id FROM events ORDER BY corrected_ms;"
+                       "DELETE FROM resolve_inputs",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto reopened = open_sqlite_store(path, 1000, {});
+  REQUIRE(reopened.ok());
+  g.store = std::move(reopened.value());
+  auto pending = g.store->pending_events();
+  REQUIRE(pending.ok());
+  CHECK(pending.value() == 4);
+  CHECK(g.partition({"phone-1", "phone-2", "phone-3", "ann@example.com"}) ==
+        std::set<std::set<std::string>>{{"phone-1", "phone-2", "ann@example.com"}, {"phone-3"}});
+  CHECK(g.profile_of_slot("s2") == g.profile_of("ann@example.com"));
+  pending = g.store->pending_events();
+  REQUIRE(pending.ok());
+  CHECK(pending.value() == 0);
 }

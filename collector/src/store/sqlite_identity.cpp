@@ -11,14 +11,6 @@ namespace waymark::collector {
 using detail::Error;
 using detail::Statement;
 
-namespace {
-
-Bytes bytes_of(std::string_view b) {
-  return Bytes(b.begin(), b.end());
-}
-
-}  // namespace
-
 // Loads every node and blocked key into memory (at the first use after open or after a
 // transaction that did not commit).
 Status SqliteStore::load_graph() {
@@ -59,8 +51,9 @@ Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) 
   return Error(WAYMARK_ERR_INTERNAL, "profile merge chain does not end");
 }
 
-Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id,
-                             int64_t time_ms, const std::string& rule, const char* outcome) {
+Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, std::span<const uint8_t> event_id,
+                             std::span<const uint8_t> batch_id, int64_t time_ms, const std::string& rule,
+                             const char* outcome) {
   ++(std::string_view(outcome) == "merged" ? merges_ : refusals_);
   Status s;
   Use st = writer_.prepare(
@@ -94,40 +87,34 @@ Result<int64_t> SqliteStore::merge_profiles(int64_t a, int64_t b) {
   return graph_.merge(a, b);
 }
 
-// The queue holds one row per committed batch: its new event ids, 16 bytes each, in order.
+// The queue holds one row per committed batch: what resolution needs of each of its events, in
+// order (append_resolve_input). Events are only ever deleted by an erasure, which resolves the
+// whole queue first, so every queued event still exists.
 Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   int64_t resolved = 0;
   Status s = load_graph();
   if (!s.ok()) return s;
   while (resolved < max_events) {
-    Use q = writer_.prepare("SELECT seq, event_ids FROM resolve_queue ORDER BY seq LIMIT 1", &s);
+    Use q = writer_.prepare("SELECT seq, batch_id, inputs FROM resolve_inputs ORDER BY seq LIMIT 1", &s);
     if (q == nullptr) return s;
-    int rc = q->step();
+    const int rc = q->step();
     if (rc == SQLITE_DONE) {
       queued_ = false;
       break;
     }
     if (rc != SQLITE_ROW) return writer_.error(rc, "resolve queue");
     const int64_t seq = q->int64(0);
-    const Bytes ids = bytes_of(q->blob(1));
+    const Bytes batch_id = bytes_of(q->blob(1)), inputs = bytes_of(q->blob(2));
     q->reset();
-    for (size_t at = 0; at + 16 <= ids.size(); at += 16) {
-      Use ev = writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);
-      if (ev == nullptr) return s;
-      ev->bind(1, ids.data() + at, 16);
-      rc = ev->step();
-      if (rc == SQLITE_DONE) continue;  // erased before it was resolved
-      if (rc != SQLITE_ROW) return writer_.error(rc, "events");
-      const Bytes event_id(ids.begin() + static_cast<std::ptrdiff_t>(at),
-                           ids.begin() + static_cast<std::ptrdiff_t>(at + 16));
-      const Bytes batch_id = bytes_of(ev->blob(0)), slot = bytes_of(ev->blob(1));
-      const int64_t time_ms = ev->int64(2);
-      const auto identifiers = unpack_identifiers(ev->blob(3));
-      ev->reset();
-      if (s = resolve_event(event_id, batch_id, slot, identifiers, time_ms); !s.ok()) return s;
+    std::string_view rest(reinterpret_cast<const char*>(inputs.data()), inputs.size());
+    ResolveInput in;
+    while (!rest.empty()) {
+      if (!take_resolve_input(rest, &in)) return writer_.error(SQLITE_CORRUPT, "resolve queue");
+      s = resolve_event(in.event_id, batch_id, in.slot, unpack_identifiers(in.identifiers), in.time_ms);
+      if (!s.ok()) return s;
       ++resolved;
     }
-    Use del = writer_.prepare("DELETE FROM resolve_queue WHERE seq = ?1", &s);
+    Use del = writer_.prepare("DELETE FROM resolve_inputs WHERE seq = ?1", &s);
     if (del == nullptr) return s;
     del->bind(1, seq);
     if (s = writer_.done(*del, "resolve queue"); !s.ok()) return s;
@@ -162,8 +149,9 @@ Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* 
 // One event: find the nodes of its linking identifiers and its slot, anchor it to the strongest,
 // and try to link every other one to the anchor under the rules, logging each decision. A node
 // seen for the first time is created straight inside the anchor's profile when the rules allow.
-Status SqliteStore::resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
-                                  const std::vector<StoredIdentifier>& ids, int64_t time_ms) {
+Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<const uint8_t> batch_id,
+                                  std::span<const uint8_t> slot, const std::vector<StoredIdentifier>& ids,
+                                  int64_t time_ms) {
   struct Candidate {
     uint8_t kind;
     const uint8_t* key;

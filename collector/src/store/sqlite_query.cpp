@@ -12,10 +12,6 @@ using detail::Statement;
 
 namespace {
 
-Bytes bytes_of(std::string_view b) {
-  return Bytes(b.begin(), b.end());
-}
-
 // Journey cursor: "<corrected_ms>.<event id hex>".
 bool parse_cursor(const std::string& s, int64_t* ms, Bytes* id) {
   if (s.empty()) return true;
@@ -44,7 +40,7 @@ Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
 }
 
 Result<int64_t> SqliteStore::pending_events() {
-  return reader_.scalar("SELECT coalesce(sum(length(event_ids) / 16), 0) FROM resolve_queue", "resolve queue");
+  return reader_.scalar("SELECT coalesce(sum(events), 0) FROM resolve_inputs", "resolve queue");
 }
 
 Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {

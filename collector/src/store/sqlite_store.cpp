@@ -28,6 +28,34 @@ std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
   return out;
 }
 
+// event id (16) | slot length (1) | slot | time (8, little-endian) | identifiers length (2, LE) | identifiers
+void append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
+                          const Bytes& packed_identifiers) {
+  out.insert(out.end(), event_id.begin(), event_id.end());
+  out.push_back(static_cast<uint8_t>(slot.size()));
+  out.insert(out.end(), slot.begin(), slot.end());
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(time_ms) >> (8 * i)));
+  out.push_back(static_cast<uint8_t>(packed_identifiers.size()));
+  out.push_back(static_cast<uint8_t>(packed_identifiers.size() >> 8));
+  out.insert(out.end(), packed_identifiers.begin(), packed_identifiers.end());
+}
+
+bool take_resolve_input(std::string_view& in, ResolveInput* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  if (in.size() < 17 || in.size() < 17u + p[16] + 10) return false;
+  const size_t slot_len = p[16], at = 17 + slot_len;
+  uint64_t time = 0;
+  for (int i = 0; i < 8; ++i) time |= static_cast<uint64_t>(p[at + i]) << (8 * i);
+  const size_t ids_len = p[at + 8] | static_cast<size_t>(p[at + 9]) << 8;
+  if (in.size() < at + 10 + ids_len) return false;
+  out->event_id = {p, 16};
+  out->slot = {p + 17, slot_len};
+  out->time_ms = static_cast<int64_t>(time);
+  out->identifiers = in.substr(at + 10, ids_len);
+  in.remove_prefix(at + 10 + ids_len);
+  return true;
+}
+
 namespace {
 
 constexpr const char* kMigrations[] = {R"sql(
@@ -74,6 +102,13 @@ CREATE INDEX link_log_by_a ON link_log(a);
 CREATE INDEX link_log_by_b ON link_log(b);
 CREATE TABLE blocked(key BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE revocations(key BLOB PRIMARY KEY, time_ms INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
+                                       // Resolution's inputs travel with the queue (append_resolve_input):
+                                       // one row per committed batch, read once, instead of every event
+                                       // looked up again by id. Older queue rows: convert_old_resolve_queue.
+                                       R"sql(
+CREATE TABLE resolve_inputs(seq INTEGER PRIMARY KEY, batch_id BLOB NOT NULL, events INTEGER NOT NULL,
+                            inputs BLOB NOT NULL);
 )sql"};
 
 }  // namespace
@@ -134,6 +169,7 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
   int rc = SQLITE_OK;
   if (Status s = detail::migrate(writer_.db(), kMigrations, "collector store", &rc); !s.ok()) return s;
   if (Status s = pack_old_identifiers(); !s.ok()) return s;
+  if (Status s = convert_old_resolve_queue(); !s.ok()) return s;
   Status s;
   Use st = writer_.prepare("SELECT pseudonym FROM tombstones", &s);
   if (st == nullptr) return s;
@@ -175,6 +211,47 @@ Status SqliteStore::pack_old_identifiers() {
     }
     return writer_.exec(
         "DROP TABLE event_identifiers; INSERT INTO resolve_queue(event_ids) SELECT event_id FROM events", "schema");
+  });
+}
+
+// Stores written before schema 5 queued event ids only: look their inputs up once, in order.
+Status SqliteStore::convert_old_resolve_queue() {
+  Status s;
+  Use exists = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'resolve_queue'", &s);
+  if (exists == nullptr) return s;
+  const int rc = exists->step();
+  exists->reset();
+  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc != SQLITE_ROW) return writer_.error(rc, "schema");
+  return in_write_txn([&]() -> Status {
+    Use old = writer_.prepare("SELECT event_ids FROM resolve_queue ORDER BY seq", &s);
+    Use ev = writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);
+    Use add = writer_.prepare("INSERT INTO resolve_inputs(batch_id, events, inputs) VALUES(?1, ?2, ?3)", &s);
+    if (old == nullptr || ev == nullptr || add == nullptr) return s;
+    int step;
+    while ((step = old->step()) == SQLITE_ROW) {
+      const std::string_view ids = old->blob(0);
+      Bytes batch_id, inputs;
+      int64_t events = 0;
+      for (size_t at = 0; at + 16 <= ids.size(); at += 16) {
+        ev->bind(1, ids.data() + at, 16);
+        const int found = ev->step();
+        if (found == SQLITE_ROW) {
+          batch_id = bytes_of(ev->blob(0));
+          append_resolve_input(inputs, Bytes(ids.begin() + at, ids.begin() + at + 16), bytes_of(ev->blob(1)),
+                               ev->int64(2), bytes_of(ev->blob(3)));
+          ++events;
+        }
+        ev->reset();
+        if (found != SQLITE_ROW && found != SQLITE_DONE) return writer_.error(found, "events");
+      }
+      if (events == 0) continue;
+      add->bind(1, batch_id.data(), batch_id.size()).bind(2, events).bind(3, inputs.data(), inputs.size());
+      if (s = writer_.done(*add, "resolve inputs"); !s.ok()) return s;
+    }
+    old->reset();
+    if (step != SQLITE_DONE) return writer_.error(step, "resolve queue");
+    return writer_.exec("DROP TABLE resolve_queue", "schema");
   });
 }
 
@@ -273,7 +350,6 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
       "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &s);
   if (ev == nullptr) return s;
   Bytes packed, queued;
-  queued.reserve(w.events.size() * 16);
   for (const StoredEvent& e : w.events) {
     ev->bind(1, e.event_id.data(), e.event_id.size())
         .bind(2, w.device_key.data(), w.device_key.size())
@@ -290,12 +366,14 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
     ev->bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
     ev->bind(16, packed.data(), packed.size());
     if (s = writer_.done(*ev, "events"); !s.ok()) return s;
-    queued.insert(queued.end(), e.event_id.begin(), e.event_id.end());
+    append_resolve_input(queued, e.event_id, e.slot, e.corrected_ms, packed);
   }
   if (!queued.empty()) {  // identity resolution follows in commit order
-    Use queue = writer_.prepare("INSERT INTO resolve_queue(event_ids) VALUES(?1)", &s);
+    Use queue = writer_.prepare("INSERT INTO resolve_inputs(batch_id, events, inputs) VALUES(?1, ?2, ?3)", &s);
     if (queue == nullptr) return s;
-    queue->bind(1, queued.data(), queued.size());
+    queue->bind(1, w.batch_id.data(), w.batch_id.size())
+        .bind(2, static_cast<int64_t>(w.events.size()))
+        .bind(3, queued.data(), queued.size());
     if (s = writer_.done(*queue, "resolve queue"); !s.ok()) return s;
     queued_ = true;
   }

@@ -60,9 +60,25 @@ class Connection {
 };
 
 // An event's identifiers live in its row: per identifier kind (1 byte), linking (1), pseudonym (32).
+inline Bytes bytes_of(std::string_view b) {
+  return Bytes(b.begin(), b.end());
+}
+
 constexpr size_t kPackedIdentifierBytes = 34;
 Bytes pack_identifiers(const std::vector<StoredIdentifier>& ids);
 std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed);
+
+// What identity resolution needs of one event, queued at ingest in the batch's resolve_inputs row
+// (resolution then reads one row per batch instead of looking every event up again).
+struct ResolveInput {
+  std::span<const uint8_t> event_id, slot;
+  int64_t time_ms = 0;
+  std::string_view identifiers;  // packed (pack_identifiers)
+};
+void append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
+                          const Bytes& packed_identifiers);
+// Reads the next input off the front of `in`; false when `in` does not start with a whole one.
+bool take_resolve_input(std::string_view& in, ResolveInput* out);
 
 class SqliteStore final : public Store, private IngestTxn {
  public:
@@ -99,20 +115,21 @@ class SqliteStore final : public Store, private IngestTxn {
   auto in_write_txn(F&& fn) -> decltype(fn());
   Status write_batch(const BatchWrite& w);
   Status pack_old_identifiers();
+  Status convert_old_resolve_queue();
   Status add_tombstone(const uint8_t* key, size_t len, int64_t now_ms);
 
   // Identity graph, writer lock held (sqlite_identity.cpp).
   Status load_graph();
   Result<int64_t> resolve_locked(int64_t max_events);
-  Status resolve_event(const Bytes& event_id, const Bytes& batch_id, const Bytes& slot,
-                       const std::vector<StoredIdentifier>& ids, int64_t time_ms);
+  Status resolve_event(std::span<const uint8_t> event_id, std::span<const uint8_t> batch_id,
+                       std::span<const uint8_t> slot, const std::vector<StoredIdentifier>& ids, int64_t time_ms);
   Result<int64_t> new_profile(int64_t now_ms);
   // A new node, in `profile` or (none) in a new profile of its own.
   Result<GraphIndex::Node*> create_node(uint8_t kind, const uint8_t* key, size_t len, std::optional<int64_t> profile,
                                         int64_t now_ms);
   Result<int64_t> current_profile(int64_t profile_id, Connection& c);
-  Status log_link(std::optional<int64_t> a, int64_t b, const Bytes& event_id, const Bytes& batch_id, int64_t time_ms,
-                  const std::string& rule, const char* outcome);
+  Status log_link(std::optional<int64_t> a, int64_t b, std::span<const uint8_t> event_id,
+                  std::span<const uint8_t> batch_id, int64_t time_ms, const std::string& rule, const char* outcome);
   // Returns the surviving profile.
   Result<int64_t> merge_profiles(int64_t a, int64_t b);
   Status recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles);
