@@ -179,15 +179,21 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
   return reader_.open(path, busy_timeout_ms);
 }
 
+Result<bool> SqliteStore::table_exists(const char* name) {
+  Status s;
+  Use st = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = ?1", &s);
+  if (st == nullptr) return s;
+  st->bind(1, std::string_view(name));
+  const int rc = st->step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return writer_.error(rc, "schema");
+  return rc == SQLITE_ROW;
+}
+
 // Stores written before schema 3 kept identifiers in their own table: move them into the rows.
 Status SqliteStore::pack_old_identifiers() {
+  auto exists = table_exists("event_identifiers");
+  if (!exists.ok() || !exists.value()) return exists.status();
   Status s;
-  Use exists = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'event_identifiers'", &s);
-  if (exists == nullptr) return s;
-  const int rc = exists->step();
-  exists->reset();
-  if (rc == SQLITE_DONE) return Status::Ok();
-  if (rc != SQLITE_ROW) return writer_.error(rc, "schema");
   return in_write_txn([&]() -> Status {
     std::map<std::string, std::vector<StoredIdentifier>> by_event;
     Use old = writer_.prepare("SELECT event_id, kind, pseudonym, linking FROM event_identifiers", &s);
@@ -216,13 +222,9 @@ Status SqliteStore::pack_old_identifiers() {
 
 // Stores written before schema 5 queued event ids only: look their inputs up once, in order.
 Status SqliteStore::convert_old_resolve_queue() {
+  auto exists = table_exists("resolve_queue");
+  if (!exists.ok() || !exists.value()) return exists.status();
   Status s;
-  Use exists = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'resolve_queue'", &s);
-  if (exists == nullptr) return s;
-  const int rc = exists->step();
-  exists->reset();
-  if (rc == SQLITE_DONE) return Status::Ok();
-  if (rc != SQLITE_ROW) return writer_.error(rc, "schema");
   return in_write_txn([&]() -> Status {
     Use old = writer_.prepare("SELECT event_ids FROM resolve_queue ORDER BY seq", &s);
     Use ev = writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);

@@ -114,6 +114,7 @@ class SqliteStore final : public Store, private IngestTxn {
   template <class F>
   auto in_write_txn(F&& fn) -> decltype(fn());
   Status write_batch(const BatchWrite& w);
+  Result<bool> table_exists(const char* name);
   Status pack_old_identifiers();
   Status convert_old_resolve_queue();
   Status add_tombstone(const uint8_t* key, size_t len, int64_t now_ms);
