@@ -56,6 +56,13 @@ function member(values, value, what) {
   return value;
 }
 
+function checkEvent(event) {
+  if (event === null || typeof event !== 'object') throw new TypeError('event must be an object');
+  member(EventType, event.type, 'event.type');
+  if (event.channel !== undefined) member(Channel, event.channel, 'event.channel');
+  if (event.purpose !== undefined) member(Purpose, event.purpose, 'event.purpose');
+}
+
 class Client {
   /**
    * Opens a client. options: storePath, appId, brandKey (32-byte Buffer), keyEpoch, deviceMode, durability,
@@ -80,11 +87,18 @@ class Client {
 
   /** Records an event: Status.OK, or Status.DROPPED_NO_CONSENT when its purpose is not consented. */
   record(event) {
-    if (event === null || typeof event !== 'object') throw new TypeError('event must be an object');
-    member(EventType, event.type, 'event.type');
-    if (event.channel !== undefined) member(Channel, event.channel, 'event.channel');
-    if (event.purpose !== undefined) member(Purpose, event.purpose, 'event.purpose');
+    checkEvent(event);
     return call(() => native.record(this._handle, event));
+  }
+
+  /**
+   * Records up to 1000 events as one unit (durable: one commit for all) and returns each one's status
+   * (OK, or DROPPED_NO_CONSENT: not stored). On an error it throws and none of them is stored.
+   */
+  recordBatch(events) {
+    if (!Array.isArray(events)) throw new TypeError('events must be an array');
+    events.forEach(checkEvent);
+    return call(() => native.recordBatch(this._handle, events));
   }
 
   identify(kind, value) { return call(() => native.identify(this._handle, member(IdKind, kind, 'kind'), value)); }

@@ -268,21 +268,17 @@ SIMPLE(js_begin_customer, waymark_client_begin_customer)
 SIMPLE(js_end_customer, waymark_client_end_customer)
 SIMPLE(js_forget, waymark_client_forget)
 
-/* record(client, {type, name, channel, purpose, properties, revenueMinor, revenueDecimal, currency,
- * campaign: {source, medium, name, content}}) -> status */
-static napi_value js_record(napi_env env, napi_callback_info info) {
-  napi_value args[2];
-  if (get_args(env, info, 2, args) == NULL) return NULL;
-  waymark_client_t* c = client_arg(env, args[0]);
-  if (c == NULL) return NULL;
+/* An event builder from {type, name, channel, purpose, properties, revenueMinor, revenueDecimal, currency,
+ * campaign: {source, medium, name, content}}; NULL after an exception was thrown. */
+static waymark_event_t* event_arg(napi_env env, napi_value obj) {
   napi_valuetype t;
-  napi_typeof(env, args[1], &t);
+  napi_typeof(env, obj, &t);
   if (t != napi_object) {
     napi_throw_type_error(env, NULL, "event must be an object");
     return NULL;
   }
   int64_t type = 0, channel = 0, purpose = 0;
-  napi_value type_v = property(env, args[1], "type"), name_v = property(env, args[1], "name");
+  napi_value type_v = property(env, obj, "type"), name_v = property(env, obj, "name");
   if (type_v == NULL || name_v == NULL) {
     napi_throw_type_error(env, NULL, "event needs a type and a name");
     return NULL;
@@ -295,15 +291,15 @@ static napi_value js_record(napi_env env, napi_callback_info info) {
   free(name);
   if (result(env, st) == NULL) return NULL;
   bool ok = true;
-  if (property(env, args[1], "channel") != NULL) {
-    ok = set_int(env, args[1], "channel", &channel) &&
+  if (property(env, obj, "channel") != NULL) {
+    ok = set_int(env, obj, "channel", &channel) &&
          result(env, waymark_event_set_channel(e, (waymark_channel_t)channel)) != NULL;
   }
-  if (ok && property(env, args[1], "purpose") != NULL) {
-    ok = set_int(env, args[1], "purpose", &purpose) &&
+  if (ok && property(env, obj, "purpose") != NULL) {
+    ok = set_int(env, obj, "purpose", &purpose) &&
          result(env, waymark_event_set_purpose(e, (waymark_purpose_t)purpose)) != NULL;
   }
-  napi_value props = ok ? property(env, args[1], "properties") : NULL;
+  napi_value props = ok ? property(env, obj, "properties") : NULL;
   if (props != NULL) {
     napi_value keys;
     uint32_t n = 0;
@@ -345,9 +341,9 @@ static napi_value js_record(napi_env env, napi_callback_info info) {
       ok = ok && result(env, st) != NULL;
     }
   }
-  napi_value currency_v = ok ? property(env, args[1], "currency") : NULL;
-  napi_value minor_v = ok ? property(env, args[1], "revenueMinor") : NULL;
-  napi_value decimal_v = ok ? property(env, args[1], "revenueDecimal") : NULL;
+  napi_value currency_v = ok ? property(env, obj, "currency") : NULL;
+  napi_value minor_v = ok ? property(env, obj, "revenueMinor") : NULL;
+  napi_value decimal_v = ok ? property(env, obj, "revenueDecimal") : NULL;
   if (ok && (minor_v != NULL || decimal_v != NULL)) {
     size_t cur_len = 0;
     char* cur = currency_v == NULL ? NULL : bytes_arg(env, currency_v, "currency", &cur_len);
@@ -372,7 +368,7 @@ static napi_value js_record(napi_env env, napi_callback_info info) {
     }
     free(cur);
   }
-  napi_value campaign = ok ? property(env, args[1], "campaign") : NULL;
+  napi_value campaign = ok ? property(env, obj, "campaign") : NULL;
   if (campaign != NULL) {
     const char* names[4] = {"source", "medium", "name", "content"};
     char* parts[4] = {NULL, NULL, NULL, NULL};
@@ -385,9 +381,59 @@ static napi_value js_record(napi_env env, napi_callback_info info) {
                                                       parts[3], lens[3])) != NULL;
     for (int i = 0; i < 4; ++i) free(parts[i]);
   }
-  napi_value out = NULL;
-  if (ok) out = result(env, waymark_client_record(c, e));
+  if (!ok) {
+    waymark_event_free(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* record(client, event) -> status */
+static napi_value js_record(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  if (get_args(env, info, 2, args) == NULL) return NULL;
+  waymark_client_t* c = client_arg(env, args[0]);
+  waymark_event_t* e = c == NULL ? NULL : event_arg(env, args[1]);
+  if (e == NULL) return NULL;
+  napi_value out = result(env, waymark_client_record(c, e));
   waymark_event_free(e);
+  return out;
+}
+
+/* recordBatch(client, [event, ...]) -> [status, ...] (one commit for all; an error stores none) */
+static napi_value js_record_batch(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  if (get_args(env, info, 2, args) == NULL) return NULL;
+  waymark_client_t* c = client_arg(env, args[0]);
+  if (c == NULL) return NULL;
+  bool is_array = false;
+  uint32_t n = 0;
+  napi_is_array(env, args[1], &is_array);
+  if (!is_array) {
+    napi_throw_type_error(env, NULL, "events must be an array");
+    return NULL;
+  }
+  napi_get_array_length(env, args[1], &n);
+  waymark_event_t** events = calloc(n == 0 ? 1 : n, sizeof *events);
+  waymark_status_t* statuses = calloc(n == 0 ? 1 : n, sizeof *statuses);
+  napi_value out = NULL;
+  bool ok = events != NULL && statuses != NULL;
+  if (!ok) napi_throw_error(env, NULL, "waymark: out of memory");
+  for (uint32_t i = 0; ok && i < n; ++i) {
+    napi_value v;
+    ok = napi_get_element(env, args[1], i, &v) == napi_ok && (events[i] = event_arg(env, v)) != NULL;
+  }
+  if (ok && result(env, waymark_client_record_batch(c, (const waymark_event_t* const*)events, n, statuses)) != NULL) {
+    napi_create_array_with_length(env, n, &out);
+    for (uint32_t i = 0; i < n; ++i) {
+      napi_value st;
+      napi_create_int32(env, statuses[i], &st);
+      napi_set_element(env, out, i, st);
+    }
+  }
+  for (uint32_t i = 0; events != NULL && i < n; ++i) waymark_event_free(events[i]);
+  free(events);
+  free(statuses);
   return out;
 }
 
@@ -525,6 +571,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"record", NULL, js_record, NULL, NULL, NULL, napi_default, NULL},
+      {"recordBatch", NULL, js_record_batch, NULL, NULL, NULL, napi_default, NULL},
       {"identify", NULL, js_identify, NULL, NULL, NULL, napi_default, NULL},
       {"setConsent", NULL, js_set_consent, NULL, NULL, NULL, napi_default, NULL},
       {"getConsent", NULL, js_get_consent, NULL, NULL, NULL, napi_default, NULL},

@@ -21,6 +21,20 @@ function withClient(fn, extra = {}) {
 
 const throwsStatus = (fn, code) => assert.throws(fn, (e) => e instanceof WaymarkError && e.code === code && e.status === Status[code]);
 
+test('recordBatch: statuses per event, one unit, errors store nothing', () => withClient(async (c) => {
+  c.setConsent(Purpose.ANALYTICS, true, '2026-01');
+  assert.deepStrictEqual(c.recordBatch([
+    { type: EventType.TRACK, name: 'line' },
+    { type: EventType.TRACK, name: 'ad', purpose: Purpose.ADVERTISING },
+  ]), [Status.OK, Status.DROPPED_NO_CONSENT]);
+  throwsStatus(() => c.recordBatch([]), 'ERR_INVALID_ARGUMENT');
+  throwsStatus(() => c.recordBatch([{ type: EventType.TRACK, name: 'ok' }, { type: EventType.TRACK, name: '' }]),
+    'ERR_INVALID_ARGUMENT');
+  assert.throws(() => c.recordBatch('x'), TypeError);
+  await c.flush(5000);
+  assert.strictEqual(c.stats().queued, 2); // consent and the one consented line
+}));
+
 test('record, identify, consent, stats and an async flush', () => withClient(async (c, dir) => {
   assert.strictEqual(c.recovered, false);
   assert.strictEqual(c.record({ type: EventType.TRACK, name: 'before consent' }), Status.DROPPED_NO_CONSENT);
