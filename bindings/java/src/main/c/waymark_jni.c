@@ -257,11 +257,12 @@ JNIEXPORT void JNICALL Java_dev_waymark_Native_free(JNIEnv* env, jclass cls, jlo
   free_platform(env, (HostPlatform*)(intptr_t)platform);
 }
 
-JNIEXPORT jint JNICALL Java_dev_waymark_Native_record(JNIEnv* env, jclass cls, jlong h, jint type, jbyteArray name,
-                                                      jint channel, jint purpose, jobjectArray keys, jintArray kinds,
-                                                      jobjectArray strings, jlongArray longs, jdoubleArray doubles,
-                                                      jint revenue_kind, jlong revenue_minor, jdouble revenue_decimal,
-                                                      jbyteArray currency, jobjectArray campaign) {
+/* Builds a native event from the Java Event's fields; out[0] receives the handle (free with eventFree). */
+JNIEXPORT jint JNICALL Java_dev_waymark_Native_eventNew(JNIEnv* env, jclass cls, jint type, jbyteArray name,
+                                                        jint channel, jint purpose, jobjectArray keys, jintArray kinds,
+                                                        jobjectArray strings, jlongArray longs, jdoubleArray doubles,
+                                                        jint revenue_kind, jlong revenue_minor, jdouble revenue_decimal,
+                                                        jbyteArray currency, jobjectArray campaign, jlongArray out) {
   (void)cls;
   Bytes n;
   if (!bytes_of(env, name, &n)) return WAYMARK_ERR_NO_MEMORY;
@@ -313,8 +314,47 @@ JNIEXPORT jint JNICALL Java_dev_waymark_Native_record(JNIEnv* env, jclass cls, j
            : WAYMARK_ERR_NO_MEMORY;
     for (int i = 0; i < 4; ++i) free(parts[i].data);
   }
-  if (s == WAYMARK_OK) s = waymark_client_record(CLIENT(h), e);
-  waymark_event_free(e);
+  if (s != WAYMARK_OK) {
+    waymark_event_free(e);
+    return s;
+  }
+  const jlong handle = (jlong)(intptr_t)e;
+  (*env)->SetLongArrayRegion(env, out, 0, 1, &handle);
+  return WAYMARK_OK;
+}
+
+JNIEXPORT void JNICALL Java_dev_waymark_Native_eventFree(JNIEnv* env, jclass cls, jlong e) {
+  (void)env;
+  (void)cls;
+  waymark_event_free((waymark_event_t*)(intptr_t)e);
+}
+
+JNIEXPORT jint JNICALL Java_dev_waymark_Native_record(JNIEnv* env, jclass cls, jlong h, jlong e) {
+  (void)env;
+  (void)cls;
+  return waymark_client_record(CLIENT(h), (const waymark_event_t*)(intptr_t)e);
+}
+
+JNIEXPORT jint JNICALL Java_dev_waymark_Native_recordBatch(JNIEnv* env, jclass cls, jlong h, jlongArray events,
+                                                           jintArray statuses) {
+  (void)cls;
+  const jsize n = (*env)->GetArrayLength(env, events);
+  jlong* handles = malloc(sizeof *handles * (size_t)(n > 0 ? n : 1));
+  const waymark_event_t** list = malloc(sizeof *list * (size_t)(n > 0 ? n : 1));
+  waymark_status_t* out = malloc(sizeof *out * (size_t)(n > 0 ? n : 1));
+  waymark_status_t s = WAYMARK_ERR_NO_MEMORY;
+  if (handles != NULL && list != NULL && out != NULL) {
+    (*env)->GetLongArrayRegion(env, events, 0, n, handles);
+    for (jsize i = 0; i < n; ++i) list[i] = (const waymark_event_t*)(intptr_t)handles[i];
+    s = waymark_client_record_batch(CLIENT(h), list, (size_t)n, out);
+    for (jsize i = 0; i < n; ++i) {
+      const jint v = out[i];
+      (*env)->SetIntArrayRegion(env, statuses, i, 1, &v);
+    }
+  }
+  free(handles);
+  free(list);
+  free(out);
   return s;
 }
 

@@ -2,7 +2,9 @@ package dev.waymark;
 
 import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -66,11 +68,48 @@ public final class Client implements AutoCloseable {
 
   /** OK, or DROPPED_NO_CONSENT when the event's purpose is not consented (counted, not stored). */
   public Status record(Event e) {
-    Objects.requireNonNull(e, "event");
-    return check(
-        Native.record(handle, e.type.code, e.name, e.channel, e.purpose, e.propertyKeys, e.propertyKinds,
+    long[] events = nativeEvents(List.of(Objects.requireNonNull(e, "event")));
+    try {
+      return check(Native.record(handle, events[0]));
+    } finally {
+      Native.eventFree(events[0]);
+    }
+  }
+
+  /**
+   * Records up to 1000 events as one unit (durable: one commit, one fsync for all) and returns each
+   * one's status: OK, or DROPPED_NO_CONSENT (not stored, counted). On an error nothing is stored.
+   */
+  public List<Status> recordBatch(List<Event> batch) {
+    long[] events = nativeEvents(Objects.requireNonNull(batch, "events"));
+    try {
+      int[] statuses = new int[events.length];
+      check(Native.recordBatch(handle, events, statuses));
+      List<Status> out = new ArrayList<>(statuses.length);
+      for (int s : statuses) out.add(Status.of(s));
+      return out;
+    } finally {
+      for (long ev : events) Native.eventFree(ev);
+    }
+  }
+
+  private static long[] nativeEvents(List<Event> batch) {
+    long[] events = new long[batch.size()];
+    long[] out = new long[1];
+    int built = 0;
+    try {
+      for (Event e : batch) {
+        Objects.requireNonNull(e, "event");
+        check(Native.eventNew(e.type.code, e.name, e.channel, e.purpose, e.propertyKeys, e.propertyKinds,
             e.stringValues, e.longValues, e.doubleValues, e.revenueKind, e.revenueMinor, e.revenueDecimal, e.currency,
-            e.campaign));
+            e.campaign, out));
+        events[built++] = out[0];
+      }
+      return events;
+    } catch (RuntimeException ex) {
+      for (int i = 0; i < built; ++i) Native.eventFree(events[i]);
+      throw ex;
+    }
   }
 
   /** Attaches an identifier to the current customer (normalised and pseudonymised in the SDK). */

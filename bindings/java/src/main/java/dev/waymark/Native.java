@@ -26,9 +26,15 @@ final class Native {
 
   static native void free(long client, long platformContext);
 
-  static native int record(long client, int type, byte[] name, int channel, int purpose, byte[][] propertyKeys,
+  static native int eventNew(int type, byte[] name, int channel, int purpose, byte[][] propertyKeys,
       int[] propertyKinds, byte[][] stringValues, long[] longValues, double[] doubleValues, int revenueKind,
-      long revenueMinor, double revenueDecimal, byte[] currency, byte[][] campaign);
+      long revenueMinor, double revenueDecimal, byte[] currency, byte[][] campaign, long[] out);
+
+  static native void eventFree(long event);
+
+  static native int record(long client, long event);
+
+  static native int recordBatch(long client, long[] events, int[] statuses);
 
   static native int identify(long client, int kind, byte[] value);
 

@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +37,20 @@ class ClientTest {
     WaymarkException e = assertThrows(WaymarkException.class, call::run);
     assertEquals(expected, e.status());
     assertTrue(e.getMessage().startsWith(expected.name() + ": "), e.getMessage());
+  }
+
+  @Test
+  void recordBatchGivesAStatusPerEventAndStoresNothingOnError() throws Exception {
+    try (Client c = Client.open(options().build())) {
+      c.setConsent(Purpose.ANALYTICS, true, "2026-01");
+      Event line = Event.builder(EventType.TRACK, "line").build();
+      Event ad = Event.builder(EventType.TRACK, "ad").purpose(Purpose.ADVERTISING).build();
+      assertEquals(List.of(Status.OK, Status.DROPPED_NO_CONSENT), c.recordBatch(List.of(line, ad)));
+      assertStatus(Status.ERR_INVALID_ARGUMENT, () -> c.recordBatch(List.of()));
+      assertStatus(Status.ERR_TOO_LARGE, () -> c.recordBatch(Collections.nCopies(1001, line)));
+      c.flush(5000);
+      assertEquals(2, c.stat(Stat.QUEUED)); // consent and the one consented line
+    }
   }
 
   @Test
