@@ -144,6 +144,7 @@ class CaseRun {
     }
     if (op == "close") return waymark_client_close(client_);
     if (op == "record") return record(s.at("event"));
+    if (op == "record_batch") return record_batch(s);
     if (op == "identify") {
       const std::string v = text(s.at("value"));
       return waymark_client_identify(client_, static_cast<waymark_id_kind_t>(lookup(kKinds, s, "kind")), v.data(),
@@ -218,8 +219,39 @@ class CaseRun {
   }
 
   waymark_status_t record(const json& e) {
-    const std::string name = text(e.at("name"));
     waymark_event_t* ev = nullptr;
+    waymark_status_t st = build(e, &ev);
+    if (st == WAYMARK_OK) st = waymark_client_record(client_, ev);
+    waymark_event_free(ev);
+    return st;
+  }
+
+  // The first event that fails to build decides the status; else the call's, with `statuses` checked.
+  waymark_status_t record_batch(const json& s) {
+    std::vector<waymark_event_t*> events;
+    waymark_status_t st = WAYMARK_OK;
+    for (const json& e : s.at("events")) {
+      if (st == WAYMARK_OK) st = build(e, &events.emplace_back());
+    }
+    std::vector<waymark_status_t> statuses(events.size());
+    if (st == WAYMARK_OK) {
+      std::vector<const waymark_event_t*> list(events.begin(), events.end());
+      st = waymark_client_record_batch(client_, list.data(), list.size(), statuses.data());
+    }
+    for (waymark_event_t* e : events) waymark_event_free(e);
+    if (st >= 0 && s.contains("statuses")) {
+      std::vector<std::string> names;
+      for (waymark_status_t v : statuses) names.push_back(status_name(v));
+      if (names != s.at("statuses").get<std::vector<std::string>>())
+        throw Failure("record_batch: statuses differ: " + json(names).dump());
+    }
+    return st;
+  }
+
+  // Builds the event a step describes into *out (freed by the caller, also on error).
+  waymark_status_t build(const json& e, waymark_event_t** out) {
+    const std::string name = text(e.at("name"));
+    waymark_event_t*& ev = *out;
     waymark_status_t st =
         waymark_event_new(static_cast<waymark_event_type_t>(lookup(kTypes, e, "type")), name.data(), name.size(), &ev);
     const auto then = [&](waymark_status_t next) {
@@ -260,8 +292,6 @@ class CaseRun {
       then(waymark_event_set_campaign(ev, source.data(), source.size(), medium.data(), medium.size(), cname.data(),
                                       cname.size(), content.data(), content.size()));
     }
-    if (st == WAYMARK_OK) st = waymark_client_record(client_, ev);
-    waymark_event_free(ev);
     return st;
   }
 

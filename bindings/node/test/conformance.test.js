@@ -89,16 +89,24 @@ class Run {
 
   close() { this.client.close(); return Status.OK; }
 
-  record(s) {
-    const e = s.event;
+  static event(e) {
     const properties = Object.fromEntries(Object.entries(e.properties || {}).map(([k, v]) => [k, typeof v === 'object' ? text(v) : v]));
     // JSON keeps 9.5 a float and 2 an integer; so does the addon (a whole number is an int property).
-    return this.client.record({
+    return {
       type: EventType[upper(e.type)], name: text(e.name),
       channel: e.channel && Channel[upper(e.channel)], purpose: e.purpose && Purpose[upper(e.purpose)], properties,
       revenueMinor: e.revenue && e.revenue.minor, revenueDecimal: e.revenue && e.revenue.decimal,
       currency: e.revenue && e.revenue.currency, campaign: e.campaign,
-    });
+    };
+  }
+
+  record(s) { return this.client.record(Run.event(s.event)); }
+
+  record_batch(s) {
+    const statuses = this.client.recordBatch(s.events.map(Run.event));
+    const names = statuses.map((st) => Object.keys(Status).find((k) => Status[k] === st));
+    if (s.statuses) assert.deepStrictEqual(names, s.statuses);
+    return statuses.includes(Status.DROPPED_NO_CONSENT) ? Status.DROPPED_NO_CONSENT : Status.OK;
   }
 
   identify(s) { return this.client.identify(IdKind[upper(s.kind)], text(s.value)); }

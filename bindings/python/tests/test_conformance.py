@@ -118,17 +118,25 @@ class Run:
         self.client.close()
         return Status.OK
 
-    def op_record(self, s):
-        e = s["event"]
+    @staticmethod
+    def event(e):
         revenue = e.get("revenue", {})
         campaign = e.get("campaign")
-        event = Event(EventType[e["type"].upper()], text(e["name"]),
-                      channel=Channel[e["channel"].upper()] if "channel" in e else None,
-                      purpose=Purpose[e["purpose"].upper()] if "purpose" in e else None,
-                      properties={k: text(v) if isinstance(v, dict) else v for k, v in e.get("properties", {}).items()},
-                      revenue_minor=revenue.get("minor"), revenue_decimal=revenue.get("decimal"),
-                      currency=revenue.get("currency"), campaign=Campaign(**campaign) if campaign else None)
-        return self.client.record(event)
+        return Event(EventType[e["type"].upper()], text(e["name"]),
+                     channel=Channel[e["channel"].upper()] if "channel" in e else None,
+                     purpose=Purpose[e["purpose"].upper()] if "purpose" in e else None,
+                     properties={k: text(v) if isinstance(v, dict) else v for k, v in e.get("properties", {}).items()},
+                     revenue_minor=revenue.get("minor"), revenue_decimal=revenue.get("decimal"),
+                     currency=revenue.get("currency"), campaign=Campaign(**campaign) if campaign else None)
+
+    def op_record(self, s):
+        return self.client.record(self.event(s["event"]))
+
+    def op_record_batch(self, s):
+        statuses = self.client.record_batch([self.event(e) for e in s["events"]])
+        if "statuses" in s and [st.name for st in statuses] != s["statuses"]:
+            raise AssertionError(f"record_batch: expected {s['statuses']}, got {[st.name for st in statuses]}")
+        return Status.DROPPED_NO_CONSENT if Status.DROPPED_NO_CONSENT in statuses else Status.OK
 
     def op_identify(self, s):
         return self.client.identify(IdKind[s["kind"].upper()], text(s["value"]))

@@ -236,6 +236,18 @@ class ConformanceTest {
           return Status.OK;
         case "record":
           return client.record(event(obj(s.get("event"))));
+        case "record_batch":
+          {
+            List<Event> events = new ArrayList<>();
+            for (Object e : (List<?>) s.get("events")) events.add(event(obj(e)));
+            List<Status> statuses = client.recordBatch(events);
+            if (s.containsKey("statuses")) {
+              List<String> names = new ArrayList<>();
+              for (Status st : statuses) names.add(st.name());
+              assertEquals(s.get("statuses"), names, "record_batch: statuses");
+            }
+            return statuses.contains(Status.DROPPED_NO_CONSENT) ? Status.DROPPED_NO_CONSENT : Status.OK;
+          }
         case "identify":
           return client.identify(named(IdKind.class, s.get("kind")), text(s.get("value")));
         case "set_consent":
