@@ -401,10 +401,12 @@ WAYMARK_API waymark_status_t waymark_client_record(waymark_client_t* client, con
  * `statuses` (optional, `count` entries) receives each event's status: OK (stored) or
  * DROPPED_NO_CONSENT (not stored, counted as refused). Returns OK when every event was
  * stored, DROPPED_NO_CONSENT when some were refused for consent and the others stored;
- * on any error nothing is stored and every status is that error: INVALID_ARGUMENT (a
+ * on an error every status is that error and nothing is stored: INVALID_ARGUMENT (a
  * NULL array or event, count 0), TOO_LARGE (count, or an event; the message names it),
- * CLOSED, NO_CUSTOMER, QUEUE_FULL (async: all dropped, counted), STORE_IO, STORE_FULL,
- * TIMEOUT. Thread-safe.
+ * CLOSED, NO_CUSTOMER, QUEUE_FULL (async: all dropped, counted), STORE_IO, STORE_FULL.
+ * The one exception is TIMEOUT (durable: no commit within 30 s, e.g. a stalled disk):
+ * the batch is then stored whole or not at all, but the call cannot say which.
+ * Thread-safe.
  */
 WAYMARK_API waymark_status_t waymark_client_record_batch(waymark_client_t* client, const waymark_event_t* const* events,
                                                          size_t count, waymark_status_t* statuses);
