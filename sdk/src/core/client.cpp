@@ -303,11 +303,11 @@ Status Client::record_batch(const EventDraft* const* drafts, size_t count, wayma
       if (Status s = writer_->enqueue_rows(std::move(rows), durable, &ticket); !s.ok()) return s;
     }
   }
-  if (refused > 0) writer_->add(Counters{.refused = refused});
   if (durable && ticket) {
     if (Status s = writer_->wait(ticket, kWaitMs); !s.ok()) return s;
   }
-  if (refused > 0) {
+  if (refused > 0) {  // counted once the call succeeds: a failed batch the caller retries counts once
+    writer_->add(Counters{.refused = refused});
     return Error(WAYMARK_DROPPED_NO_CONSENT, std::to_string(refused) + " of " + std::to_string(count) +
                                                  " events not consented; not stored (the others are)");
   }
