@@ -13,6 +13,12 @@ namespace {
 constexpr size_t kInitialTable = 1024;  // a power of two; the table stays at most half full
 constexpr uint64_t kLowMask = 0xffffffffULL;
 
+uint64_t siphash(const uint8_t* seed, const uint8_t* key, size_t len) {
+  uint64_t h;
+  crypto_shorthash(reinterpret_cast<uint8_t*>(&h), key, len, seed);
+  return h;
+}
+
 }  // namespace
 
 GraphIndex::Key::Key(const uint8_t* key, size_t n) : len(static_cast<uint8_t>(std::min<size_t>(n, 32))) {
@@ -24,9 +30,7 @@ bool GraphIndex::Key::operator==(const Key& o) const {
 }
 
 size_t GraphIndex::KeyHash::operator()(const Key& k) const {
-  uint64_t h;
-  crypto_shorthash(reinterpret_cast<uint8_t*>(&h), k.b.data(), k.len, seed);
-  return static_cast<size_t>(h);
+  return static_cast<size_t>(siphash(seed, k.b.data(), k.len));
 }
 
 GraphIndex::GraphIndex() : blocked_(0, KeyHash{seed_.data()}) {
@@ -47,9 +51,7 @@ void GraphIndex::invalidate() {
 }
 
 uint64_t GraphIndex::hash(const uint8_t* key, size_t len) const {
-  uint64_t h;
-  crypto_shorthash(reinterpret_cast<uint8_t*>(&h), key, std::min<size_t>(len, 32), seed_.data());
-  return h;
+  return siphash(seed_.data(), key, std::min<size_t>(len, 32));
 }
 
 size_t GraphIndex::probe(const Key& key, uint64_t h) const {

@@ -300,7 +300,7 @@ Status Client::record_batch(const EventDraft* const* drafts, size_t count, wayma
     }
     // Enqueued under the slot lock, so a concurrent withdrawal's purge is ordered after them.
     if (!rows.empty()) {
-      if (Status s = writer_->enqueue_rows(std::move(rows), durable, &ticket); !s.ok()) return s;
+      if (Status s = writer_->enqueue_rows(rows, durable, &ticket); !s.ok()) return s;
     }
   }
   if (durable && ticket) {

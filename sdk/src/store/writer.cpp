@@ -33,15 +33,13 @@ int64_t OutboxWriter::queued() const {
 }
 
 Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket) {
-  std::vector<OutboxRow> rows;
-  rows.push_back(std::move(row));
-  return enqueue_rows(std::move(rows), want_ticket, ticket);
+  return enqueue_rows(std::span<OutboxRow>(&row, 1), want_ticket, ticket);  // no allocation on the hot path
 }
 
 // Appended under one hold of the lock, so the writer's swap takes all of them or none: they
 // share a transaction. Each attended row carries the shared completion, so a failed commit is
 // reported for all of them and none is kept for a retry the caller does not know about.
-Status OutboxWriter::enqueue_rows(std::vector<OutboxRow>&& rows, bool want_ticket, Ticket* ticket) {
+Status OutboxWriter::enqueue_rows(std::span<OutboxRow> rows, bool want_ticket, Ticket* ticket) {
   std::lock_guard lock(mu_);
   if (stopping_) return Error(WAYMARK_ERR_CLOSED, "client is closed");
   // The cap bounds unattended (async) rows; a caller that waits for its commit is its own bound.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "store/outbox.hpp"
@@ -42,9 +43,9 @@ class OutboxWriter {
   // (or its commit failed); without, a failed commit is retried with backoff.
   // Errors: QUEUE_FULL (counted as dropped), CLOSED.
   Status enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket);
-  // Queues `rows` together: they commit in one transaction, all or none. With `want_ticket` they
+  // Queues `rows` (moved from) together: they commit in one transaction, all or none. With `want_ticket` they
   // share one ticket; without, the queue cap applies to them as a whole (QUEUE_FULL drops all).
-  Status enqueue_rows(std::vector<OutboxRow>&& rows, bool want_ticket, Ticket* ticket);
+  Status enqueue_rows(std::span<OutboxRow> rows, bool want_ticket, Ticket* ticket);
   Status enqueue_job(Job job, Ticket* ticket);
   // Waits for a ticket, at most `timeout_ms`.
   Status wait(const Ticket& ticket, int64_t timeout_ms);
