@@ -268,6 +268,64 @@ TEST_CASE("unmerge by event, batch or identifier splits the profile again, and t
   }
 }
 
+TEST_CASE("a new identifier's link, kept in its node's row, is explained, revoked and numbered like any other",
+          "[identity]") {
+  Graph g;
+  const auto browse = g.batch({{{kDevice, "phone-1"}}}, "s1");                              // s1 joins phone-1
+  const auto login = g.batch({{{kEmail, "ann@example.com"}, {kDevice, "phone-1"}}}, "s1");  // ann joins phone-1
+  const auto node_of = [&](const Explanation& x, const std::string& name, size_t len = 32) {
+    const Key32 k = key_of(name);
+    for (const auto& n : x.profile.nodes) {
+      if (n.key == Bytes(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(len))) return n.node_id;
+    }
+    FAIL("no node " << name);
+    return int64_t{0};
+  };
+  Explanation x = g.explain("ann@example.com");
+  REQUIRE(x.links.size() == 2);
+  const int64_t phone = node_of(x, "phone-1"), ann = node_of(x, "ann@example.com"), s1 = node_of(x, "slot:s1", 16);
+  CHECK(x.links[0].a == s1);  // the new node is `a` when it joins the anchor...
+  CHECK(x.links[0].b == phone);
+  CHECK(x.links[0].event_id == browse[0]);
+  CHECK(x.links[1].a == phone);  // ...and `b` when it is the anchor joining a known node
+  CHECK(x.links[1].b == ann);
+  CHECK(x.links[1].event_id == login[0]);
+  for (const auto& l : x.links) {
+    CHECK(l.rule == "co_occurrence");
+    CHECK(l.outcome == "merged");
+    CHECK(l.time_ms > 0);
+    CHECK(l.batch_id.size() == 16);
+    CHECK_FALSE(l.revoked_ms);
+  }
+  CHECK(x.links[0].link_id < x.links[1].link_id);
+  const int64_t login_link = x.links[1].link_id;
+
+  // A reopened store numbers new links after every id so far, also those kept in node rows.
+  const std::string path = g.dir.path() + "/graph.db";
+  g.store.reset();
+  auto reopened = open_sqlite_store(path, 1000, {});
+  REQUIRE(reopened.ok());
+  g.store = std::move(reopened.value());
+  g.batch({{{kDevice, "tablet-1"}}}, "s3");
+  CHECK(g.explain("tablet-1").links.at(0).link_id == login_link + 1);
+
+  // Unmerging the login revokes its link where the store keeps revoked links, under the same id.
+  auto r = g.store->unmerge({UnmergeTarget::By::Event, login[0]}, 77);
+  REQUIRE(r.ok());
+  CHECK(r.value().links_revoked == 1);
+  CHECK_FALSE(g.together("ann@example.com", "phone-1"));
+  x = g.explain("phone-1");
+  std::set<int64_t> ids;
+  bool revoked = false, browse_stands = false;
+  for (const auto& l : x.links) {
+    CHECK(ids.insert(l.link_id).second);
+    if (l.link_id == login_link) revoked = l.revoked_ms == 77 && l.a == phone && l.b == ann;
+    if (l.event_id == browse[0] && !l.revoked_ms) browse_stands = l.a == s1 && l.b == phone;
+  }
+  CHECK(revoked);
+  CHECK(browse_stands);  // the recompute linked s1 again
+}
+
 TEST_CASE("erasure deletes the profile, its events and links, and tombstones its keys", "[identity]") {
   Graph g;
   g.batch({{{kEmail, "gone@example.com"}, {kDevice, "g-phone"}}, {{kDevice, "g-phone"}}}, "g1");

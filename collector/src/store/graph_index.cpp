@@ -54,10 +54,16 @@ uint64_t GraphIndex::hash(const uint8_t* key, size_t len) const {
   return siphash(seed_.data(), key, std::min<size_t>(len, 32));
 }
 
+// A key's home position is taken from the hash's high half, which its table slot keeps: growing
+// the table moves slots without hashing a key again or touching an entry.
+size_t GraphIndex::home(uint64_t slot_or_hash) const {
+  return static_cast<size_t>(slot_or_hash >> 32) & (table_.size() - 1);
+}
+
 size_t GraphIndex::probe(const Key& key, uint64_t h) const {
   const size_t mask = table_.size() - 1;
   const uint64_t tag = h >> 32 << 32;
-  for (size_t at = h & mask;; at = (at + 1) & mask) {
+  for (size_t at = home(h);; at = (at + 1) & mask) {
     const uint64_t slot = table_[at];
     if (slot == 0) return at;
     if ((slot & ~kLowMask) == tag && entry((slot & kLowMask) - 1).key == key) return at;
@@ -70,8 +76,7 @@ void GraphIndex::grow() {
   const size_t mask = table_.size() - 1;
   for (uint64_t slot : old) {
     if (slot == 0) continue;
-    const Key& k = entry((slot & kLowMask) - 1).key;
-    size_t at = hash(k.b.data(), k.len) & mask;
+    size_t at = home(slot);
     while (table_[at] != 0) at = (at + 1) & mask;
     table_[at] = slot;
   }
@@ -177,10 +182,8 @@ void GraphIndex::remove(const uint8_t* key, size_t len) {
   free_.push_back(static_cast<uint32_t>(index));
   const size_t mask = table_.size() - 1;
   for (size_t at = (hole + 1) & mask; table_[at] != 0; at = (at + 1) & mask) {
-    const Key& moved = entry((table_[at] & kLowMask) - 1).key;
-    const size_t home = hash(moved.b.data(), moved.len) & mask;
     // Movable when its home is not in (hole, at] going round the table.
-    if (((at - home) & mask) >= ((at - hole) & mask)) {
+    if (((at - home(table_[at])) & mask) >= ((at - hole) & mask)) {
       table_[hole] = table_[at];
       hole = at;
     }

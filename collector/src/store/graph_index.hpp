@@ -39,6 +39,8 @@ class GraphIndex {
   void mark_valid() { valid_ = true; }
 
   Node* find(const uint8_t* key, size_t len);
+  // Starts loading the table position a later find() of `key` reads first.
+  void prefetch(const uint8_t* key, size_t len) const { __builtin_prefetch(&table_[home(hash(key, len))]); }
   Node* add(const uint8_t* key, size_t len, const Node& n);
   // The profile's members and counts, or null when it has no member.
   const Profile* profile(int64_t id) const;
@@ -69,6 +71,7 @@ class GraphIndex {
     Node node;
   };
   uint64_t hash(const uint8_t* key, size_t len) const;
+  size_t home(uint64_t slot_or_hash) const;
   // The table position holding `key`, or the empty position where it would go.
   size_t probe(const Key& key, uint64_t h) const;
   void grow();

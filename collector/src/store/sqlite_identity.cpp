@@ -17,13 +17,18 @@ Status SqliteStore::load_graph() {
   if (graph_.valid()) return Status::Ok();
   graph_.invalidate();
   Status s;
-  Use st = writer_.prepare("SELECT node_id, key, kind, profile, blocked FROM nodes", &s);
+  Use st = writer_.prepare("SELECT node_id, key, kind, profile, blocked, join_link FROM nodes", &s);
   if (st == nullptr) return s;
-  int rc;
+  Use last = writer_.prepare("SELECT coalesce(max(link_id), 0) FROM link_log", &s);
+  if (last == nullptr) return s;
+  int rc = last->step();
+  if (rc != SQLITE_ROW) return writer_.error(rc, "link log");
+  next_link_ = last->int64(0) + 1;
   while ((rc = st->step()) == SQLITE_ROW) {
     const auto key = st->blob(1);
     graph_.add(reinterpret_cast<const uint8_t*>(key.data()), key.size(),
                {st->int64(0), st->int64(3), static_cast<uint8_t>(st->int64(2)), st->int64(4) != 0});
+    next_link_ = std::max(next_link_, st->int64(5) + 1);
   }
   if (rc != SQLITE_DONE) return writer_.error(rc, "nodes");
   Use b = writer_.prepare("SELECT key FROM blocked", &s);
@@ -57,7 +62,9 @@ Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, std::span<cons
   ++(std::string_view(outcome) == "merged" ? merges_ : refusals_);
   Status s;
   Use st = writer_.prepare(
-      "INSERT INTO link_log(a, b, event_id, batch_id, time_ms, rule, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s);
+      "INSERT INTO link_log(a, b, event_id, batch_id, time_ms, rule, outcome, link_id) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+      &s);
   if (st == nullptr) return s;
   if (a) st->bind(1, *a);
   st->bind(2, b)
@@ -65,7 +72,8 @@ Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, std::span<cons
       .bind(4, batch_id.data(), batch_id.size())
       .bind(5, time_ms)
       .bind(6, rule)
-      .bind(7, std::string_view(outcome));
+      .bind(7, std::string_view(outcome))
+      .bind(8, next_link_++);
   return writer_.done(*st, "link log");
 }
 
@@ -107,9 +115,22 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     const Bytes batch_id = bytes_of(q->blob(1)), inputs = bytes_of(q->blob(2));
     q->reset();
     std::string_view rest(reinterpret_cast<const char*>(inputs.data()), inputs.size());
-    ResolveInput in;
+    std::vector<ResolveInput> batch;
     while (!rest.empty()) {
-      if (!take_resolve_input(rest, &in)) return writer_.error(SQLITE_CORRUPT, "resolve queue");
+      if (!take_resolve_input(rest, &batch.emplace_back())) return writer_.error(SQLITE_CORRUPT, "resolve queue");
+    }
+    // The graph's table is far bigger than the CPU's caches: the keys of an event a few ahead are
+    // looked up early, so their cache misses overlap the work on this one.
+    constexpr size_t kAhead = 4;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (i + kAhead < batch.size()) {
+        const ResolveInput& next = batch[i + kAhead];
+        graph_.prefetch(next.slot.data(), next.slot.size());
+        for (size_t at = 0; at + kPackedIdentifierBytes <= next.identifiers.size(); at += kPackedIdentifierBytes) {
+          graph_.prefetch(reinterpret_cast<const uint8_t*>(next.identifiers.data()) + at + kPackedPseudonymAt, 32);
+        }
+      }
+      const ResolveInput& in = batch[i];
       s = resolve_event(in.event_id, batch_id, in.slot, unpack_identifiers(in.identifiers), in.time_ms);
       if (!s.ok()) return s;
       ++resolved;
@@ -132,16 +153,28 @@ Result<int64_t> SqliteStore::new_profile(int64_t now_ms) {
 }
 
 Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* key, size_t len,
-                                                   std::optional<int64_t> profile, int64_t now_ms) {
+                                                   std::optional<int64_t> profile, int64_t now_ms, const Join* join) {
   Status s;
   if (!profile) {
     auto fresh = new_profile(now_ms);
     if (!fresh.ok()) return fresh.status();
     profile = fresh.value();
   }
-  Use node = writer_.prepare("INSERT INTO nodes(key, kind, profile) VALUES(?1, ?2, ?3)", &s);
+  Use node = writer_.prepare(
+      "INSERT INTO nodes(key, kind, profile, join_link, join_with, join_anchored, join_event, join_batch, join_ms) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+      &s);
   if (node == nullptr) return s;
   node->bind(1, key, len).bind(2, kind).bind(3, *profile);
+  if (join != nullptr) {
+    ++merges_;
+    node->bind(4, next_link_++)
+        .bind(5, join->with)
+        .bind(6, join->anchored ? 1 : 0)
+        .bind(7, join->event_id.data(), join->event_id.size())
+        .bind(8, join->batch_id.data(), join->batch_id.size())
+        .bind(9, now_ms);
+  }
   if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
   return graph_.add(key, len, {sqlite3_last_insert_rowid(writer_.db()), *profile, kind, false});
 }
@@ -188,16 +221,19 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
   Candidate& anchor = nodes.front();
   // A new anchor beside a known node (a login on a known device) is created straight in that node's
   // profile when the rules allow: the partition is the one a fresh profile and a merge would give,
-  // without the profile that would only be merged away. The link is logged as that merge would be.
+  // without the profile that would only be merged away. The link, as that merge would have made
+  // it, is kept in the new node's row.
   bool joined_next = false;
   if (anchor.node == nullptr) {
     std::optional<int64_t> into;
+    std::optional<Join> join;
     if (nodes.size() > 1 && nodes[1].node != nullptr &&
         !merge_refusal(graph_.profile(nodes[1].node->profile)->counts, {{anchor.kind, 1}}, rules_)) {
       into = nodes[1].node->profile;
+      join = Join{nodes[1].node->id, true, event_id, batch_id};
       joined_next = true;
     }
-    auto n = create_node(anchor.kind, anchor.key, anchor.len, into, time_ms);
+    auto n = create_node(anchor.kind, anchor.key, anchor.len, into, time_ms, join ? &*join : nullptr);
     if (!n.ok()) return n.status();
     anchor.node = n.value();
   }
@@ -222,11 +258,14 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
     std::optional<std::string> why;
     if (c.node == nullptr) {
       why = merge_refusal(mine, {{c.kind, 1}}, rules_);
-      auto n = create_node(c.kind, c.key, c.len, why ? std::nullopt : std::optional<int64_t>(here), time_ms);
+      const Join join{anchor_id, false, event_id, batch_id};
+      auto n = why ? create_node(c.kind, c.key, c.len, std::nullopt, time_ms)
+                   : create_node(c.kind, c.key, c.len, here, time_ms, &join);
       if (!n.ok()) return n.status();
       c.node = n.value();
+      if (!why) continue;  // the link is in the node's row
     } else if (i == 1 && joined_next) {
-      // the anchor was created in this node's profile: a link, nothing to merge
+      continue;  // the anchor was created in this node's profile: the link is in the anchor's row
     } else {
       if (c.node->profile == here) continue;
       why = merge_refusal(mine, graph_.profile(c.node->profile)->counts, rules_);
@@ -356,6 +395,24 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
     revoke->bind(1, link).bind(2, now_ms);
     if (s = writer_.done(*revoke, "link log"); !s.ok()) return s;
   }
+  // So are the links kept in node rows, which always join two nodes of this profile: they move
+  // into the log, revoked, so the node rows only ever hold links that stand.
+  Use move = writer_.prepare(
+      "INSERT INTO link_log(link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms) "
+      "SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, ?2 FROM node_links WHERE node_id = ?1",
+      &s);
+  if (move == nullptr) return s;
+  Use clear = writer_.prepare(
+      "UPDATE nodes SET join_link = NULL, join_with = NULL, join_anchored = NULL, join_event = NULL, "
+      "join_batch = NULL, join_ms = NULL WHERE node_id = ?1 AND join_link IS NOT NULL",
+      &s);
+  if (clear == nullptr) return s;
+  for (int64_t id : ids) {
+    move->bind(1, id).bind(2, now_ms);
+    if (s = writer_.done(*move, "link log"); !s.ok()) return s;
+    clear->bind(1, id);
+    if (s = writer_.done(*clear, "nodes"); !s.ok()) return s;
+  }
   for (const Replay& r : replay) {
     const size_t anchor = r.members.front();
     for (size_t i = 1; i < r.members.size(); ++i) {
@@ -420,22 +477,24 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
       if (s = writer_.done(*rev, "revocations"); !s.ok()) return s;
       // Only a profile this event or batch merged can fall apart: every other link it made was
       // redundant when it was made, and what it was redundant with still stands.
-      Use links = writer_.prepare(
-          target.by == UnmergeTarget::By::Event
-              ? "SELECT link_id, (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE event_id = ?1 "
-                "AND outcome = 'merged' AND revoked_ms IS NULL"
-              : "SELECT link_id, (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE batch_id = ?1 "
-                "AND outcome = 'merged' AND revoked_ms IS NULL",
-          &s);
-      if (links == nullptr) return s;
-      links->bind(1, target.key.data(), target.key.size());
-      int rc;
-      while ((rc = links->step()) == SQLITE_ROW) {
-        ++result.links_revoked;
-        affected.insert(links->int64(1));
+      const bool by_event = target.by == UnmergeTarget::By::Event;
+      for (const char* sql :
+           {by_event ? "SELECT (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE event_id = ?1 "
+                       "AND outcome = 'merged' AND revoked_ms IS NULL"
+                     : "SELECT (SELECT profile FROM nodes WHERE node_id = b) FROM link_log WHERE batch_id = ?1 "
+                       "AND outcome = 'merged' AND revoked_ms IS NULL",
+            by_event ? "SELECT profile FROM node_links WHERE event_id = ?1"
+                     : "SELECT profile FROM node_links WHERE batch_id = ?1"}) {
+        Use links = writer_.prepare(sql, &s);
+        if (links == nullptr) return s;
+        links->bind(1, target.key.data(), target.key.size());
+        int rc;
+        while ((rc = links->step()) == SQLITE_ROW) {
+          ++result.links_revoked;
+          affected.insert(links->int64(0));
+        }
+        if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
       }
-      links->reset();
-      if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
     }
     std::set<int64_t> after;
     for (int64_t p : affected) {

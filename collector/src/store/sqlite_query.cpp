@@ -200,7 +200,9 @@ Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
     for (const char* sql : {"SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms FROM "
                             "link_log WHERE a = ?1",
                             "SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms FROM "
-                            "link_log WHERE b = ?1"}) {
+                            "link_log WHERE b = ?1",
+                            "SELECT link_id, a, b, event_id, batch_id, time_ms, rule, outcome, revoked_ms FROM "
+                            "node_links WHERE node_id = ?1"}) {
       Use st = reader_.prepare(sql, &s);
       if (st == nullptr) return s;
       st->bind(1, n.node_id);

@@ -22,7 +22,8 @@ std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
   std::vector<StoredIdentifier> out;
   for (size_t at = 0; at + kPackedIdentifierBytes <= packed.size(); at += kPackedIdentifierBytes) {
     StoredIdentifier id{static_cast<uint8_t>(packed[at]), {}, packed[at + 1] != 0};
-    std::copy_n(packed.data() + at + 2, id.pseudonym.size(), reinterpret_cast<char*>(id.pseudonym.data()));
+    std::copy_n(packed.data() + at + kPackedPseudonymAt, id.pseudonym.size(),
+                reinterpret_cast<char*>(id.pseudonym.data()));
     out.push_back(id);
   }
   return out;
@@ -109,6 +110,27 @@ CREATE TABLE revocations(key BLOB PRIMARY KEY, time_ms INTEGER NOT NULL) WITHOUT
                                        R"sql(
 CREATE TABLE resolve_inputs(seq INTEGER PRIMARY KEY, batch_id BLOB NOT NULL, events INTEGER NOT NULL,
                             inputs BLOB NOT NULL);
+)sql",
+                                       // Most links are a node seen for the first time joining the
+                                       // profile of an event's anchor (or, new itself, the anchor joining
+                                       // a known node's profile): such a link is kept in the new node's
+                                       // row, with an id from link_log's sequence, instead of a link_log
+                                       // row and two index entries. It always joins two nodes of one
+                                       // profile: a recompute, which alone splits profiles, moves it into
+                                       // link_log first (node_links, SqliteStore::recompute).
+                                       R"sql(
+ALTER TABLE nodes ADD COLUMN join_link INTEGER;
+ALTER TABLE nodes ADD COLUMN join_with INTEGER;
+ALTER TABLE nodes ADD COLUMN join_anchored INTEGER;
+ALTER TABLE nodes ADD COLUMN join_event BLOB;
+ALTER TABLE nodes ADD COLUMN join_batch BLOB;
+ALTER TABLE nodes ADD COLUMN join_ms INTEGER;
+CREATE VIEW node_links AS
+  SELECT join_link AS link_id, CASE WHEN join_anchored THEN join_with ELSE node_id END AS a,
+         CASE WHEN join_anchored THEN node_id ELSE join_with END AS b, join_event AS event_id,
+         join_batch AS batch_id, join_ms AS time_ms, 'co_occurrence' AS rule, 'merged' AS outcome,
+         NULL AS revoked_ms, node_id, profile
+  FROM nodes WHERE join_link IS NOT NULL;
 )sql"};
 
 }  // namespace

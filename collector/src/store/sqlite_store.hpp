@@ -64,7 +64,7 @@ inline Bytes bytes_of(std::string_view b) {
   return Bytes(b.begin(), b.end());
 }
 
-constexpr size_t kPackedIdentifierBytes = 34;
+constexpr size_t kPackedIdentifierBytes = 34, kPackedPseudonymAt = 2;
 Bytes pack_identifiers(const std::vector<StoredIdentifier>& ids);
 std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed);
 
@@ -125,9 +125,15 @@ class SqliteStore final : public Store, private IngestTxn {
   Status resolve_event(std::span<const uint8_t> event_id, std::span<const uint8_t> batch_id,
                        std::span<const uint8_t> slot, const std::vector<StoredIdentifier>& ids, int64_t time_ms);
   Result<int64_t> new_profile(int64_t now_ms);
+  // The link a new node makes as it joins a known node's profile, kept in the new node's row.
+  struct Join {
+    int64_t with;   // the known node
+    bool anchored;  // the new node is the event's anchor (link b; else link a)
+    std::span<const uint8_t> event_id, batch_id;
+  };
   // A new node, in `profile` or (none) in a new profile of its own.
   Result<GraphIndex::Node*> create_node(uint8_t kind, const uint8_t* key, size_t len, std::optional<int64_t> profile,
-                                        int64_t now_ms);
+                                        int64_t now_ms, const Join* join = nullptr);
   Result<int64_t> current_profile(int64_t profile_id, Connection& c);
   Status log_link(std::optional<int64_t> a, int64_t b, std::span<const uint8_t> event_id,
                   std::span<const uint8_t> batch_id, int64_t time_ms, const std::string& rule, const char* outcome);
@@ -141,7 +147,8 @@ class SqliteStore final : public Store, private IngestTxn {
 
   IdentityRules rules_;
   Connection writer_, reader_;
-  GraphIndex graph_;  // writer lock held
+  GraphIndex graph_;       // writer lock held
+  int64_t next_link_ = 1;  // link ids, shared by link_log and the links kept in node rows (load_graph)
   std::atomic<uint64_t> merges_{0}, refusals_{0};
   std::atomic<bool> queued_{true};           // something may wait in the resolve queue (checked at open)
   std::set<std::string> tombstones_;         // every erased key, so ingest never asks SQLite
