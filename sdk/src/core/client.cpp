@@ -237,6 +237,13 @@ Status Client::make_row_locked(const EventDraft& draft, Slot& slot, const Consen
   if (row->plaintext.size() > WAYMARK_MAX_EVENT_BYTES) {
     return Error(WAYMARK_ERR_TOO_LARGE, "encoded event exceeds WAYMARK_MAX_EVENT_BYTES");
   }
+  // A durable caller waits for its commit anyway: it seals its own row, in parallel with the
+  // other callers, and the writer thread (the ceiling of durable throughput) only inserts. An
+  // async caller returns at once, and the writer seals its row.
+  if (options_->durability == WAYMARK_DURABILITY_DURABLE) {
+    row->sealed = writer_->take_buffer();
+    if (Status s = writer_->seal(*row); !s.ok()) return s;
+  }
   slot.last_active_ms = stamp.monotonic_ms;
   return Status::Ok();
 }

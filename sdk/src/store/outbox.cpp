@@ -286,19 +286,34 @@ bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, std::string_view s
                                                     ad.data(), ad.size(), p, key_.data()) == 0;
 }
 
+Status Outbox::seal_to(const OutboxRow& row, std::vector<uint8_t>& out) const {
+  out.resize(kNonce + row.plaintext.size() + kTag);
+  if (Status s = random_.fill(out.data(), kNonce); !s.ok()) return s;
+  const auto ad = row_ad(row.id, row.event_id.data(), kKeyId);
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kNonce, nullptr, row.plaintext.data(),
+                                                 row.plaintext.size(), ad.data(), ad.size(), nullptr, out.data(),
+                                                 key_.data()) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "sealing a row failed");
+  }
+  return Status::Ok();
+}
+
+Status Outbox::seal(OutboxRow& row) const {
+  if (Status s = seal_to(row, row.sealed); !s.ok()) return s;
+  sodium_memzero(row.plaintext.data(), row.plaintext.size());
+  row.plaintext.clear();
+  return Status::Ok();
+}
+
 Status Outbox::insert(const OutboxRow& row) {
   auto stmt = prepare(insert_,
                       "INSERT INTO outbox(id, event_id, slot, purpose, priority, created_ms, key_id, sealed) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!stmt.ok()) return stmt.status();
-  sealed_.resize(kNonce + row.plaintext.size() + kTag);
-  if (Status s = random_.fill(sealed_.data(), kNonce); !s.ok()) return s;
-  const auto ad = row_ad(row.id, row.event_id.data(), kKeyId);
-  if (crypto_aead_xchacha20poly1305_ietf_encrypt(sealed_.data() + kNonce, nullptr, row.plaintext.data(),
-                                                 row.plaintext.size(), ad.data(), ad.size(), nullptr, sealed_.data(),
-                                                 key_.data()) != 0) {
-    return Error(WAYMARK_ERR_CRYPTO, "sealing a row failed");
+  if (row.sealed.empty()) {
+    if (Status s = seal_to(row, sealed_); !s.ok()) return s;
   }
+  const std::vector<uint8_t>& sealed = row.sealed.empty() ? sealed_ : row.sealed;
   Statement& st = *stmt.value();
   st.bind(1, row.id)
       .bind(2, row.event_id.data(), row.event_id.size())
@@ -307,12 +322,12 @@ Status Outbox::insert(const OutboxRow& row) {
       .bind(5, row.priority)
       .bind(6, row.created_ms)
       .bind(7, kKeyId)
-      .bind(8, sealed_.data(), sealed_.size());
+      .bind(8, sealed.data(), sealed.size());
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "insert");
   ++rows_;
-  bytes_ += static_cast<int64_t>(sealed_.size());
+  bytes_ += static_cast<int64_t>(sealed.size());
   next_id_ = std::max(next_id_, row.id + 1);
   return Status::Ok();
 }

@@ -18,7 +18,7 @@ namespace waymark::detail {
 
 using SlotId = std::array<uint8_t, 16>;
 
-// A row on its way in: `plaintext` is the encoded event, sealed by insert().
+// A row on its way in: `plaintext` is the encoded event, sealed by seal() or else by insert().
 struct OutboxRow {
   int64_t id = 0;
   Uuid event_id{};
@@ -27,6 +27,7 @@ struct OutboxRow {
   uint8_t priority = 0;
   int64_t created_ms = 0;
   std::vector<uint8_t> plaintext;
+  std::vector<uint8_t> sealed;  // nonce(24) || XChaCha20-Poly1305(plaintext), once sealed
 };
 
 // A row read back and authenticated.
@@ -98,6 +99,10 @@ class Outbox {
   Status commit();
   void rollback();
 
+  // Seals row.plaintext into row.sealed (bound to the row's id, event id and key id) and wipes
+  // the plaintext. Thread-safe: it reads only the key and draws the nonce from the pool, so
+  // callers can seal their rows in parallel with the writer's inserts.
+  Status seal(OutboxRow& row) const;
   Status insert(const OutboxRow& row);
   // Deletes a slot's rows (of one purpose, or all); adds the count to *deleted.
   Status purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t* deleted);
@@ -137,6 +142,7 @@ class Outbox {
   Status exec(const char* sql, bool detect_corrupt = false);
   Result<Statement*> prepare(Statement& slot, const char* sql);
   Status save_next_id(int64_t next_id);
+  Status seal_to(const OutboxRow& row, std::vector<uint8_t>& out) const;
   // Steps a `DELETE … RETURNING length(sealed)` to its end, keeping the row and byte totals right;
   // adds the number of rows deleted to *count.
   Status drain_deleted(Statement& st, int64_t* count, std::string_view what);
@@ -160,7 +166,7 @@ class Outbox {
   int64_t bytes_ = 0;
   int64_t rows_at_begin_ = 0, bytes_at_begin_ = 0;  // restored by rollback()
   Statement insert_, delete_id_, save_counter_, save_meta_, append_consent_;
-  std::vector<uint8_t> sealed_;  // reused buffer
+  std::vector<uint8_t> sealed_;  // reused buffer for rows that come unsealed
 };
 
 }  // namespace waymark::detail

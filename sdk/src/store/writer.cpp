@@ -126,9 +126,12 @@ std::vector<uint8_t> OutboxWriter::take_buffer() {
 void OutboxWriter::recycle(std::vector<Item>& batch) {
   std::lock_guard lock(spare_mu_);
   for (Item& item : batch) {
-    if (!item.row || spare_.size() >= std::min<size_t>(config_.queue_capacity, 4096)) continue;
-    item.row->plaintext.clear();
-    spare_.push_back(std::move(item.row->plaintext));
+    if (!item.row) continue;
+    for (std::vector<uint8_t>* b : {&item.row->plaintext, &item.row->sealed}) {
+      if (b->capacity() == 0 || spare_.size() >= std::min<size_t>(config_.queue_capacity, 4096)) continue;
+      b->clear();
+      spare_.push_back(std::move(*b));
+    }
   }
   batch.clear();
 }

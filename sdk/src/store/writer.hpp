@@ -57,6 +57,8 @@ class OutboxWriter {
   // Row buffers recycled from committed rows: memory that is already paged in, so a recorder
   // does not pay for page faults on the hot path. take_buffer() may return an empty vector.
   std::vector<uint8_t> take_buffer();
+  // Seals a row on the calling thread (Outbox::seal), so the writer thread only inserts it.
+  Status seal(OutboxRow& row) const { return outbox_->seal(row); }
 
   void add(const Counters& delta) {
     std::lock_guard lock(counters_mu_);

@@ -60,6 +60,24 @@ TEST_CASE("rows are sealed, read back in order, and the file is private", "[outb
   CHECK(o->next_id() == 3);
 }
 
+TEST_CASE("a row its caller sealed is stored as sealed, bound to its id, with the plaintext wiped", "[outbox]") {
+  Fixture f;
+  auto o = f.open();
+  OutboxRow sealed = Fixture::row(1), moved = Fixture::row(2);
+  REQUIRE(o->seal(sealed).ok());
+  CHECK(sealed.plaintext.empty());
+  CHECK(sealed.sealed.size() == 24 + 4 + 16);  // nonce, the event, the tag
+  REQUIRE(o->seal(moved).ok());
+  moved.id = 3;  // sealed as row 2: the associated data no longer matches
+  insert_all(*o, {sealed, moved});
+  int64_t unreadable = 0;
+  auto rows = o->read_oldest(10, &unreadable);
+  REQUIRE(rows.ok());
+  REQUIRE(rows.value().size() == 1);
+  CHECK(rows.value()[0].plaintext == std::vector<uint8_t>{1, 2, 3, 1});
+  CHECK(unreadable == 1);
+}
+
 TEST_CASE("a row moved to another id or tampered fails authentication and is counted", "[outbox]") {
   Fixture f;
   {
