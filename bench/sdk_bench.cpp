@@ -105,13 +105,17 @@ void bench_async(const std::string& dir) {
   waymark_client_free(c);
 }
 
-// Raw SQLite floor: the same sealed bytes, `per_txn` rows per transaction, synchronous=FULL.
-double sqlite_floor(const std::string& path, const std::vector<std::vector<uint8_t>>& rows, size_t per_txn) {
+// Raw SQLite floor: the same sealed bytes, `per_txn` rows per transaction, synchronous=FULL, in pages
+// of the outbox's size.
+double sqlite_floor(const std::string& path, const std::vector<std::vector<uint8_t>>& rows, size_t per_txn,
+                    int64_t page_size) {
   fs::remove(path);
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)",
-               nullptr, nullptr, nullptr);
+  const std::string setup = "PRAGMA page_size=" + std::to_string(page_size) +
+                            "; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                            "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)";
+  sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO t(id, v) VALUES(?1, ?2)", -1, &st, nullptr);
   const auto t = Clock::now();
@@ -129,10 +133,14 @@ double sqlite_floor(const std::string& path, const std::vector<std::vector<uint8
   return rate;
 }
 
-std::vector<std::vector<uint8_t>> sealed_rows(const std::string& db_path) {
+// The outbox's sealed rows, and its page size in *page_size.
+std::vector<std::vector<uint8_t>> sealed_rows(const std::string& db_path, int64_t* page_size) {
   sqlite3* db = nullptr;
   sqlite3_open(db_path.c_str(), &db);
   sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, nullptr);
+  *page_size = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 4096;
+  sqlite3_finalize(st);
   sqlite3_prepare_v2(db, "SELECT sealed FROM outbox", -1, &st, nullptr);
   std::vector<std::vector<uint8_t>> out;
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -172,8 +180,9 @@ void bench_durable(const std::string& dir, int threads, int batch, double second
   for (auto& th : pool) th.join();
   const double rate = static_cast<double>(done) / seconds_since(t);
   waymark_client_free(c);
-  const auto rows = sealed_rows(store + "/outbox.db");
-  const double batched = sqlite_floor(dir + "/floor.db", rows, 1000);
+  int64_t page_size = 0;
+  const auto rows = sealed_rows(store + "/outbox.db", &page_size);
+  const double batched = sqlite_floor(dir + "/floor.db", rows, 1000, page_size);
   std::string name = "durable_record_" + std::to_string(threads) + "threads";
   if (batch > 1) name = "durable_record_batch" + std::to_string(batch) + "_" + std::to_string(threads) + "threads";
   std::printf("BENCH %s %.0f events/s\n", name.c_str(), rate);
@@ -181,7 +190,7 @@ void bench_durable(const std::string& dir, int threads, int batch, double second
   std::printf("RATIO %s %.3f vs sqlite_batched_insert_floor\n", name.c_str(), rate / batched);
   if (batch == 1) {
     // The physical floor for this commit pattern: one fsync'd transaction per `threads` rows.
-    const double same_pattern = sqlite_floor(dir + "/floor.db", rows, static_cast<size_t>(threads));
+    const double same_pattern = sqlite_floor(dir + "/floor.db", rows, static_cast<size_t>(threads), page_size);
     const std::string pattern = "sqlite_" + std::to_string(threads) + "rows_per_fsync_floor";
     std::printf("BENCH %s %.0f rows/s\n", pattern.c_str(), same_pattern);
     std::printf("RATIO %s %.3f vs %s\n", name.c_str(), rate / same_pattern, pattern.c_str());
