@@ -3,6 +3,8 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include <sodium.h>
 
@@ -34,6 +36,11 @@ Bytes bytes_of(const flatbuffers::Vector<uint8_t>* v) {
 
 std::string str_of(const flatbuffers::String* s) {
   return s == nullptr ? std::string() : s->str();
+}
+
+// A view of bytes held by the opened batch, which outlives every use of it here.
+std::string_view view_of(const flatbuffers::Vector<uint8_t>* v) {
+  return v == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(v->data()), v->size());
 }
 
 template <size_t N>
@@ -114,20 +121,22 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
     write.received_ms = now_ms;
     std::memcpy(receipt.batch_id.data(), batch_id.data(), 16);
     receipt.received_at_ms = now_ms;
-    // Keys as strings: g++ 12 -O3 raises a false -Wstringop-overread on vector<uint8_t> ordering.
-    std::set<std::string> seen;
-    std::map<std::pair<std::string, uint8_t>, bool> consent;  // decisions made earlier in this batch
+    // Keys are views of the batch's own bytes (ids, slots), so lookups allocate nothing.
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(ids.size());
+    std::map<std::pair<std::string_view, uint8_t>, bool> consent;  // decisions made earlier in this batch
     const auto key_of = [](const auto& b) { return std::string(b.begin(), b.end()); };
-    std::set<std::string> erased;
-    std::map<std::string, bool> dead_keys;  // tombstone answers, asked once per key per batch
+    std::set<std::string> erased;  // by this batch's own erasure events
 
     for (size_t i = 0; i < ids.size(); ++i) {
       const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
-      if (known.value()[i] || !seen.insert(key_of(ids[i])).second) {  // dedupe by event id, forever
+      const std::string_view id(reinterpret_cast<const char*>(ids[i].data()), ids[i].size());
+      if (known.value()[i] || !seen.insert(id).second) {  // dedupe by event id, forever
         ++receipt.duplicates;
         continue;
       }
-      const Bytes slot = bytes_of(e->slot());
+      Bytes slot = bytes_of(e->slot());
+      const std::string_view slot_key = view_of(e->slot());
       const auto purpose = static_cast<uint8_t>(e->purpose());
       if (e->type() == w::EventType::Consent) {
         const auto* c = e->consent();
@@ -148,14 +157,14 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
           ++rejected["bad_consent_record"];
           continue;
         }
-        consent[{key_of(slot), r.purpose}] = r.granted;
+        consent[{slot_key, r.purpose}] = r.granted;
         write.consent.push_back({slot, r.purpose, r.granted, r.seq});
       } else if (purpose != 0) {
-        auto it = consent.find({key_of(slot), purpose});
+        auto it = consent.find({slot_key, purpose});
         if (it == consent.end()) {  // one store lookup per slot and purpose per batch
           auto g = txn.consent_granted(slot, purpose);
           if (!g.ok()) return g.status();
-          it = consent.emplace(std::make_pair(key_of(slot), purpose), g.value()).first;
+          it = consent.emplace(std::make_pair(slot_key, purpose), g.value()).first;
         }
         if (!it->second) {  // fail closed: no verified consent record, no event
           ++rejected["no_consent"];
@@ -191,15 +200,8 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       }
       // An erased customer (by identifier or slot): a replayed or late batch cannot bring them back.
       const auto dead = [&](const auto& key) -> Result<bool> {
-        const std::string k = key_of(key);
-        if (erased.count(k) != 0) return true;
-        auto it = dead_keys.find(k);
-        if (it == dead_keys.end()) {
-          auto t = txn.tombstoned(key.data(), key.size());
-          if (!t.ok()) return t.status();
-          it = dead_keys.emplace(k, t.value()).first;
-        }
-        return it->second;
+        if (!erased.empty() && erased.count(key_of(key)) != 0) return true;
+        return txn.tombstoned(key.data(), key.size());
       };
       auto is_dead = dead(slot);
       for (const auto& si : identifiers) {
@@ -221,7 +223,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       // Device clocks can be wrong by days: place the event relative to when the batch arrived.
       const int64_t age = batch->sent_monotonic_ms() - e->monotonic_ms();
       ev.corrected_ms = age >= 0 && age <= kMaxCorrectionMs ? now_ms - age : e->occurred_at_ms();
-      ev.slot = slot;
+      ev.slot = std::move(slot);
       ev.identifiers = std::move(identifiers);
       if (e->revenue() != nullptr) {
         ev.revenue_minor = e->revenue()->amount_minor();

@@ -32,12 +32,15 @@ std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
 // event id (16) | slot length (1) | slot | time (8, little-endian) | identifiers length (2, LE) | identifiers
 void append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
                           const Bytes& packed_identifiers) {
+  uint8_t fixed[10];
+  for (int i = 0; i < 8; ++i) fixed[i] = static_cast<uint8_t>(static_cast<uint64_t>(time_ms) >> (8 * i));
+  fixed[8] = static_cast<uint8_t>(packed_identifiers.size());
+  fixed[9] = static_cast<uint8_t>(packed_identifiers.size() >> 8);
+  const uint8_t slot_len = static_cast<uint8_t>(slot.size());
   out.insert(out.end(), event_id.begin(), event_id.end());
-  out.push_back(static_cast<uint8_t>(slot.size()));
+  out.insert(out.end(), &slot_len, &slot_len + 1);
   out.insert(out.end(), slot.begin(), slot.end());
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(time_ms) >> (8 * i)));
-  out.push_back(static_cast<uint8_t>(packed_identifiers.size()));
-  out.push_back(static_cast<uint8_t>(packed_identifiers.size() >> 8));
+  out.insert(out.end(), fixed, fixed + sizeof fixed);
   out.insert(out.end(), packed_identifiers.begin(), packed_identifiers.end());
 }
 
@@ -145,9 +148,9 @@ Status Connection::open(const std::string& path, int busy_timeout_ms) {
   if (rc != SQLITE_OK) return error(rc, "cannot open the collector store");
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, busy_timeout_ms);
+  if (Status s = exec(kStoragePragmas, "store"); !s.ok()) return s;
   // A 256 MiB page cache holds the node and anchor indexes of about a million customers.
-  return exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA cache_size=-262144",
-              "store");
+  return exec("PRAGMA secure_delete=ON; PRAGMA cache_size=-262144", "store");
 }
 
 Use Connection::prepare(const char* sql, Status* status) {
@@ -342,7 +345,7 @@ Result<bool> SqliteStore::consent_granted(const Bytes& slot, uint8_t purpose) {
 
 // Answered from memory: every tombstone is loaded at open and added as its transaction commits.
 Result<bool> SqliteStore::tombstoned(const uint8_t* key, size_t len) {
-  return tombstones_.count(std::string(reinterpret_cast<const char*>(key), len)) != 0;
+  return tombstones_.count(std::string_view(reinterpret_cast<const char*>(key), len)) != 0;
 }
 
 Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms) {
@@ -374,6 +377,11 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
       "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &s);
   if (ev == nullptr) return s;
   Bytes packed, queued;
+  size_t queued_bytes = 0;  // the resolve inputs, sized up front: no regrowth across a batch
+  for (const StoredEvent& e : w.events) {
+    queued_bytes += 16 + 1 + e.slot.size() + 10 + e.identifiers.size() * kPackedIdentifierBytes;
+  }
+  queued.reserve(queued_bytes);
   for (const StoredEvent& e : w.events) {
     ev->bind(1, e.event_id.data(), e.event_id.size())
         .bind(2, w.device_key.data(), w.device_key.size())

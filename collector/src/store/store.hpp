@@ -75,7 +75,8 @@ class IngestTxn {
   // Which of these event ids are already stored (dedupe is forever, not a window).
   virtual Result<std::vector<bool>> known_events(const std::vector<Bytes>& event_ids) = 0;
   virtual Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) = 0;
-  // A re-keyed pseudonym or a customer slot that was erased.
+  // A re-keyed pseudonym or a customer slot that was erased. Asked for every key of every event,
+  // so an implementation answers from memory (the SQLite store loads every tombstone at open).
   virtual Result<bool> tombstoned(const uint8_t* key, size_t len) = 0;
 };
 
