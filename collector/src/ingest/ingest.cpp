@@ -130,8 +130,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
 
     for (size_t i = 0; i < ids.size(); ++i) {
       const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
-      const std::string_view id(reinterpret_cast<const char*>(ids[i].data()), ids[i].size());
-      if (known.value()[i] || !seen.insert(id).second) {  // dedupe by event id, forever
+      if (known.value()[i] || !seen.insert(view_of(e->id())).second) {  // dedupe by event id, forever
         ++receipt.duplicates;
         continue;
       }
@@ -214,7 +213,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
         continue;
       }
       StoredEvent ev;
-      ev.event_id = ids[i];
+      ev.event_id = std::move(ids[i]);  // not read again: `seen` holds views of the batch
       ev.type = static_cast<uint8_t>(e->type());
       ev.channel = static_cast<uint8_t>(e->channel());
       ev.purpose = purpose;

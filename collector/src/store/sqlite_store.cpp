@@ -7,15 +7,13 @@ namespace waymark::collector {
 
 using detail::Statement;
 
-Bytes pack_identifiers(const std::vector<StoredIdentifier>& ids) {
-  Bytes out;
-  out.reserve(ids.size() * kPackedIdentifierBytes);
+void pack_identifiers(const std::vector<StoredIdentifier>& ids, Bytes& out) {
+  out.clear();
   for (const StoredIdentifier& id : ids) {
-    out.push_back(id.kind);
-    out.push_back(id.linking ? 1 : 0);
+    const uint8_t head[kPackedPseudonymAt] = {id.kind, static_cast<uint8_t>(id.linking ? 1 : 0)};
+    out.insert(out.end(), head, head + kPackedPseudonymAt);
     out.insert(out.end(), id.pseudonym.begin(), id.pseudonym.end());
   }
-  return out;
 }
 
 std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
@@ -235,8 +233,9 @@ Status SqliteStore::pack_old_identifiers() {
     if (step != SQLITE_DONE) return writer_.error(step, "event identifiers");
     Use set = writer_.prepare("UPDATE events SET identifiers = ?2 WHERE event_id = ?1", &s);
     if (set == nullptr) return s;
+    Bytes packed;
     for (const auto& [event, ids] : by_event) {
-      const Bytes packed = pack_identifiers(ids);
+      pack_identifiers(ids, packed);
       set->bind(1, event.data(), event.size()).bind(2, packed.data(), packed.size());
       if (s = writer_.done(*set, "events"); !s.ok()) return s;
     }
@@ -394,7 +393,7 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
         .bind(9, e.corrected_ms)
         .bind(10, e.slot.data(), e.slot.size());
     if (e.revenue_minor) ev->bind(11, *e.revenue_minor).bind(12, e.currency);
-    packed = pack_identifiers(e.identifiers);
+    pack_identifiers(e.identifiers, packed);
     ev->bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
     ev->bind(16, packed.data(), packed.size());
     if (s = writer_.done(*ev, "events"); !s.ok()) return s;

@@ -75,7 +75,8 @@ inline Bytes bytes_of(std::string_view b) {
 }
 
 constexpr size_t kPackedIdentifierBytes = 34, kPackedPseudonymAt = 2;
-Bytes pack_identifiers(const std::vector<StoredIdentifier>& ids);
+// Replaces `out` with the packed identifiers (its capacity is reused).
+void pack_identifiers(const std::vector<StoredIdentifier>& ids, Bytes& out);
 std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed);
 
 // What identity resolution needs of one event, queued at ingest in the batch's resolve_inputs row
