@@ -147,8 +147,7 @@ Status Connection::open(const std::string& path, int busy_timeout_ms) {
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   if (Status s = exec(kStoragePragmas, "store"); !s.ok()) return s;
-  // A 256 MiB page cache holds the node and anchor indexes of about a million customers.
-  return exec("PRAGMA secure_delete=ON; PRAGMA cache_size=-262144", "store");
+  return exec("PRAGMA secure_delete=ON", "store");
 }
 
 Use Connection::prepare(const char* sql, Status* status) {
