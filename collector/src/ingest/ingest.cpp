@@ -126,7 +126,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
     seen.reserve(ids.size());
     std::map<std::pair<std::string_view, uint8_t>, bool> consent;  // decisions made earlier in this batch
     const auto key_of = [](const auto& b) { return std::string(b.begin(), b.end()); };
-    std::set<std::string> erased;  // by this batch's own erasure events
+    std::set<std::string, std::less<>> erased;  // by this batch's own erasure events
 
     for (size_t i = 0; i < ids.size(); ++i) {
       const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
@@ -199,7 +199,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       }
       // An erased customer (by identifier or slot): a replayed or late batch cannot bring them back.
       const auto dead = [&](const auto& key) -> Result<bool> {
-        if (!erased.empty() && erased.count(key_of(key)) != 0) return true;
+        if (erased.count(std::string_view(reinterpret_cast<const char*>(key.data()), key.size())) != 0) return true;
         return txn.tombstoned(key.data(), key.size());
       };
       auto is_dead = dead(slot);

@@ -10,8 +10,8 @@ using detail::Statement;
 void pack_identifiers(const std::vector<StoredIdentifier>& ids, Bytes& out) {
   out.clear();
   for (const StoredIdentifier& id : ids) {
-    const uint8_t head[kPackedPseudonymAt] = {id.kind, static_cast<uint8_t>(id.linking ? 1 : 0)};
-    out.insert(out.end(), head, head + kPackedPseudonymAt);
+    out.push_back(id.kind);
+    out.push_back(id.linking ? 1 : 0);
     out.insert(out.end(), id.pseudonym.begin(), id.pseudonym.end());
   }
 }
@@ -28,17 +28,20 @@ std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
 }
 
 // event id (16) | slot length (1) | slot | time (8, little-endian) | identifiers length (2, LE) | identifiers
+namespace {
+size_t resolve_input_bytes(size_t slot_len, size_t packed_identifiers_len) {
+  return 16 + 1 + slot_len + 8 + 2 + packed_identifiers_len;
+}
+}  // namespace
+
 void append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
                           const Bytes& packed_identifiers) {
-  uint8_t fixed[10];
-  for (int i = 0; i < 8; ++i) fixed[i] = static_cast<uint8_t>(static_cast<uint64_t>(time_ms) >> (8 * i));
-  fixed[8] = static_cast<uint8_t>(packed_identifiers.size());
-  fixed[9] = static_cast<uint8_t>(packed_identifiers.size() >> 8);
-  const uint8_t slot_len = static_cast<uint8_t>(slot.size());
   out.insert(out.end(), event_id.begin(), event_id.end());
-  out.insert(out.end(), &slot_len, &slot_len + 1);
+  out.push_back(static_cast<uint8_t>(slot.size()));
   out.insert(out.end(), slot.begin(), slot.end());
-  out.insert(out.end(), fixed, fixed + sizeof fixed);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(time_ms) >> (8 * i)));
+  out.push_back(static_cast<uint8_t>(packed_identifiers.size()));
+  out.push_back(static_cast<uint8_t>(packed_identifiers.size() >> 8));
   out.insert(out.end(), packed_identifiers.begin(), packed_identifiers.end());
 }
 
@@ -377,7 +380,7 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
   Bytes packed, queued;
   size_t queued_bytes = 0;  // the resolve inputs, sized up front: no regrowth across a batch
   for (const StoredEvent& e : w.events) {
-    queued_bytes += 16 + 1 + e.slot.size() + 10 + e.identifiers.size() * kPackedIdentifierBytes;
+    queued_bytes += resolve_input_bytes(e.slot.size(), e.identifiers.size() * kPackedIdentifierBytes);
   }
   queued.reserve(queued_bytes);
   for (const StoredEvent& e : w.events) {
