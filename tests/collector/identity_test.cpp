@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -375,4 +376,30 @@ TEST_CASE("a store queued before resolve inputs existed converts its queue and r
   pending = g.store->pending_events();
   REQUIRE(pending.ok());
   CHECK(pending.value() == 0);
+}
+
+// Resolution also runs on the collector's background thread. A query that finds nothing queued
+// must see what that thread resolved: a query racing its commit once saw the newest customers
+// missing (the queue was marked empty before the resolution committed).
+TEST_CASE("a query right after a commit sees it resolved while resolution runs in the background", "[identity]") {
+  Graph g;
+  std::atomic<bool> stop{false};
+  std::thread background([&] {
+    while (!stop) (void)g.store->resolve_pending(INT64_MAX);
+  });
+  std::mt19937 rng(7);
+  int64_t missing = 0;
+  constexpr int kCustomers = 150;
+  for (int i = 0; i < kCustomers; ++i) {
+    g.batch({{{kEmail, "c" + std::to_string(i) + "@example.com"}}}, "s" + std::to_string(i));
+    // Let the background thread take the commit first, at varying depths into its own transaction.
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 400));
+    int64_t profiles = 0;
+    REQUIRE(
+        g.store->for_each_profile(INT64_MIN, INT64_MAX, [&](int64_t, const auto&) { return ++profiles, true; }).ok());
+    missing += i + 1 - profiles;
+  }
+  stop = true;
+  background.join();
+  CHECK(missing == 0);
 }

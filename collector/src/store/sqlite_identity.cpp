@@ -107,7 +107,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     if (q == nullptr) return s;
     const int rc = q->step();
     if (rc == SQLITE_DONE) {
-      queued_ = false;
+      drained_ = true;
       break;
     }
     if (rc != SQLITE_ROW) return writer_.error(rc, "resolve queue");

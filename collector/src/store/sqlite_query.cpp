@@ -30,10 +30,7 @@ Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
   int64_t total = 0;
   while (queued_ && total < max_events) {
     auto r = in_write_txn([&] { return resolve_locked(std::min<int64_t>(max_events - total, 250000)); });
-    if (!r.ok()) {
-      queued_ = true;  // rolled back: the queue is as it was
-      return r;
-    }
+    if (!r.ok()) return r;  // rolled back: the queue is as it was, and still marked
     total += r.value();
   }
   return total;

@@ -163,7 +163,10 @@ class SqliteStore final : public Store, private IngestTxn {
   GraphIndex graph_;       // writer lock held
   int64_t next_link_ = 1;  // link ids, shared by link_log and the links kept in node rows (load_graph)
   std::atomic<uint64_t> merges_{0}, refusals_{0};
-  std::atomic<bool> queued_{true};                 // something may wait in the resolve queue (checked at open)
+  // Something may wait in the resolve queue (checked at open). Cleared only once a transaction that
+  // emptied the queue has committed: a query that finds it clear reads the resolution it waits for.
+  std::atomic<bool> queued_{true};
+  bool drained_ = false;                           // the open transaction emptied the resolve queue
   std::set<std::string, std::less<>> tombstones_;  // every erased key, so ingest never asks SQLite
   std::vector<std::string> new_tombstones_;        // added by the open transaction
   bool erased_ = false;                            // the open transaction erased a profile
@@ -178,6 +181,7 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
   std::lock_guard lock(writer_.mu);
   new_tombstones_.clear();
   erased_ = false;
+  drained_ = false;
   if (Status s = writer_.exec("BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
   auto result = fn();
   if (result.ok()) {
@@ -187,6 +191,7 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
       return s;
     }
     tombstones_.insert(new_tombstones_.begin(), new_tombstones_.end());
+    if (drained_) queued_ = false;
     if (erased_) {
       // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
       // sure no copy of erased rows stays behind in the log either.
