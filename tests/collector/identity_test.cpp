@@ -2,6 +2,7 @@
 // protections, explanations, unmerge with exact recompute, erasure.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
 #include <random>
 #include <set>
@@ -385,7 +386,10 @@ TEST_CASE("a query right after a commit sees it resolved while resolution runs i
   Graph g;
   std::atomic<bool> stop{false};
   std::thread background([&] {
-    while (!stop) (void)g.store->resolve_pending(INT64_MAX);
+    while (!stop) {
+      (void)g.store->resolve_pending(INT64_MAX);
+      std::this_thread::yield();
+    }
   });
   std::mt19937 rng(7);
   int64_t missing = 0;
