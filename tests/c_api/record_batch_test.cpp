@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+#include <sqlite3.h>
+
+#include "support/receiver.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::test;
@@ -142,4 +146,54 @@ TEST_CASE("record_batch on a full disk: the whole batch fails and none of it is 
   CHECK(client_stat(c, WAYMARK_STAT_QUEUED) == stored);
   waymark_client_free(c);
   CHECK(static_cast<int64_t>(stored_events(store).size()) == stored);
+}
+
+TEST_CASE("record_batch: a call's events share a few sealed rows and stats, purges and uploads count events",
+          "[capi][sync]") {
+  TempDir dir;
+  ClientConfig config = durable_config();
+  config.batch_max_events = 50;  // rows never hold more than an upload batch may
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), config, &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_PERSONALISATION) == WAYMARK_OK);
+  Events ev;
+  for (int i = 0; i < 70; ++i) ev.add("a" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) ev.add("p" + std::to_string(i), WAYMARK_PURPOSE_PERSONALISATION);
+  for (int i = 0; i < 70; ++i) ev.add("b" + std::to_string(i));
+  const auto events = ev.all();
+  REQUIRE(waymark_client_record_batch(c, events.data(), events.size(), nullptr) == WAYMARK_OK);
+  CHECK(client_stat(c, WAYMARK_STAT_QUEUED) == 152);  // + two consent records
+  CHECK(stored_events(dir.store()).size() == 152);
+  {  // 2 consent rows; analytics 50 + 20, personalisation 10, analytics 50 + 20
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*), max(events) FROM outbox", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 7);
+    CHECK(sqlite3_column_int(st, 1) == 50);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  // Withdrawing personalisation purges exactly its 10 queued events (the withdrawal is recorded).
+  REQUIRE(grant(c, WAYMARK_PURPOSE_PERSONALISATION, false) == WAYMARK_OK);
+  CHECK(client_stat(c, WAYMARK_STAT_PURGED) == 10);
+  CHECK(client_stat(c, WAYMARK_STAT_QUEUED) == 143);
+  waymark_client_free(c);
+
+  // Reopened with a collector: every event arrives once, in order, in batches of at most 50.
+  Receiver receiver;
+  config.collector_url = receiver.url();
+  config.collector_keys = {{Receiver::kKeyId, receiver.public_key()}};
+  REQUIRE(open_client(dir.store(), config, &c) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  CHECK(receiver.distinct_events() == 143);
+  CHECK(receiver.duplicate_events() == 0);
+  CHECK(receiver.batches() >= 3);
+  const auto seq = receiver.sequences_in_arrival_order();
+  CHECK(std::is_sorted(seq.begin(), seq.end()));
+  CHECK(client_stat(c, WAYMARK_STAT_UPLOADED) == 143);
+  CHECK(client_stat(c, WAYMARK_STAT_QUEUED) == 0);
+  waymark_client_free(c);
 }

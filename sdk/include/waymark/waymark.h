@@ -131,7 +131,7 @@ typedef enum waymark_stat_e {
   WAYMARK_STAT_DROPPED = 3,      /* events lost to a full queue or store (persisted) */
   WAYMARK_STAT_REFUSED = 4,      /* events refused for lack of consent (persisted) */
   WAYMARK_STAT_EVICTED = 5,      /* events evicted by the caps (persisted) */
-  WAYMARK_STAT_UNREADABLE = 6,   /* rows that failed authentication when read (persisted) */
+  WAYMARK_STAT_UNREADABLE = 6,   /* events in rows that failed authentication when read (persisted) */
   WAYMARK_STAT_PURGED = 7,       /* queued events deleted by consent withdrawal or forget (persisted) */
   WAYMARK_STAT_UPLOADED = 8,     /* events the collector acknowledged with a valid receipt (persisted) */
   WAYMARK_STAT_DEAD_LETTERED = 9 /* events of batches the collector refused 4 times (persisted) */

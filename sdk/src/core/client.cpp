@@ -13,6 +13,10 @@ namespace {
 
 constexpr int64_t kWaitMs = 30000;  // longest a caller waits for its commit
 constexpr size_t kMaxSlotIdentifiers = 32;
+// A recorded batch is stored in rows of up to this many events and plaintext bytes (pack_rows),
+// and never in a row larger than one upload batch may be.
+constexpr size_t kRowMaxEvents = 64;
+constexpr int64_t kRowMaxBytes = 32 * 1024;
 
 bool is_purpose(int p) {
   return p >= WAYMARK_PURPOSE_ANALYTICS && p <= WAYMARK_PURPOSE_ADVERTISING;
@@ -237,21 +241,24 @@ Status Client::make_row_locked(const EventDraft& draft, Slot& slot, const Consen
   if (row->plaintext.size() > WAYMARK_MAX_EVENT_BYTES) {
     return Error(WAYMARK_ERR_TOO_LARGE, "encoded event exceeds WAYMARK_MAX_EVENT_BYTES");
   }
-  // A durable caller waits for its commit anyway: it seals its own row, in parallel with the
-  // other callers, and the writer thread (the ceiling of durable throughput) only inserts. An
-  // async caller returns at once, and the writer seals its row.
-  if (options_->durability == WAYMARK_DURABILITY_DURABLE) {
-    row->sealed = writer_->take_buffer();
-    if (Status s = writer_->seal(*row); !s.ok()) return s;
-  }
   slot.last_active_ms = stamp.monotonic_ms;
   return Status::Ok();
+}
+
+// A durable caller waits for its commit anyway: it seals its own row, in parallel with the other
+// callers, and the writer thread (the ceiling of durable throughput) only inserts. An async caller
+// returns at once, and the writer seals its row.
+Status Client::seal_if_durable(OutboxRow& row) {
+  if (options_->durability != WAYMARK_DURABILITY_DURABLE) return Status::Ok();
+  row.sealed = writer_->take_buffer();
+  return writer_->seal(row);
 }
 
 Status Client::enqueue_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, bool want_ticket,
                               OutboxWriter::Ticket* ticket) {
   OutboxRow row;
   if (Status s = make_row_locked(draft, slot, consent, &row); !s.ok()) return s;
+  if (Status s = seal_if_durable(row); !s.ok()) return s;
   return writer_->enqueue_row(std::move(row), want_ticket, ticket);
 }
 
@@ -304,6 +311,12 @@ Status Client::record_batch(const EventDraft* const* drafts, size_t count, wayma
       if (Status s = make_row_locked(*drafts[i], *slot, nullptr, &rows.emplace_back()); !s.ok()) {
         return Error(s.code, "event " + std::to_string(i) + ": " + s.message);
       }
+    }
+    const UploadConfig& up = options_->upload;
+    rows = pack_rows(std::move(rows), std::min(kRowMaxEvents, up.batch_max_events),
+                     static_cast<size_t>(std::min(kRowMaxBytes, up.batch_max_bytes - Outbox::kSealOverhead)));
+    for (OutboxRow& row : rows) {
+      if (Status s = seal_if_durable(row); !s.ok()) return s;
     }
     // Enqueued under the slot lock, so a concurrent withdrawal's purge is ordered after them.
     if (!rows.empty()) {

@@ -84,6 +84,7 @@ class Client {
   // Stamps, encodes and queues an event of the locked slot; the ticket is set when the caller must wait.
   // The sealed-to-be outbox row of `draft`, stamped for `slot` (slot lock held).
   Status make_row_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, OutboxRow* row);
+  Status seal_if_durable(OutboxRow& row);
   Status enqueue_locked(const EventDraft& draft, Slot& slot, const ConsentRecord* consent, bool want_ticket,
                         OutboxWriter::Ticket* ticket);
   Status wait_all(const std::vector<OutboxWriter::Ticket>& tickets);

@@ -46,6 +46,12 @@ CREATE TABLE batches(
 CREATE TABLE dead_letter(
   id INTEGER PRIMARY KEY, batch_seq INTEGER NOT NULL, http_status INTEGER NOT NULL,
   event_id BLOB NOT NULL, key_id INTEGER NOT NULL, sealed BLOB NOT NULL, moved_ms INTEGER NOT NULL);
+)sql",
+    // v3: a row may hold several events of one call (OutboxRow, pack_rows); caps, stats, leases and
+    // counters count events.
+    R"sql(
+ALTER TABLE outbox ADD COLUMN events INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE dead_letter ADD COLUMN events INTEGER NOT NULL DEFAULT 1;
 )sql"};
 
 // Internal status marking a store that SQLite reports as corrupt or not a database.
@@ -53,21 +59,103 @@ constexpr waymark_status_t kCorrupt = -1000;
 
 constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+static_assert(Outbox::kSealOverhead == kNonce + kTag);
 
 // Associated data: binds a sealed row to its row id, event id and key id, so rows cannot be
-// swapped, replayed under another id or opened under another key version.
-std::array<uint8_t, 32> row_ad(int64_t id, const uint8_t* event_id, uint32_t key_id) {
-  std::array<uint8_t, 32> ad{'W', 'M', 'R', 'W'};
+// swapped, replayed under another id or opened under another key version. A row of several events
+// also binds their number, so the row cannot be read as a different number of events.
+struct RowAd {
+  std::array<uint8_t, 36> bytes{};
+  size_t size = 32;
+};
+RowAd row_ad(int64_t id, const uint8_t* event_id, uint32_t key_id, int64_t events) {
+  RowAd ad;
+  std::memcpy(ad.bytes.data(), events == 1 ? "WMRW" : "WMRP", 4);
   for (int i = 0; i < 8; ++i)
-    ad[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(id) >> (8 * i));
-  std::memcpy(ad.data() + 12, event_id, 16);
-  for (int i = 0; i < 4; ++i) ad[static_cast<size_t>(28 + i)] = static_cast<uint8_t>(key_id >> (8 * i));
+    ad.bytes[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(id) >> (8 * i));
+  std::memcpy(ad.bytes.data() + 12, event_id, 16);
+  for (int i = 0; i < 4; ++i) ad.bytes[static_cast<size_t>(28 + i)] = static_cast<uint8_t>(key_id >> (8 * i));
+  if (events != 1) {
+    for (int i = 0; i < 4; ++i)
+      ad.bytes[static_cast<size_t>(32 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(events) >> (8 * i));
+    ad.size = 36;
+  }
   return ad;
 }
 
 constexpr uint8_t kKeyCheckEventId[16] = {'k', 'e', 'y', '-', 'c', 'h', 'e', 'c', 'k'};
 
+// In a row of several events, each event follows its length (4 bytes, little-endian).
+constexpr size_t kFrame = 4;
+
+// Splits an opened row into its events (sequence numbers id, id + 1, …); false, and nothing added,
+// when the plaintext does not hold exactly `events` framed events.
+bool unpack_events(int64_t id, int64_t events, std::vector<uint8_t>& plain, std::vector<StoredEvent>& out) {
+  if (events == 1) {
+    out.push_back({id, std::move(plain)});
+    plain = {};
+    return true;
+  }
+  if (events < 1 || static_cast<uint64_t>(events) > plain.size() / kFrame) return false;
+  std::vector<std::pair<size_t, size_t>> spans;  // offset, length
+  size_t at = 0;
+  for (int64_t i = 0; i < events; ++i) {
+    if (plain.size() - at < kFrame) return false;
+    const size_t len = plain[at] | plain[at + 1] << 8 | plain[at + 2] << 16 | static_cast<size_t>(plain[at + 3]) << 24;
+    at += kFrame;
+    if (len == 0 || plain.size() - at < len) return false;
+    spans.emplace_back(at, len);
+    at += len;
+  }
+  if (at != plain.size()) return false;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const uint8_t* p = plain.data() + spans[i].first;
+    out.push_back({id + static_cast<int64_t>(i), std::vector<uint8_t>(p, p + spans[i].second)});
+  }
+  return true;
+}
+
 }  // namespace
+
+std::vector<OutboxRow> pack_rows(std::vector<OutboxRow>&& rows, size_t max_events, size_t max_bytes) {
+  std::vector<OutboxRow> out;
+  for (size_t first = 0; first < rows.size();) {
+    const OutboxRow& head = rows[first];
+    size_t end = first + 1, bytes = kFrame + head.plaintext.size();
+    while (end < rows.size() && end - first < max_events) {
+      const OutboxRow& next = rows[end];
+      if (next.slot != head.slot || next.purpose != head.purpose || next.priority != head.priority ||
+          next.id != head.id + static_cast<int64_t>(end - first) ||
+          bytes + kFrame + next.plaintext.size() > max_bytes) {
+        break;
+      }
+      bytes += kFrame + next.plaintext.size();
+      ++end;
+    }
+    if (end - first == 1) {
+      out.push_back(std::move(rows[first]));
+      first = end;
+      continue;
+    }
+    OutboxRow packed = std::move(rows[first]);
+    std::vector<uint8_t> plain;
+    plain.reserve(bytes);
+    for (size_t i = first; i < end; ++i) {
+      std::vector<uint8_t>& event = i == first ? packed.plaintext : rows[i].plaintext;
+      const auto len = static_cast<uint32_t>(event.size());
+      const uint8_t frame[kFrame] = {static_cast<uint8_t>(len), static_cast<uint8_t>(len >> 8),
+                                     static_cast<uint8_t>(len >> 16), static_cast<uint8_t>(len >> 24)};
+      plain.insert(plain.end(), frame, frame + kFrame);
+      plain.insert(plain.end(), event.begin(), event.end());
+      sodium_memzero(event.data(), event.size());
+    }
+    packed.plaintext = std::move(plain);
+    packed.events = static_cast<int64_t>(end - first);
+    out.push_back(std::move(packed));
+    first = end;
+  }
+  return out;
+}
 
 Status Outbox::create_directory(const std::string& dir) {
   std::error_code ec;
@@ -185,11 +273,15 @@ Status Outbox::setup(int64_t* unreadable) {
   }
   // Reading every row's length also walks the whole table: corruption shows up here.
   {
-    Statement totals(db_, "SELECT count(*), coalesce(sum(length(sealed)), 0), coalesce(max(id), 0) FROM outbox", &rc);
+    Statement totals(
+        db_,
+        "SELECT coalesce(sum(events), 0), coalesce(sum(length(sealed)), 0), coalesce(max(id + events - 1), 0) "
+        "FROM outbox",
+        &rc);
     rc = rc == SQLITE_OK ? totals.step() : rc;
     if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
     if (rc != SQLITE_ROW) return sqlite_status(rc, db_, "outbox totals");
-    rows_ = totals.int64(0);
+    events_ = totals.int64(0);
     bytes_ = totals.int64(1);
     next_id_ = totals.int64(2) + 1;
   }
@@ -226,21 +318,21 @@ Status Outbox::setup(int64_t* unreadable) {
   std::vector<uint8_t> plain;
   const bool key_ok =
       !key_check.empty() &&
-      open_sealed(0, kKeyCheckEventId, {reinterpret_cast<const char*>(key_check.data()), key_check.size()}, plain);
+      open_sealed(0, kKeyCheckEventId, 1, {reinterpret_cast<const char*>(key_check.data()), key_check.size()}, plain);
   if (!key_ok) {
-    if (!key_check.empty() && rows_ > 0) {
-      *unreadable = rows_;
-      loaded_counters_.unreadable += rows_;
+    if (!key_check.empty() && events_ > 0) {
+      *unreadable = events_;
+      loaded_counters_.unreadable += events_;
       if (Status s = exec("DELETE FROM outbox"); !s.ok()) return s;
       if (Status s = save_next_id(next_id_); !s.ok()) return s;
-      rows_ = bytes_ = 0;
+      events_ = bytes_ = 0;
     }
     std::array<uint8_t, 16> zero{};
     std::array<uint8_t, kNonce + sizeof zero + kTag> sealed{};
     if (Status s = random_.fill(sealed.data(), kNonce); !s.ok()) return s;
-    const auto ad = row_ad(0, kKeyCheckEventId, kKeyId);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data() + kNonce, nullptr, zero.data(), zero.size(), ad.data(),
-                                               ad.size(), nullptr, sealed.data(), key_.data());
+    const auto ad = row_ad(0, kKeyCheckEventId, kKeyId, 1);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data() + kNonce, nullptr, zero.data(), zero.size(),
+                                               ad.bytes.data(), ad.size, nullptr, sealed.data(), key_.data());
     Statement put(db_, "INSERT OR REPLACE INTO meta(name, value) VALUES('key_check', ?1)", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "key check");
     put.bind(1, sealed.data(), sealed.size());
@@ -252,7 +344,7 @@ Status Outbox::setup(int64_t* unreadable) {
 Status Outbox::begin() {
   pending_counters_ = committed_counters_;
   deleted_in_txn_ = false;
-  rows_at_begin_ = rows_;
+  events_at_begin_ = events_;
   bytes_at_begin_ = bytes_;
   return exec("BEGIN IMMEDIATE");
 }
@@ -267,31 +359,31 @@ Status Outbox::commit() {
   if (s.ok()) committed_counters_ = pending_counters_;
   return s;
 }
-// The row and byte totals go back with the rows: a commit that failed on a full disk must not
-// leave QUEUED counting rows that never were (nor caps evicting for them).
+// The event and byte totals go back with the rows: a commit that failed on a full disk must not
+// leave QUEUED counting events that never were (nor caps evicting for them).
 void Outbox::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  rows_ = rows_at_begin_;
+  events_ = events_at_begin_;
   bytes_ = bytes_at_begin_;
 }
 
-bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed,
+bool Outbox::open_sealed(int64_t id, const uint8_t* event_id, int64_t events, std::string_view sealed,
                          std::vector<uint8_t>& out) const {
   if (sealed.size() < kNonce + kTag) return false;
   const auto* p = reinterpret_cast<const uint8_t*>(sealed.data());
-  const auto ad = row_ad(id, event_id, kKeyId);
+  const auto ad = row_ad(id, event_id, kKeyId, events);
   out.resize(sealed.size() - kNonce - kTag);
   unsigned long long len = 0;
   return crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, p + kNonce, sealed.size() - kNonce,
-                                                    ad.data(), ad.size(), p, key_.data()) == 0;
+                                                    ad.bytes.data(), ad.size, p, key_.data()) == 0;
 }
 
 Status Outbox::seal_to(const OutboxRow& row, std::vector<uint8_t>& out) const {
   out.resize(kNonce + row.plaintext.size() + kTag);
   if (Status s = random_.fill(out.data(), kNonce); !s.ok()) return s;
-  const auto ad = row_ad(row.id, row.event_id.data(), kKeyId);
+  const auto ad = row_ad(row.id, row.event_id.data(), kKeyId, row.events);
   if (crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kNonce, nullptr, row.plaintext.data(),
-                                                 row.plaintext.size(), ad.data(), ad.size(), nullptr, out.data(),
+                                                 row.plaintext.size(), ad.bytes.data(), ad.size, nullptr, out.data(),
                                                  key_.data()) != 0) {
     return Error(WAYMARK_ERR_CRYPTO, "sealing a row failed");
   }
@@ -307,8 +399,8 @@ Status Outbox::seal(OutboxRow& row) const {
 
 Status Outbox::insert(const OutboxRow& row) {
   auto stmt = prepare(insert_,
-                      "INSERT INTO outbox(id, event_id, slot, purpose, priority, created_ms, key_id, sealed) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                      "INSERT INTO outbox(id, event_id, slot, purpose, priority, created_ms, key_id, sealed, events) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!stmt.ok()) return stmt.status();
   if (row.sealed.empty()) {
     if (Status s = seal_to(row, sealed_); !s.ok()) return s;
@@ -322,21 +414,22 @@ Status Outbox::insert(const OutboxRow& row) {
       .bind(5, row.priority)
       .bind(6, row.created_ms)
       .bind(7, kKeyId)
-      .bind(8, sealed.data(), sealed.size());
+      .bind(8, sealed.data(), sealed.size())
+      .bind(9, row.events);
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) return sqlite_status(rc, db_, "insert");
-  ++rows_;
+  events_ += row.events;
   bytes_ += static_cast<int64_t>(sealed.size());
-  next_id_ = std::max(next_id_, row.id + 1);
+  next_id_ = std::max(next_id_, row.id + row.events);
   return Status::Ok();
 }
 
 Status Outbox::purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t* deleted) {
   int rc = SQLITE_OK;
   Statement st(db_,
-               purpose ? "DELETE FROM outbox WHERE slot = ?1 AND purpose = ?2 RETURNING length(sealed)"
-                       : "DELETE FROM outbox WHERE slot = ?1 RETURNING length(sealed)",
+               purpose ? "DELETE FROM outbox WHERE slot = ?1 AND purpose = ?2 RETURNING length(sealed), events"
+                       : "DELETE FROM outbox WHERE slot = ?1 RETURNING length(sealed), events",
                &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "purge");
   st.bind(1, slot.data(), slot.size());
@@ -347,9 +440,9 @@ Status Outbox::purge(const SlotId& slot, std::optional<uint8_t> purpose, int64_t
 Status Outbox::drain_deleted(Statement& st, int64_t* count, std::string_view what) {
   int rc = SQLITE_OK;
   while ((rc = st.step()) == SQLITE_ROW) {
-    --rows_;
+    events_ -= st.int64(1);
     bytes_ -= st.int64(0);
-    ++*count;
+    *count += st.int64(1);
     deleted_in_txn_ = true;
   }
   st.reset();
@@ -359,60 +452,60 @@ Status Outbox::drain_deleted(Statement& st, int64_t* count, std::string_view wha
 Status Outbox::read_sealed(Statement& st, std::vector<StoredEvent>& out, int64_t* unreadable, std::string_view what) {
   int rc = SQLITE_OK;
   std::vector<int64_t> bad;
+  std::vector<uint8_t> plain;
   while ((rc = st.step()) == SQLITE_ROW) {
-    StoredEvent ev;
-    ev.id = st.int64(0);
+    const int64_t id = st.int64(0), events = st.int64(3);
     const std::string_view event_id = st.blob(1);
-    if (event_id.size() == 16 &&
-        open_sealed(ev.id, reinterpret_cast<const uint8_t*>(event_id.data()), st.blob(2), ev.plaintext)) {
-      out.push_back(std::move(ev));
-    } else {
-      bad.push_back(ev.id);
+    if (event_id.size() != 16 ||
+        !open_sealed(id, reinterpret_cast<const uint8_t*>(event_id.data()), events, st.blob(2), plain) ||
+        !unpack_events(id, events, plain, out)) {
+      bad.push_back(id);
+      *unreadable += events;
     }
+    sodium_memzero(plain.data(), plain.size());  // a packed row's plaintext, copied out event by event
   }
   st.reset();
   if (rc != SQLITE_DONE) return sqlite_status(rc, db_, what);
-  *unreadable += static_cast<int64_t>(bad.size());
   return remove(bad);
 }
 
 Status Outbox::evict(int64_t now_ms, bool by_age, int64_t* evicted) {
   int rc = SQLITE_OK;
   if (by_age && config_.max_age_ms > 0) {
-    Statement st(db_, "DELETE FROM outbox WHERE created_ms < ?1 RETURNING length(sealed)", &rc);
+    Statement st(db_, "DELETE FROM outbox WHERE created_ms < ?1 RETURNING length(sealed), events", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "evict");
     st.bind(1, now_ms - config_.max_age_ms);
     if (Status s = drain_deleted(st, evicted, "evict"); !s.ok()) return s;
   }
-  const int64_t over_rows = config_.max_rows > 0 ? rows_ - config_.max_rows : 0;
+  const int64_t over_events = config_.max_events > 0 ? events_ - config_.max_events : 0;
   const int64_t over_bytes = config_.max_bytes > 0 ? bytes_ - config_.max_bytes : 0;
-  if (over_rows <= 0 && over_bytes <= 0) return Status::Ok();
+  if (over_events <= 0 && over_bytes <= 0) return Status::Ok();
   // Evict 1% beyond the cap so a full outbox does not sort the table on every commit.
-  return evict_ordered(over_rows > 0 ? over_rows + config_.max_rows / 100 : 0,
+  return evict_ordered(over_events > 0 ? over_events + config_.max_events / 100 : 0,
                        over_bytes > 0 ? over_bytes + config_.max_bytes / 100 : 0, evicted);
 }
 
-Status Outbox::evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted) {
+Status Outbox::evict_ordered(int64_t need_events, int64_t need_bytes, int64_t* evicted) {
   int rc = SQLITE_OK;
   std::vector<int64_t> victims;
   {
-    Statement scan(db_, "SELECT id, length(sealed) FROM outbox ORDER BY priority ASC, id ASC", &rc);
+    Statement scan(db_, "SELECT id, length(sealed), events FROM outbox ORDER BY priority ASC, id ASC", &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "evict");
-    int64_t freed_rows = 0, freed_bytes = 0;
-    while ((freed_rows < need_rows || freed_bytes < need_bytes) && (rc = scan.step()) == SQLITE_ROW) {
+    int64_t freed_events = 0, freed_bytes = 0;
+    while ((freed_events < need_events || freed_bytes < need_bytes) && (rc = scan.step()) == SQLITE_ROW) {
       victims.push_back(scan.int64(0));
-      ++freed_rows;
       freed_bytes += scan.int64(1);
+      freed_events += scan.int64(2);
     }
   }
-  const int64_t before = rows_;
+  const int64_t before = events_;
   Status s = remove(victims);
-  *evicted += before - rows_;
+  *evicted += before - events_;
   return s;
 }
 
 Status Outbox::remove(const std::vector<int64_t>& ids) {
-  auto stmt = prepare(delete_id_, "DELETE FROM outbox WHERE id = ?1 RETURNING length(sealed)");
+  auto stmt = prepare(delete_id_, "DELETE FROM outbox WHERE id = ?1 RETURNING length(sealed), events");
   if (!stmt.ok()) return stmt.status();
   Statement& st = *stmt.value();
   int64_t deleted = 0;
@@ -425,7 +518,7 @@ Status Outbox::remove(const std::vector<int64_t>& ids) {
 
 Result<std::vector<StoredEvent>> Outbox::read_oldest(size_t limit, int64_t* unreadable) {
   int rc = SQLITE_OK;
-  Statement st(db_, "SELECT id, event_id, sealed FROM outbox ORDER BY id LIMIT ?1", &rc);
+  Statement st(db_, "SELECT id, event_id, sealed, events FROM outbox ORDER BY id LIMIT ?1", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "read");
   st.bind(1, static_cast<int64_t>(limit));
   std::vector<StoredEvent> out;
@@ -551,13 +644,15 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
   if (!found) {
     std::vector<int64_t> ids;
     {
-      Statement pick(db_, "SELECT id, length(sealed) FROM outbox WHERE batch_seq IS NULL ORDER BY id LIMIT ?1", &rc);
+      Statement pick(db_, "SELECT id, length(sealed), events FROM outbox WHERE batch_seq IS NULL ORDER BY id LIMIT ?1",
+                     &rc);
       if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
       pick.bind(1, static_cast<int64_t>(fresh.max_events));
-      int64_t bytes = 0;
+      int64_t bytes = 0, events = 0;
       while ((rc = pick.step()) == SQLITE_ROW) {
         bytes += pick.int64(1);
-        if (!ids.empty() && bytes > fresh.max_bytes) break;
+        events += pick.int64(2);
+        if (!ids.empty() && (bytes > fresh.max_bytes || events > static_cast<int64_t>(fresh.max_events))) break;
         ids.push_back(pick.int64(0));
       }
     }
@@ -605,7 +700,9 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
   }
   {
     Statement rows(
-        db_, "SELECT id, event_id, sealed FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 ORDER BY id", &rc);
+        db_,
+        "SELECT id, event_id, sealed, events FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 ORDER BY id",
+        &rc);
     if (rc != SQLITE_OK) return sqlite_status(rc, db_, "lease");
     rows.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
     if (Status s = read_sealed(rows, batch.events, &delta.unreadable, "lease"); !s.ok()) return s;
@@ -619,7 +716,8 @@ Result<std::optional<LeasedBatch>> Outbox::lease_batch(const BatchLease& fresh, 
 
 Status Outbox::finish_batch(const LeasedBatch& batch) {
   int rc = SQLITE_OK;
-  Statement rows(db_, "DELETE FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 RETURNING length(sealed)", &rc);
+  Statement rows(
+      db_, "DELETE FROM outbox WHERE id BETWEEN ?2 AND ?3 AND batch_seq = ?1 RETURNING length(sealed), events", &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "complete");
   rows.bind(1, batch.seq).bind(2, batch.first_id).bind(3, batch.last_id);
   int64_t deleted = 0;
@@ -639,25 +737,25 @@ Status Outbox::complete_batch(const LeasedBatch& batch, Counters& delta) {
       check.blob(0) != std::string_view(reinterpret_cast<const char*>(batch.batch_id.data()), 16)) {
     return Status::Ok();  // already completed (e.g. a duplicate receipt): nothing to delete
   }
-  const int64_t before = rows_;
+  const int64_t before = events_;
   if (Status s = finish_batch(batch); !s.ok()) return s;
-  delta.uploaded += before - rows_;
+  delta.uploaded += before - events_;
   return Status::Ok();
 }
 
 Status Outbox::dead_letter_batch(const LeasedBatch& batch, int32_t http_status, int64_t now_ms, Counters& delta) {
   int rc = SQLITE_OK;
   Statement move(db_,
-                 "INSERT INTO dead_letter(id, batch_seq, http_status, event_id, key_id, sealed, moved_ms) "
-                 "SELECT id, batch_seq, ?2, event_id, key_id, sealed, ?3 FROM outbox "
+                 "INSERT INTO dead_letter(id, batch_seq, http_status, event_id, key_id, sealed, moved_ms, events) "
+                 "SELECT id, batch_seq, ?2, event_id, key_id, sealed, ?3, events FROM outbox "
                  "WHERE id BETWEEN ?4 AND ?5 AND batch_seq = ?1",
                  &rc);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "dead letter");
   move.bind(1, batch.seq).bind(2, http_status).bind(3, now_ms).bind(4, batch.first_id).bind(5, batch.last_id);
   if (Status s = sqlite_status(move.step(), db_, "dead letter"); !s.ok()) return s;
-  const int64_t before = rows_;
+  const int64_t before = events_;
   if (Status s = finish_batch(batch); !s.ok()) return s;
-  delta.dead_lettered += before - rows_;
+  delta.dead_lettered += before - events_;
   return Status::Ok();
 }
 

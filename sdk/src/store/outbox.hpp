@@ -18,7 +18,10 @@ namespace waymark::detail {
 
 using SlotId = std::array<uint8_t, 16>;
 
-// A row on its way in: `plaintext` is the encoded event, sealed by seal() or else by insert().
+// A row on its way in: `plaintext` holds `events` encoded events, sealed by seal() or else by
+// insert(). One event is stored as it is; several (consecutive events of one call, one slot, purpose
+// and priority: see pack_rows) each follow their 4-byte little-endian length. The row's id and
+// event id are its first event's; the others' sequence numbers follow on from the id.
 struct OutboxRow {
   int64_t id = 0;
   Uuid event_id{};
@@ -26,11 +29,18 @@ struct OutboxRow {
   uint8_t purpose = 0;
   uint8_t priority = 0;
   int64_t created_ms = 0;
+  int64_t events = 1;
   std::vector<uint8_t> plaintext;
   std::vector<uint8_t> sealed;  // nonce(24) || XChaCha20-Poly1305(plaintext), once sealed
 };
 
-// A row read back and authenticated.
+// Packs consecutive one-event rows that share slot, purpose and priority into rows of at most
+// `max_events` events and `max_bytes` of plaintext (an event larger than that keeps a row of its
+// own). One sealed row per run instead of one per event: a recorded batch costs a fraction of the
+// AEAD overhead, row headers and inserts. The packed rows' plaintext is wiped.
+std::vector<OutboxRow> pack_rows(std::vector<OutboxRow>&& rows, size_t max_events, size_t max_bytes);
+
+// An event read back and authenticated; `id` is its sequence number.
 struct StoredEvent {
   int64_t id = 0;
   std::vector<uint8_t> plaintext;
@@ -73,19 +83,20 @@ struct LeasedBatch {
 
 struct OutboxConfig {
   std::string dir;
-  bool durable = false;                                 // synchronous=FULL: a commit survives power loss
-  int64_t max_bytes = 0, max_rows = 0, max_age_ms = 0;  // 0 = no cap
+  bool durable = false;                                   // synchronous=FULL: a commit survives power loss
+  int64_t max_bytes = 0, max_events = 0, max_age_ms = 0;  // 0 = no cap
 };
 
 class Outbox {
  public:
   static constexpr uint32_t kKeyId = 1;
+  static constexpr int64_t kSealOverhead = 24 + 16;  // nonce and tag: a row's sealed bytes over its plaintext
   static constexpr const char* kFileName = "outbox.db";
 
   struct Opened {
     std::unique_ptr<Outbox> outbox;
     bool recovered = false;  // a corrupt file was moved aside
-    int64_t unreadable = 0;  // rows dropped because the data key does not open them
+    int64_t unreadable = 0;  // events dropped because the data key does not open them
   };
   // Creates the store directory (mode 0700) if missing; its parent must exist.
   static Status create_directory(const std::string& dir);
@@ -118,8 +129,8 @@ class Outbox {
   Status save_counters(const Counters& counters);
   int64_t next_id() const { return next_id_; }
 
-  // Oldest rows first, authenticated; rows that fail authentication are deleted and counted
-  // into *unreadable (never returned, never crash).
+  // Up to `limit` rows, oldest first, authenticated, an entry per event; rows that fail
+  // authentication are deleted and their events counted into *unreadable (never returned, never crash).
   Result<std::vector<StoredEvent>> read_oldest(size_t limit, int64_t* unreadable);
   Status remove(const std::vector<int64_t>& ids);
 
@@ -133,7 +144,8 @@ class Outbox {
   // Every row with an id <= the result has left the outbox.
   Result<int64_t> uploaded_through();
 
-  int64_t rows() const noexcept { return rows_; }
+  // Events queued (a packed row counts each of its events) and their sealed bytes.
+  int64_t events() const noexcept { return events_; }
   int64_t bytes() const noexcept { return bytes_; }
 
  private:
@@ -143,15 +155,16 @@ class Outbox {
   Result<Statement*> prepare(Statement& slot, const char* sql);
   Status save_next_id(int64_t next_id);
   Status seal_to(const OutboxRow& row, std::vector<uint8_t>& out) const;
-  // Steps a `DELETE … RETURNING length(sealed)` to its end, keeping the row and byte totals right;
-  // adds the number of rows deleted to *count.
+  // Steps a `DELETE … RETURNING length(sealed), events` to its end, keeping the event and byte
+  // totals right; adds the number of events deleted to *count.
   Status drain_deleted(Statement& st, int64_t* count, std::string_view what);
-  // Reads (id, event_id, sealed) rows into `out`; rows that fail authentication are deleted and
-  // added to *unreadable.
+  // Reads (id, event_id, sealed, events) rows into `out`, an entry per event; rows that fail
+  // authentication are deleted and their events added to *unreadable.
   Status read_sealed(Statement& st, std::vector<StoredEvent>& out, int64_t* unreadable, std::string_view what);
   Status finish_batch(const LeasedBatch& batch);
   Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
-  bool open_sealed(int64_t id, const uint8_t* event_id, std::string_view sealed, std::vector<uint8_t>& out) const;
+  bool open_sealed(int64_t id, const uint8_t* event_id, int64_t events, std::string_view sealed,
+                   std::vector<uint8_t>& out) const;
 
   sqlite3* db_;
   OutboxConfig config_;
@@ -162,9 +175,9 @@ class Outbox {
   Counters pending_counters_;    // as written in the open transaction
   bool deleted_in_txn_ = false;
   int64_t next_id_ = 1;
-  int64_t rows_ = 0;
+  int64_t events_ = 0;
   int64_t bytes_ = 0;
-  int64_t rows_at_begin_ = 0, bytes_at_begin_ = 0;  // restored by rollback()
+  int64_t events_at_begin_ = 0, bytes_at_begin_ = 0;  // restored by rollback()
   Statement insert_, delete_id_, save_counter_, save_meta_, append_consent_;
   std::vector<uint8_t> sealed_;  // reused buffer for rows that come unsealed
 };

@@ -16,7 +16,7 @@ constexpr int64_t kMaxBackoffMs = 5000;
 OutboxWriter::OutboxWriter(std::unique_ptr<Outbox> outbox, Config config)
     : outbox_(std::move(outbox)), config_(std::move(config)) {
   counters_ = outbox_->load_counters();
-  rows_ = outbox_->rows();
+  events_ = outbox_->events();
   bytes_ = outbox_->bytes();
   thread_ = std::thread([this] { run(); });
 }
@@ -27,9 +27,7 @@ OutboxWriter::~OutboxWriter() {
 
 int64_t OutboxWriter::queued() const {
   std::lock_guard lock(mu_);
-  int64_t pending = 0;
-  for (const Item& item : queue_) pending += item.row ? 1 : 0;
-  return rows_.load() + pending;
+  return events_.load() + static_cast<int64_t>(queue_events_);
 }
 
 Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket) {
@@ -42,12 +40,15 @@ Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* tick
 Status OutboxWriter::enqueue_rows(std::span<OutboxRow> rows, bool want_ticket, Ticket* ticket) {
   std::lock_guard lock(mu_);
   if (stopping_) return Error(WAYMARK_ERR_CLOSED, "client is closed");
-  // The cap bounds unattended (async) rows; a caller that waits for its commit is its own bound.
-  if (!want_ticket && queue_.size() + rows.size() > config_.queue_capacity) {
+  size_t events = 0;
+  for (const OutboxRow& row : rows) events += static_cast<size_t>(row.events);
+  // The cap bounds unattended (async) events; a caller that waits for its commit is its own bound.
+  if (!want_ticket && queue_events_ + events > config_.queue_capacity) {
     std::lock_guard counters_lock(counters_mu_);
-    counters_.dropped += static_cast<int64_t>(rows.size());
+    counters_.dropped += static_cast<int64_t>(events);
     return Error(WAYMARK_ERR_QUEUE_FULL, "outbox queue is full; event dropped");
   }
+  queue_events_ += events;
   Ticket completion = want_ticket ? std::make_shared<Completion>() : nullptr;
   for (OutboxRow& row : rows) {
     Item item;
@@ -163,7 +164,7 @@ void OutboxWriter::maintain() {
   if (config_.on_tick) config_.on_tick();
   std::vector<Item> none;
   if (commit_batch(none, true).ok()) {
-    rows_ = outbox_->rows();
+    events_ = outbox_->events();
     bytes_ = outbox_->bytes();
   }
 }
@@ -204,10 +205,11 @@ void OutboxWriter::run() {
     group_deadline = Clock::time_point::max();
     std::vector<Item>& batch = batch_;
     batch.swap(queue_);  // O(1) under the lock: recorders never wait for the copy
+    queue_events_ = 0;
     lock.unlock();
     Status s = commit_batch(batch, false);
     lock.lock();
-    rows_ = outbox_->rows();
+    events_ = outbox_->events();
     bytes_ = outbox_->bytes();
     if (s.ok()) {
       last_error_ = Status::Ok();
@@ -219,7 +221,7 @@ void OutboxWriter::run() {
       done_cv_.notify_all();
       lock.unlock();
       recycle(batch);
-      if (config_.on_commit) config_.on_commit(rows_.load());
+      if (config_.on_commit) config_.on_commit(events_.load());
       lock.lock();
       continue;
     }
@@ -227,23 +229,26 @@ void OutboxWriter::run() {
     // retried with backoff: a full disk must not silently lose queued events.
     last_error_ = s;
     std::vector<Item> kept;
+    size_t kept_events = 0;
     for (Item& item : batch) {
       if (item.completion) {
         item.completion->done = true;
         item.completion->status = s;
       } else {
+        kept_events += item.row ? static_cast<size_t>(item.row->events) : 0;
         kept.push_back(std::move(item));
       }
     }
     if (kept.empty()) {
       processed_ticket_ = batch.back().ticket;
     } else if (stopping_) {
-      lost_at_stop_ += static_cast<int64_t>(kept.size());
-      add(Counters{.dropped = static_cast<int64_t>(kept.size())});
+      lost_at_stop_ += static_cast<int64_t>(kept_events);
+      add(Counters{.dropped = static_cast<int64_t>(kept_events)});
       processed_ticket_ = batch.back().ticket;
     } else {
       processed_ticket_ = kept.front().ticket - 1;
       queue_.insert(queue_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+      queue_events_ += kept_events;
       backoff_ms = std::min(kMaxBackoffMs, std::max<int64_t>(50, backoff_ms * 2));
       retry_at = Clock::now() + std::chrono::milliseconds(backoff_ms);
     }

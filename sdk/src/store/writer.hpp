@@ -39,7 +39,7 @@ class OutboxWriter {
   OutboxWriter(const OutboxWriter&) = delete;
   OutboxWriter& operator=(const OutboxWriter&) = delete;
 
-  // Queues a row. With `want_ticket` the returned ticket completes when the row is committed
+  // Queues a row (of row.events events). With `want_ticket` the returned ticket completes when the row is committed
   // (or its commit failed); without, a failed commit is retried with backoff.
   // Errors: QUEUE_FULL (counted as dropped), CLOSED.
   Status enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket);
@@ -89,6 +89,7 @@ class OutboxWriter {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::vector<Item> queue_;  // swapped with batch_ by the writer: both keep their capacity
+  size_t queue_events_ = 0;  // events in queue_'s rows
   std::vector<Item> batch_;
   std::mutex spare_mu_;
   std::vector<std::vector<uint8_t>> spare_;
@@ -102,7 +103,7 @@ class OutboxWriter {
   int64_t lost_at_stop_ = 0;
   mutable std::mutex counters_mu_;
   Counters counters_;
-  std::atomic<int64_t> rows_{0}, bytes_{0};
+  std::atomic<int64_t> events_{0}, bytes_{0};  // in the outbox, as of the last commit
   std::thread thread_;
 };
 

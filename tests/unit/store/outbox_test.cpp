@@ -99,21 +99,21 @@ TEST_CASE("a row moved to another id or tampered fails authentication and is cou
   REQUIRE(rows.value().size() == 1);
   CHECK(rows.value()[0].id == 1);
   CHECK(unreadable == 2);
-  CHECK(o->rows() == 1);  // bad rows are removed, not retried forever
+  CHECK(o->events() == 1);  // bad rows are removed, not retried forever
 }
 
 TEST_CASE("the schema is versioned and reopening keeps the data", "[outbox]") {
   Fixture f;
   { insert_all(*f.open(), {Fixture::row(7)}); }
   auto o = f.open();
-  CHECK(o->rows() == 1);
+  CHECK(o->events() == 1);
   CHECK(o->next_id() == 8);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 2);
+  CHECK(sqlite3_column_int(st, 0) == 3);
   sqlite3_finalize(st);
   sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
@@ -125,7 +125,7 @@ TEST_CASE("the schema is versioned and reopening keeps the data", "[outbox]") {
 TEST_CASE("caps evict the lowest priority first, then the oldest", "[outbox]") {
   Fixture f;
   OutboxConfig config;
-  config.max_rows = 3;
+  config.max_events = 3;
   auto o = f.open(config);
   insert_all(*o, {Fixture::row(1, 2), Fixture::row(2, 0), Fixture::row(3, 1), Fixture::row(4, 0), Fixture::row(5, 2)});
   int64_t evicted = 0;
@@ -152,7 +152,7 @@ TEST_CASE("the age cap evicts old rows of every priority", "[outbox]") {
   REQUIRE(o->evict(5500, true, &evicted).ok());
   REQUIRE(o->commit().ok());
   CHECK(evicted == 1);
-  CHECK(o->rows() == 1);
+  CHECK(o->events() == 1);
 }
 
 TEST_CASE("ids never go back, even after every row was deleted", "[outbox]") {
@@ -163,7 +163,7 @@ TEST_CASE("ids never go back, even after every row was deleted", "[outbox]") {
     REQUIRE(o->begin().ok());
     REQUIRE(o->remove({1, 2, 3}).ok());
     REQUIRE(o->commit().ok());
-    CHECK(o->rows() == 0);
+    CHECK(o->events() == 0);
   }
   CHECK(f.open()->next_id() == 4);
 }
@@ -190,7 +190,7 @@ TEST_CASE("a version 1 store migrates to the current schema and keeps its rows",
                    nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto o = f.open();
-  CHECK(o->rows() == 1);
+  CHECK(o->events() == 1);
   CHECK(o->next_id() == 6);
   CHECK(o->load_counters().refused == 7);
   Counters delta;
@@ -199,4 +199,128 @@ TEST_CASE("a version 1 store migrates to the current schema and keeps its rows",
   REQUIRE(leased.ok());
   CHECK_FALSE(leased.value().has_value());
   CHECK(delta.unreadable == 1);
+}
+
+namespace {
+OutboxRow slot_row(int64_t id, uint8_t slot, uint8_t purpose = 1, uint8_t priority = 0) {
+  OutboxRow r = Fixture::row(id, priority);
+  r.slot[0] = slot;
+  r.purpose = purpose;
+  return r;
+}
+
+// How many events each packed row holds.
+std::vector<int64_t> shape(const std::vector<OutboxRow>& rows) {
+  std::vector<int64_t> out;
+  for (const OutboxRow& r : rows) out.push_back(r.events);
+  return out;
+}
+
+std::vector<OutboxRow> calls_rows() {  // ids 1-7: one call's events
+  std::vector<OutboxRow> rows;
+  for (int64_t id : {1, 2, 3}) rows.push_back(slot_row(id, 1));
+  rows.push_back(slot_row(4, 1, 1, 2));  // a conversion: another priority
+  rows.push_back(slot_row(5, 1));
+  rows.push_back(slot_row(6, 1, 2));  // another purpose
+  rows.push_back(slot_row(7, 2));     // another slot
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("a call's events pack into rows of one slot, purpose and priority, and read back one by one", "[outbox]") {
+  CHECK(shape(pack_rows(calls_rows(), 64, 1 << 15)) == std::vector<int64_t>{3, 1, 1, 1, 1});
+  CHECK(shape(pack_rows(calls_rows(), 2, 1 << 15)) == std::vector<int64_t>{2, 1, 1, 1, 1, 1});
+  CHECK(shape(pack_rows(calls_rows(), 64, 16)) == std::vector<int64_t>{2, 1, 1, 1, 1, 1});  // 2 x (4 + 4 bytes)
+  CHECK(shape(pack_rows(calls_rows(), 64, 4)) == std::vector<int64_t>(7, 1));  // larger than the cap: alone
+  auto gap = calls_rows();
+  gap[1].id = 20;  // not consecutive: never one row (a row's events are its id, id + 1, ...)
+  CHECK(shape(pack_rows(std::move(gap), 64, 1 << 15)) == std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1});
+
+  Fixture f;
+  auto o = f.open();
+  const auto packed = pack_rows(calls_rows(), 64, 1 << 15);
+  CHECK(packed[0].id == 1);
+  CHECK(packed[0].event_id[0] == 1);
+  REQUIRE(o->begin().ok());
+  for (const OutboxRow& r : packed) REQUIRE(o->insert(r).ok());
+  REQUIRE(o->commit().ok());
+  CHECK(o->events() == 7);
+  CHECK(o->next_id() == 8);
+  int64_t unreadable = 0;
+  auto events = o->read_oldest(10, &unreadable);
+  REQUIRE(events.ok());
+  REQUIRE(events.value().size() == 7);
+  for (int64_t i = 0; i < 7; ++i) {
+    CHECK(events.value()[static_cast<size_t>(i)].id == i + 1);
+    CHECK(events.value()[static_cast<size_t>(i)].plaintext ==
+          std::vector<uint8_t>{1, 2, 3, static_cast<uint8_t>(i + 1)});
+  }
+  CHECK(unreadable == 0);
+  o.reset();
+  CHECK(f.open()->next_id() == 8);  // the last event of the last row, not the row's id
+}
+
+TEST_CASE("a packed row is bound to its number of events: a changed count makes it unreadable", "[outbox]") {
+  Fixture f;
+  {
+    auto o = f.open();
+    const auto packed = pack_rows(calls_rows(), 64, 1 << 15);
+    REQUIRE(o->begin().ok());
+    for (const OutboxRow& r : packed) REQUIRE(o->insert(r).ok());
+    REQUIRE(o->commit().ok());
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE outbox SET events = 2 WHERE id = 1", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto o = f.open();
+  CHECK(o->events() == 6);
+  int64_t unreadable = 0;
+  auto events = o->read_oldest(10, &unreadable);
+  REQUIRE(events.ok());
+  CHECK(events.value().size() == 4);  // ids 4-7
+  CHECK(events.value().front().id == 4);
+  CHECK(unreadable == 2);
+  CHECK(o->events() == 4);
+}
+
+TEST_CASE("caps, purges, leases and receipts count events, not rows", "[outbox]") {
+  Fixture f;
+  OutboxConfig config;
+  config.max_events = 6;
+  auto o = f.open(config);
+  std::vector<OutboxRow> rows;
+  for (int64_t id = 1; id <= 8; ++id) rows.push_back(slot_row(id, 1, id <= 3 ? 2 : 1, id <= 3 ? 0 : 1));
+  const auto packed = pack_rows(std::move(rows), 3, 1 << 15);  // [1-3] purpose 2, [4-6], [7-8]
+  REQUIRE(shape(packed) == std::vector<int64_t>{3, 3, 2});
+  REQUIRE(o->begin().ok());
+  for (const OutboxRow& r : packed) REQUIRE(o->insert(r).ok());
+  int64_t evicted = 0;
+  REQUIRE(o->evict(0, false, &evicted).ok());  // 8 > 6: the lowest priority row goes, all 3 events
+  REQUIRE(o->commit().ok());
+  CHECK(evicted == 3);
+  CHECK(o->events() == 5);
+
+  REQUIRE(o->begin().ok());
+  REQUIRE(o->insert(slot_row(9, 1, 2, 1)).ok());
+  int64_t purged = 0;
+  SlotId slot{1};
+  REQUIRE(o->purge(slot, uint8_t{2}, &purged).ok());
+  REQUIRE(o->commit().ok());
+  CHECK(purged == 1);
+  CHECK(o->events() == 5);
+
+  Counters delta;
+  BatchLease lease;
+  lease.max_events = 4;  // [4-6] fits, [7-8] would make 5
+  REQUIRE(o->begin().ok());
+  auto leased = o->lease_batch(lease, delta);
+  REQUIRE(leased.ok());
+  REQUIRE(leased.value());
+  CHECK(leased.value()->events.size() == 3);
+  CHECK(leased.value()->events.back().id == 6);
+  REQUIRE(o->complete_batch(*leased.value(), delta).ok());
+  REQUIRE(o->commit().ok());
+  CHECK(delta.uploaded == 3);
+  CHECK(o->events() == 2);
 }
