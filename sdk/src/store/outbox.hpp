@@ -162,7 +162,7 @@ class Outbox {
   // authentication are deleted and their events added to *unreadable.
   Status read_sealed(Statement& st, std::vector<StoredEvent>& out, int64_t* unreadable, std::string_view what);
   Status finish_batch(const LeasedBatch& batch);
-  Status evict_ordered(int64_t need_rows, int64_t need_bytes, int64_t* evicted);
+  Status evict_ordered(int64_t need_events, int64_t need_bytes, int64_t* evicted);
   bool open_sealed(int64_t id, const uint8_t* event_id, int64_t events, std::string_view sealed,
                    std::vector<uint8_t>& out) const;
 

@@ -39,8 +39,8 @@ class OutboxWriter {
   OutboxWriter(const OutboxWriter&) = delete;
   OutboxWriter& operator=(const OutboxWriter&) = delete;
 
-  // Queues a row (of row.events events). With `want_ticket` the returned ticket completes when the row is committed
-  // (or its commit failed); without, a failed commit is retried with backoff.
+  // Queues a row (of row.events events). With `want_ticket` the returned ticket completes when the
+  // row is committed (or its commit failed); without, a failed commit is retried with backoff.
   // Errors: QUEUE_FULL (counted as dropped), CLOSED.
   Status enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket);
   // Queues `rows` (moved from) together: they commit in one transaction, all or none. With `want_ticket` they
