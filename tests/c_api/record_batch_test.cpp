@@ -2,11 +2,11 @@
 // or nothing on every error.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include <algorithm>
 #include <sqlite3.h>
 
 #include "support/receiver.hpp"

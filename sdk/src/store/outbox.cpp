@@ -61,6 +61,16 @@ constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 static_assert(Outbox::kSealOverhead == kNonce + kTag);
 
+// The low `n` bytes of `v` at `out`, little-endian; and back.
+void put_le(uint8_t* out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+uint64_t get_le(const uint8_t* in, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(in[i]) << (8 * i);
+  return v;
+}
+
 // Associated data: binds a sealed row to its row id, event id and key id, so rows cannot be
 // swapped, replayed under another id or opened under another key version. A row of several events
 // also binds their number, so the row cannot be read as a different number of events.
@@ -71,13 +81,11 @@ struct RowAd {
 RowAd row_ad(int64_t id, const uint8_t* event_id, uint32_t key_id, int64_t events) {
   RowAd ad;
   std::memcpy(ad.bytes.data(), events == 1 ? "WMRW" : "WMRP", 4);
-  for (int i = 0; i < 8; ++i)
-    ad.bytes[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(id) >> (8 * i));
+  put_le(ad.bytes.data() + 4, static_cast<uint64_t>(id), 8);
   std::memcpy(ad.bytes.data() + 12, event_id, 16);
-  for (int i = 0; i < 4; ++i) ad.bytes[static_cast<size_t>(28 + i)] = static_cast<uint8_t>(key_id >> (8 * i));
+  put_le(ad.bytes.data() + 28, key_id, 4);
   if (events != 1) {
-    for (int i = 0; i < 4; ++i)
-      ad.bytes[static_cast<size_t>(32 + i)] = static_cast<uint8_t>(static_cast<uint64_t>(events) >> (8 * i));
+    put_le(ad.bytes.data() + 32, static_cast<uint64_t>(events), 4);
     ad.size = 36;
   }
   return ad;
@@ -101,7 +109,7 @@ bool unpack_events(int64_t id, int64_t events, std::vector<uint8_t>& plain, std:
   size_t at = 0;
   for (int64_t i = 0; i < events; ++i) {
     if (plain.size() - at < kFrame) return false;
-    const size_t len = plain[at] | plain[at + 1] << 8 | plain[at + 2] << 16 | static_cast<size_t>(plain[at + 3]) << 24;
+    const auto len = static_cast<size_t>(get_le(plain.data() + at, kFrame));
     at += kFrame;
     if (len == 0 || plain.size() - at < len) return false;
     spans.emplace_back(at, len);
@@ -142,9 +150,8 @@ std::vector<OutboxRow> pack_rows(std::vector<OutboxRow>&& rows, size_t max_event
     plain.reserve(bytes);
     for (size_t i = first; i < end; ++i) {
       std::vector<uint8_t>& event = i == first ? packed.plaintext : rows[i].plaintext;
-      const auto len = static_cast<uint32_t>(event.size());
-      const uint8_t frame[kFrame] = {static_cast<uint8_t>(len), static_cast<uint8_t>(len >> 8),
-                                     static_cast<uint8_t>(len >> 16), static_cast<uint8_t>(len >> 24)};
+      uint8_t frame[kFrame];
+      put_le(frame, event.size(), kFrame);
       plain.insert(plain.end(), frame, frame + kFrame);
       plain.insert(plain.end(), event.begin(), event.end());
       sodium_memzero(event.data(), event.size());

@@ -37,7 +37,7 @@ struct Fixture {
   }
 };
 
-void insert_all(Outbox& o, std::initializer_list<OutboxRow> rows) {
+void insert_all(Outbox& o, const std::vector<OutboxRow>& rows) {
   REQUIRE(o.begin().ok());
   for (const auto& r : rows) REQUIRE(o.insert(r).ok());
   REQUIRE(o.commit().ok());
@@ -241,9 +241,7 @@ TEST_CASE("a call's events pack into rows of one slot, purpose and priority, and
   const auto packed = pack_rows(calls_rows(), 64, 1 << 15);
   CHECK(packed[0].id == 1);
   CHECK(packed[0].event_id[0] == 1);
-  REQUIRE(o->begin().ok());
-  for (const OutboxRow& r : packed) REQUIRE(o->insert(r).ok());
-  REQUIRE(o->commit().ok());
+  insert_all(*o, packed);
   CHECK(o->events() == 7);
   CHECK(o->next_id() == 8);
   int64_t unreadable = 0;
@@ -265,9 +263,7 @@ TEST_CASE("a packed row is bound to its number of events: a changed count makes 
   {
     auto o = f.open();
     const auto packed = pack_rows(calls_rows(), 64, 1 << 15);
-    REQUIRE(o->begin().ok());
-    for (const OutboxRow& r : packed) REQUIRE(o->insert(r).ok());
-    REQUIRE(o->commit().ok());
+    insert_all(*o, packed);
   }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((f.dir.store() + "/outbox.db").c_str(), &db) == SQLITE_OK);
