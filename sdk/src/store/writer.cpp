@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace waymark::detail {
 
@@ -27,7 +28,7 @@ OutboxWriter::~OutboxWriter() {
 
 int64_t OutboxWriter::queued() const {
   std::lock_guard lock(mu_);
-  return events_.load() + static_cast<int64_t>(queue_events_);
+  return events_.load() + static_cast<int64_t>(queue_events_ + committing_events_);
 }
 
 Status OutboxWriter::enqueue_row(OutboxRow&& row, bool want_ticket, Ticket* ticket) {
@@ -204,13 +205,14 @@ void OutboxWriter::run() {
     wake_ = false;
     group_deadline = Clock::time_point::max();
     std::vector<Item>& batch = batch_;
-    batch.swap(queue_);  // O(1) under the lock: recorders never wait for the copy
-    queue_events_ = 0;
+    batch.swap(queue_);                                    // O(1) under the lock: recorders never wait for the copy
+    committing_events_ = std::exchange(queue_events_, 0);  // still queued until events_ counts them
     lock.unlock();
     Status s = commit_batch(batch, false);
     lock.lock();
     events_ = outbox_->events();
     bytes_ = outbox_->bytes();
+    committing_events_ = 0;
     if (s.ok()) {
       last_error_ = Status::Ok();
       backoff_ms = 0;

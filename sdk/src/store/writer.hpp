@@ -68,6 +68,7 @@ class OutboxWriter {
     std::lock_guard lock(counters_mu_);
     return counters_;
   }
+  // Events in the outbox, in the queue and in the commit under way.
   int64_t queued() const;
   int64_t bytes() const { return bytes_.load(); }
 
@@ -88,8 +89,9 @@ class OutboxWriter {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::vector<Item> queue_;  // swapped with batch_ by the writer: both keep their capacity
-  size_t queue_events_ = 0;  // events in queue_'s rows
+  std::vector<Item> queue_;       // swapped with batch_ by the writer: both keep their capacity
+  size_t queue_events_ = 0;       // events in queue_'s rows
+  size_t committing_events_ = 0;  // events in batch_'s rows while the writer commits them
   std::vector<Item> batch_;
   std::mutex spare_mu_;
   std::vector<std::vector<uint8_t>> spare_;

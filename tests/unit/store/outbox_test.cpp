@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
 #include "store/outbox.hpp"
+#include "store/writer.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::detail;
@@ -319,4 +322,40 @@ TEST_CASE("caps, purges, leases and receipts count events, not rows", "[outbox]"
   REQUIRE(o->commit().ok());
   CHECK(delta.uploaded == 3);
   CHECK(o->events() == 2);
+}
+
+TEST_CASE("rows the writer is committing still count as queued", "[outbox]") {
+  Fixture f;
+  OutboxWriter::Config config;
+  config.now_ms = [] { return int64_t{0}; };
+  OutboxWriter writer(f.open(), config);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false, release = false;
+  for (int64_t id = 1; id <= 3; ++id) REQUIRE(writer.enqueue_row(Fixture::row(id), false, nullptr).ok());
+  OutboxWriter::Ticket ticket;
+  // A job in the same commit as the rows, held until the check is done.
+  REQUIRE(writer
+              .enqueue_job(
+                  [&](Outbox&, Counters&) {
+                    std::unique_lock lock(mu);
+                    inside = true;
+                    cv.notify_all();
+                    cv.wait(lock, [&] { return release; });
+                    return Status::Ok();
+                  },
+                  &ticket)
+              .ok());
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return inside; });
+  }
+  CHECK(writer.queued() == 3);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  REQUIRE(writer.wait(ticket, 5000).ok());
+  CHECK(writer.queued() == 3);
 }
