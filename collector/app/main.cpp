@@ -5,15 +5,22 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include "config/options.hpp"
@@ -29,9 +36,11 @@ using namespace waymark::collector;
 
 namespace {
 
-// Structured logs: one JSON object per line, never user data.
+// Structured logs: one JSON object per line, never user data. Messages are escaped (a file name
+// may hold quotes or control characters); invalid UTF-8 is replaced, never passed through.
 void log(const char* level, const std::string& msg) {
-  std::fprintf(stderr, "{\"level\":\"%s\",\"msg\":\"%s\"}\n", level, msg.c_str());
+  const nlohmann::json line{{"level", level}, {"msg", msg}};
+  std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 bool read_key(const fs::path& path, uint8_t* out, size_t len) {
@@ -45,10 +54,16 @@ bool write_private(const fs::path& path, const uint8_t* data, size_t len) {
   return p.keystore_put(path.parent_path().parent_path().c_str(), path.filename().c_str(), data, len, nullptr) == 0;
 }
 
+// Never replaces a key: devices configured with it would have every batch refused from then on.
 int keys_generate(const fs::path& dir, uint32_t key_id) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   const fs::path keys = dir / "keys";
+  if (fs::exists(keys / ("collector_key_" + std::to_string(key_id)), ec)) {
+    log("error", "key id " + std::to_string(key_id) + " exists already in " + keys.string() +
+                     ": devices use it; pick a new id (or `keys rotate`)");
+    return 1;
+  }
   uint8_t pk[32], sk[64];
   crypto_sign_keypair(pk, sk);
   if (!write_private(keys / ("collector_key_" + std::to_string(key_id)), sk, sizeof sk)) {
@@ -79,10 +94,6 @@ int64_t now_ms() {
 // A new key seals new batches; every older key keeps being accepted for `days`, then is retired.
 int keys_rotate(const fs::path& dir, uint32_t key_id, int64_t days) {
   const fs::path keys = dir / "keys";
-  if (fs::exists(keys / ("collector_key_" + std::to_string(key_id)))) {
-    log("error", "key id " + std::to_string(key_id) + " exists already: pick a new id");
-    return 1;
-  }
   std::error_code ec;
   std::vector<fs::path> older;
   for (const auto& entry : fs::directory_iterator(keys, ec)) {
@@ -173,6 +184,25 @@ int report(const po::variables_map& vm, const std::string& which) {
   return r.status == 200 ? 0 : 1;
 }
 
+// One `serve` per data directory: tombstones, the identity graph and the resolve queue live in one
+// process's memory, so a second process would let an erased customer back in. The lock is an flock
+// on <dir>/collector.lock, released by the kernel however the process ends (kill -9 included).
+bool lock_data_dir(const fs::path& dir) {
+  const fs::path path = dir / "collector.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    log("error", "cannot create " + path.string() + ": " + std::strerror(errno));
+    return false;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    log("error", "another waymark-collector is serving " + dir.string() + " (" + path.string() +
+                     " is locked): stop it first, or give this one its own --data-dir");
+    ::close(fd);
+    return false;
+  }
+  return true;  // held until the process exits
+}
+
 int serve(const po::variables_map& vm) {
   const fs::path dir = vm["data-dir"].as<std::string>();
   std::vector<CollectorKey> keys;
@@ -218,6 +248,7 @@ int serve(const po::variables_map& vm) {
     return 2;
   }
   ServeSettings& set = settings.value();
+  if (!lock_data_dir(dir)) return 1;
   auto store = open_sqlite_store((dir / "collector.db").string(), 5000, set.rules);
   if (!store.ok()) {
     log("error", store.status().message);
@@ -246,7 +277,8 @@ int serve(const po::variables_map& vm) {
     log("info", "blocked pseudonyms: " + std::to_string(blocked.size()));
   }
   Metrics metrics;
-  Ingest ingest(*store.value(), keys, rekey, metrics);
+  metrics.set_log(log);
+  Ingest ingest(*store.value(), keys, rekey, metrics, set.ingest);
   const CollectorKey newest = *std::max_element(
       keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   QueryApi api(*store.value(), set.tokens, rekey, newest, metrics);

@@ -10,6 +10,11 @@ out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
 [ "$(stat -c %a "$dir/keys/collector_key_4")" = 600 ]
 [ "$(stat -c %a "$dir/keys/rekey_secret")" = 600 ]
+# Generating an existing key id again is refused and leaves the key as it was (devices use it).
+sum=$(sha256sum < "$dir/keys/collector_key_4")
+set +e; "$bin" keys generate --data-dir "$dir" --key-id 4 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "key id 4 exists already" "$dir/err"
+[ "$(sha256sum < "$dir/keys/collector_key_4")" = "$sum" ]
 if "$bin" serve --data-dir "$dir/missing" 2>/dev/null; then echo "serve without keys must fail"; exit 1; fi
 if "$bin" serve --port notaport 2>/dev/null; then echo "a bad flag must fail"; exit 1; fi
 printf 'threads = many\n' > "$dir/bad.conf"
@@ -20,6 +25,10 @@ printf 'port = 0\ndata-dir = %s\n' "$dir" > "$dir/good.conf"
 pid=$!
 for _ in $(seq 50); do grep -q listening "$dir/log" && break; sleep 0.1; done
 grep -q '"level":"info","msg":"listening on 127.0.0.1:' "$dir/log"
+# A second serve on the same data directory exits at once with a clear message (tombstones and the
+# identity graph live in one process's memory).
+set +e; timeout 10 "$bin" serve --config "$dir/good.conf" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "another waymark-collector is serving" "$dir/err"
 kill -TERM "$pid"
 wait "$pid"  # set -e: a non-zero exit fails the test
 grep -q '"msg":"stopped"' "$dir/log"

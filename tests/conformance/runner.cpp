@@ -72,7 +72,8 @@ const std::map<std::string, int> kStats = {{"queued", WAYMARK_STAT_QUEUED},
                                            {"unreadable", WAYMARK_STAT_UNREADABLE},
                                            {"purged", WAYMARK_STAT_PURGED},
                                            {"uploaded", WAYMARK_STAT_UPLOADED},
-                                           {"dead_lettered", WAYMARK_STAT_DEAD_LETTERED}};
+                                           {"dead_lettered", WAYMARK_STAT_DEAD_LETTERED},
+                                           {"rejected", WAYMARK_STAT_REJECTED}};
 
 // A string in a case: JSON text, {"hex": "..."} for bytes that are not UTF-8, or {"repeat": s, "count": n}.
 std::string text(const json& spec) {

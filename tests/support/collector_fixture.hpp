@@ -43,7 +43,9 @@ struct Collector {
     auto s = waymark::collector::open_sqlite_store(db_path(), 200, rules);
     REQUIRE(s.ok());
     store = std::move(s.value());
-    ingest = std::make_unique<Ingest>(*store, std::vector<CollectorKey>{key}, rekey.data(), metrics);
+    waymark::collector::IngestLimits limits;
+    limits.max_batch_bytes = 1 << 20;  // as `serve` sets it: max-body-bytes × max-decompressed-ratio 1
+    ingest = std::make_unique<Ingest>(*store, std::vector<CollectorKey>{key}, rekey.data(), metrics, limits);
     std::vector<waymark::collector::ApiToken> tokens = {
         {"reader", kReadToken, {"profiles:read"}},
         {"admin",

@@ -131,10 +131,11 @@ TEST_CASE("a permanent rejection dead-letters the batch instead of retrying fore
   ClientConfig config = uploading_to(receiver);
   config.batch_max_events = 100;
   waymark_client_t* c = record_n(dir.store(), config, 250);
-  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_ERR_REJECTED);  // loud: nothing was delivered
   CHECK(client_stat(c, WAYMARK_STAT_DEAD_LETTERED) == 251);
   CHECK(client_stat(c, WAYMARK_STAT_QUEUED) == 0);
   const size_t requests = receiver.requests();
+  CHECK(client_stat(c, WAYMARK_STAT_REJECTED) == static_cast<int64_t>(requests));
   CHECK(requests >= 4 * 3);  // each batch (up to 100 events) was refused 4 times before it was dead-lettered
   CHECK(requests <= 4 * 6);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // twice the backoff cap

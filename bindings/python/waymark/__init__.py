@@ -76,6 +76,7 @@ class Status(enum.IntEnum):
     ERR_NOT_ALLOWED = -17
     ERR_INTERNAL = -18
     ERR_NETWORK = -19
+    ERR_REJECTED = -20
 
 
 class WaymarkError(Exception):
@@ -148,6 +149,7 @@ class Stat(enum.IntEnum):
     PURGED = 7
     UPLOADED = 8
     DEAD_LETTERED = 9
+    REJECTED = 10
 
 
 def version() -> str:

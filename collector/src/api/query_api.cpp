@@ -5,6 +5,7 @@
 #include <cmath>
 #include <algorithm>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -122,6 +123,53 @@ std::optional<double> parse_double(const std::string& s) {
   }
 }
 
+// Year 1970 to 9999 in Unix ms: every time a report can mean, and none that overflows arithmetic on it.
+constexpr int64_t kMaxTimeMs = 253402300799999;
+
+// Numeric query parameters, each range-checked: the first one out of range or unreadable becomes
+// a 400 that names it (lookback_days=1e12 used to overflow an int64 conversion).
+class Params {
+ public:
+  explicit Params(const QueryParams& q) : q_(q) {}
+  double number(const char* name, double fallback, double lo, double hi) {
+    const auto it = q_.find(name);
+    const auto v = it == q_.end() ? std::optional<double>(fallback) : parse_double(it->second);
+    return check(name, v, lo, hi, fallback);
+  }
+  int64_t integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+    const auto it = q_.find(name);
+    const auto v = it == q_.end() ? std::optional<int64_t>(fallback) : parse_int(it->second);
+    return check(name, v, lo, hi, fallback);
+  }
+  // Unix ms or YYYY-MM-DD, 1970 to 9999.
+  int64_t time(const char* name, int64_t fallback) {
+    const auto it = q_.find(name);
+    const auto v = it == q_.end() ? std::optional<int64_t>(fallback) : parse_time(it->second);
+    if (!v || *v < 0 || *v > kMaxTimeMs) fail(std::string(name) + " must be Unix ms or YYYY-MM-DD, 1970 to 9999");
+    return v && !error_ ? *v : fallback;
+  }
+  // The 400 for the first bad parameter, if any.
+  std::optional<ApiResponse> error() const {
+    if (!error_) return std::nullopt;
+    return problem(400, *error_);
+  }
+
+ private:
+  template <class T>
+  T check(const char* name, std::optional<T> v, T lo, T hi, T fallback) {
+    if (v && *v >= lo && *v <= hi) return *v;
+    std::ostringstream m;
+    m << name << " must be a number from " << lo << " to " << hi;
+    fail(m.str());
+    return fallback;
+  }
+  void fail(std::string message) {
+    if (!error_) error_ = std::move(message);
+  }
+  const QueryParams& q_;
+  std::optional<std::string> error_;
+};
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -165,23 +213,15 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
   const std::string by = param(query, "by", "channel");
   if (by != "channel" && by != "campaign") return problem(400, "by must be channel or campaign");
   q.by_campaign = by == "campaign";
-  const auto to = parse_time(param(query, "to", std::to_string(now_ms)));
-  const auto from = parse_time(param(query, "from", std::to_string(now_ms - 30LL * 24 * 3600 * 1000)));
-  if (!from || !to || *from >= *to) return problem(400, "from and to must be Unix ms or YYYY-MM-DD, from before to");
-  q.from_ms = *from;
-  q.to_ms = *to;
-  const auto lookback = parse_double(param(query, "lookback_days", "30"));
-  const auto half_life = parse_double(param(query, "half_life_days", "7"));
-  const auto order = parse_int(param(query, "order", "1"));
-  const auto session = parse_double(param(query, "session_minutes", "30"));
-  if (!lookback || *lookback <= 0 || !half_life || *half_life <= 0 || !order || *order < 1 || *order > 4 || !session ||
-      *session < 0) {
-    return problem(400, "lookback_days and half_life_days must be positive, order 1 to 4, session_minutes >= 0");
-  }
-  q.lookback_ms = static_cast<int64_t>(*lookback * 24 * 3600 * 1000);
-  q.session_gap_ms = static_cast<int64_t>(*session * 60 * 1000);
-  q.options.half_life_days = *half_life;
-  q.options.markov_order = static_cast<int>(*order);
+  Params p(query);
+  q.to_ms = p.time("to", now_ms);
+  q.from_ms = p.time("from", now_ms - 30LL * 24 * 3600 * 1000);
+  q.lookback_ms = static_cast<int64_t>(p.number("lookback_days", 30, 0.001, 3650) * 24 * 3600 * 1000);
+  q.options.half_life_days = p.number("half_life_days", 7, 0.001, 3650);
+  q.options.markov_order = static_cast<int>(p.integer("order", 1, 1, 4));
+  q.session_gap_ms = static_cast<int64_t>(p.number("session_minutes", 30, 0, 7 * 24 * 60) * 60 * 1000);
+  if (auto bad = p.error()) return *bad;
+  if (q.from_ms >= q.to_ms) return problem(400, "from must be before to");
   q.currency = param(query, "currency");
   auto report = analytics::attribution_report(store, q);
   if (!report.ok()) {
@@ -221,18 +261,12 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
 
 ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms) {
   analytics::ClvQuery q;
-  const auto as_of = parse_time(param(query, "as_of", std::to_string(now_ms)));
-  const auto periods = parse_int(param(query, "months", "12"));
-  const auto discount = parse_double(param(query, "monthly_discount", "0.01"));
-  const auto top = parse_int(param(query, "top", "20"));
-  if (!as_of || !periods || *periods < 1 || *periods > 120 || !discount || *discount < 0 || !top || *top < 0 ||
-      *top > kMaxPage) {
-    return problem(400, "as_of must be a time, months 1-120, monthly_discount >= 0, top 0-1000");
-  }
-  q.as_of_ms = *as_of;
-  q.periods = static_cast<int>(*periods);
-  q.monthly_discount = *discount;
-  q.top = static_cast<int>(*top);
+  Params p(query);
+  q.as_of_ms = p.time("as_of", now_ms);
+  q.periods = static_cast<int>(p.integer("months", 12, 1, 120));
+  q.monthly_discount = p.number("monthly_discount", 0.01, 0, 1);
+  q.top = static_cast<int>(p.integer("top", 20, 0, kMaxPage));
+  if (auto bad = p.error()) return *bad;
   q.currency = param(query, "currency");
   auto report = analytics::clv_report(store, q);
   if (!report.ok()) {
@@ -399,12 +433,9 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
     return problem(
         403, sub == "export" ? "the token lacks the profiles:export scope" : "the token lacks the profiles:read scope");
   }
-  int limit = kDefaultPage;
-  if (auto it = r.query.find("limit"); it != r.query.end()) {
-    const auto n = parse_int(it->second);
-    if (!n || *n < 1 || *n > kMaxPage) return problem(400, "limit must be between 1 and 1000");
-    limit = static_cast<int>(*n);
-  }
+  Params p(r.query);
+  const int limit = static_cast<int>(p.integer("limit", kDefaultPage, 1, kMaxPage));
+  if (auto bad = p.error()) return *bad;
   const std::string after = r.query.count("after") != 0 ? r.query.at("after") : "";
 
   if (r.path.size() == 2) {  // lookup by pseudonym, or the list of profiles
@@ -480,9 +511,12 @@ ApiResponse QueryApi::export_profile(int64_t id) {
 // GET /v1/segments: every segment (RFM and rules) and its size; GET /v1/segments/{name}: members,
 // paged by profile id.
 ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
-  const auto as_of = parse_time(param(r.query, "as_of", std::to_string(now_ms)));
-  if (!as_of) return problem(400, "as_of must be Unix ms or YYYY-MM-DD");
-  auto set = analytics::compute_segments(store_, *as_of, param(r.query, "currency", segment_currency_), rules_);
+  Params p(r.query);
+  const int64_t as_of = p.time("as_of", now_ms);
+  const int limit = static_cast<int>(p.integer("limit", kDefaultPage, 1, kMaxPage));
+  const int64_t after = p.integer("after", 0, 0, INT64_MAX);
+  if (auto bad = p.error()) return *bad;
+  auto set = analytics::compute_segments(store_, as_of, param(r.query, "currency", segment_currency_), rules_);
   if (!set.ok()) {
     return set.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? problem(400, set.status().message) : store_failure();
   }
@@ -497,20 +531,17 @@ ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
       if (rule != rules.end()) item["rule"] = rule->second;
       list.push_back(item);
     }
-    return ok({{"as_of_ms", *as_of},
+    return ok({{"as_of_ms", as_of},
                {"customers", released_count(static_cast<int64_t>(set.value().customers), privacy_)},
                {"privacy", privacy_json(privacy_)},
                {"segments", list}});
   }
   const auto it = segments.find(r.path[2]);
   if (it == segments.end()) return problem(404, "no such segment");
-  const auto limit = parse_int(param(r.query, "limit", std::to_string(kDefaultPage)));
-  const auto after = parse_int(param(r.query, "after", "0"));
-  if (!limit || *limit < 1 || *limit > kMaxPage || !after) return problem(400, "limit 1-1000, after a profile id");
   json members = json::array();
-  auto m = std::upper_bound(it->second.begin(), it->second.end(), *after);
-  for (; m != it->second.end() && static_cast<int64_t>(members.size()) < *limit; ++m) members.push_back(*m);
-  json j{{"name", it->first}, {"as_of_ms", *as_of}, {"size", it->second.size()}, {"profiles", members}};
+  auto m = std::upper_bound(it->second.begin(), it->second.end(), after);
+  for (; m != it->second.end() && static_cast<int64_t>(members.size()) < limit; ++m) members.push_back(*m);
+  json j{{"name", it->first}, {"as_of_ms", as_of}, {"size", it->second.size()}, {"profiles", members}};
   if (m != it->second.end()) j["next"] = std::to_string(members.back().get<int64_t>());
   return ok(j);
 }
@@ -591,6 +622,7 @@ ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
       {"erasure_id", detail::to_hex(id, sizeof id)},
       {"profile_id", profile},
       {"events_deleted", erased.value().events},
+      {"events_stripped", erased.value().events_stripped},
       {"identifiers_tombstoned", erased.value().identifiers},
       {"erased_at_ms", now_ms},
       {"requested_by",

@@ -49,6 +49,8 @@ po::options_description collector_options() {
       "port", po::value<int>()->default_value(8080), "TCP port (0 = any free port)")(
       "threads", po::value<int>()->default_value(2), "I/O threads (1..256)")(
       "max-body-bytes", po::value<size_t>()->default_value(16u << 20), "largest accepted request body")(
+      "max-decompressed-ratio", po::value<double>()->default_value(1),
+      "a compressed batch may inflate to at most this multiple of max-body-bytes (0.1..16)")(
       "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
       "api-token", po::value<std::vector<std::string>>()->composing(),
       "query API bearer token name:secret:scope[,scope] (repeatable); scopes profiles:read, profiles:export, "
@@ -156,6 +158,9 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   if (s.server.threads < 1 || s.server.threads > 256) return invalid("threads must be between 1 and 256");
   if (s.server.max_body_bytes < 1024) return invalid("max-body-bytes must be at least 1024");
   if (s.server.read_timeout_ms < 1) return invalid("read-timeout-ms must be at least 1");
+  const double ratio = vm["max-decompressed-ratio"].as<double>();
+  if (!(ratio >= 0.1 && ratio <= 16)) return invalid("max-decompressed-ratio must be between 0.1 and 16");
+  s.ingest.max_batch_bytes = static_cast<size_t>(ratio * static_cast<double>(s.server.max_body_bytes));
   return s;
 }
 

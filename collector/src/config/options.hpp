@@ -37,6 +37,7 @@ struct ServeSettings {
   std::string segment_currency;
   std::vector<ApiToken> tokens;
   ServerConfig server;
+  IngestLimits ingest;
 };
 Result<ServeSettings> serve_settings(const boost::program_options::variables_map& vm);
 

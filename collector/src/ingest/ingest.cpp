@@ -22,8 +22,7 @@ namespace {
 constexpr int64_t kMaxCorrectionMs = 90LL * 24 * 3600 * 1000;
 
 IngestResponse reject(Metrics& m, int status, std::string reason) {
-  m.rejected(reason, 0);
-  m.add("batches_rejected_total", 1);
+  m.refused_batch(reason);
   IngestResponse r;
   r.http_status = status;
   r.reason = std::move(reason);
@@ -50,6 +49,88 @@ bool copy_exact(const flatbuffers::Vector<uint8_t>* v, std::array<uint8_t, N>& o
   return true;
 }
 
+// The reason an event exceeds the limits, or null.
+const char* over_limit(const IngestLimits& limits, const w::EventBlob* blob, const w::Event& e) {
+  if (blob->bytes()->size() > limits.max_event_bytes) return "event_too_large";
+  if (e.identifiers() != nullptr && e.identifiers()->size() > limits.max_identifiers) return "too_many_identifiers";
+  if (e.properties() != nullptr && e.properties()->size() > limits.max_properties) return "too_many_properties";
+  return nullptr;
+}
+
+std::string_view view_of(const uint8_t* p, size_t n) {
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+// Erasures as one batch sees them: the store's tombstones, this batch's own erasure requests, and
+// the visits (slots) found to carry an erased identifier, which are erased whole.
+class Erasures {
+ public:
+  explicit Erasures(IngestTxn& txn) : txn_(txn) {}
+
+  void requested(std::string_view key) { requested_.emplace(key); }
+
+  // Strips identifiers whose tombstone is shared from `ids`. True when the event's visit is to be
+  // erased whole: its slot or one of its linking identifiers was erased as the customer's own.
+  Result<bool> visit_erased(std::string_view slot, std::vector<StoredIdentifier>& ids) {
+    if (dead_.count(slot) != 0) return mark(slot, ids, false);
+    auto s = state(slot);
+    if (!s.ok()) return s.status();
+    if (s.value() != Tombstone::None) return mark(slot, ids, false);  // replayed: already erased
+    bool owned = false;
+    for (auto it = ids.begin(); it != ids.end();) {
+      auto t = it->linking ? state(view_of(it->pseudonym.data(), 32)) : Result<Tombstone>(Tombstone::None);
+      if (!t.ok()) return t.status();
+      owned = owned || t.value() == Tombstone::Owned;
+      it = t.value() == Tombstone::Shared ? ids.erase(it) : it + 1;
+    }
+    if (owned) return mark(slot, ids, true);
+    return false;
+  }
+
+  // Takes the events of erased visits that arrived before the erased identifier did out of `write`,
+  // and has the store erase the visits (the profile holding each slot) and tombstone the rest of
+  // their identifiers. Returns how many events it took out.
+  uint64_t apply(BatchWrite& write) {
+    if (dead_.empty()) return 0;
+    const auto dead = [&](const Bytes& slot) { return dead_.count(view_of(slot.data(), slot.size())) != 0; };
+    const size_t before = write.events.size();
+    for (const StoredEvent& e : write.events) {
+      if (dead(e.slot)) remember(e.identifiers);
+    }
+    std::erase_if(write.events, [&](const StoredEvent& e) { return dead(e.slot); });
+    std::erase_if(write.consent, [&](const ConsentUpdate& c) { return dead(c.slot); });
+    for (const auto& slot : newly_dead_) write.erase_slots.emplace_back(slot.begin(), slot.end());
+    for (const auto& [key, id] : identifiers_) write.tombstone_pseudonyms.push_back(id);
+    return before - write.events.size();
+  }
+
+ private:
+  Result<Tombstone> state(std::string_view key) {
+    if (requested_.count(key) != 0) return Tombstone::Owned;
+    return txn_.tombstone(reinterpret_cast<const uint8_t*>(key.data()), key.size());
+  }
+  bool mark(std::string_view slot, const std::vector<StoredIdentifier>& ids, bool newly) {
+    if (dead_.emplace(slot).second && newly) newly_dead_.emplace_back(slot);
+    remember(ids);
+    return true;
+  }
+  // The visit's linking identifiers not erased yet: they are the erased customer's too.
+  void remember(const std::vector<StoredIdentifier>& ids) {
+    for (const StoredIdentifier& id : ids) {
+      const std::string_view key = view_of(id.pseudonym.data(), 32);
+      if (!id.linking || requested_.count(key) != 0) continue;
+      auto t = txn_.tombstone(id.pseudonym.data(), 32);
+      if (t.ok() && t.value() == Tombstone::None) identifiers_.emplace(std::string(key), id.pseudonym);
+    }
+  }
+
+  IngestTxn& txn_;
+  std::set<std::string, std::less<>> requested_;  // by this batch's erasure events
+  std::set<std::string_view> dead_;               // slots, viewing the batch's bytes
+  std::vector<std::string_view> newly_dead_;      // of those, the ones not tombstoned before
+  std::map<std::string, Key32> identifiers_;      // to tombstone
+};
+
 }  // namespace
 
 Key32 rekey_pseudonym(const uint8_t* sdk_pseudonym, const uint8_t* rekey_secret) {
@@ -58,8 +139,9 @@ Key32 rekey_pseudonym(const uint8_t* sdk_pseudonym, const uint8_t* rekey_secret)
   return out;
 }
 
-Ingest::Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics)
-    : store_(store), keys_(std::move(keys)), metrics_(metrics) {
+Ingest::Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
+               IngestLimits limits)
+    : store_(store), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
   std::memcpy(rekey_.data(), rekey_secret, 32);
 }
 
@@ -72,10 +154,11 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   }
   if (key == nullptr) return reject(metrics_, 403, "unknown_key_id");
   if (now_ms >= key->retire_at_ms) return reject(metrics_, 403, "retired_key_id");
-  auto opened = detail::open_envelope(body, len, key->secret.data());
+  auto opened = detail::open_envelope(body, len, key->secret.data(), limits_.max_batch_bytes);
   if (!opened.ok()) {
     const std::string& why = opened.status().message;
-    return reject(metrics_, why == "bad_signature" ? 401 : why == "oversized" ? 413 : 400, why);
+    const bool too_large = opened.status().code == WAYMARK_ERR_TOO_LARGE;
+    return reject(metrics_, why == "bad_signature" ? 401 : too_large ? 413 : 400, why);
   }
   const w::Batch* batch = w::GetBatch(opened->batch.data());
   const Bytes batch_id = bytes_of(batch->batch_id());
@@ -85,7 +168,8 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
   if (blobs != nullptr) {
     for (const auto* blob : *blobs) {
       const w::Event* e = blob->bytes_nested_root();
-      if (e == nullptr || e->id() == nullptr || e->id()->size() != 16 || e->slot() == nullptr) {
+      if (e == nullptr || e->id() == nullptr || e->id()->size() != 16 || e->slot() == nullptr ||
+          e->slot()->size() != 16) {
         return reject(metrics_, 400, "malformed_event");
       }
       ids.push_back(bytes_of(e->id()));
@@ -125,13 +209,16 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
     std::unordered_set<std::string_view> seen;
     seen.reserve(ids.size());
     std::map<std::pair<std::string_view, uint8_t>, bool> consent;  // decisions made earlier in this batch
-    const auto key_of = [](const auto& b) { return std::string(b.begin(), b.end()); };
-    std::set<std::string, std::less<>> erased;  // by this batch's own erasure events
+    Erasures erasures_seen(txn);
 
     for (size_t i = 0; i < ids.size(); ++i) {
       const w::Event* e = blobs->Get(static_cast<flatbuffers::uoffset_t>(i))->bytes_nested_root();
       if (known.value()[i] || !seen.insert(view_of(e->id())).second) {  // dedupe by event id, forever
         ++receipt.duplicates;
+        continue;
+      }
+      if (const char* over = over_limit(limits_, blobs->Get(static_cast<flatbuffers::uoffset_t>(i)), *e)) {
+        ++rejected[over];
         continue;
       }
       Bytes slot = bytes_of(e->slot());
@@ -189,26 +276,18 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
         for (const auto& si : identifiers) {
           if (si.linking) {  // a shared device's id is not the customer's: never erase the whole kiosk
             write.erase_pseudonyms.push_back(si.pseudonym);
-            erased.insert(key_of(si.pseudonym));
+            erasures_seen.requested(view_of(si.pseudonym.data(), 32));
           }
         }
         write.erase_slots.push_back(slot);
-        erased.insert(key_of(slot));
+        erasures_seen.requested(slot_key);
         ++erasures;
         continue;
       }
-      // An erased customer (by identifier or slot): a replayed or late batch cannot bring them back.
-      const auto dead = [&](const auto& key) -> Result<bool> {
-        if (erased.count(std::string_view(reinterpret_cast<const char*>(key.data()), key.size())) != 0) return true;
-        return txn.tombstoned(key.data(), key.size());
-      };
-      auto is_dead = dead(slot);
-      for (const auto& si : identifiers) {
-        if (!is_dead.ok() || is_dead.value()) break;
-        if (si.linking) is_dead = dead(si.pseudonym);
-      }
-      if (!is_dead.ok()) return is_dead.status();
-      if (is_dead.value()) {
+      // An erased customer (by slot or identifier): a replayed or late batch cannot bring them back.
+      auto erased = erasures_seen.visit_erased(slot_key, identifiers);
+      if (!erased.ok()) return erased.status();
+      if (erased.value()) {
         ++rejected["tombstoned"];
         continue;
       }
@@ -235,6 +314,7 @@ IngestResponse Ingest::handle(const uint8_t* body, size_t len, int64_t now_ms) {
       }
       write.events.push_back(std::move(ev));
     }
+    if (const uint64_t n = erasures_seen.apply(write); n > 0) rejected["tombstoned"] += n;
     receipt.accepted = static_cast<uint32_t>(write.events.size()) + erasures;
     for (const auto& [reason, n] : rejected) receipt.rejected += static_cast<uint32_t>(n);
     write.receipt = detail::sign_receipt(receipt, key->key_id, key->secret.data());

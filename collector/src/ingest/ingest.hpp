@@ -18,6 +18,15 @@ struct CollectorKey {
   int64_t retire_at_ms = INT64_MAX;  // after a rotation: batches sealed to it are refused from then on
 };
 
+// What one batch and one event may hold. An honest SDK stays inside WAYMARK_MAX_* (waymark.h); a
+// device that sends more has its event refused with a counted reason, and the store stays small.
+struct IngestLimits {
+  size_t max_batch_bytes = 16u << 20;  // decompressed; `serve` sets max-decompressed-ratio × max-body-bytes
+  size_t max_identifiers = 32;         // per event (a customer holds at most 32 on the device)
+  size_t max_properties = 64;          // WAYMARK_MAX_PROPERTIES
+  size_t max_event_bytes = 65536;      // WAYMARK_MAX_EVENT_BYTES, the encoded event
+};
+
 struct IngestResponse {
   int http_status = 200;
   Bytes body;
@@ -33,7 +42,8 @@ class Ingest {
  public:
   // `rekey_secret` (32 bytes) re-keys every pseudonym: a stolen database plus the brand key
   // still cannot be dictionary-attacked.
-  Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics);
+  Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
+         IngestLimits limits = {});
   IngestResponse handle(const uint8_t* body, size_t len, int64_t now_ms);
 
  private:
@@ -41,6 +51,7 @@ class Ingest {
   std::vector<CollectorKey> keys_;
   detail::Secret<32> rekey_;
   Metrics& metrics_;
+  IngestLimits limits_;
 };
 
 }  // namespace waymark::collector

@@ -14,6 +14,26 @@ void Metrics::rejected(const std::string& reason, uint64_t events) {
   rejections_[reason] += events;
 }
 
+void Metrics::refused_batch(const std::string& reason) {
+  std::string line;
+  {
+    std::lock_guard lock(mu_);
+    ++rejections_[reason];
+    ++counters_["batches_rejected_total"];
+    RefusalLogState& state = refusal_log_[reason];
+    ++state.unlogged;
+    const auto now = std::chrono::steady_clock::now();
+    if (!log_ || (state.last != std::chrono::steady_clock::time_point{} && now - state.last < kRefusalLogInterval)) {
+      return;
+    }
+    line = "refused a batch: " + reason + " (" + std::to_string(state.unlogged) +
+           " refused for this reason since the last report)";
+    state.last = now;
+    state.unlogged = 0;
+  }
+  log_("warning", line);
+}
+
 void Metrics::add(const char* name, uint64_t n) {
   std::lock_guard lock(mu_);
   counters_[name] += n;

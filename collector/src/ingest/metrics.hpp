@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -12,6 +14,13 @@ class Metrics {
  public:
   void request(const std::string& route, int status);
   void rejected(const std::string& reason, uint64_t events = 1);
+  // A refused batch or request: counted once under its reason (waymark_rejected_total) and in
+  // batches_rejected_total, and logged as a warning: the first of each reason at once, then at most
+  // once per reason every `kRefusalLogInterval`, with how many were refused since the last line.
+  void refused_batch(const std::string& reason);
+  // Where refusals are logged (level, message); none by default. Set before serving.
+  void set_log(std::function<void(const char*, const std::string&)> log) { log_ = std::move(log); }
+  static constexpr std::chrono::seconds kRefusalLogInterval{10};
   void add(const char* name, uint64_t n);
   // Sets a value read from elsewhere: a counter when `name` ends in "_total", else a gauge.
   void set(const std::string& name, uint64_t value);
@@ -24,6 +33,12 @@ class Metrics {
   std::map<std::string, uint64_t> gauges_;      // name -> value
   std::map<std::string, uint64_t> requests_;    // route|status -> count
   std::map<std::string, uint64_t> rejections_;  // reason -> events
+  struct RefusalLogState {
+    std::chrono::steady_clock::time_point last{};
+    uint64_t unlogged = 0;
+  };
+  std::map<std::string, RefusalLogState> refusal_log_;  // reason -> when last logged
+  std::function<void(const char*, const std::string&)> log_;
   double ingest_seconds_sum_ = 0;
   uint64_t ingest_count_ = 0;
 };

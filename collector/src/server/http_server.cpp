@@ -55,7 +55,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec && ec != http::error::body_limit) return;  // closed, timed out or malformed: nothing to answer
     ++shared_.in_flight;
     if (ec) {
-      shared_.metrics.rejected("oversized", 0);
+      shared_.metrics.refused_batch("oversized");
       return respond(413, "text/plain", "request too large\n", false);
     }
     const auto& req = parser_->get();

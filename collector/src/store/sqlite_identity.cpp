@@ -103,7 +103,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   Status s = load_graph();
   if (!s.ok()) return s;
   while (resolved < max_events) {
-    Use q = writer_.prepare("SELECT seq, batch_id, inputs FROM resolve_inputs ORDER BY seq LIMIT 1", &s);
+    Use q = writer_.prepare("SELECT seq, batch_id, inputs, format FROM resolve_inputs ORDER BY seq LIMIT 1", &s);
     if (q == nullptr) return s;
     const int rc = q->step();
     if (rc == SQLITE_DONE) {
@@ -113,11 +113,13 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     if (rc != SQLITE_ROW) return writer_.error(rc, "resolve queue");
     const int64_t seq = q->int64(0);
     const Bytes batch_id = bytes_of(q->blob(1)), inputs = bytes_of(q->blob(2));
+    const int format = static_cast<int>(q->int64(3));
     q->reset();
     std::string_view rest(reinterpret_cast<const char*>(inputs.data()), inputs.size());
     std::vector<ResolveInput> batch;
     while (!rest.empty()) {
-      if (!take_resolve_input(rest, &batch.emplace_back())) return writer_.error(SQLITE_CORRUPT, "resolve queue");
+      if (!take_resolve_input(rest, &batch.emplace_back(), format))
+        return writer_.error(SQLITE_CORRUPT, "resolve queue");
     }
     // The graph's table is far bigger than the CPU's caches: the keys of an event a few ahead are
     // looked up early, so their cache misses overlap the work on this one.
@@ -506,6 +508,43 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
   });
 }
 
+// An event that touches an erased profile is the profile's own when it is anchored to one of the
+// profile's nodes or was recorded in one of its visits (slots): true, to be deleted. Otherwise it is
+// someone else's that carried one of the profile's identifiers (a family's shared loyalty card): the
+// erased identifiers are stripped from it, added to `shared`, and the event is kept (false).
+Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int64_t>& node_ids,
+                                       const std::set<std::string, std::less<>>& keys,
+                                       std::set<std::string, std::less<>>* shared) {
+  Status s;
+  Use st = writer_.prepare(
+      "SELECT a.node_id, e.slot, e.identifiers FROM events e LEFT JOIN event_anchor a USING(event_id) "
+      "WHERE e.event_id = ?1",
+      &s);
+  if (st == nullptr) return s;
+  st->bind(1, event_id.data(), event_id.size());
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return true;  // nothing left to keep
+  if (rc != SQLITE_ROW) return writer_.error(rc, "erase");
+  if (sqlite3_column_type(st->get(), 0) == SQLITE_NULL || node_ids.count(st->int64(0)) != 0 ||
+      keys.count(st->blob(1)) != 0)
+    return true;
+  std::vector<StoredIdentifier> ids = unpack_identifiers(st->blob(2));
+  st->reset();
+  std::erase_if(ids, [&](const StoredIdentifier& id) {
+    const std::string_view key(reinterpret_cast<const char*>(id.pseudonym.data()), id.pseudonym.size());
+    if (keys.count(key) == 0) return false;
+    shared->emplace(key);
+    return true;
+  });
+  Bytes packed;
+  pack_identifiers(ids, packed);
+  Use set = writer_.prepare("UPDATE events SET identifiers = ?2 WHERE event_id = ?1", &s);
+  if (set == nullptr) return s;
+  set->bind(1, event_id.data(), event_id.size()).bind(2, packed.data(), packed.size());
+  if (s = writer_.done(*set, "erase"); !s.ok()) return s;
+  return false;
+}
+
 Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_ms) {
   ErasureResult result;
   erased_ = true;  // checkpointed after the commit
@@ -520,10 +559,23 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
     bind(*st);
     return writer_.done(*st, "erase");
   };
+  std::set<int64_t> node_ids;
+  std::set<std::string, std::less<>> keys, shared;
+  for (const ProfileNode& n : nodes.value()) {
+    node_ids.insert(n.node_id);
+    keys.emplace(n.key.begin(), n.key.end());
+  }
   for (const Bytes& id : events.value()) {
+    auto owned = strip_or_own(id, node_ids, keys, &shared);
+    if (!owned.ok()) return owned.status();
+    if (!owned.value()) {  // someone else's event that carried one of the profile's identifiers
+      ++result.events_stripped;
+      continue;
+    }
     for (const char* sql : {"DELETE FROM events WHERE event_id = ?1", "DELETE FROM event_anchor WHERE event_id = ?1"}) {
       if (s = run(sql, [&](Statement& st) { st.bind(1, id.data(), id.size()); }); !s.ok()) return s;
     }
+    ++result.events;
   }
   for (const ProfileNode& n : nodes.value()) {
     for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
@@ -536,14 +588,16 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
               [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });
       if (!s.ok()) return s;
     }
-    if (s = add_tombstone(n.key.data(), n.key.size(), now_ms); !s.ok()) return s;
+    const bool others = shared.count(std::string_view(reinterpret_cast<const char*>(n.key.data()), n.key.size())) != 0;
+    if (s = add_tombstone(n.key.data(), n.key.size(), now_ms, others ? Tombstone::Shared : Tombstone::Owned); !s.ok()) {
+      return s;
+    }
   }
   for (const char* sql :
        {"DELETE FROM profiles WHERE merged_into = ?1", "DELETE FROM profiles WHERE profile_id = ?1"}) {
     if (s = run(sql, [&](Statement& st) { st.bind(1, profile_id); }); !s.ok()) return s;
   }
   result.profiles = sqlite3_changes(writer_.db()) > 0 ? 1 : 0;
-  result.events = static_cast<int64_t>(events.value().size());
   result.identifiers = static_cast<int64_t>(nodes.value().size());
   return result;
 }

@@ -27,37 +27,49 @@ std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
   return out;
 }
 
-// event id (16) | slot length (1) | slot | time (8, little-endian) | identifiers length (2, LE) | identifiers
+// event id (16) | slot length (1) | slot | time (8, little-endian) | identifiers length | identifiers.
+// The identifiers' length takes 4 bytes (little-endian) in format 2; format 1 (before) took 2, which
+// an event with 1,928 identifiers wrapped, and resolution then failed on that row forever.
 namespace {
 size_t resolve_input_bytes(size_t slot_len, size_t packed_identifiers_len) {
-  return 16 + 1 + slot_len + 8 + 2 + packed_identifiers_len;
+  return 16 + 1 + slot_len + 8 + 4 + packed_identifiers_len;
+}
+void put_le(Bytes& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint64_t get_le(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
 }
 }  // namespace
 
-void append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
-                          const Bytes& packed_identifiers) {
+Status append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
+                            const Bytes& packed_identifiers) {
+  if (event_id.size() != 16 || slot.size() > UINT8_MAX || packed_identifiers.size() > UINT32_MAX) {
+    return detail::Error(WAYMARK_ERR_INVALID_ARGUMENT, "a resolve input's field does not fit its length");
+  }
   out.insert(out.end(), event_id.begin(), event_id.end());
   out.push_back(static_cast<uint8_t>(slot.size()));
   out.insert(out.end(), slot.begin(), slot.end());
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(time_ms) >> (8 * i)));
-  out.push_back(static_cast<uint8_t>(packed_identifiers.size()));
-  out.push_back(static_cast<uint8_t>(packed_identifiers.size() >> 8));
+  put_le(out, static_cast<uint64_t>(time_ms), 8);
+  put_le(out, packed_identifiers.size(), 4);
   out.insert(out.end(), packed_identifiers.begin(), packed_identifiers.end());
+  return Status::Ok();
 }
 
-bool take_resolve_input(std::string_view& in, ResolveInput* out) {
+bool take_resolve_input(std::string_view& in, ResolveInput* out, int format) {
   const auto* p = reinterpret_cast<const uint8_t*>(in.data());
-  if (in.size() < 17 || in.size() < 17u + p[16] + 10) return false;
-  const size_t slot_len = p[16], at = 17 + slot_len;
-  uint64_t time = 0;
-  for (int i = 0; i < 8; ++i) time |= static_cast<uint64_t>(p[at + i]) << (8 * i);
-  const size_t ids_len = p[at + 8] | static_cast<size_t>(p[at + 9]) << 8;
-  if (in.size() < at + 10 + ids_len) return false;
+  const int len_bytes = format >= kResolveInputFormat ? 4 : 2;
+  if (in.size() < 17 || in.size() < 17u + p[16] + 8 + static_cast<size_t>(len_bytes)) return false;
+  const size_t slot_len = p[16], at = 17 + slot_len, ids_at = at + 8 + static_cast<size_t>(len_bytes);
+  const uint64_t ids_len = get_le(p + at + 8, len_bytes);
+  if (in.size() - ids_at < ids_len) return false;
   out->event_id = {p, 16};
   out->slot = {p + 17, slot_len};
-  out->time_ms = static_cast<int64_t>(time);
-  out->identifiers = in.substr(at + 10, ids_len);
-  in.remove_prefix(at + 10 + ids_len);
+  out->time_ms = static_cast<int64_t>(get_le(p + at, 8));
+  out->identifiers = in.substr(ids_at, ids_len);
+  in.remove_prefix(ids_at + ids_len);
   return true;
 }
 
@@ -135,6 +147,17 @@ CREATE VIEW node_links AS
          join_batch AS batch_id, join_ms AS time_ms, 'co_occurrence' AS rule, 'merged' AS outcome,
          NULL AS revoked_ms, node_id, profile
   FROM nodes WHERE join_link IS NOT NULL;
+)sql",
+                                       // Resolve inputs written from now on take 4 bytes for an event's
+                                       // identifiers' length (append_resolve_input); older rows keep 2.
+                                       R"sql(
+ALTER TABLE resolve_inputs ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+)sql",
+                                       // A tombstone of an identifier that other people's events carried
+                                       // too (shared = 1) strips it from later events instead of erasing
+                                       // their visit (Tombstone::Shared).
+                                       R"sql(
+ALTER TABLE tombstones ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
 )sql"};
 
 }  // namespace
@@ -196,9 +219,11 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
   if (Status s = pack_old_identifiers(); !s.ok()) return s;
   if (Status s = convert_old_resolve_queue(); !s.ok()) return s;
   Status s;
-  Use st = writer_.prepare("SELECT pseudonym FROM tombstones", &s);
+  Use st = writer_.prepare("SELECT pseudonym, shared FROM tombstones", &s);
   if (st == nullptr) return s;
-  while ((rc = st->step()) == SQLITE_ROW) tombstones_.emplace(st->blob(0));
+  while ((rc = st->step()) == SQLITE_ROW) {
+    tombstones_.emplace(st->blob(0), st->int64(1) != 0 ? Tombstone::Shared : Tombstone::Owned);
+  }
   st->reset();
   if (rc != SQLITE_DONE) return writer_.error(rc, "tombstones");
   return reader_.open(path, busy_timeout_ms);
@@ -254,7 +279,7 @@ Status SqliteStore::convert_old_resolve_queue() {
   return in_write_txn([&]() -> Status {
     Use old = writer_.prepare("SELECT event_ids FROM resolve_queue ORDER BY seq", &s);
     Use ev = writer_.prepare("SELECT batch_id, slot, corrected_ms, identifiers FROM events WHERE event_id = ?1", &s);
-    Use add = writer_.prepare("INSERT INTO resolve_inputs(batch_id, events, inputs) VALUES(?1, ?2, ?3)", &s);
+    Use add = writer_.prepare(kQueueResolveInputs, &s);
     if (old == nullptr || ev == nullptr || add == nullptr) return s;
     int step;
     while ((step = old->step()) == SQLITE_ROW) {
@@ -266,8 +291,9 @@ Status SqliteStore::convert_old_resolve_queue() {
         const int found = ev->step();
         if (found == SQLITE_ROW) {
           batch_id = bytes_of(ev->blob(0));
-          append_resolve_input(inputs, Bytes(ids.begin() + at, ids.begin() + at + 16), bytes_of(ev->blob(1)),
-                               ev->int64(2), bytes_of(ev->blob(3)));
+          s = append_resolve_input(inputs, Bytes(ids.begin() + at, ids.begin() + at + 16), bytes_of(ev->blob(1)),
+                                   ev->int64(2), bytes_of(ev->blob(3)));
+          if (!s.ok()) return s;
           ++events;
         }
         ev->reset();
@@ -345,17 +371,19 @@ Result<bool> SqliteStore::consent_granted(const Bytes& slot, uint8_t purpose) {
 }
 
 // Answered from memory: every tombstone is loaded at open and added as its transaction commits.
-Result<bool> SqliteStore::tombstoned(const uint8_t* key, size_t len) {
-  return tombstones_.count(std::string_view(reinterpret_cast<const char*>(key), len)) != 0;
+Result<Tombstone> SqliteStore::tombstone(const uint8_t* key, size_t len) {
+  const auto it = tombstones_.find(std::string_view(reinterpret_cast<const char*>(key), len));
+  return it == tombstones_.end() ? Tombstone::None : it->second;
 }
 
-Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms) {
+Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms, Tombstone how) {
   Status s;
-  Use st = writer_.prepare("INSERT OR IGNORE INTO tombstones VALUES(?1, ?2)", &s);
+  Use st = writer_.prepare(
+      "INSERT INTO tombstones VALUES(?1, ?2, ?3) ON CONFLICT(pseudonym) DO UPDATE SET shared = min(shared, ?3)", &s);
   if (st == nullptr) return s;
-  st->bind(1, key, len).bind(2, now_ms);
+  st->bind(1, key, len).bind(2, now_ms).bind(3, how == Tombstone::Shared ? 1 : 0);
   if (s = writer_.done(*st, "tombstones"); !s.ok()) return s;
-  new_tombstones_.emplace_back(reinterpret_cast<const char*>(key), len);
+  new_tombstones_.emplace_back(std::string(reinterpret_cast<const char*>(key), len), how);
   return Status::Ok();
 }
 
@@ -399,10 +427,10 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
     ev->bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
     ev->bind(16, packed.data(), packed.size());
     if (s = writer_.done(*ev, "events"); !s.ok()) return s;
-    append_resolve_input(queued, e.event_id, e.slot, e.corrected_ms, packed);
+    if (s = append_resolve_input(queued, e.event_id, e.slot, e.corrected_ms, packed); !s.ok()) return s;
   }
   if (!queued.empty()) {  // identity resolution follows in commit order
-    Use queue = writer_.prepare("INSERT INTO resolve_inputs(batch_id, events, inputs) VALUES(?1, ?2, ?3)", &s);
+    Use queue = writer_.prepare(kQueueResolveInputs, &s);
     if (queue == nullptr) return s;
     queue->bind(1, w.batch_id.data(), w.batch_id.size())
         .bind(2, static_cast<int64_t>(w.events.size()))
@@ -422,14 +450,16 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
         .bind(4, static_cast<int64_t>(c.ledger_seq));
     if (s = writer_.done(*consent, "consent"); !s.ok()) return s;
   }
+  for (const Key32& p : w.tombstone_pseudonyms) {
+    if (s = add_tombstone(p.data(), p.size(), w.received_ms); !s.ok()) return s;
+  }
   if (w.erase_pseudonyms.empty() && w.erase_slots.empty()) return Status::Ok();
   // The SDK's forget: erase every profile holding one of these keys (after linking what this
   // batch brought), and tombstone the keys even when no profile holds them yet.
   if (auto r = resolve_locked(INT64_MAX); !r.ok()) return r.status();
   auto erase_key = [&](const uint8_t* key, size_t len) -> Status {
-    if (const GraphIndex::Node* node = graph_.find(key, len)) {
-      auto erased = erase_locked(node->profile, w.received_ms);
-      if (!erased.ok()) return erased.status();
+    if (const GraphIndex::Node* node = graph_.find(key, len)) {  // tombstoned with the profile's nodes
+      return erase_locked(node->profile, w.received_ms).status();
     }
     return add_tombstone(key, len, w.received_ms);
   };

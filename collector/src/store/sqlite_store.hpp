@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -88,10 +89,15 @@ struct ResolveInput {
   int64_t time_ms = 0;
   std::string_view identifiers;  // packed (pack_identifiers)
 };
-void append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
-                          const Bytes& packed_identifiers);
-// Reads the next input off the front of `in`; false when `in` does not start with a whole one.
-bool take_resolve_input(std::string_view& in, ResolveInput* out);
+inline constexpr int kResolveInputFormat = 2;  // resolve_inputs.format of the rows written now
+inline constexpr const char* kQueueResolveInputs =
+    "INSERT INTO resolve_inputs(batch_id, events, inputs, format) VALUES(?1, ?2, ?3, 2)";
+// Refuses (never wraps) a field longer than its length can say.
+Status append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot, int64_t time_ms,
+                            const Bytes& packed_identifiers);
+// Reads the next input of a row of `format` off the front of `in`; false when `in` does not start
+// with a whole one.
+bool take_resolve_input(std::string_view& in, ResolveInput* out, int format = kResolveInputFormat);
 
 class SqliteStore final : public Store, private IngestTxn {
  public:
@@ -121,7 +127,7 @@ class SqliteStore final : public Store, private IngestTxn {
   Result<ReplayCheck> check_sequence(const Key32& device_key, uint64_t sequence) override;
   Result<std::vector<bool>> known_events(const std::vector<Bytes>& event_ids) override;
   Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) override;
-  Result<bool> tombstoned(const uint8_t* key, size_t len) override;
+  Result<Tombstone> tombstone(const uint8_t* key, size_t len) override;
 
   // Runs `fn` in a write transaction (the writer lock held), committing when it succeeds.
   template <class F>
@@ -130,7 +136,8 @@ class SqliteStore final : public Store, private IngestTxn {
   Result<bool> table_exists(const char* name);
   Status pack_old_identifiers();
   Status convert_old_resolve_queue();
-  Status add_tombstone(const uint8_t* key, size_t len, int64_t now_ms);
+  // An owned tombstone wins over a shared one for the same key.
+  Status add_tombstone(const uint8_t* key, size_t len, int64_t now_ms, Tombstone how = Tombstone::Owned);
 
   // Identity graph, writer lock held (sqlite_identity.cpp).
   Status load_graph();
@@ -157,6 +164,8 @@ class SqliteStore final : public Store, private IngestTxn {
   // Every event id that belongs to or carries one of `nodes` (anchored, identifier, slot).
   Result<std::vector<Bytes>> events_touching(const std::vector<ProfileNode>& nodes, Connection& c);
   Result<ErasureResult> erase_locked(int64_t profile_id, int64_t now_ms);
+  Result<bool> strip_or_own(const Bytes& event_id, const std::set<int64_t>& node_ids,
+                            const std::set<std::string, std::less<>>& keys, std::set<std::string, std::less<>>* shared);
 
   IdentityRules rules_;
   Connection writer_, reader_;
@@ -166,10 +175,10 @@ class SqliteStore final : public Store, private IngestTxn {
   // Something may wait in the resolve queue (checked at open). Cleared only once a transaction that
   // emptied the queue has committed: a query that finds it clear reads the resolution it waits for.
   std::atomic<bool> queued_{true};
-  bool drained_ = false;                           // the open transaction emptied the resolve queue
-  std::set<std::string, std::less<>> tombstones_;  // every erased key, so ingest never asks SQLite
-  std::vector<std::string> new_tombstones_;        // added by the open transaction
-  bool erased_ = false;                            // the open transaction erased a profile
+  bool drained_ = false;                                           // the open transaction emptied the resolve queue
+  std::map<std::string, Tombstone, std::less<>> tombstones_;       // every erased key: ingest never asks SQLite
+  std::vector<std::pair<std::string, Tombstone>> new_tombstones_;  // added by the open transaction
+  bool erased_ = false;                                            // the open transaction erased a profile
 };
 
 }  // namespace waymark::collector
@@ -190,7 +199,10 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
       graph_.invalidate();
       return s;
     }
-    tombstones_.insert(new_tombstones_.begin(), new_tombstones_.end());
+    for (auto& [key, how] : new_tombstones_) {
+      Tombstone& t = tombstones_[std::move(key)];
+      if (t != Tombstone::Owned) t = how;
+    }
     if (drained_) queued_ = false;
     if (erased_) {
       // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes

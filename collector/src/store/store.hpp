@@ -59,10 +59,18 @@ struct BatchWrite {
   // or customer slots are erased (see Store::erase) and their keys tombstoned.
   std::vector<Key32> erase_pseudonyms;
   std::vector<Bytes> erase_slots;
+  // The other identifiers of a visit erased whole (it carried an erased identifier): tombstoned as
+  // owned, without erasing any profile that holds them.
+  std::vector<Key32> tombstone_pseudonyms;
   Bytes receipt;  // returned again for a resent batch
 };
 
 enum class ReplayCheck { New, KnownBatch, SequenceNotIncreasing };
+
+// What an erasure left of a key. `Owned`: only the erased customer used it, so a later visit that
+// carries it is theirs and is erased whole. `Shared`: other people's events carried it too (a
+// family's loyalty card), so later events keep everything but that identifier.
+enum class Tombstone { None, Owned, Shared };
 
 // Lookups the ingest pipeline makes while the store holds its write transaction, so what it
 // decides cannot be overtaken by a concurrent batch (and costs no extra lock round trips).
@@ -75,9 +83,9 @@ class IngestTxn {
   // Which of these event ids are already stored (dedupe is forever, not a window).
   virtual Result<std::vector<bool>> known_events(const std::vector<Bytes>& event_ids) = 0;
   virtual Result<bool> consent_granted(const Bytes& slot, uint8_t purpose) = 0;
-  // A re-keyed pseudonym or a customer slot that was erased. Asked for every key of every event,
-  // so an implementation answers from memory (the SQLite store loads every tombstone at open).
-  virtual Result<bool> tombstoned(const uint8_t* key, size_t len) = 0;
+  // Whether a re-keyed pseudonym or a customer slot was erased, and how. Asked for every key of
+  // every event, so an implementation answers from memory (SQLite loads every tombstone at open).
+  virtual Result<Tombstone> tombstone(const uint8_t* key, size_t len) = 0;
 };
 
 // --- identity graph and queries ---------------------------------------------------------------
@@ -142,7 +150,10 @@ struct UnmergeResult {
 };
 
 struct ErasureResult {
-  int64_t profiles = 0, events = 0, identifiers = 0;
+  int64_t profiles = 0;
+  int64_t events = 0;           // the profile's own events, deleted
+  int64_t events_stripped = 0;  // other people's events that carried its identifiers: those stripped, kept
+  int64_t identifiers = 0;      // nodes deleted and tombstoned
 };
 
 // One event as the analytics see it.
@@ -201,8 +212,9 @@ class Store {
   // Removes the links a given event, batch or identifier made and recomputes the affected
   // profiles from their events. An identifier unmerged this way is blocked from linking again.
   virtual Result<UnmergeResult> unmerge(const UnmergeTarget& target, int64_t now_ms) = 0;
-  // Deletes the profile, its events (and every event carrying one of its identifiers), its links
-  // and nodes; tombstones its pseudonyms and slots so a replayed batch cannot bring it back.
+  // Deletes the profile, its events (those anchored to it or recorded in its visits), its links and
+  // nodes; strips its identifiers from other people's events that carried them (kept); tombstones
+  // its pseudonyms and slots so a replayed batch cannot bring it back.
   virtual Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) = 0;
 
   // Every event in [from_ms, to_ms) of customers who have not withdrawn analytics consent, one call

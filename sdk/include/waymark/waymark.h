@@ -59,6 +59,7 @@ typedef int32_t waymark_status_t;
 #define WAYMARK_ERR_NOT_ALLOWED (-17)       /* e.g. advertising consent in child mode */
 #define WAYMARK_ERR_INTERNAL (-18)          /* a bug: please report it */
 #define WAYMARK_ERR_NETWORK (-19)           /* no HTTP response, or the collector answered with an error */
+#define WAYMARK_ERR_REJECTED (-20)          /* the collector refused a batch for good: see last_rejection */
 
 /** Static, never NULL name of a status code, e.g. "WAYMARK_ERR_CLOSED". Thread-safe. */
 WAYMARK_API const char* waymark_status_name(waymark_status_t status);
@@ -126,15 +127,16 @@ typedef enum waymark_id_kind_e {
 } waymark_id_kind_t;
 
 typedef enum waymark_stat_e {
-  WAYMARK_STAT_QUEUED = 1,       /* events waiting in the outbox (committed + in memory) */
-  WAYMARK_STAT_BYTES = 2,        /* sealed bytes in the outbox */
-  WAYMARK_STAT_DROPPED = 3,      /* events lost to a full queue or store (persisted) */
-  WAYMARK_STAT_REFUSED = 4,      /* events refused for lack of consent (persisted) */
-  WAYMARK_STAT_EVICTED = 5,      /* events evicted by the caps (persisted) */
-  WAYMARK_STAT_UNREADABLE = 6,   /* events in rows that failed authentication when read (persisted) */
-  WAYMARK_STAT_PURGED = 7,       /* queued events deleted by consent withdrawal or forget (persisted) */
-  WAYMARK_STAT_UPLOADED = 8,     /* events the collector acknowledged with a valid receipt (persisted) */
-  WAYMARK_STAT_DEAD_LETTERED = 9 /* events of batches the collector refused 4 times (persisted) */
+  WAYMARK_STAT_QUEUED = 1,        /* events waiting in the outbox (committed + in memory) */
+  WAYMARK_STAT_BYTES = 2,         /* sealed bytes in the outbox */
+  WAYMARK_STAT_DROPPED = 3,       /* events lost to a full queue or store (persisted) */
+  WAYMARK_STAT_REFUSED = 4,       /* events refused for lack of consent (persisted) */
+  WAYMARK_STAT_EVICTED = 5,       /* events evicted by the caps (persisted) */
+  WAYMARK_STAT_UNREADABLE = 6,    /* events in rows that failed authentication when read (persisted) */
+  WAYMARK_STAT_PURGED = 7,        /* queued events deleted by consent withdrawal or forget (persisted) */
+  WAYMARK_STAT_UPLOADED = 8,      /* events the collector acknowledged with a valid receipt (persisted) */
+  WAYMARK_STAT_DEAD_LETTERED = 9, /* events of batches the collector refused 4 times (persisted) */
+  WAYMARK_STAT_REJECTED = 10      /* times the collector refused a batch, resends included (persisted) */
 } waymark_stat_t;
 
 /** Host lifecycle and connectivity changes that affect uploading. */
@@ -494,7 +496,9 @@ WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t* client);
  * Waits until every event recorded before the call is committed to the outbox and, when a
  * collector is configured, uploaded and acknowledged (or dead-lettered), at most `timeout_ms`
  * milliseconds. Statuses: OK, TIMEOUT (the work continues in the background), CLOSED,
- * STORE_IO, STORE_FULL.
+ * STORE_IO, STORE_FULL, REJECTED (the collector refused, for good, a batch holding events this call
+ * waited for: they were dead-lettered; waymark_client_last_rejection says why, e.g. a wrong
+ * collector key id).
  */
 WAYMARK_API waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_ms);
 
@@ -503,6 +507,17 @@ WAYMARK_API waymark_status_t waymark_client_notify_lifecycle(waymark_client_t* c
 
 /** Reads one counter into `*out_value`. Statuses: OK, INVALID_ARGUMENT, CLOSED. */
 WAYMARK_API waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value);
+
+/**
+ * The collector's last refusal of a batch since the client was opened: its HTTP status in
+ * `*out_http_status` (0 when there was none) and its reason (e.g. "unknown_key_id", ASCII, at most
+ * 64 bytes, not NUL-terminated) copied into `out_reason` (caller-owned, `reason_capacity` bytes; may be
+ * NULL when the capacity is 0), with the reason's full length in `*out_reason_len`. A longer reason
+ * than the capacity is cut. Thread-safe. Statuses: OK, INVALID_ARGUMENT (NULL out pointer), CLOSED.
+ */
+WAYMARK_API waymark_status_t waymark_client_last_rejection(waymark_client_t* client, int32_t* out_http_status,
+                                                           char* out_reason, size_t reason_capacity,
+                                                           size_t* out_reason_len);
 
 /* ---------------------------------------------------------------- segments for personalisation */
 

@@ -1,5 +1,6 @@
 // The C ABI: validates arguments, converts to the C++ core, and never lets an exception
 // or a crash cross the boundary. Every entry point ends in finish()/fail().
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -180,6 +181,7 @@ const char* waymark_status_name(waymark_status_t status) {
     case WAYMARK_ERR_NOT_ALLOWED: return "WAYMARK_ERR_NOT_ALLOWED";
     case WAYMARK_ERR_INTERNAL: return "WAYMARK_ERR_INTERNAL";
     case WAYMARK_ERR_NETWORK: return "WAYMARK_ERR_NETWORK";
+    case WAYMARK_ERR_REJECTED: return "WAYMARK_ERR_REJECTED";
     default: return "WAYMARK_UNKNOWN_STATUS";
   }
 }
@@ -681,13 +683,27 @@ waymark_status_t waymark_client_notify_lifecycle(waymark_client_t* client, wayma
 }
 
 waymark_status_t waymark_client_stat(waymark_client_t* client, waymark_stat_t stat, int64_t* out_value) {
-  if (out_value == nullptr || !known_enum(stat, WAYMARK_STAT_QUEUED, WAYMARK_STAT_DEAD_LETTERED)) {
+  if (out_value == nullptr || !known_enum(stat, WAYMARK_STAT_QUEUED, WAYMARK_STAT_REJECTED)) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "out_value is NULL or stat unknown");
   }
   return with_client(client, [&](waymark::detail::Client& c) -> Status {
     auto r = c.stat(stat);
     if (!r.ok()) return r.status();
     *out_value = r.value();
+    return Status::Ok();
+  });
+}
+
+waymark_status_t waymark_client_last_rejection(waymark_client_t* client, int32_t* out_http_status, char* out_reason,
+                                               size_t reason_capacity, size_t* out_reason_len) {
+  if (out_http_status == nullptr || out_reason_len == nullptr || (out_reason == nullptr && reason_capacity > 0)) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "an out pointer is NULL");
+  }
+  return with_client(client, [&](waymark::detail::Client& c) -> Status {
+    const auto r = c.last_rejection();
+    *out_http_status = r.http_status;
+    *out_reason_len = r.reason.size();
+    if (reason_capacity > 0) std::memcpy(out_reason, r.reason.data(), std::min(reason_capacity, r.reason.size()));
     return Status::Ok();
   });
 }

@@ -572,6 +572,7 @@ Result<int64_t> Client::stat(waymark_stat_t stat) const {
     case WAYMARK_STAT_PURGED: return c.purged;
     case WAYMARK_STAT_UPLOADED: return c.uploaded;
     case WAYMARK_STAT_DEAD_LETTERED: return c.dead_lettered;
+    case WAYMARK_STAT_REJECTED: return c.rejected;
   }
   return Error(WAYMARK_ERR_INVALID_ARGUMENT, "unknown stat");
 }

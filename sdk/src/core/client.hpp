@@ -59,6 +59,8 @@ class Client {
   // granted personalisation.
   Result<SegmentListFields> fetch_segments(int64_t timeout_ms);
   Result<int64_t> stat(waymark_stat_t stat) const;
+  // The collector's last refusal of a batch since open (http_status 0: none, or no collector).
+  Rejection last_rejection() const { return uploader_ ? uploader_->last_rejection() : Rejection{}; }
   void notify_lifecycle(waymark_lifecycle_t event);
   Status close();
 

@@ -305,6 +305,7 @@ Status Outbox::setup(int64_t* unreadable) {
       if (name == "purged") loaded_counters_.purged = v;
       if (name == "uploaded") loaded_counters_.uploaded = v;
       if (name == "dead_lettered") loaded_counters_.dead_lettered = v;
+      if (name == "rejected") loaded_counters_.rejected = v;
     }
     if (sqlite_is_corrupt(rc)) return Error(kCorrupt, "outbox is corrupt");
     committed_counters_ = loaded_counters_;
@@ -602,7 +603,8 @@ Status Outbox::save_counters(const Counters& c) {
                                                     {"unreadable", c.unreadable},
                                                     {"purged", c.purged},
                                                     {"uploaded", c.uploaded},
-                                                    {"dead_lettered", c.dead_lettered}};
+                                                    {"dead_lettered", c.dead_lettered},
+                                                    {"rejected", c.rejected}};
   for (const auto& [name, value] : values) {
     st.bind(1, std::string_view(name)).bind(2, value);
     const int rc = st.step();

@@ -49,6 +49,7 @@ struct StoredEvent {
 // Persisted counters (the C ABI's stats).
 struct Counters {
   int64_t dropped = 0, refused = 0, evicted = 0, unreadable = 0, purged = 0, uploaded = 0, dead_lettered = 0;
+  int64_t rejected = 0;  // batch refusals by the collector (each response)
 
   Counters& operator+=(const Counters& o) {
     dropped += o.dropped;
@@ -58,6 +59,7 @@ struct Counters {
     purged += o.purged;
     uploaded += o.uploaded;
     dead_lettered += o.dead_lettered;
+    rejected += o.rejected;
     return *this;
   }
   bool operator==(const Counters&) const = default;

@@ -86,14 +86,56 @@ void Uploader::on_commit(int64_t queued_rows) {
 Status Uploader::wait_uploaded(int64_t through_id, int64_t timeout_ms) {
   trigger(true);
   std::unique_lock lock(mu_);
+  const uint64_t dead_before = dead_letters_;
   const bool done = cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
                                  [&] { return uploaded_through_ >= through_id || stopped_; });
+  const size_t during =
+      static_cast<size_t>(std::min<uint64_t>(dead_letters_ - dead_before, dead_lettered_from_.size()));
+  if (std::any_of(dead_lettered_from_.end() - static_cast<std::ptrdiff_t>(during), dead_lettered_from_.end(),
+                  [&](int64_t first) { return first <= through_id; })) {
+    return Error(WAYMARK_ERR_REJECTED, "the collector refused a batch (HTTP " +
+                                           std::to_string(last_rejection_.http_status) + " " + last_rejection_.reason +
+                                           "); its events were dead-lettered");
+  }
   if (done && uploaded_through_ >= through_id) return Status::Ok();
   if (!last_error_.ok()) {
     return Error(WAYMARK_ERR_TIMEOUT,
                  "events not yet acknowledged by the collector; last problem: " + last_error_.message);
   }
   return Error(WAYMARK_ERR_TIMEOUT, "events not yet acknowledged by the collector before the deadline");
+}
+
+Rejection Uploader::last_rejection() const {
+  std::lock_guard lock(mu_);
+  return last_rejection_;
+}
+
+namespace {
+// The reason word of a refusal's body ("unknown_key_id\n"): printable ASCII up to the first other
+// byte, at most Rejection::kMaxReasonBytes. The body comes from the network; nothing else is kept.
+std::string reason_of(const std::vector<uint8_t>& body) {
+  std::string out;
+  for (uint8_t c : body) {
+    if (c <= 0x20 || c >= 0x7f || out.size() == Rejection::kMaxReasonBytes) break;
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+}  // namespace
+
+bool Uploader::note_refusal(const LeasedBatch& batch, const HttpResult& r) {
+  refusals_ = batch.batch_id == refused_batch_ ? refusals_ + 1 : 1;
+  refused_batch_ = batch.batch_id;
+  {
+    std::lock_guard lock(mu_);
+    last_rejection_ = {r.http_status, reason_of(r.body)};
+  }
+  // Counted even when persisting fails: the refusal itself is what the host must hear about.
+  (void)run_job([](Outbox&, Counters& delta) {
+    ++delta.rejected;
+    return Status::Ok();
+  });
+  return refusals_ >= kRefusalsBeforeDeadLetter;
 }
 
 bool Uploader::run_job(OutboxWriter::Job job) {
@@ -204,19 +246,27 @@ void Uploader::on_response(HttpResult r) {
   };
   if (!r.status.ok()) return transient(r.status, -1);
   if (permanent_rejection(r.http_status)) {
-    refusals_ = batch.batch_id == refused_batch_ ? refusals_ + 1 : 1;
-    refused_batch_ = batch.batch_id;
-    if (refusals_ < kRefusalsBeforeDeadLetter) {
+    if (!note_refusal(batch, r)) {
       return transient(Error(WAYMARK_ERR_NETWORK, "collector refused a batch (HTTP " + std::to_string(r.http_status) +
                                                       "); resending it before giving up"),
                        -1);
     }
     refusals_ = 0;
-    source_.log(WAYMARK_LOG_WARNING, "collector rejected a batch permanently; its events were dead-lettered");
     const int64_t now = source_.wall_ms();
     if (!run_job([&](Outbox& o, Counters& delta) { return o.dead_letter_batch(batch, r.http_status, now, delta); })) {
       return transient(Error(WAYMARK_ERR_STORE_IO, "could not dead-letter a batch"), -1);
     }
+    source_.log(WAYMARK_LOG_WARNING, "collector refused a batch " + std::to_string(kRefusalsBeforeDeadLetter) +
+                                         " times (HTTP " + std::to_string(r.http_status) + " " + reason_of(r.body) +
+                                         "); its events were dead-lettered");
+    {
+      std::lock_guard lock(mu_);
+      ++dead_letters_;
+      dead_lettered_from_.push_back(batch.first_id);
+      if (dead_lettered_from_.size() > kDeadLettersKept) dead_lettered_from_.pop_front();
+      last_error_ = Error(WAYMARK_ERR_REJECTED, "the collector refused a batch for good");
+    }
+    cv_.notify_all();
     attempt_ = 0;
     return cycle();
   }

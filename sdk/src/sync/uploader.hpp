@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,13 @@ struct UploadConfig {
 Result<std::unique_ptr<Transport>> make_transport(boost::asio::io_context& ioc, const UploadConfig& config,
                                                   const std::string& url);
 
+// The collector's last refusal of a batch: its HTTP status (0: none yet) and reason.
+struct Rejection {
+  int32_t http_status = 0;
+  std::string reason;  // the collector's reason word, printable ASCII, at most kMaxReasonBytes
+  static constexpr size_t kMaxReasonBytes = 64;
+};
+
 // What the uploader needs from the client, read when a batch is built.
 struct UploadSource {
   const uint8_t* device_secret_key = nullptr;              // Ed25519, 64 bytes, outlives the uploader
@@ -70,7 +78,9 @@ class Uploader {
   // From the writer after each commit: starts a cycle once enough events are queued.
   void on_commit(int64_t queued_rows);
   // Waits until every row with id <= `through_id` has left the outbox (uploaded or dead-lettered).
+  // WAYMARK_ERR_REJECTED when, during the wait, a batch holding such a row was dead-lettered.
   Status wait_uploaded(int64_t through_id, int64_t timeout_ms);
+  Rejection last_rejection() const;
   // Stops the thread; an in-flight batch stays leased and is resent, same id, next time.
   void stop();
 
@@ -79,6 +89,8 @@ class Uploader {
   void send(LeasedBatch batch);
   void on_response(HttpResult result);
   void retry_later(int64_t delay_ms, const Status& why);
+  // Counts and remembers a permanent refusal; true when the batch is to be dead-lettered now.
+  bool note_refusal(const LeasedBatch& batch, const HttpResult& r);
   void arm_interval();
   bool run_job(OutboxWriter::Job job);
   int64_t jitter(int64_t max_ms);
@@ -104,10 +116,16 @@ class Uploader {
 
   std::atomic<bool> kick_posted_{false};
   std::atomic<bool> stopped_{false};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   int64_t uploaded_through_ = 0;  // guarded by mu_
   Status last_error_;             // guarded by mu_
+  Rejection last_rejection_;      // guarded by mu_
+  // Batches dead-lettered since start (guarded by mu_), and the first row id of the newest ones: a
+  // flush compares those dead-lettered during its wait with the rows it waits for.
+  uint64_t dead_letters_ = 0;
+  std::deque<int64_t> dead_lettered_from_;  // of dead letters number dead_letters_ - size() onwards
+  static constexpr size_t kDeadLettersKept = 1024;
 };
 
 }  // namespace waymark::detail

@@ -1,5 +1,6 @@
 #include "wire/envelope.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <sodium.h>
@@ -22,7 +23,6 @@ constexpr char kReceiptDomain[] = "WMRCPT1";
 constexpr char kSegmentRequestDomain[] = "WMSEGRQ1";
 constexpr char kSegmentListDomain[] = "WMSEGL1";
 constexpr size_t kMaxSegmentListBytes = 1u << 20;
-constexpr size_t kMaxBatchBytes = 64u << 20;  // decompressed
 
 flatbuffers::Verifier::Options limits() {
   flatbuffers::Verifier::Options o;
@@ -136,7 +136,8 @@ Result<uint32_t> envelope_key_id(const uint8_t* data, size_t len) {
   return key_id;
 }
 
-Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key) {
+Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key,
+                                     size_t max_batch_bytes) {
   if (len > kMaxEnvelopeBytes) return Error(WAYMARK_ERR_TOO_LARGE, "oversized");
   auto key_id = envelope_key_id(data, len);
   if (!key_id.ok()) return key_id.status();
@@ -170,9 +171,10 @@ Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint
   }
   if (compression == 1) {
     const unsigned long long size = ZSTD_getFrameContentSize(env->payload()->data(), env->payload()->size());
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxBatchBytes) {
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
       return Error(WAYMARK_ERR_INVALID_VALUE, "bad_compression");
     }
+    if (size > std::min(max_batch_bytes, kMaxBatchBytes)) return Error(WAYMARK_ERR_TOO_LARGE, "decompressed_too_large");
     out.batch.resize(size);
     const size_t n =
         ZSTD_decompress(out.batch.data(), out.batch.size(), env->payload()->data(), env->payload()->size());

@@ -16,6 +16,7 @@ namespace waymark::detail {
 inline constexpr size_t kEnvelopeHeaderBytes = 9;  // "WMRK" | version | key id (LE)
 inline constexpr uint8_t kProtocolVersion = 1;
 inline constexpr size_t kMaxEnvelopeBytes = 16u << 20;  // 16 MiB on the wire
+inline constexpr size_t kMaxBatchBytes = 64u << 20;     // decompressed, unless the caller sets less
 
 struct BatchHeader {
   Uuid batch_id{};
@@ -45,8 +46,11 @@ struct OpenedEnvelope {
 };
 
 // Opens with the collector's Ed25519 keypair (64-byte secret), verifies the device signature
-// and the Batch buffer with explicit limits. Errors name what failed (for metrics reasons).
-Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key);
+// and the Batch buffer with explicit limits. Errors name what failed (for metrics reasons). A zstd
+// payload that would inflate beyond `max_batch_bytes` is refused before any of it is decompressed
+// ("decompressed_too_large", WAYMARK_ERR_TOO_LARGE).
+Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key,
+                                     size_t max_batch_bytes = kMaxBatchBytes);
 
 struct ReceiptFields {
   Uuid batch_id{};

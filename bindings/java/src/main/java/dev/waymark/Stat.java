@@ -10,7 +10,8 @@ public enum Stat {
   UNREADABLE(6),
   PURGED(7),
   UPLOADED(8),
-  DEAD_LETTERED(9);
+  DEAD_LETTERED(9),
+  REJECTED(10);
 
   final int code;
 

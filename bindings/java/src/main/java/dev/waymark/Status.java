@@ -23,7 +23,8 @@ public enum Status {
   ERR_QUEUE_FULL(-16),
   ERR_NOT_ALLOWED(-17),
   ERR_INTERNAL(-18),
-  ERR_NETWORK(-19);
+  ERR_NETWORK(-19),
+  ERR_REJECTED(-20);
 
   final int code;
 

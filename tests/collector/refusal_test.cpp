@@ -1,0 +1,93 @@
+// Faults are loud (issue 18, finding 4): a POS with a wrong collector key id printed `ok` and
+// `synced` with uploaded=0; the collector refused every batch with 403, logged nothing and counted 0.
+#include <catch2/catch.hpp>
+
+#include <mutex>
+
+#include "support/collector_fixture.hpp"
+#include "support/http_client.hpp"
+#include "support/test_support.hpp"
+
+using namespace waymark::test;
+
+namespace {
+
+struct CapturedLog {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  void attach(waymark::collector::Metrics& m) {
+    m.set_log([this](const char* level, const std::string& msg) {
+      std::lock_guard lock(mu);
+      lines.push_back(std::string(level) + ": " + msg);
+    });
+  }
+  size_t count(const std::string& needle) {
+    std::lock_guard lock(mu);
+    return static_cast<size_t>(
+        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != l.npos; }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a wrong collector key id: flush says REJECTED, the stats and the reason say why", "[collector][sync]") {
+  Collector collector;
+  CapturedLog log;
+  log.attach(collector.metrics);
+  ClientConfig config = collector.client();
+  config.collector_keys[0].first = collector.key.key_id + 1;  // the POS's misconfiguration
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), config, &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  for (int i = 0; i < 3; ++i) REQUIRE(track(c, "sale") == WAYMARK_OK);
+
+  CHECK(waymark_client_flush(c, 20000) == WAYMARK_ERR_REJECTED);
+  CHECK(std::string(waymark_last_error_message()).find("unknown_key_id") != std::string::npos);
+  CHECK(client_stat(c, WAYMARK_STAT_UPLOADED) == 0);
+  // Each batch (the consent record may have left in one of its own) was refused four times, then
+  // dead-lettered.
+  const int64_t rejected = client_stat(c, WAYMARK_STAT_REJECTED);
+  CHECK((rejected == 4 || rejected == 8));
+  CHECK(client_stat(c, WAYMARK_STAT_DEAD_LETTERED) == 4);
+  int32_t http_status = 0;
+  char reason[8];
+  size_t reason_len = 0;
+  REQUIRE(waymark_client_last_rejection(c, &http_status, reason, sizeof reason, &reason_len) == WAYMARK_OK);
+  CHECK(http_status == 403);
+  REQUIRE(reason_len == 14);
+  CHECK(std::string(reason, sizeof reason) == "unknown_");  // cut to the capacity given
+  char full[64];
+  REQUIRE(waymark_client_last_rejection(c, &http_status, full, sizeof full, &reason_len) == WAYMARK_OK);
+  CHECK(std::string(full, reason_len) == "unknown_key_id");
+  CHECK(waymark_client_last_rejection(c, nullptr, full, sizeof full, &reason_len) == WAYMARK_ERR_INVALID_ARGUMENT);
+
+  // A later flush with nothing left to deliver is OK again; the counters persist across a reopen.
+  CHECK(waymark_client_flush(c, 5000) == WAYMARK_OK);
+  waymark_client_free(c);
+  REQUIRE(open_client(dir.store(), {}, &c) == WAYMARK_OK);
+  CHECK(client_stat(c, WAYMARK_STAT_REJECTED) == rejected);
+  REQUIRE(waymark_client_last_rejection(c, &http_status, full, sizeof full, &reason_len) == WAYMARK_OK);
+  CHECK(http_status == 0);  // no collector configured: nothing refused since open
+  CHECK(reason_len == 0);
+  waymark_client_free(c);
+
+  // The collector counted every refusal under its reason and logged it once (rate-limited).
+  const std::string metrics = request(collector.server->port(), http::verb::get, "/metrics").body;
+  const std::string n = std::to_string(rejected);
+  CHECK(metrics.find("waymark_rejected_total{reason=\"unknown_key_id\"} " + n + "\n") != std::string::npos);
+  CHECK(metrics.find("waymark_batches_rejected_total " + n + "\n") != std::string::npos);
+  CHECK(log.count("refused a batch: unknown_key_id") == 1);
+}
+
+TEST_CASE("refusals are logged per reason at most once per interval, with the count since the last line",
+          "[collector]") {
+  waymark::collector::Metrics metrics;
+  CapturedLog log;
+  log.attach(metrics);
+  for (int i = 0; i < 50; ++i) metrics.refused_batch("bad_signature");
+  metrics.refused_batch("unsealable");
+  CHECK(log.count("bad_signature") == 1);
+  CHECK(log.count("unsealable (1 refused") == 1);
+  CHECK(metrics.prometheus().find("waymark_rejected_total{reason=\"bad_signature\"} 50") != std::string::npos);
+}
