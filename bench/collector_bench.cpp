@@ -84,10 +84,11 @@ double floor_rate(const std::vector<std::vector<uint8_t>>& envelopes, const uint
                nullptr);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO events VALUES(?1, ?2)", -1, &st, nullptr);
+  auto opener = EnvelopeOpener::create(collector_sk);  // as the collector opens them
   const auto t = Clock::now();
   size_t n = 0;
   for (const auto& env : envelopes) {
-    auto opened = open_envelope(env.data(), env.size(), collector_sk);
+    auto opened = opener->open(env.data(), env.size());
     const auto* batch = waymark::wire::v1::GetBatch(opened->batch.data());
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
     for (const auto* blob : *batch->events()) {

@@ -287,9 +287,16 @@ int serve(const po::variables_map& vm) {
   sodium_memzero(rekey, sizeof rekey);
   ServerConfig& config = set.server;
   Store& s = *store.value();
-  config.background = [&s, &metrics] {  // identity resolution follows ingest in commit order
-    if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
-    if (auto p = s.pending_events(); p.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(p.value()));
+  // Identity resolution follows ingest in commit order. While batches wait for a commit it yields to
+  // them (a burst is acknowledged first and resolved after), unless kResolveLagEvents wait already.
+  // Every query resolves what is pending first, so answers never lag.
+  constexpr int64_t kResolveLagEvents = 1'000'000;
+  config.background = [&s, &metrics, &ingest] {
+    const auto pending = s.pending_events();
+    if (pending.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(pending.value()));
+    if (ingest.waiting() == 0 || !pending.ok() || pending.value() >= kResolveLagEvents) {
+      if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
+    }
     const auto c = s.identity_counters();
     metrics.set("identity_merges_total", c.merges);
     metrics.set("identity_refusals_total", c.refusals);

@@ -2,6 +2,8 @@
 // with signed consent, and events of any shape, sealed to a test collector like a real batch.
 #pragma once
 
+#include <optional>
+
 #include <sodium.h>
 
 #include "consent/ledger.hpp"
@@ -48,10 +50,13 @@ struct RawDevice {
     return out;
   }
 
-  std::vector<uint8_t> seal(const Collector& c, const std::vector<std::vector<uint8_t>>& events) {
+  // The next batch in sequence, or one with the given `seq` (the device's own count unchanged).
+  std::vector<uint8_t> seal(const Collector& c, const std::vector<std::vector<uint8_t>>& events,
+                            std::array<uint8_t, 16>* batch_id = nullptr, std::optional<uint64_t> seq = {}) {
     detail::BatchHeader h;
     randombytes_buf(h.batch_id.data(), 16);
-    h.sequence = ++sequence;
+    if (batch_id != nullptr) *batch_id = h.batch_id;
+    h.sequence = seq ? *seq : ++sequence;
     h.app_id = "raw-device";
     return detail::seal_envelope(detail::encode_batch(h, events), sk.data(), c.public_key.data(), c.key.key_id).value();
   }

@@ -1,14 +1,30 @@
-// POST /v1/batches: size limit -> open sealed box -> verify signature -> FlatBuffers Verifier
-// -> replay check -> consent check of every event (fail closed) -> dedupe by event id forever
-// -> re-key pseudonyms -> one transaction -> signed receipt. Ack only after commit.
+// POST /v1/batches in two stages.
+// Verify (stateless, on the caller's thread): size limit -> open sealed box -> verify signature ->
+// FlatBuffers Verifier -> event shape.
+// Decide (stateful, on the committer thread, inside the store's write transaction): replay check ->
+// consent check of every event (fail closed) -> erasures and tombstones -> dedupe by event id forever
+// -> re-key pseudonyms -> a write. Concurrent batches share one transaction and one fsync (group
+// commit); each is answered only after the commit that holds it.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/secure.hpp"
+#include "wire/envelope.hpp"
 #include "ingest/metrics.hpp"
 #include "store/store.hpp"
+
+namespace waymark::wire::v1 {
+struct Event;
+}
 
 namespace waymark::collector {
 
@@ -25,6 +41,9 @@ struct IngestLimits {
   size_t max_identifiers = 32;         // per event (a customer holds at most 32 on the device)
   size_t max_properties = 64;          // WAYMARK_MAX_PROPERTIES
   size_t max_event_bytes = 65536;      // WAYMARK_MAX_EVENT_BYTES, the encoded event
+  // Group commit: a transaction takes every batch waiting, up to this many events (then the rest wait
+  // for the next one).
+  size_t max_group_events = 20000;
 };
 
 struct IngestResponse {
@@ -40,18 +59,50 @@ Key32 rekey_pseudonym(const uint8_t* sdk_pseudonym, const uint8_t* rekey_secret)
 
 class Ingest {
  public:
+  using Done = std::function<void(IngestResponse)>;
+
   // `rekey_secret` (32 bytes) re-keys every pseudonym: a stolen database plus the brand key
-  // still cannot be dictionary-attacked.
+  // still cannot be dictionary-attacked. Starts the committer thread.
   Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
          IngestLimits limits = {});
+  // Answers what is still waiting with 503 and joins the committer.
+  ~Ingest();
+  Ingest(const Ingest&) = delete;
+  Ingest& operator=(const Ingest&) = delete;
+
+  // Verifies `body` on the calling thread, then queues the batch for the next group commit. `done`
+  // runs once: on the calling thread when the batch is refused before any store work, else on the
+  // committer thread after the commit (or its failure). `body` may be released when this returns.
+  void submit(const uint8_t* body, size_t len, int64_t now_ms, Done done);
+  // Batches verified and waiting for a commit (or in the one under way).
+  size_t waiting() const { return waiting_.load(); }
+  // submit() and wait for the answer (tools, benches, tests).
   IngestResponse handle(const uint8_t* body, size_t len, int64_t now_ms);
 
  private:
+  struct Request;
+  struct EventDecision;
+  std::unique_ptr<Request> verify(const uint8_t* body, size_t len, int64_t now_ms, IngestResponse* refused);
+  Result<bool> decide(Request& r, IngestTxn& txn, BatchWrite& write);
+  Result<bool> decide_event(Request& r, size_t i, EventDecision& d, IngestTxn& txn, BatchWrite& write);
+  Result<bool> consent_allows(Request& r, const wire::v1::Event& e, EventDecision& d, IngestTxn& txn,
+                              BatchWrite& write);
+  void finish(Request& r, const Result<bool>& wrote);
+  void commit_loop();
+
   Store& store_;
   std::vector<CollectorKey> keys_;
+  std::vector<Result<detail::EnvelopeOpener>> openers_;  // one per key, same order
   detail::Secret<32> rekey_;
   Metrics& metrics_;
   IngestLimits limits_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Request>> queue_;  // verified, waiting for a commit (guarded by mu_)
+  bool stopping_ = false;                       // guarded by mu_
+  std::atomic<size_t> waiting_{0};
+  std::thread committer_;
 };
 
 }  // namespace waymark::collector

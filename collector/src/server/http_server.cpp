@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -62,23 +63,16 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string target(req.target());
     const bool keep_alive = req.keep_alive() && !shared_.stopping;
     if (req.method() == http::verb::post && target == "/v1/batches") {
-      const auto start = std::chrono::steady_clock::now();
+      // Answered when the group commit that holds the batch is over; the I/O thread moves on to
+      // other connections meanwhile, so many devices' batches share one commit.
       const auto& body = req.body();
-      IngestResponse r = shared_.ingest.handle(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms());
-      shared_.metrics.observe_ingest_seconds(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      shared_.metrics.request("/v1/batches", r.http_status);
-      res_ = {};
-      res_.result(static_cast<http::status>(r.http_status));
-      if (r.retry_after_s >= 0) res_.set(http::field::retry_after, std::to_string(r.retry_after_s));
-      if (r.http_status == 200) {
-        res_.set(http::field::content_type, "application/vnd.waymark.receipt");
-        res_.body().assign(r.body.begin(), r.body.end());
-      } else {
-        res_.set(http::field::content_type, "text/plain");
-        res_.body() = r.reason + "\n";
-      }
-      return write(keep_alive);
+      shared_.ingest.submit(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms(),
+                            [self = shared_from_this(), keep_alive](IngestResponse r) {
+                              asio::post(self->stream_.get_executor(), [self, keep_alive, r = std::move(r)]() mutable {
+                                self->answer_batch(std::move(r), keep_alive);
+                              });
+                            });
+      return;
     }
     if (req.method() == http::verb::get && target == "/healthz") {
       shared_.metrics.request("/healthz", 200);
@@ -97,6 +91,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     shared_.metrics.request("other", 404);
     respond(404, "text/plain", "not found\n", keep_alive);
+  }
+
+  void answer_batch(IngestResponse r, bool keep_alive) {
+    shared_.metrics.request("/v1/batches", r.http_status);
+    res_ = {};
+    res_.result(static_cast<http::status>(r.http_status));
+    if (r.retry_after_s >= 0) res_.set(http::field::retry_after, std::to_string(r.retry_after_s));
+    if (r.http_status == 200) {
+      res_.set(http::field::content_type, "application/vnd.waymark.receipt");
+      res_.body().assign(r.body.begin(), r.body.end());
+    } else {
+      res_.set(http::field::content_type, "text/plain");
+      res_.body() = r.reason + "\n";
+    }
+    write(keep_alive);
   }
 
   void respond(int status, const char* type, std::string body, bool keep_alive) {

@@ -309,15 +309,21 @@ Status SqliteStore::convert_old_resolve_queue() {
   });
 }
 
-Result<bool> SqliteStore::ingest(const std::function<Result<bool>(IngestTxn&, BatchWrite&)>& build) {
-  BatchWrite write;
-  auto result = in_write_txn([&]() -> Result<bool> {
-    auto r = build(*this, write);
-    if (!r.ok() || !r.value()) return r;
-    if (Status s = write_batch(write); !s.ok()) return s;
-    return true;
+Result<std::vector<bool>> SqliteStore::ingest_group(const std::vector<IngestBuild>& builds) {
+  return in_write_txn([&]() -> Result<std::vector<bool>> {
+    std::vector<bool> wrote;
+    wrote.reserve(builds.size());
+    for (const IngestBuild& build : builds) {
+      BatchWrite write;
+      auto r = build(*this, write);
+      if (!r.ok()) return r.status();
+      if (r.value()) {
+        if (Status s = write_batch(write); !s.ok()) return s;
+      }
+      wrote.push_back(r.value());
+    }
+    return wrote;
   });
-  return result;
 }
 
 Result<std::optional<Bytes>> SqliteStore::receipt_for(const Bytes& batch_id) {
@@ -370,10 +376,16 @@ Result<bool> SqliteStore::consent_granted(const Bytes& slot, uint8_t purpose) {
   return st->int64(0) != 0;
 }
 
-// Answered from memory: every tombstone is loaded at open and added as its transaction commits.
+// Answered from memory: every tombstone is loaded at open and added as its transaction commits; a
+// group commit's later batches also see what its earlier ones erased (new_tombstones_, rarely any).
 Result<Tombstone> SqliteStore::tombstone(const uint8_t* key, size_t len) {
-  const auto it = tombstones_.find(std::string_view(reinterpret_cast<const char*>(key), len));
-  return it == tombstones_.end() ? Tombstone::None : it->second;
+  const std::string_view k(reinterpret_cast<const char*>(key), len);
+  const auto it = tombstones_.find(k);
+  Tombstone t = it == tombstones_.end() ? Tombstone::None : it->second;
+  for (const auto& [pending, how] : new_tombstones_) {
+    if (pending == k && t != Tombstone::Owned) t = how;
+  }
+  return t;
 }
 
 Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms, Tombstone how) {

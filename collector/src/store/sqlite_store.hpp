@@ -104,7 +104,7 @@ class SqliteStore final : public Store, private IngestTxn {
   explicit SqliteStore(IdentityRules rules) : rules_(std::move(rules)) {}
   Status init(const std::string& path, int busy_timeout_ms);
 
-  Result<bool> ingest(const std::function<Result<bool>(IngestTxn&, BatchWrite&)>& build) override;
+  Result<std::vector<bool>> ingest_group(const std::vector<IngestBuild>& builds) override;
   Result<int64_t> event_count() override;
   Result<int64_t> resolve_pending(int64_t max_events) override;
   Result<int64_t> pending_events() override;

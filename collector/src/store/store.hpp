@@ -88,6 +88,10 @@ class IngestTxn {
   virtual Result<Tombstone> tombstone(const uint8_t* key, size_t len) = 0;
 };
 
+// Fills the write for one batch and returns true to commit it, false to write nothing (a rejection,
+// or a resent batch). A store error from a lookup is returned.
+using IngestBuild = std::function<Result<bool>(IngestTxn&, BatchWrite&)>;
+
 // --- identity graph and queries ---------------------------------------------------------------
 
 struct ProfileNode {
@@ -181,10 +185,17 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Runs `build` inside one write transaction. `build` fills the write and returns true to
-  // commit it, false to commit nothing (a rejection, or a resent batch). A store error from a
-  // lookup or the commit is returned and nothing is written.
-  virtual Result<bool> ingest(const std::function<Result<bool>(IngestTxn&, BatchWrite&)>& build) = 0;
+  // Group commit: runs every build in order inside one write transaction (each sees what the ones
+  // before it wrote) and commits once. Returns, per build, whether it wrote. A build that refuses
+  // writes nothing and never affects the others; a store error from any lookup, write or the commit
+  // rolls everything back and is returned.
+  virtual Result<std::vector<bool>> ingest_group(const std::vector<IngestBuild>& builds) = 0;
+  // A group of one.
+  Result<bool> ingest(const IngestBuild& build) {
+    auto r = ingest_group({build});
+    if (!r.ok()) return r.status();
+    return static_cast<bool>(r.value()[0]);
+  }
   virtual Result<int64_t> event_count() = 0;
 
   // Identity resolution runs behind ingest: every committed event is queued and linked in

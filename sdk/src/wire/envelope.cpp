@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include <sodium.h>
 #include <zstd.h>
@@ -136,24 +137,47 @@ Result<uint32_t> envelope_key_id(const uint8_t* data, size_t len) {
   return key_id;
 }
 
+Result<EnvelopeOpener> EnvelopeOpener::create(const uint8_t* collector_secret_key) {
+  EnvelopeOpener o;
+  auto sk = std::make_shared<Secret<32>>();
+  if (!sk->valid()) return Error(WAYMARK_ERR_NO_MEMORY, "no guarded memory for the collector key");
+  uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES];
+  crypto_sign_ed25519_sk_to_pk(ed_pk, collector_secret_key);
+  if (crypto_sign_ed25519_pk_to_curve25519(o.x25519_pk_.data(), ed_pk) != 0 ||
+      crypto_sign_ed25519_sk_to_curve25519(sk->data(), collector_secret_key) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "bad_collector_key");
+  }
+  o.x25519_sk_ = std::move(sk);
+  return o;
+}
+
 Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key,
                                      size_t max_batch_bytes) {
+  auto opener = EnvelopeOpener::create(collector_secret_key);
+  if (!opener.ok()) return opener.status();
+  return opener->open(data, len, max_batch_bytes);
+}
+
+namespace {
+
+// One decompression context per thread, reused: ZSTD_decompress would allocate one per call.
+ZSTD_DCtx* thread_dctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  return ctx.get();
+}
+
+}  // namespace
+
+Result<OpenedEnvelope> EnvelopeOpener::open(const uint8_t* data, size_t len, size_t max_batch_bytes) const {
   if (len > kMaxEnvelopeBytes) return Error(WAYMARK_ERR_TOO_LARGE, "oversized");
   auto key_id = envelope_key_id(data, len);
   if (!key_id.ok()) return key_id.status();
-  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
-  uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES];
-  crypto_sign_ed25519_sk_to_pk(ed_pk, collector_secret_key);
-  if (crypto_sign_ed25519_pk_to_curve25519(pk, ed_pk) != 0 ||
-      crypto_sign_ed25519_sk_to_curve25519(sk, collector_secret_key) != 0) {
-    return Error(WAYMARK_ERR_CRYPTO, "bad_collector_key");
-  }
   const size_t sealed_len = len - kEnvelopeHeaderBytes;
   std::vector<uint8_t> inner(sealed_len - crypto_box_SEALBYTES);
-  const int rc = crypto_box_seal_open(inner.data(), data + kEnvelopeHeaderBytes, sealed_len, pk, sk);
-  sodium_memzero(sk, sizeof sk);
-  if (rc != 0) return Error(WAYMARK_ERR_CRYPTO, "unsealable");
-
+  if (crypto_box_seal_open(inner.data(), data + kEnvelopeHeaderBytes, sealed_len, x25519_pk_.data(),
+                           x25519_sk_->data()) != 0) {
+    return Error(WAYMARK_ERR_CRYPTO, "unsealable");
+  }
   flatbuffers::Verifier ev(inner.data(), inner.size(), limits());
   if (!w::VerifyEnvelopeBuffer(ev)) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_envelope");
   const w::Envelope* env = w::GetEnvelope(inner.data());
@@ -176,8 +200,10 @@ Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint
     }
     if (size > std::min(max_batch_bytes, kMaxBatchBytes)) return Error(WAYMARK_ERR_TOO_LARGE, "decompressed_too_large");
     out.batch.resize(size);
+    ZSTD_DCtx* dctx = thread_dctx();
+    if (dctx == nullptr) return Error(WAYMARK_ERR_NO_MEMORY, "no zstd context");
     const size_t n =
-        ZSTD_decompress(out.batch.data(), out.batch.size(), env->payload()->data(), env->payload()->size());
+        ZSTD_decompressDCtx(dctx, out.batch.data(), out.batch.size(), env->payload()->data(), env->payload()->size());
     if (ZSTD_isError(n) || n != size) return Error(WAYMARK_ERR_INVALID_VALUE, "bad_compression");
   } else {
     out.batch.assign(env->payload()->begin(), env->payload()->end());

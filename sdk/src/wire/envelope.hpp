@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,19 @@ struct OpenedEnvelope {
 // ("decompressed_too_large", WAYMARK_ERR_TOO_LARGE).
 Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key,
                                      size_t max_batch_bytes = kMaxBatchBytes);
+
+// open_envelope for one collector key, many times: the key's X25519 form is derived once (a
+// conversion cost as much as the seal itself), zstd reuses a context per thread. Thread-safe.
+class EnvelopeOpener {
+ public:
+  // WAYMARK_ERR_CRYPTO when the key cannot be converted.
+  static Result<EnvelopeOpener> create(const uint8_t* collector_secret_key);
+  Result<OpenedEnvelope> open(const uint8_t* data, size_t len, size_t max_batch_bytes = kMaxBatchBytes) const;
+
+ private:
+  std::shared_ptr<const Secret<32>> x25519_sk_;  // guarded memory, shared by copies
+  std::array<uint8_t, 32> x25519_pk_{};
+};
 
 struct ReceiptFields {
   Uuid batch_id{};
