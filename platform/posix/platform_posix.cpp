@@ -1,4 +1,5 @@
 // POSIX platform table: keys as 0600 files under <store>/keys, clock_gettime clocks.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "waymark/platform.h"
@@ -144,6 +146,45 @@ int32_t reachability_unknown(void*) {
   return -1;
 }
 
+// The first line of a small text file, or "" (board model files end in NUL, DMI ones in a newline).
+std::string first_line(const char* path) {
+  char buf[256] = {};
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  std::string s(buf, n);
+  s = s.substr(0, s.find_first_of(std::string("\n\0", 2)));
+  return s;
+}
+
+std::string describe(int32_t what) {
+  utsname u{};
+  if (uname(&u) != 0) return {};
+  switch (what) {
+    case WAYMARK_DEVICE_OS_NAME: {
+      std::string name = u.sysname;
+      for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      return name;
+    }
+    case WAYMARK_DEVICE_OS_VERSION: return u.release;
+    case WAYMARK_DEVICE_MODEL:
+      for (const char* path : {"/proc/device-tree/model", "/sys/devices/virtual/dmi/id/product_name"}) {
+        if (std::string model = first_line(path); !model.empty()) return model;
+      }
+      return u.machine;
+    default: return {};
+  }
+}
+
+int32_t device_info(int32_t what, char* out, size_t capacity, size_t* out_len, void*) {
+  const std::string s = describe(what);
+  if (s.empty() || out_len == nullptr) return WAYMARK_PLATFORM_NOT_FOUND;
+  if (out != nullptr) std::memcpy(out, s.data(), std::min(capacity, s.size()));
+  *out_len = s.size();
+  return WAYMARK_PLATFORM_OK;
+}
+
 }  // namespace
 
 extern "C" int32_t waymark_platform_posix(waymark_platform_t* out) {
@@ -159,5 +200,6 @@ extern "C" int32_t waymark_platform_posix(waymark_platform_t* out) {
   out->log = log_stderr;
   out->network_reachable = reachability_unknown;
   out->user_data = nullptr;
+  out->device_info = device_info;
   return 0;
 }

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "analytics/reports.hpp"
 #include "waymark/wire/v1/event_generated.h"
@@ -30,12 +33,16 @@ struct RuleExpr {
     DaysSincePurchase,
     R,
     F,
-    M
+    M,
+    Property  // true when some event (in the window) carries the property and its value compares true
   } metric = Metric::Events;
   std::string argument;
   uint8_t channel = 0;
   int64_t window_days = 0;  // 0: all time
+  enum class Kind { Number, Text, Bool } kind = Kind::Number;
   double value = 0;
+  std::string text;   // Kind::Text
+  bool flag = false;  // Kind::Bool
 };
 
 namespace {
@@ -221,7 +228,7 @@ class RuleParser {
                                                              {"f", M::F},
                                                              {"m", M::M}};
     static const std::unordered_map<std::string, M> with_argument = {
-        {"channel", M::Channel}, {"event", M::EventName}, {"campaign", M::Campaign}};
+        {"channel", M::Channel}, {"event", M::EventName}, {"campaign", M::Campaign}, {"property", M::Property}};
     if (auto it = with_argument.find(name); it != with_argument.end() && at_ < text_.size() && text_[at_] == '.') {
       ++at_;
       e.metric = it->second;
@@ -255,7 +262,8 @@ class RuleParser {
     }
     if (at_ < text_.size() && text_[at_] == '[') {  // [Nd]: the last N days
       const bool countable = e.metric == M::Events || e.metric == M::Purchases || e.metric == M::Revenue ||
-                             e.metric == M::Channel || e.metric == M::EventName || e.metric == M::Campaign;
+                             e.metric == M::Channel || e.metric == M::EventName || e.metric == M::Campaign ||
+                             e.metric == M::Property;
       if (!countable) return fail("a [Nd] window applies to counts and revenue only");
       const size_t close = text_.find("d]", at_);
       const std::string days =
@@ -281,6 +289,11 @@ class RuleParser {
     }
     if (!have_op) return fail("expected a comparison (< <= > >= = !=)");
     skip_space();
+    if (e.metric == M::Property) {
+      auto literal = parse_property_value(e);
+      if (!literal.ok()) return literal.status();
+      if (literal.value()) return e;
+    }
     const size_t start = at_;
     while (at_ < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[at_])) || text_[at_] == '.' ||
                                   (at_ == start && text_[at_] == '-'))) {
@@ -296,6 +309,30 @@ class RuleParser {
     return e;
   }
 
+  // A property compares with a "string" or true/false (only = and !=), or a number (below): true
+  // when the value was one of the first two.
+  Result<bool> parse_property_value(RuleExpr& e) {
+    const bool equality = e.op == RuleExpr::Op::Equal || e.op == RuleExpr::Op::NotEqual;
+    if (at_ < text_.size() && text_[at_] == '"') {
+      const size_t close = text_.find('"', at_ + 1);
+      if (close == std::string_view::npos) return fail("unterminated string");
+      if (!equality) return fail("a string compares with = or != only");
+      e.kind = RuleExpr::Kind::Text;
+      e.text = std::string(text_.substr(at_ + 1, close - at_ - 1));
+      at_ = close + 1;
+      return true;
+    }
+    for (const bool b : {true, false}) {
+      if (keyword(b ? "true" : "false")) {
+        if (!equality) return fail("true and false compare with = or != only");
+        e.kind = RuleExpr::Kind::Bool;
+        e.flag = b;
+        return true;
+      }
+    }
+    return false;
+  }
+
   std::string_view text_;
   size_t at_ = 0;
   int depth_ = 0;
@@ -306,7 +343,53 @@ struct ProfileFacts {
   const RfmScore* rfm = nullptr;
   const std::string* currency = nullptr;
   int64_t as_of_ms = 0;
+  // Each event's properties, parsed when a property rule first needs them.
+  mutable std::vector<std::optional<nlohmann::json>> properties;
+  const nlohmann::json& properties_of(size_t i) const {
+    if (properties.empty()) properties.resize(events->size());
+    if (!properties[i]) {
+      const std::string& text = (*events)[i].properties;
+      properties[i] = text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, false);
+    }
+    return *properties[i];
+  }
 };
+
+bool compare(RuleExpr::Op op, double v, double want) {
+  using Op = RuleExpr::Op;
+  switch (op) {
+    case Op::Less: return v < want;
+    case Op::LessEq: return v <= want;
+    case Op::Greater: return v > want;
+    case Op::GreaterEq: return v >= want;
+    case Op::Equal: return v == want;
+    default: return v != want;
+  }
+}
+
+// One property value against the rule's literal; a value of another type never matches.
+bool property_matches(const RuleExpr& e, const nlohmann::json& v) {
+  const bool equal = e.op == RuleExpr::Op::Equal;
+  switch (e.kind) {
+    case RuleExpr::Kind::Text: return v.is_string() && (v.get_ref<const std::string&>() == e.text) == equal;
+    case RuleExpr::Kind::Bool: return v.is_boolean() && (v.get<bool>() == e.flag) == equal;
+    default: return v.is_number() && compare(e.op, v.get<double>(), e.value);
+  }
+}
+
+// Some event up to the report time (and in the window) carries the property with a matching value.
+bool some_event_has(const RuleExpr& e, const ProfileFacts& f) {
+  const int64_t since = e.window_days > 0 ? f.as_of_ms - e.window_days * static_cast<int64_t>(kDayMs) : INT64_MIN;
+  for (size_t i = 0; i < f.events->size(); ++i) {
+    const AnalyticsEvent& x = (*f.events)[i];
+    if (x.time_ms < since || x.properties.empty() || !is_customer_action(x)) continue;
+    const nlohmann::json& props = f.properties_of(i);
+    if (!props.is_object()) continue;
+    const auto it = props.find(e.argument);
+    if (it != props.end() && property_matches(e, *it)) return true;
+  }
+  return false;
+}
 
 double metric_value(const RuleExpr& e, const ProfileFacts& f) {
   using M = RuleExpr::Metric;
@@ -359,15 +442,8 @@ bool matches(const RuleExpr& e, const ProfileFacts& f) {
     case Op::Not: return !matches(e.children.front(), f);
     default: break;
   }
-  const double v = metric_value(e, f);
-  switch (e.op) {
-    case Op::Less: return v < e.value;
-    case Op::LessEq: return v <= e.value;
-    case Op::Greater: return v > e.value;
-    case Op::GreaterEq: return v >= e.value;
-    case Op::Equal: return v == e.value;
-    default: return v != e.value;
-  }
+  if (e.metric == RuleExpr::Metric::Property) return some_event_has(e, f);
+  return compare(e.op, metric_value(e, f), e.value);
 }
 
 }  // namespace
@@ -417,7 +493,7 @@ Result<SegmentSet> compute_segments(Store& store, int64_t as_of_ms, const std::s
   }
   Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
     const auto it = rfm_of.find(profile);
-    const ProfileFacts facts{&events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, as_of_ms};
+    const ProfileFacts facts{&events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, as_of_ms, {}};
     for (const RuleSegment& r : rules) {
       if (matches(*r.root, facts)) set.members[r.name].push_back(profile);
     }

@@ -40,6 +40,10 @@ std::map<std::string, std::vector<int64_t>> rfm_segments(const std::vector<RfmSc
 //   events, purchases, revenue (minor units of the report currency), channel.<channel>,
 //   event.<event name>, campaign.<source> (counts); days_since_last_event, days_since_last_purchase
 //   (infinite without one); r, f, m (RFM scores 1-5, 0 without purchases).
+// A property comparison `property.<key> op value` (key quoted if need be; value a number, a "string" or
+// true/false, the last two with = or != only; an optional [Nd] window) holds when at least one event
+// carries that property with a value that compares true, e.g.
+//   "north_returns: property.region = \"north\" and event.\"return\"[30d] >= 1"
 // Names are 1-64 of [a-z0-9_-] and must not be an RFM segment's name.
 struct RuleExpr;
 struct RuleSegment {

@@ -35,12 +35,18 @@ std::optional<Bytes> unhex(std::string_view s, size_t len) {
   return out;
 }
 
+// Text devices sent (names, properties) is stored as sent: bytes that are not UTF-8 are replaced in
+// answers, never passed through (and never a reason to fail one).
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 ApiResponse problem(int status, std::string_view message) {
-  return {status, "application/json", json{{"error", message}, {"status", status}}.dump() + "\n"};
+  return {status, "application/json", dump(json{{"error", message}, {"status", status}}) + "\n"};
 }
 
 ApiResponse ok(const json& j) {
-  return {200, "application/json", j.dump() + "\n"};
+  return {200, "application/json", dump(j) + "\n"};
 }
 
 ApiResponse store_failure() {
@@ -77,9 +83,19 @@ json touchpoint_json(const Touchpoint& t) {
          {"corrected_ms", t.corrected_ms},
          {"anchor_node", t.anchor_node}};
   if (t.revenue_minor) j["revenue"] = {{"amount_minor", *t.revenue_minor}, {"currency", t.currency}};
-  if (!t.campaign_source.empty() || !t.campaign_medium.empty() || !t.campaign_name.empty()) {
-    j["campaign"] = {{"source", t.campaign_source}, {"medium", t.campaign_medium}, {"name", t.campaign_name}};
+  if (!t.campaign_source.empty() || !t.campaign_medium.empty() || !t.campaign_name.empty() ||
+      !t.campaign_content.empty()) {
+    j["campaign"] = {{"source", t.campaign_source},
+                     {"medium", t.campaign_medium},
+                     {"name", t.campaign_name},
+                     {"content", t.campaign_content}};
   }
+  j["properties"] = t.properties.empty() ? json::object() : json::parse(t.properties, nullptr, false);
+  j["source"] = {{"app_id", t.source.app_id},
+                 {"platform", t.source.platform},
+                 {"sdk_version", t.source.sdk_version},
+                 {"device_model", t.source.device_model},
+                 {"os_version", t.source.os_version}};
   return j;
 }
 

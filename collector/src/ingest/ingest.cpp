@@ -1,6 +1,7 @@
 #include "ingest/ingest.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <future>
 #include <map>
@@ -10,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include "consent/ledger.hpp"
@@ -54,12 +56,48 @@ bool copy_exact(const flatbuffers::Vector<uint8_t>* v, std::array<uint8_t, N>& o
   return true;
 }
 
+size_t size_of(const flatbuffers::String* s) {
+  return s == nullptr ? 0 : s->size();
+}
+
 // The reason an event exceeds the limits, or null.
 const char* over_limit(const IngestLimits& limits, const w::EventBlob* blob, const w::Event& e) {
   if (blob->bytes()->size() > limits.max_event_bytes) return "event_too_large";
   if (e.identifiers() != nullptr && e.identifiers()->size() > limits.max_identifiers) return "too_many_identifiers";
-  if (e.properties() != nullptr && e.properties()->size() > limits.max_properties) return "too_many_properties";
+  if (e.properties() == nullptr) return nullptr;
+  if (e.properties()->size() > limits.max_properties) return "too_many_properties";
+  for (const auto* p : *e.properties()) {
+    if (p->key()->size() > limits.max_name_bytes || size_of(p->s()) > limits.max_string_bytes) {
+      return "property_too_large";
+    }
+  }
   return nullptr;
+}
+
+// Where the batch came from; false when a field is longer than any SDK sends.
+bool source_of(const w::Batch& b, const IngestLimits& limits, BatchSource* out) {
+  for (const auto* s : {b.app_id(), b.platform(), b.sdk_version(), b.device_model(), b.os_version()}) {
+    if (size_of(s) > limits.max_name_bytes) return false;
+  }
+  *out = {str_of(b.app_id()), str_of(b.platform()), str_of(b.sdk_version()), str_of(b.device_model()),
+          str_of(b.os_version())};
+  return true;
+}
+
+// Typed properties as a JSON object (strings as sent; invalid UTF-8 is replaced, never stored).
+std::string properties_json(const w::Event& e) {
+  if (e.properties() == nullptr || e.properties()->size() == 0) return {};
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto* p : *e.properties()) {
+    auto& v = j[p->key()->str()];
+    switch (p->kind()) {
+      case w::PropertyKind::Int: v = p->i(); break;
+      case w::PropertyKind::Double: v = std::isfinite(p->d()) ? nlohmann::json(p->d()) : nlohmann::json(); break;
+      case w::PropertyKind::Bool: v = p->b(); break;
+      default: v = str_of(p->s()); break;
+    }
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // A consent change that is shaped right, of the batch's own device, and signed by it; else none.
@@ -104,7 +142,9 @@ StoredEvent stored_event(const w::Event& e, const w::Batch& batch, int64_t now_m
     ev.campaign_source = str_of(e.campaign()->source());
     ev.campaign_medium = str_of(e.campaign()->medium());
     ev.campaign_name = str_of(e.campaign()->name());
+    ev.campaign_content = str_of(e.campaign()->content());
   }
+  ev.properties = properties_json(e);
   return ev;
 }
 
@@ -122,6 +162,7 @@ struct Ingest::Request {
   const w::Batch* batch = nullptr;  // in opened.batch
   const CollectorKey* key = nullptr;
   Bytes batch_id;
+  BatchSource source;
   std::vector<Bytes> ids;  // event ids, in batch order
   int64_t now_ms = 0;
   std::chrono::steady_clock::time_point started;
@@ -210,6 +251,7 @@ std::unique_ptr<Ingest::Request> Ingest::verify(const uint8_t* body, size_t len,
   r->batch = w::GetBatch(r->opened.batch.data());
   r->key = key;
   r->batch_id = bytes_of(r->batch->batch_id());
+  if (!source_of(*r->batch, limits_, &r->source)) return refuse(400, "malformed_batch");
   r->now_ms = now_ms;
   r->started = std::chrono::steady_clock::now();
   if (const auto* blobs = r->batch->events()) {
@@ -297,6 +339,7 @@ Result<bool> Ingest::decide(Request& r, IngestTxn& txn, BatchWrite& write) {
   write.device_key = r.opened.device_public_key;
   write.sequence = r.batch->sequence();
   write.received_ms = r.now_ms;
+  write.source = r.source;
   for (size_t i = 0; i < r.ids.size(); ++i) {
     if (auto s = decide_event(r, i, d, txn, write); !s.ok()) return s.status();
   }

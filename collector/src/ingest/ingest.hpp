@@ -41,6 +41,8 @@ struct IngestLimits {
   size_t max_identifiers = 32;         // per event (a customer holds at most 32 on the device)
   size_t max_properties = 64;          // WAYMARK_MAX_PROPERTIES
   size_t max_event_bytes = 65536;      // WAYMARK_MAX_EVENT_BYTES, the encoded event
+  size_t max_name_bytes = 256;         // WAYMARK_MAX_NAME_BYTES: a property key; app id, platform, versions
+  size_t max_string_bytes = 4096;      // WAYMARK_MAX_STRING_BYTES: a string property
   // Group commit: a transaction takes every batch waiting, up to this many events (then the rest wait
   // for the next one).
   size_t max_group_events = 20000;

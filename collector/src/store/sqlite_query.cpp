@@ -147,8 +147,11 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
   Status s;
   Use st = reader_.prepare(
       "SELECT e.event_id, e.batch_id, e.type, e.channel, e.purpose, e.name, e.occurred_ms, e.corrected_ms, "
-      "e.revenue_minor, e.currency, e.campaign_source, e.campaign_medium, e.campaign_name, a.node_id FROM nodes n "
-      "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id WHERE n.profile = ?1 "
+      "e.revenue_minor, e.currency, e.campaign_source, e.campaign_medium, e.campaign_name, a.node_id, "
+      "e.campaign_content, e.properties, b.app_id, b.platform, b.sdk_version, b.device_model, b.os_version FROM nodes "
+      "n "
+      "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id "
+      "LEFT JOIN batches b ON b.batch_id = e.batch_id WHERE n.profile = ?1 "
       "AND (e.corrected_ms > ?2 OR (e.corrected_ms = ?2 AND e.event_id > ?3)) ORDER BY e.corrected_ms, e.event_id "
       "LIMIT ?4",
       &s);
@@ -172,6 +175,10 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
     t.campaign_medium = std::string(st->blob(11));
     t.campaign_name = std::string(st->blob(12));
     t.anchor_node = st->int64(13);
+    t.campaign_content = std::string(st->blob(14));
+    t.properties = std::string(st->blob(15));
+    t.source = {std::string(st->blob(16)), std::string(st->blob(17)), std::string(st->blob(18)),
+                std::string(st->blob(19)), std::string(st->blob(20))};
     page.items.push_back(std::move(t));
   }
   st->reset();
@@ -234,7 +241,8 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
   Status s;
   Use st = reader_.prepare(
       "SELECT n.profile, e.corrected_ms, e.type, e.channel, e.revenue_minor, e.currency, e.campaign_source, "
-      "e.campaign_medium, e.campaign_name, e.name FROM events e JOIN event_anchor a ON a.event_id = e.event_id "
+      "e.campaign_medium, e.campaign_name, e.name, e.properties FROM events e "
+      "JOIN event_anchor a ON a.event_id = e.event_id "
       "JOIN nodes n ON n.node_id = a.node_id WHERE e.corrected_ms >= ?1 AND e.corrected_ms < ?2 AND NOT EXISTS "
       "(SELECT 1 FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 1 AND c.granted = 0) "
       "ORDER BY n.profile, e.corrected_ms, e.event_id",
@@ -260,6 +268,7 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
     const std::string source(st->blob(6)), medium(st->blob(7)), name(st->blob(8));
     if (!source.empty() || !medium.empty() || !name.empty()) e.campaign = source + " / " + medium + " / " + name;
     e.name = std::string(st->blob(9));
+    e.properties = std::string(st->blob(10));
     events.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return reader_.error(rc, "events");

@@ -158,6 +158,17 @@ ALTER TABLE resolve_inputs ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
                                        // their visit (Tombstone::Shared).
                                        R"sql(
 ALTER TABLE tombstones ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+)sql",
+                                       // Everything the wire carries: typed properties (a JSON object),
+                                       // the campaign's content, and where each batch came from.
+                                       R"sql(
+ALTER TABLE events ADD COLUMN properties TEXT;
+ALTER TABLE events ADD COLUMN campaign_content TEXT;
+ALTER TABLE batches ADD COLUMN app_id TEXT;
+ALTER TABLE batches ADD COLUMN platform TEXT;
+ALTER TABLE batches ADD COLUMN sdk_version TEXT;
+ALTER TABLE batches ADD COLUMN device_model TEXT;
+ALTER TABLE batches ADD COLUMN os_version TEXT;
 )sql"};
 
 }  // namespace
@@ -406,16 +417,24 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
   if (device == nullptr) return s;
   device->bind(1, w.device_key.data(), w.device_key.size()).bind(2, static_cast<int64_t>(w.sequence));
   if (s = writer_.done(*device, "devices"); !s.ok()) return s;
-  Use batch = writer_.prepare("INSERT INTO batches VALUES(?1, ?2, ?3, ?4, ?5)", &s);
+  Use batch = writer_.prepare(
+      "INSERT INTO batches(batch_id, device_key, sequence, received_ms, receipt, app_id, platform, sdk_version, "
+      "device_model, os_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+      &s);
   if (batch == nullptr) return s;
   batch->bind(1, w.batch_id.data(), w.batch_id.size())
       .bind(2, w.device_key.data(), w.device_key.size())
       .bind(3, static_cast<int64_t>(w.sequence))
       .bind(4, w.received_ms)
-      .bind(5, w.receipt.data(), w.receipt.size());
+      .bind(5, w.receipt.data(), w.receipt.size())
+      .bind(6, w.source.app_id)
+      .bind(7, w.source.platform)
+      .bind(8, w.source.sdk_version)
+      .bind(9, w.source.device_model)
+      .bind(10, w.source.os_version);
   if (s = writer_.done(*batch, "batches"); !s.ok()) return s;
   Use ev = writer_.prepare(
-      "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &s);
+      "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)", &s);
   if (ev == nullptr) return s;
   Bytes packed, queued;
   size_t queued_bytes = 0;  // the resolve inputs, sized up front: no regrowth across a batch
@@ -438,6 +457,8 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
     pack_identifiers(e.identifiers, packed);
     ev->bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
     ev->bind(16, packed.data(), packed.size());
+    if (!e.properties.empty()) ev->bind(17, e.properties);
+    ev->bind(18, e.campaign_content);
     if (s = writer_.done(*ev, "events"); !s.ok()) return s;
     if (s = append_resolve_input(queued, e.event_id, e.slot, e.corrected_ms, packed); !s.ok()) return s;
   }

@@ -37,7 +37,13 @@ struct StoredEvent {
   std::vector<StoredIdentifier> identifiers;
   std::optional<int64_t> revenue_minor;
   std::string currency;
-  std::string campaign_source, campaign_medium, campaign_name;
+  std::string campaign_source, campaign_medium, campaign_name, campaign_content;
+  std::string properties;  // a JSON object of typed values (string, integer, number, boolean); "" for none
+};
+
+// What a batch says of where it came from, kept with the batch and shown with each of its events.
+struct BatchSource {
+  std::string app_id, platform, sdk_version, device_model, os_version;
 };
 
 struct ConsentUpdate {
@@ -53,6 +59,7 @@ struct BatchWrite {
   Key32 device_key{};
   uint64_t sequence = 0;
   int64_t received_ms = 0;
+  BatchSource source;
   std::vector<StoredEvent> events;  // new events only
   std::vector<ConsentUpdate> consent;
   // Erasure requests (the SDK's forget): the profiles holding these re-keyed linking pseudonyms
@@ -118,7 +125,9 @@ struct Touchpoint {
   int64_t occurred_ms = 0, corrected_ms = 0;
   std::optional<int64_t> revenue_minor;
   std::string currency;
-  std::string campaign_source, campaign_medium, campaign_name;
+  std::string campaign_source, campaign_medium, campaign_name, campaign_content;
+  std::string properties;  // JSON object text, "" for none
+  BatchSource source;
   int64_t anchor_node = 0;
 };
 
@@ -167,7 +176,8 @@ struct AnalyticsEvent {
   std::string name;
   std::optional<int64_t> revenue_minor;
   std::string currency;
-  std::string campaign;  // "source / medium / name", empty without a campaign
+  std::string campaign;    // "source / medium / name", empty without a campaign
+  std::string properties;  // JSON object text, "" for none
 };
 
 struct ProfilePage {

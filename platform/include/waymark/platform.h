@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** Current version of waymark_platform_t. */
-#define WAYMARK_PLATFORM_VERSION 1
+#define WAYMARK_PLATFORM_VERSION 2
 
 /** Result codes of platform callbacks (0 = success). */
 #define WAYMARK_PLATFORM_OK 0
@@ -45,8 +45,13 @@ extern "C" {
 #define WAYMARK_LOG_WARNING 2
 #define WAYMARK_LOG_ERROR 3
 
+/** What device_info (version 2) describes. Never anything about the person using the device. */
+#define WAYMARK_DEVICE_OS_NAME 1    /* e.g. "linux", "android" */
+#define WAYMARK_DEVICE_OS_VERSION 2 /* e.g. "6.1.0-13-arm64", "14" */
+#define WAYMARK_DEVICE_MODEL 3      /* e.g. "Raspberry Pi 4 Model B Rev 1.4", "x86_64" */
+
 /**
- * Version 1 of the platform table. Every callback receives `user_data` last.
+ * The platform table (version 2). Every callback receives `user_data` last.
  * Callbacks may be called from any SDK thread, concurrently: they must be
  * thread-safe. They must not call back into the SDK.
  */
@@ -82,6 +87,16 @@ typedef struct waymark_platform_s {
 
   /** Opaque pointer handed back as `user_data` to every callback. Borrowed. */
   void* user_data;
+
+  /* ---- version 2 ---- */
+
+  /**
+   * Describes the device (`what`: WAYMARK_DEVICE_*): copies at most `capacity` bytes of UTF-8 (no NUL
+   * needed) to `out` and the full length to `*out_len`. Returns WAYMARK_PLATFORM_OK, or
+   * WAYMARK_PLATFORM_NOT_FOUND when unknown. Sent with every batch (model and OS, at most 256 bytes
+   * each), so it must never identify a person. NULL: the POSIX default (uname, the device tree or DMI).
+   */
+  int32_t (*device_info)(int32_t what, char* out, size_t capacity, size_t* out_len, void* user_data);
 } waymark_platform_t;
 
 /**

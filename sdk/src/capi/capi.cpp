@@ -405,6 +405,8 @@ waymark_status_t waymark_options_set_platform(waymark_options_t* o, const waymar
   if (p.log != nullptr) merged.log = p.log;
   if (p.network_reachable != nullptr) merged.network_reachable = p.network_reachable;
   merged.user_data = p.user_data;
+  // Members of later versions are read only when the host's table has them.
+  if (p.version >= 2 && p.device_info != nullptr) merged.device_info = p.device_info;
   o->options->platform = merged;
   return WAYMARK_OK;
 }

@@ -52,6 +52,17 @@ int64_t Client::monotonic_ms() const {
   return options_->platform.clock_monotonic_ms(options_->platform.user_data);
 }
 
+// At most 256 bytes, as the collector takes it; "" when the platform does not know.
+std::string Client::device_info(int32_t what) const {
+  const waymark_platform_t& p = options_->platform;
+  char out[256];
+  size_t len = 0;
+  if (p.device_info == nullptr || p.device_info(what, out, sizeof out, &len, p.user_data) != WAYMARK_PLATFORM_OK) {
+    return {};
+  }
+  return std::string(out, std::min(len, sizeof out));
+}
+
 void Client::log(int32_t level, std::string_view message) const {
   options_->platform.log(level, message.data(), message.size(), options_->platform.user_data);
 }
@@ -142,6 +153,9 @@ Status Client::init(bool* recovered) {
       return Error(WAYMARK_ERR_INVALID_ARGUMENT, "uploading needs a collector public key (add_collector_key)");
     }
     up.app_id = options_->app_id;
+    up.platform = device_info(WAYMARK_DEVICE_OS_NAME);
+    up.os_version = device_info(WAYMARK_DEVICE_OS_VERSION);
+    up.device_model = device_info(WAYMARK_DEVICE_MODEL);
     UploadSource source;
     source.device_secret_key = device_sign_key_.data();
     source.device_pseudonym = [this] {

@@ -80,6 +80,7 @@ class Client {
   int64_t wall_ms() const;
   int64_t monotonic_ms() const;
   void log(int32_t level, std::string_view message) const;
+  std::string device_info(int32_t what) const;
   // The current slot, ending it first if it sat idle too long (shared mode). Caller holds slot_mu_.
   Slot* current_slot_locked();
   Status new_personal_identity_locked(bool fresh = false);

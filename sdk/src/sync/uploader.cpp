@@ -214,6 +214,8 @@ void Uploader::send(LeasedBatch batch) {
   header.device_pseudonym = source_.device_pseudonym();
   header.app_id = config_.app_id;
   header.platform = config_.platform;
+  header.os_version = config_.os_version;
+  header.device_model = config_.device_model;
   header.sent_at_ms = batch.sent_at_ms;
   header.sent_monotonic_ms = batch.sent_monotonic_ms;
   header.dropped = static_cast<uint64_t>(batch.dropped);

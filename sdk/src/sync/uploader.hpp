@@ -39,7 +39,8 @@ struct UploadConfig {
   HttpTimeouts timeouts;
   TlsConfig tls;
   std::string app_id;
-  std::string platform = "posix";
+  // From the platform table's device_info: OS name (the batch's platform), OS version, device model.
+  std::string platform, os_version, device_model;
 };
 
 // The configured transport (the host's, else Beast) aimed at `url` instead of `config.url`.

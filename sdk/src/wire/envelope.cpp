@@ -86,7 +86,8 @@ std::vector<uint8_t> encode_batch(const BatchHeader& h, const std::vector<std::v
   const auto batch = w::CreateBatch(
       fbb, fbb.CreateVector(h.batch_id.data(), h.batch_id.size()), h.sequence, fbb.CreateVector(h.device_pseudonym),
       fbb.CreateString(h.app_id), fbb.CreateString(WAYMARK_VERSION_STRING), fbb.CreateString(h.platform), h.sent_at_ms,
-      h.sent_monotonic_ms, h.dropped, h.refused, h.evicted, fbb.CreateVector(blobs));
+      h.sent_monotonic_ms, h.dropped, h.refused, h.evicted, fbb.CreateVector(blobs), fbb.CreateString(h.device_model),
+      fbb.CreateString(h.os_version));
   w::FinishBatchBuffer(fbb, batch);
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }

@@ -24,7 +24,8 @@ struct BatchHeader {
   uint64_t sequence = 0;
   std::vector<uint8_t> device_pseudonym;
   std::string app_id;
-  std::string platform;
+  std::string platform;  // the OS name, e.g. "linux"
+  std::string os_version, device_model;
   int64_t sent_at_ms = 0;
   int64_t sent_monotonic_ms = 0;
   uint64_t dropped = 0, refused = 0, evicted = 0;
