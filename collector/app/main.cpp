@@ -249,7 +249,7 @@ int serve(const po::variables_map& vm) {
   }
   ServeSettings& set = settings.value();
   if (!lock_data_dir(dir)) return 1;
-  auto store = open_sqlite_store((dir / "collector.db").string(), 5000, set.rules);
+  auto store = open_sqlite_store((dir / "collector.db").string(), 5000, set.rules, set.disk_reserve_bytes);
   if (!store.ok()) {
     log("error", store.status().message);
     return 1;
@@ -294,6 +294,8 @@ int serve(const po::variables_map& vm) {
   config.background = [&s, &metrics, &ingest] {
     const auto pending = s.pending_events();
     if (pending.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(pending.value()));
+    metrics.set("store_degraded", s.degraded() ? 1 : 0);
+    if (s.degraded()) return;  // resolution writes: it waits for space like ingest does
     if (ingest.waiting() == 0 || !pending.ok() || pending.value() >= kResolveLagEvents) {
       if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
     }
@@ -301,6 +303,7 @@ int serve(const po::variables_map& vm) {
     metrics.set("identity_merges_total", c.merges);
     metrics.set("identity_refusals_total", c.refusals);
   };
+  config.degraded = [&s] { return s.degraded(); };
   Server server(config, ingest, metrics, &api);
   if (auto s = server.start(); !s.ok()) {
     log("error", s.message);

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "support/collector_fixture.hpp"
+#include "support/http_client.hpp"
+#include "support/raw_device.hpp"
 
 using namespace waymark::test;
 namespace fs = std::filesystem;
@@ -143,4 +145,60 @@ TEST_CASE("collector disk full: 503, nothing acknowledged, everything arrives on
   CHECK(client_stat(c, WAYMARK_STAT_UPLOADED) == 301);
   waymark_client_free(c);
   CHECK(collector.events() == 301);
+}
+
+TEST_CASE("collector disk filled by its own data: degraded, queries still answer, recovers when space is freed",
+          "[reliability][faults]") {
+  TempDir dir;
+  // The reserve covers the WAL's checkpoint interval (2000 pages of 16 KiB), as the default does.
+  constexpr uint64_t kReserve = 36u << 20;
+  Tmpfs disk(dir.path() + "/collector", "100m");
+  if (!disk.mounted()) FAIL("this test needs to mount a small tmpfs (run as root, as CI does)");
+  Collector collector({}, 500, dir.path() + "/collector", kReserve);
+  const std::string reserve = collector.db_path() + ".reserve";
+  REQUIRE(fs::file_size(reserve) == kReserve);
+  {
+    std::ofstream other(dir.path() + "/collector/other-files", std::ios::binary);  // what the operator frees
+    other << std::string(24u << 20, 'o');
+  }
+  const uint16_t port = collector.server->port();
+  RawDevice device;
+  waymark::detail::EventDraft padded;
+  padded.properties = {{"note", waymark::detail::Property::Kind::String, std::string(4000, 'n')}};
+  const auto batch = [&] {
+    std::vector<std::vector<uint8_t>> events;
+    for (int i = 0; i < 20; ++i) events.push_back(device.event("padded", random_identifiers(1), padded));
+    return device.seal(collector, events);
+  };
+  REQUIRE(device.send(collector, {device.grant()}).status == 200);
+  int64_t acknowledged = 1;
+  std::vector<uint8_t> pending;
+  for (int i = 0; i < 2000 && pending.empty(); ++i) {  // until the disk is full
+    auto sealed = batch();
+    const Reply r = request(port, http::verb::post, "/v1/batches", sealed);
+    if (r.status == 200) acknowledged += 20;
+    if (r.status == 503) pending = std::move(sealed);
+  }
+  INFO("acknowledged before the disk filled: " << acknowledged);
+  REQUIRE_FALSE(pending.empty());
+  // Degraded, and says why; the WAL was folded into the database and gave its space back.
+  const Reply health = request(port, http::verb::get, "/healthz");
+  CHECK(health.status == 503);
+  CHECK(health.body.find("degraded: disk full") != std::string::npos);
+  CHECK(fs::file_size(collector.db_path() + "-wal") == 0);
+  CHECK_FALSE(fs::exists(reserve));
+  // Queries need no free space.
+  CHECK(api_get(port, "/v1/profiles", Collector::kAdminToken).status == 200);
+  CHECK(api_get(port, "/v1/reports/attribution", Collector::kAdminToken).status == 200);
+
+  fs::remove(dir.path() + "/collector/other-files");
+  REQUIRE(request(port, http::verb::post, "/v1/batches", pending).status == 200);  // the resent batch
+  acknowledged += 20;
+  CHECK(fs::file_size(reserve) == kReserve);  // held again, for the next time
+  CHECK(request(port, http::verb::get, "/healthz").status == 200);
+  for (int i = 0; i < 20; ++i) {  // and it stays up while there is room
+    REQUIRE(request(port, http::verb::post, "/v1/batches", batch()).status == 200);
+    acknowledged += 20;
+  }
+  CHECK(collector.events() == acknowledged);
 }

@@ -34,13 +34,13 @@ struct Collector {
 
   // `db_dir`: where collector.db goes (default: a temp dir of its own).
   explicit Collector(waymark::collector::IdentityRules rules = {}, int64_t read_timeout_ms = 500,
-                     std::string db_dir = "")
+                     std::string db_dir = "", uint64_t disk_reserve_bytes = 0)
       : db_dir_(db_dir.empty() ? dir.path() : std::move(db_dir)) {
     REQUIRE(sodium_init() >= 0);
     key.key_id = 3;
     crypto_sign_keypair(public_key.data(), key.secret.data());
     randombytes_buf(rekey.data(), rekey.size());
-    auto s = waymark::collector::open_sqlite_store(db_path(), 200, rules);
+    auto s = waymark::collector::open_sqlite_store(db_path(), 200, rules, disk_reserve_bytes);
     REQUIRE(s.ok());
     store = std::move(s.value());
     waymark::collector::IngestLimits limits;
@@ -57,6 +57,7 @@ struct Collector {
     config.max_body_bytes = 1 << 20;
     config.read_timeout_ms = read_timeout_ms;
     config.background = [this] { (void)store->resolve_pending(5000); };
+    config.degraded = [this] { return store->degraded(); };
     server = std::make_unique<Server>(config, *ingest, metrics, api.get());
     REQUIRE(server->start().ok());
   }

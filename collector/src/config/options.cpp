@@ -52,6 +52,8 @@ po::options_description collector_options() {
       "max-decompressed-ratio", po::value<double>()->default_value(1),
       "a compressed batch may inflate to at most this multiple of max-body-bytes (0.1..16)")(
       "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
+      "disk-reserve-mib", po::value<int64_t>()->default_value(64),
+      "space held back on the data directory's file system for when it fills up (0..65536; 0: none)")(
       "api-token", po::value<std::vector<std::string>>()->composing(),
       "query API bearer token name:secret:scope[,scope] (repeatable); scopes profiles:read, profiles:export, "
       "identity:write, erasure:write, reports:read")(
@@ -161,6 +163,9 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   const double ratio = vm["max-decompressed-ratio"].as<double>();
   if (!(ratio >= 0.1 && ratio <= 16)) return invalid("max-decompressed-ratio must be between 0.1 and 16");
   s.ingest.max_batch_bytes = static_cast<size_t>(ratio * static_cast<double>(s.server.max_body_bytes));
+  const int64_t reserve = vm["disk-reserve-mib"].as<int64_t>();
+  if (reserve < 0 || reserve > 65536) return invalid("disk-reserve-mib must be between 0 and 65536");
+  s.disk_reserve_bytes = static_cast<uint64_t>(reserve) << 20;
   return s;
 }
 

@@ -38,6 +38,7 @@ struct ServeSettings {
   std::vector<ApiToken> tokens;
   ServerConfig server;
   IngestLimits ingest;
+  uint64_t disk_reserve_bytes = 64u << 20;
 };
 Result<ServeSettings> serve_settings(const boost::program_options::variables_map& vm);
 

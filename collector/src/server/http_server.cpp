@@ -75,8 +75,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (req.method() == http::verb::get && target == "/healthz") {
-      shared_.metrics.request("/healthz", 200);
-      return respond(200, "text/plain", "ok\n", keep_alive);
+      const auto why = shared_.config.degraded ? shared_.config.degraded() : std::nullopt;
+      shared_.metrics.request("/healthz", why ? 503 : 200);
+      return respond(why ? 503 : 200, "text/plain", why ? "degraded: " + *why + "\n" : "ok\n", keep_alive);
     }
     if (req.method() == http::verb::get && target == "/metrics") {
       shared_.metrics.request("/metrics", 200);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.hpp"
@@ -22,6 +23,8 @@ struct ServerConfig {
   // Run on the I/O pool every `background_interval_ms` (identity resolution behind ingest).
   std::function<void()> background;
   int64_t background_interval_ms = 200;
+  // Why the collector cannot do its job now, or nothing: GET /healthz answers 503 "degraded: <why>".
+  std::function<std::optional<std::string>()> degraded;
 };
 
 class Server {

@@ -41,7 +41,7 @@ Result<int64_t> SqliteStore::pending_events() {
 }
 
 Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
-  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  resolve_for_query();
   std::lock_guard lock(reader_.mu);
   auto current = current_profile(profile_id, reader_);
   if (!current.ok()) return current.status();
@@ -77,7 +77,7 @@ Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
 }
 
 Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_t len) {
-  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
   Use st = reader_.prepare("SELECT profile FROM nodes WHERE key = ?1", &s);
@@ -92,7 +92,7 @@ Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_
 }
 
 Result<std::optional<DeviceSlot>> SqliteStore::device_slot(const Key32& device_key, const Bytes& slot) {
-  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
   Use st = reader_.prepare(
@@ -117,7 +117,7 @@ Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
     if (ec != std::errc() || end != after.data() + after.size())
       return Error(WAYMARK_ERR_INVALID_ARGUMENT, "bad cursor");
   }
-  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
   Use st = reader_.prepare(
@@ -140,7 +140,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
   int64_t after_ms = INT64_MIN;
   Bytes after_id(16, 0);
   if (!parse_cursor(after, &after_ms, &after_id)) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "bad cursor");
-  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  resolve_for_query();
   std::lock_guard lock(reader_.mu);
   auto current = current_profile(profile_id, reader_);
   if (!current.ok()) return current.status();
@@ -236,7 +236,7 @@ Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
 
 Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
                                      const std::function<bool(int64_t, const std::vector<AnalyticsEvent>&)>& fn) {
-  if (auto r = resolve_pending(INT64_MAX); !r.ok()) return r.status();
+  resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
   Use st = reader_.prepare(

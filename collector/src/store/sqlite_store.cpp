@@ -237,6 +237,7 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
   }
   st->reset();
   if (rc != SQLITE_DONE) return writer_.error(rc, "tombstones");
+  if (!reserve_.ensure()) enter_degraded_locked("no room for the disk reserve");
   return reader_.open(path, busy_timeout_ms);
 }
 
@@ -505,6 +506,29 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
   return Status::Ok();
 }
 
+std::optional<std::string> SqliteStore::degraded() const {
+  if (!degraded_) return std::nullopt;
+  std::lock_guard lock(degraded_mu_);
+  return degraded_reason_;
+}
+
+void SqliteStore::enter_degraded_locked(const std::string& why) {
+  {
+    std::lock_guard lock(degraded_mu_);
+    degraded_reason_ = "disk full (" + why + "): writes are refused until the file system has room again " +
+                       "for the disk reserve and 8 MiB more";
+  }
+  degraded_ = true;
+  reserve_.release();
+  (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");  // the WAL gives its space back
+}
+
+bool SqliteStore::recover_locked() {
+  if (!reserve_.ensure()) return false;
+  degraded_ = false;
+  return true;
+}
+
 Result<int64_t> SqliteStore::event_count() {
   return reader_.scalar("SELECT count(*) FROM events", "events");
 }
@@ -532,8 +556,9 @@ Result<ErasureResult> SqliteStore::erase(int64_t profile_id, int64_t now_ms) {
   });
 }
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms, IdentityRules rules) {
-  auto store = std::make_unique<SqliteStore>(std::move(rules));
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms, IdentityRules rules,
+                                                 uint64_t disk_reserve_bytes) {
+  auto store = std::make_unique<SqliteStore>(std::move(rules), path, disk_reserve_bytes);
   if (Status s = store->init(path, busy_timeout_ms); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "store/disk_reserve.hpp"
 #include "store/graph_index.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
@@ -41,10 +42,11 @@ class Use {
 // keeps them (SQLite cannot change the page size of a WAL database). The WAL is copied back every
 // 2000 pages (32 MiB): rows that a run of batches touches again (the newest leaves, indexes) are
 // copied once per checkpoint, not once per 4 MiB. synchronous=FULL: an acknowledged batch survives
-// a power cut.
+// a power cut. After a checkpoint the WAL file is cut back to 64 MiB: a burst that grew it does not
+// keep its space.
 inline constexpr const char* kStoragePragmas =
     "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=2000; "
-    "PRAGMA cache_size=-262144";
+    "PRAGMA cache_size=-262144; PRAGMA journal_size_limit=67108864";
 
 // One connection and its prepared statements (keyed by the SQL literal's address).
 class Connection {
@@ -101,11 +103,13 @@ bool take_resolve_input(std::string_view& in, ResolveInput* out, int format = kR
 
 class SqliteStore final : public Store, private IngestTxn {
  public:
-  explicit SqliteStore(IdentityRules rules) : rules_(std::move(rules)) {}
+  SqliteStore(IdentityRules rules, const std::string& path, uint64_t disk_reserve_bytes)
+      : rules_(std::move(rules)), reserve_(path + ".reserve", disk_reserve_bytes) {}
   Status init(const std::string& path, int busy_timeout_ms);
 
   Result<std::vector<bool>> ingest_group(const std::vector<IngestBuild>& builds) override;
   Result<int64_t> event_count() override;
+  std::optional<std::string> degraded() const override;
   Result<int64_t> resolve_pending(int64_t max_events) override;
   Result<int64_t> pending_events() override;
   IdentityCounters identity_counters() const override { return {merges_.load(), refusals_.load()}; }
@@ -164,10 +168,21 @@ class SqliteStore final : public Store, private IngestTxn {
   // Every event id that belongs to or carries one of `nodes` (anchored, identifier, slot).
   Result<std::vector<Bytes>> events_touching(const std::vector<ProfileNode>& nodes, Connection& c);
   Result<ErasureResult> erase_locked(int64_t profile_id, int64_t now_ms);
+  // Disk full (writer lock held): the reserve is released so the WAL can be folded into the database
+  // and truncated; writes wait until the reserve can be held again (recover_locked).
+  void enter_degraded_locked(const std::string& why);
+  bool recover_locked();
+  // Queries resolve what is pending first, but never fail for it: with the disk full they answer
+  // from what is resolved.
+  void resolve_for_query() { (void)resolve_pending(INT64_MAX); }
   Result<bool> strip_or_own(const Bytes& event_id, const std::set<int64_t>& node_ids,
                             const std::set<std::string, std::less<>>& keys, std::set<std::string, std::less<>>* shared);
 
   IdentityRules rules_;
+  DiskReserve reserve_;
+  std::atomic<bool> degraded_{false};
+  mutable std::mutex degraded_mu_;
+  std::string degraded_reason_;  // guarded by degraded_mu_
   Connection writer_, reader_;
   GraphIndex graph_;       // writer lock held
   int64_t next_link_ = 1;  // link ids, shared by link_log and the links kept in node rows (load_graph)
@@ -188,15 +203,21 @@ namespace waymark::collector {
 template <class F>
 auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
   std::lock_guard lock(writer_.mu);
+  if (degraded_ && !recover_locked()) {
+    return detail::Error(WAYMARK_ERR_STORE_FULL, "the disk is full: writes resume once space is freed");
+  }
   new_tombstones_.clear();
   erased_ = false;
   drained_ = false;
   if (Status s = writer_.exec("BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
   auto result = fn();
+  const auto disk_full = [&] { return (sqlite3_errcode(writer_.db()) & 0xff) == SQLITE_FULL; };
   if (result.ok()) {
     if (Status s = writer_.exec("COMMIT", "commit"); !s.ok()) {
+      const bool full = disk_full();
       (void)writer_.exec("ROLLBACK", "rollback");
       graph_.invalidate();
+      if (full) enter_degraded_locked(s.message);
       return s;
     }
     for (auto& [key, how] : new_tombstones_) {
@@ -210,8 +231,10 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
       (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
     }
   } else {
+    const bool full = disk_full();
     (void)writer_.exec("ROLLBACK", "rollback");
     graph_.invalidate();  // memory may be ahead of the database: reload at next use
+    if (full) enter_degraded_locked("a write failed: the disk is full");
   }
   return result;
 }

@@ -207,6 +207,9 @@ class Store {
     return static_cast<bool>(r.value()[0]);
   }
   virtual Result<int64_t> event_count() = 0;
+  // Why the store cannot commit now (the disk is full), or nothing. Writes are refused while it
+  // says so; queries still answer. Thread-safe.
+  virtual std::optional<std::string> degraded() const = 0;
 
   // Identity resolution runs behind ingest: every committed event is queued and linked in
   // commit order. Returns how many events were resolved (at most `max_events`).
@@ -247,7 +250,8 @@ class Store {
 
 // SQLite: WAL, migrations, one writer connection and one reader connection for queries.
 // `busy_timeout_ms`: how long a commit waits for a lock before the store reports itself unavailable.
+// `disk_reserve_bytes`: space held in `<path>.reserve` for when the disk fills up (0: none).
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms = 5000,
-                                                 IdentityRules rules = {});
+                                                 IdentityRules rules = {}, uint64_t disk_reserve_bytes = 0);
 
 }  // namespace waymark::collector
