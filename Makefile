@@ -23,13 +23,13 @@ test-asan: deps
 
 # ThreadSanitizer (g++) over the SDK's concurrent paths: client and C ABI, faults (many threads recording
 # while the client closes), outbox, consent, shared devices, sync against a loopback collector, segments,
-# uploads through the fault proxy and storage faults.
+# uploads through the fault proxy and storage faults, and the collector's group commit.
 test-tsan: deps
 	CC=gcc CXX=g++ cmake -S . -B $(BUILD)/tsan -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DWAYMARK_SANITIZE=thread
 	cmake --build $(BUILD)/tsan -j $(JOBS) --target waymark_unit_tests waymark_sync_driver
 	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./tests/waymark_unit_tests \
-	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments],[reliability]"
+	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments],[reliability],[concurrent]"
 
 # valgrind memcheck over the C ABI tests (tests/c_api) and the C header program: no invalid access, no
 # uninitialised read, no definite or indirect leak (libphonenumber's metadata singleton is "possibly lost").
