@@ -37,7 +37,8 @@ int64_t metric(const Collector& c, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("concurrent batches share commits, each answered after its own commit, refusals harm none", "[collector]") {
+TEST_CASE("concurrent batches share commits, each answered after its own commit, refusals harm none",
+          "[collector][concurrent]") {
   Collector collector;
   constexpr int kDevices = 16, kBatches = 8, kEvents = 20;
   std::atomic<int> accepted{0}, replays_refused{0}, forged_refused{0}, unseen_at_answer{0};
