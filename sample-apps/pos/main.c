@@ -18,10 +18,9 @@ static void print_stats(waymark_client_t* client) {
   static const struct {
     waymark_stat_t stat;
     const char* name;
-  } stats[] = {{WAYMARK_STAT_QUEUED, "queued"},
-               {WAYMARK_STAT_UPLOADED, "uploaded"},
-               {WAYMARK_STAT_REFUSED, "refused"},
-               {WAYMARK_STAT_DROPPED, "dropped"}};
+  } stats[] = {{WAYMARK_STAT_QUEUED, "queued"},     {WAYMARK_STAT_UPLOADED, "uploaded"},
+               {WAYMARK_STAT_REFUSED, "refused"},   {WAYMARK_STAT_DROPPED, "dropped"},
+               {WAYMARK_STAT_REJECTED, "rejected"}, {WAYMARK_STAT_DEAD_LETTERED, "dead_lettered"}};
   for (size_t i = 0; i < sizeof stats / sizeof stats[0]; ++i) {
     int64_t v = 0;
     waymark_client_stat(client, stats[i].stat, &v);
@@ -49,6 +48,14 @@ int main(int argc, char** argv) {
     if (strncmp(line, "sync", 4) == 0) {
       s = waymark_client_flush(client, 10000);
       printf("%s\n", s == WAYMARK_OK ? "synced" : waymark_status_name(s));
+      if (s == WAYMARK_ERR_REJECTED) { /* say why: a wrong key id, a retired key, ... */
+        int32_t http_status = 0;
+        char why[64];
+        size_t why_len = 0;
+        waymark_client_last_rejection(client, &http_status, why, sizeof why, &why_len);
+        fprintf(stderr, "pos: the collector refused the sales (HTTP %d %.*s)\n", (int)http_status,
+                (int)(why_len < sizeof why ? why_len : sizeof why), why);
+      }
     } else if (strncmp(line, "stats", 5) == 0) {
       print_stats(client);
     } else if (sscanf(line, "sale %lld %7s %127s", &amount, currency, card) >= 2) {
