@@ -13,18 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string pseudonym_hex(waymark_client_t* c, waymark_id_kind_t kind, const std::string& raw) {
-  uint8_t p[32];
-  REQUIRE(waymark_client_pseudonymize(c, kind, raw.data(), raw.size(), p, sizeof p) == WAYMARK_OK);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, p, sizeof p);
-  return hex;
-}
-
-void identify(waymark_client_t* c, waymark_id_kind_t kind, const std::string& raw) {
-  REQUIRE(waymark_client_identify(c, kind, raw.data(), raw.size()) == WAYMARK_OK);
-}
-
 // The profile holding an identifier, or 0 when none does.
 int64_t profile_of(const Collector& collector, waymark_client_t* c, waymark_id_kind_t kind, const std::string& raw) {
   const Reply r = api_get(collector.server->port(), "/v1/profiles?pseudonym=" + pseudonym_hex(c, kind, raw),
@@ -63,7 +51,7 @@ TEST_CASE("a visit that carries an erased identifier is erased whole, even what 
   TempDir phone_dir, kiosk_dir, later_dir;
   waymark_client_t* phone = open(collector, phone_dir);
   REQUIRE(grant(phone, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  identify(phone, WAYMARK_ID_ACCOUNT_ID, "acct-erased-1");
+  REQUIRE(identify(phone, WAYMARK_ID_ACCOUNT_ID, "acct-erased-1") == WAYMARK_OK);
   REQUIRE(track(phone, "view") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(phone, 10000) == WAYMARK_OK);
   CHECK(erase(collector, phone, WAYMARK_ID_ACCOUNT_ID, "acct-erased-1").at("events_deleted") == 3);
@@ -73,9 +61,9 @@ TEST_CASE("a visit that carries an erased identifier is erased whole, even what 
   waymark_client_t* kiosk = open(collector, kiosk_dir, true);
   REQUIRE(waymark_client_begin_customer(kiosk) == WAYMARK_OK);
   REQUIRE(grant(kiosk, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  identify(kiosk, WAYMARK_ID_PHONE, "+44 20 7946 0123");
+  REQUIRE(identify(kiosk, WAYMARK_ID_PHONE, "+44 20 7946 0123") == WAYMARK_OK);
   REQUIRE(track(kiosk, "kiosk_scan") == WAYMARK_OK);
-  identify(kiosk, WAYMARK_ID_ACCOUNT_ID, "acct-erased-1");
+  REQUIRE(identify(kiosk, WAYMARK_ID_ACCOUNT_ID, "acct-erased-1") == WAYMARK_OK);
   REQUIRE(track(kiosk, "kiosk_buy") == WAYMARK_OK);
   REQUIRE(waymark_client_end_customer(kiosk) == WAYMARK_OK);
   REQUIRE(waymark_client_flush(kiosk, 10000) == WAYMARK_OK);
@@ -88,7 +76,7 @@ TEST_CASE("a visit that carries an erased identifier is erased whole, even what 
   REQUIRE(grant(later, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
   REQUIRE(waymark_client_flush(later, 10000) == WAYMARK_OK);
   REQUIRE(collector.events() == after_erasure + 1);
-  identify(later, WAYMARK_ID_PHONE, "+44 20 7946 0123");
+  REQUIRE(identify(later, WAYMARK_ID_PHONE, "+44 20 7946 0123") == WAYMARK_OK);
   REQUIRE(track(later, "view") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(later, 10000) == WAYMARK_OK);
   CHECK(collector.events() == after_erasure);
@@ -101,18 +89,18 @@ TEST_CASE("a visit erased in a later batch takes its earlier batches' events wit
   TempDir erased_dir, phone_dir;
   waymark_client_t* erased = open(collector, erased_dir);
   REQUIRE(grant(erased, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  identify(erased, WAYMARK_ID_EMAIL, "gone@example.com");
+  REQUIRE(identify(erased, WAYMARK_ID_EMAIL, "gone@example.com") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(erased, 10000) == WAYMARK_OK);
   erase(collector, erased, WAYMARK_ID_EMAIL, "gone@example.com");
   const int64_t base = collector.events();
 
   waymark_client_t* phone = open(collector, phone_dir);  // a new phone: anonymous browsing first
   REQUIRE(grant(phone, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  identify(phone, WAYMARK_ID_COOKIE_ID, "cookie-77");
+  REQUIRE(identify(phone, WAYMARK_ID_COOKIE_ID, "cookie-77") == WAYMARK_OK);
   REQUIRE(track(phone, "browse") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(phone, 10000) == WAYMARK_OK);
   REQUIRE(collector.events() == base + 3);
-  identify(phone, WAYMARK_ID_EMAIL, "gone@example.com");  // then the erased customer signs in
+  REQUIRE(identify(phone, WAYMARK_ID_EMAIL, "gone@example.com") == WAYMARK_OK);  // then the erased customer signs in
   REQUIRE(waymark_client_flush(phone, 10000) == WAYMARK_OK);
   CHECK(collector.events() == base);
   CHECK(profile_of(collector, phone, WAYMARK_ID_COOKIE_ID, "cookie-77") == 0);
@@ -125,12 +113,13 @@ TEST_CASE("erasing one of a family deletes nothing of the partner who shares the
   waymark_client_t* ann = open(collector, ann_dir);
   waymark_client_t* bob = open(collector, bob_dir);
   for (auto* c : {ann, bob}) REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  identify(ann, WAYMARK_ID_ACCOUNT_ID, "acct-ann");
-  identify(ann, WAYMARK_ID_LOYALTY_ID, "FAMILY-CARD-9");
+  REQUIRE(identify(ann, WAYMARK_ID_ACCOUNT_ID, "acct-ann") == WAYMARK_OK);
+  REQUIRE(identify(ann, WAYMARK_ID_LOYALTY_ID, "FAMILY-CARD-9") == WAYMARK_OK);
   REQUIRE(track(ann, "view") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(ann, 10000) == WAYMARK_OK);
-  identify(bob, WAYMARK_ID_ACCOUNT_ID, "acct-bob");  // a login, then nine app views with the card
-  identify(bob, WAYMARK_ID_LOYALTY_ID, "FAMILY-CARD-9");
+  REQUIRE(identify(bob, WAYMARK_ID_ACCOUNT_ID, "acct-bob") ==
+          WAYMARK_OK);  // a login, then nine app views with the card
+  REQUIRE(identify(bob, WAYMARK_ID_LOYALTY_ID, "FAMILY-CARD-9") == WAYMARK_OK);
   for (int i = 0; i < 9; ++i) REQUIRE(track(bob, "app_view") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(bob, 10000) == WAYMARK_OK);
   const int64_t bob_profile = profile_of(collector, bob, WAYMARK_ID_ACCOUNT_ID, "acct-bob");

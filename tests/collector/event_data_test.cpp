@@ -35,12 +35,9 @@ void record(waymark_client_t* c, waymark_event_t* e) {
 
 // The journey of the profile holding `email`, through the API.
 json journey_of(const Collector& collector, waymark_client_t* c, const std::string& email) {
-  uint8_t p[32];
-  REQUIRE(waymark_client_pseudonymize(c, WAYMARK_ID_EMAIL, email.data(), email.size(), p, sizeof p) == WAYMARK_OK);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, p, sizeof p);
   const uint16_t port = collector.server->port();
-  const Reply found = api_get(port, std::string("/v1/profiles?pseudonym=") + hex, Collector::kAdminToken);
+  const Reply found =
+      api_get(port, "/v1/profiles?pseudonym=" + pseudonym_hex(c, WAYMARK_ID_EMAIL, email), Collector::kAdminToken);
   REQUIRE(found.status == 200);
   const int64_t id = json::parse(found.body).at("profile_id").get<int64_t>();
   const Reply j = api_get(port, "/v1/profiles/" + std::to_string(id) + "/journey", Collector::kAdminToken);
@@ -111,8 +108,7 @@ TEST_CASE("segment rules test properties", "[collector]") {
     waymark_client_t* c = nullptr;
     REQUIRE(open_client(dirs[i].store(), collector.client(), &c) == WAYMARK_OK);
     REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-    REQUIRE(waymark_client_identify(c, WAYMARK_ID_EMAIL, shoppers[i].email, std::strlen(shoppers[i].email)) ==
-            WAYMARK_OK);
+    REQUIRE(identify(c, WAYMARK_ID_EMAIL, shoppers[i].email) == WAYMARK_OK);
     waymark_event_t* e = new_event(WAYMARK_EVENT_CUSTOM, shoppers[i].event);
     for (const auto& [k, v] : shoppers[i].strings) set(e, k, v);
     REQUIRE(waymark_event_set_int(e, "qty", 3, shoppers[i].qty) == WAYMARK_OK);

@@ -19,18 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string sdk_pseudonym_hex(waymark_client_t* c, waymark_id_kind_t kind, const std::string& raw) {
-  uint8_t p[32];
-  REQUIRE(waymark_client_pseudonymize(c, kind, raw.data(), raw.size(), p, sizeof p) == WAYMARK_OK);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, p, sizeof p);
-  return hex;
-}
-
-void identify(waymark_client_t* c, waymark_id_kind_t kind, const std::string& raw) {
-  REQUIRE(waymark_client_identify(c, kind, raw.data(), raw.size()) == WAYMARK_OK);
-}
-
 json get_json(uint16_t port, const std::string& target, const std::string& token, int want = 200) {
   const Reply r = api_get(port, target, token);
   INFO(target << " -> " << r.body);
@@ -55,21 +43,21 @@ struct Shop {
     REQUIRE(open_client(kiosk_dir.store(), shared, &kiosk) == WAYMARK_OK);
     for (auto* c : {phone, laptop}) REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
     REQUIRE(track(phone, "browse") == WAYMARK_OK);  // anonymous first
-    identify(phone, WAYMARK_ID_EMAIL, "ann.query@example.com");
-    identify(phone, WAYMARK_ID_LOYALTY_ID, "LOY-1001");
+    REQUIRE(identify(phone, WAYMARK_ID_EMAIL, "ann.query@example.com") == WAYMARK_OK);
+    REQUIRE(identify(phone, WAYMARK_ID_LOYALTY_ID, "LOY-1001") == WAYMARK_OK);
     REQUIRE(track(phone, "view") == WAYMARK_OK);
-    identify(laptop, WAYMARK_ID_EMAIL, "ann.query@example.com");
+    REQUIRE(identify(laptop, WAYMARK_ID_EMAIL, "ann.query@example.com") == WAYMARK_OK);
     REQUIRE(track(laptop, "cart") == WAYMARK_OK);
     REQUIRE(waymark_client_begin_customer(kiosk) == WAYMARK_OK);
     REQUIRE(grant(kiosk, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-    identify(kiosk, WAYMARK_ID_DEVICE_ID, "kiosk-7-serial");  // on a shared device: never links
-    identify(kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-1001");
+    REQUIRE(identify(kiosk, WAYMARK_ID_DEVICE_ID, "kiosk-7-serial") == WAYMARK_OK);  // on a shared device: never links
+    REQUIRE(identify(kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-1001") == WAYMARK_OK);
     REQUIRE(track(kiosk, "kiosk_scan") == WAYMARK_OK);
     REQUIRE(waymark_client_end_customer(kiosk) == WAYMARK_OK);
     REQUIRE(waymark_client_begin_customer(kiosk) == WAYMARK_OK);
     REQUIRE(grant(kiosk, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-    identify(kiosk, WAYMARK_ID_DEVICE_ID, "kiosk-7-serial");
-    identify(kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-2002");
+    REQUIRE(identify(kiosk, WAYMARK_ID_DEVICE_ID, "kiosk-7-serial") == WAYMARK_OK);
+    REQUIRE(identify(kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-2002") == WAYMARK_OK);
     REQUIRE(track(kiosk, "kiosk_scan") == WAYMARK_OK);
     for (auto* c : {phone, laptop, kiosk}) REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
     // Identity resolution follows ingest in the background: wait until it has caught up (on a loaded
@@ -86,7 +74,7 @@ struct Shop {
     }
   }
   int64_t profile_of(waymark_client_t* c, waymark_id_kind_t kind, const std::string& raw) {
-    return get_json(port, "/v1/profiles?pseudonym=" + sdk_pseudonym_hex(c, kind, raw), Collector::kReadToken)
+    return get_json(port, "/v1/profiles?pseudonym=" + pseudonym_hex(c, kind, raw), Collector::kReadToken)
         .at("profile_id")
         .get<int64_t>();
   }
@@ -218,7 +206,7 @@ TEST_CASE("query API: unmerge a wrong link, export, then erase with a signed rec
   CHECK(exported.contains("links"));
 
   // Erase Ann by her email's pseudonym.
-  const std::string email = sdk_pseudonym_hex(shop.phone, WAYMARK_ID_EMAIL, "ann.query@example.com");
+  const std::string email = pseudonym_hex(shop.phone, WAYMARK_ID_EMAIL, "ann.query@example.com");
   const Reply e = api_post(shop.port, "/v1/erasure", json{{"pseudonym", email}}.dump(), Collector::kAdminToken);
   REQUIRE(e.status == 200);
   const json receipt = json::parse(e.body);

@@ -141,4 +141,14 @@ bool any_file_contains(const std::string& dir, const std::string& needle) {
   return false;
 }
 
+waymark_status_t identify(waymark_client_t* client, waymark_id_kind_t kind, const std::string& raw) {
+  return waymark_client_identify(client, kind, raw.data(), raw.size());
+}
+
+std::string pseudonym_hex(waymark_client_t* client, waymark_id_kind_t kind, const std::string& raw) {
+  uint8_t p[32];
+  if (waymark_client_pseudonymize(client, kind, raw.data(), raw.size(), p, sizeof p) != WAYMARK_OK) return {};
+  return detail::to_hex(p, sizeof p);
+}
+
 }  // namespace waymark::test

@@ -80,6 +80,11 @@ waymark_status_t grant(waymark_client_t* client, waymark_purpose_t purpose, bool
 
 int64_t client_stat(waymark_client_t* client, waymark_stat_t stat);
 
+// waymark_client_identify with a std::string.
+waymark_status_t identify(waymark_client_t* client, waymark_id_kind_t kind, const std::string& raw);
+// The SDK pseudonym of `raw` in hex (what the brand looks profiles up by); "" if the SDK refuses it.
+std::string pseudonym_hex(waymark_client_t* client, waymark_id_kind_t kind, const std::string& raw);
+
 // Every stored event, decoded (store closed by the caller first). Uses the null keystore
 // unless `posix` is set.
 std::vector<std::vector<uint8_t>> stored_events(const std::string& store, bool posix = false);
