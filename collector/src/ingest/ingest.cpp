@@ -297,8 +297,12 @@ void Ingest::commit_loop() {
   }
 }
 
+// Answers one batch; it stops counting as waiting only once its answer is handed over.
 void Ingest::finish(Request& r, const Result<bool>& wrote) {
-  --waiting_;
+  struct Answered {
+    std::atomic<size_t>& waiting;
+    ~Answered() { --waiting; }
+  } answered{waiting_};
   metrics_.observe_ingest_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count());
   if (!wrote.ok()) {
     metrics_.add("store_commit_failures_total", 1);

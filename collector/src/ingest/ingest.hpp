@@ -76,7 +76,7 @@ class Ingest {
   // runs once: on the calling thread when the batch is refused before any store work, else on the
   // committer thread after the commit (or its failure). `body` may be released when this returns.
   void submit(const uint8_t* body, size_t len, int64_t now_ms, Done done);
-  // Batches verified and waiting for a commit (or in the one under way).
+  // Batches verified and not answered yet (waiting for a commit, or in the one under way).
   size_t waiting() const { return waiting_.load(); }
   // submit() and wait for the answer (tools, benches, tests).
   IngestResponse handle(const uint8_t* body, size_t len, int64_t now_ms);

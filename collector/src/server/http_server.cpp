@@ -66,9 +66,12 @@ class Session : public std::enable_shared_from_this<Session> {
       // Answered when the group commit that holds the batch is over; the I/O thread moves on to
       // other connections meanwhile, so many devices' batches share one commit.
       const auto& body = req.body();
+      // The answer comes from the committer thread: it hands its only reference to the session over
+      // to the I/O thread, so no session is ever released (its socket closed) off the I/O threads.
       shared_.ingest.submit(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms(),
-                            [self = shared_from_this(), keep_alive](IngestResponse r) {
-                              asio::post(self->stream_.get_executor(), [self, keep_alive, r = std::move(r)]() mutable {
+                            [self = shared_from_this(), keep_alive](IngestResponse r) mutable {
+                              const auto executor = self->stream_.get_executor();
+                              asio::post(executor, [self = std::move(self), keep_alive, r = std::move(r)]() mutable {
                                 self->answer_batch(std::move(r), keep_alive);
                               });
                             });
@@ -221,6 +224,9 @@ void Server::stop(int64_t drain_ms) {
   while (impl_->shared.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // Batches still being committed answer through this server's I/O threads: wait for the committer
+  // (bounded by the store's busy timeout) so that no answer is posted to a stopped server.
+  while (impl_->shared.ingest.waiting() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   impl_->ioc.stop();  // idle keep-alive connections are simply closed
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
