@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -23,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "authority/erasure_token.hpp"
 #include "config/options.hpp"
 #include "identity/normalizer.hpp"
 #include "identity/pseudonymizer.hpp"
@@ -115,11 +117,13 @@ int keys_rotate(const fs::path& dir, uint32_t key_id, int64_t days) {
   return 0;
 }
 
-// Reads "kind value" lines (e.g. `email noemail@brand.example`) and prints the SDK pseudonym of each,
-// in hex, for the collector's `blocked-pseudonyms` file. The brand key never reaches the collector.
-int blocklist(const po::variables_map& vm) {
+// Reads "kind value" lines (e.g. `email noemail@brand.example`) from stdin and hands the SDK pseudonym
+// of each to `use`, as the SDK computes it with the brand key, on the brand's machine. Returns the
+// exit code: 2 without a brand key, 1 when a line was not `<kind> <value>`.
+int with_pseudonyms(const po::variables_map& vm, const char* command,
+                    const std::function<void(waymark_id_kind_t, const waymark::detail::Pseudonym&)>& use) {
   if (!vm.count("brand-key-file")) {
-    log("error", "blocklist needs --brand-key-file (32 raw bytes, the key the SDK is given)");
+    log("error", std::string(command) + " needs --brand-key-file (32 raw bytes, the key the SDK is given)");
     return 2;
   }
   uint8_t brand_key[32];
@@ -151,10 +155,75 @@ int blocklist(const po::variables_map& vm) {
       std::cerr << "line " << line_no << ": skipped, the SDK refuses it (" << waymark_status_name(st.code) << ")\n";
       continue;
     }
-    const auto p = pseudonymizer.value()->pseudonymize(k, id);
-    std::cout << waymark::detail::to_hex(p.data(), p.size()) << "\n";
+    use(k, pseudonymizer.value()->pseudonymize(k, id));
   }
   return bad == 0 ? 0 : 1;
+}
+
+// The pseudonyms of the brand's junk values, in hex, for the collector's `blocked-pseudonyms` file.
+int blocklist(const po::variables_map& vm) {
+  return with_pseudonyms(vm, "blocklist", [](waymark_id_kind_t, const waymark::detail::Pseudonym& p) {
+    std::cout << waymark::detail::to_hex(p.data(), p.size()) << "\n";
+  });
+}
+
+// `authority keygen`: the brand's authority key (Ed25519), kept by the brand's backend, never by
+// the collector, which is given the printed public key (`brand-authority-key`).
+int authority_keygen(const po::variables_map& vm) {
+  if (!vm.count("key-file")) {
+    log("error", "authority keygen needs --key-file (where the secret key goes, mode 0600)");
+    return 2;
+  }
+  const fs::path path = vm["key-file"].as<std::string>();
+  if (fs::exists(path)) {
+    log("error", path.string() + " exists already: an authority key is never replaced in place");
+    return 1;
+  }
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const bool ok = fd >= 0 && ::write(fd, sk, sizeof sk) == static_cast<ssize_t>(sizeof sk) && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  sodium_memzero(sk, sizeof sk);
+  if (!ok) {
+    log("error", "cannot write " + path.string());
+    return 1;
+  }
+  std::cout << "authority_public_key=" << waymark::detail::to_hex(pk, sizeof pk) << "\n";
+  return 0;
+}
+
+// `authority erasure-token`: what the brand's backend signs once the customer has authenticated, for
+// `waymark_client_forget_with_token`: the customer's identifiers (as `kind value` lines on stdin, turned
+// into SDK pseudonyms here) and an expiry. Prints the token in hex.
+int authority_erasure_token(const po::variables_map& vm) {
+  uint8_t sk[64];
+  if (!vm.count("key-file") || !read_key(vm["key-file"].as<std::string>(), sk, sizeof sk)) {
+    log("error", "authority erasure-token needs --key-file with the 64-byte key from `authority keygen`");
+    return 2;
+  }
+  const int64_t valid_for_s = vm["valid-for-s"].as<int64_t>();
+  if (valid_for_s < 1 || valid_for_s > 7 * 24 * 3600) {
+    sodium_memzero(sk, sizeof sk);
+    log("error", "valid-for-s must be between 1 and 604800 (a week)");
+    return 2;
+  }
+  ErasureToken token;
+  token.expires_at_ms = now_ms() + valid_for_s * 1000;
+  const int rc = with_pseudonyms(vm, "authority erasure-token", [&](waymark_id_kind_t k, const auto& p) {
+    std::array<uint8_t, 32> key{};
+    std::copy(p.begin(), p.end(), key.begin());
+    token.pseudonyms.emplace_back(static_cast<uint8_t>(k), key);
+  });
+  auto signed_token = rc == 0 ? sign_erasure_token(token, sk) : Result<std::vector<uint8_t>>(Status::Ok());
+  sodium_memzero(sk, sizeof sk);
+  if (rc != 0) return rc;
+  if (!signed_token.ok()) {
+    log("error", signed_token.status().message);
+    return 1;
+  }
+  std::cout << waymark::detail::to_hex(signed_token->data(), signed_token->size()) << "\n";
+  return 0;
 }
 
 // `report attribution|clv`: the query API's reports, printed (JSON, or CSV with --format csv).
@@ -279,6 +348,7 @@ int serve(const po::variables_map& vm) {
   Metrics metrics;
   metrics.set_log(log);
   Ingest ingest(*store.value(), keys, rekey, metrics, set.ingest);
+  ingest.set_authority_keys(set.authority_keys);
   const CollectorKey newest = *std::max_element(
       keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   QueryApi api(*store.value(), set.tokens, rekey, newest, metrics);
@@ -343,6 +413,8 @@ int main(int argc, char** argv) {
                        vm["retire-after-days"].as<int64_t>());
   }
   if (command == std::vector<std::string>{"blocklist"}) return blocklist(vm);
+  if (command == std::vector<std::string>{"authority", "keygen"}) return authority_keygen(vm);
+  if (command == std::vector<std::string>{"authority", "erasure-token"}) return authority_erasure_token(vm);
   if (command.size() == 2 && command[0] == "report" && (command[1] == "attribution" || command[1] == "clv")) {
     return report(vm, command[1]);
   }

@@ -52,6 +52,30 @@ void CollectorProcess::blocklist(const std::string& binary, const std::string& b
               " 2>/dev/null");
 }
 
+std::string CollectorProcess::authority_keygen(const std::string& binary, const std::string& key_file) {
+  const std::string out = run_capture(shell_quote(binary) + " authority keygen --key-file " + shell_quote(key_file));
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex("authority_public_key=([0-9a-f]{64})"))) {
+    throw std::runtime_error("authority keygen printed no public key");
+  }
+  return m[1].str();
+}
+
+std::vector<uint8_t> CollectorProcess::erasure_token(const std::string& binary, const std::string& key_file,
+                                                     const std::string& brand_key_file, uint32_t epoch,
+                                                     const std::string& identities_file) {
+  const std::string out =
+      run_capture(shell_quote(binary) + " authority erasure-token --default-region GB --key-file " +
+                  shell_quote(key_file) + " --brand-key-file " + shell_quote(brand_key_file) + " --key-epoch " +
+                  std::to_string(epoch) + " < " + shell_quote(identities_file) + " 2>/dev/null");
+  std::vector<uint8_t> token;
+  for (size_t i = 0; i + 1 < out.size() && out[i] != '\n'; i += 2) {
+    token.push_back(static_cast<uint8_t>(std::stoi(out.substr(i, 2), nullptr, 16)));
+  }
+  if (token.empty()) throw std::runtime_error("authority erasure-token printed no token");
+  return token;
+}
+
 CollectorProcess::CollectorProcess(const std::string& binary, const std::vector<std::string>& args,
                                    const std::string& log_file) {
   std::vector<std::string> argv_s = {binary};

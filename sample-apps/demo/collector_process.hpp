@@ -19,6 +19,14 @@ class CollectorProcess {
   static void blocklist(const std::string& binary, const std::string& brand_key_file, uint32_t epoch,
                         const std::string& junk_file, const std::string& out_file);
 
+  // The brand's authority key (`authority keygen` into `key_file`); returns its public key in hex.
+  static std::string authority_keygen(const std::string& binary, const std::string& key_file);
+  // An erasure token for the identifiers in `identities_file` ("<kind> <value>" lines), as the brand's
+  // backend issues one once the customer has signed in (`authority erasure-token`).
+  static std::vector<uint8_t> erasure_token(const std::string& binary, const std::string& key_file,
+                                            const std::string& brand_key_file, uint32_t epoch,
+                                            const std::string& identities_file);
+
   CollectorProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log_file);
   ~CollectorProcess();
   uint16_t port() const { return port_; }

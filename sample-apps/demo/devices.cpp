@@ -70,6 +70,7 @@ class SimulatedDevice {
 
   const sample_device_config_t& config() const { return config_; }
   const Device& device() const { return device_; }
+  const DeviceEnv& env() const { return env_; }
   void at(int64_t t) { now_ = std::max(now_.load(), t); }
 
   // The personal device's own id, as the app could read it from its keystore.
@@ -169,7 +170,7 @@ void run_personal(const Plan& plan, int index, const DeviceEnv& env, Outcome& ou
               out.presented.push_back({d.owner, WAYMARK_ID_LOYALTY_ID, s.a});
             }
             break;
-          case Op::Forget: app.forget_me(); break;
+          case Op::Forget: app.forget_me(sim.env().erasure_token(d.owner)); break;
           default: SimulatedDevice::note(out, "a shared-device step on a personal device");
         }
       });

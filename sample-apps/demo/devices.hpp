@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,8 @@ struct DeviceEnv {
   uint32_t collector_key_id = 1;
   int64_t wall_origin_ms = 0;  // real Unix time of simulated t = 0
   int64_t send_at = 0;         // simulated time at which every device uploads (the demo's "now")
+  // The brand's backend: an erasure token for a customer who asks to be forgotten after signing in.
+  std::function<std::vector<uint8_t>(int customer)> erasure_token;
 };
 
 // An identifier the collector was given with consent, as the ground truth for scoring.

@@ -139,6 +139,25 @@ std::string hex(const uint8_t* p, size_t n) {
   return s;
 }
 
+// What the brand's backend knows of a customer who signed in and asked to be forgotten, as
+// `authority erasure-token` reads it. A loyalty card a family member also uses is left out: it is not
+// the customer's alone (the erasure strips it from the family member's events).
+std::string identities_file(const Plan& plan, int customer, const std::string& work) {
+  const Customer& c = plan.customers[static_cast<size_t>(customer)];
+  bool card_shared = false;
+  for (const Customer& other : plan.customers)
+    card_shared = card_shared || (!c.card.empty() && other.borrowed_card == c.card);
+  const std::string path = work + "/forget-" + std::to_string(customer) + ".txt";
+  std::ofstream f(path);
+  f << "email " << c.email << "\naccount_id " << c.account << "\n";
+  if (!c.phone_e164.empty()) f << "phone " << c.phone_e164 << "\n";
+  if (!c.card.empty() && !card_shared) f << "loyalty_id " << c.card << "\n";
+  for (const Identifier& x : c.extra) {
+    if (x.kind == WAYMARK_ID_EMAIL) f << "email " << x.value << "\n";
+  }
+  return path;
+}
+
 std::array<uint8_t, 32> random_key() {
   std::array<uint8_t, 32> k{};
   std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(k.data()), 32);
@@ -180,13 +199,23 @@ int run(const Args& args) {
   }
   CollectorProcess::blocklist(args.collector, brand_key_file, env.brand_key_epoch, work + "/junk.txt",
                               work + "/blocked.txt");
+  // The brand's backend signs erasure tokens with its authority key; the collector knows its public half.
+  const std::string authority_key = work + "/authority.key";
+  const std::string authority_public = CollectorProcess::authority_keygen(args.collector, authority_key);
+  env.erasure_token = [&](int customer) {
+    const std::string identities = identities_file(plan, customer, work);
+    auto token =
+        CollectorProcess::erasure_token(args.collector, authority_key, brand_key_file, env.brand_key_epoch, identities);
+    fs::remove(identities);  // raw identifiers: the backend's, never left behind
+    return token;
+  };
   const std::string token = hex(random_key().data(), 16);
   const std::string log_file = work + "/collector.log";
-  CollectorProcess collector(
-      args.collector,
-      {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
-       "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms", work + "/blocked.txt"},
-      log_file);
+  CollectorProcess collector(args.collector,
+                             {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
+                              "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms",
+                              work + "/blocked.txt", "--brand-authority-key", authority_public},
+                             log_file);
   std::cout << "  collector: http://127.0.0.1:" << collector.port() << " (log " << log_file << ")\n";
   env.collector_url = "http://127.0.0.1:" + std::to_string(collector.port()) + "/v1/batches";
   const int64_t now_ms =

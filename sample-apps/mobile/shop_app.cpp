@@ -51,8 +51,9 @@ waymark_status_t ShopApp::purchase(int64_t amount_minor, std::string_view curren
   return client_.record(e);
 }
 
-void ShopApp::forget_me() {
-  client_.forget();
+void ShopApp::forget_me(const std::vector<uint8_t>& erasure_token) {
+  if (erasure_token.empty()) return client_.forget();
+  client_.forget_with_token(erasure_token);
 }
 
 void ShopApp::sync(int64_t timeout_ms) {

@@ -30,7 +30,10 @@ class ShopApp {
   waymark_status_t login(std::string_view email, std::string_view account_id);
   waymark_status_t add_loyalty_card(std::string_view card);
   waymark_status_t purchase(int64_t amount_minor, std::string_view currency);
-  void forget_me();  // queued data deleted here, an erasure request sent to the collector
+  // Queued data deleted here, an erasure request sent to the collector. With the token the brand's
+  // backend issued once the customer signed in, the collector erases the customer everywhere; without
+  // one, what this device sent.
+  void forget_me(const std::vector<uint8_t>& erasure_token = {});
   void sync(int64_t timeout_ms);
 
   waymark::Client& client() { return client_; }

@@ -5,7 +5,7 @@ bin=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$bin" --help > "$dir/help"
-grep -q "serve|keys generate|keys rotate|blocklist|report attribution|report clv" "$dir/help"
+grep -q "serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|report attribution|report clv" "$dir/help"
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
 [ "$(stat -c %a "$dir/keys/collector_key_4")" = 600 ]
@@ -44,6 +44,16 @@ printf 'email noemail@brand.example\nphone +44 20 7946 0000\n' | "$bin" blocklis
 if printf 'shoe 42\n' | "$bin" blocklist --brand-key-file "$dir/brand.key" >/dev/null 2>&1; then
   echo "an unknown kind must fail"; exit 1
 fi
+# The brand's authority key (kept by its backend) and an erasure token for a signed-in customer.
+"$bin" authority keygen --key-file "$dir/authority.key" | grep -Eq '^authority_public_key=[0-9a-f]{64}$'
+[ "$(stat -c %a "$dir/authority.key")" = 600 ]
+if "$bin" authority keygen --key-file "$dir/authority.key" 2>/dev/null; then echo "keygen must not replace a key"; exit 1; fi
+printf 'email ann@example.com\naccount_id A-1001\n' | "$bin" authority erasure-token --key-file "$dir/authority.key" \
+  --brand-key-file "$dir/brand.key" | grep -Eq '^574d455401[0-9a-f]{16}02[0-9a-f]{260}$'
+if printf 'email test@test.com\n' | "$bin" authority erasure-token --key-file "$dir/authority.key" \
+  --brand-key-file "$dir/brand.key" >/dev/null 2>&1; then echo "a token naming nothing must fail"; exit 1; fi
+set +e; "$bin" serve --data-dir "$dir" --port 0 --brand-authority-key nothex 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "brand-authority-key must be 64 hex" "$dir/err"
 # Bad query API tokens and identity limits are refused at start with exit code 2.
 set +e; "$bin" serve --data-dir "$dir" --port 0 --api-token "ops:short:profiles:read" 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "at least 16" "$dir/err"

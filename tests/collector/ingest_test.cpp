@@ -193,7 +193,7 @@ TEST_CASE("when the store cannot commit: 503 with Retry-After, nothing acknowled
   CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", env).status == 200);  // then accepted
 }
 
-TEST_CASE("forget on the device erases the customer at the collector - tombstones keep them out", "[collector]") {
+TEST_CASE("forget on the device erases what it sent at the collector - its slot stays tombstoned", "[collector]") {
   Collector collector;
   TempDir dir, other;
   waymark_client_t* c = nullptr;
@@ -212,16 +212,13 @@ TEST_CASE("forget on the device erases the customer at the collector - tombstone
   CHECK(collector.events() == 1);
   waymark_client_free(c);
 
-  // Another device presenting the erased email cannot bring the customer back.
+  // The device's own slot is tombstoned: a replay of its batches cannot bring its events back. Its
+  // email is not (a device cannot prove an identifier is its customer's; the brand's erasure token
+  // can, forged_erasure_test.cpp), so another device presenting it is another visit, welcome.
   REQUIRE(open_client(other.store(), collector.client(), &c) == WAYMARK_OK);
   REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
   REQUIRE(waymark_client_identify(c, WAYMARK_ID_EMAIL, "erase.me@example.com", 20) == WAYMARK_OK);
   REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
   waymark_client_free(c);
-  // Its visit carried the erased email: it is the erased customer's, and erased whole (its consent
-  // record included).
-  CHECK(collector.events() == 1);
-  // Its consent record may have left in a batch of its own: then the visit is erased through its profile.
-  CHECK(request(collector.server->port(), http::verb::get, "/metrics").body.find("reason=\"tombstoned\"}") !=
-        std::string::npos);
+  CHECK(collector.events() == 3);
 }

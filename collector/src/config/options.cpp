@@ -41,7 +41,8 @@ Status guarded(F&& f) {
 
 po::options_description collector_options() {
   po::options_description opts(
-      "waymark-collector [serve|keys generate|keys rotate|blocklist|report attribution|report clv] [options]");
+      "waymark-collector [serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|"
+      "report attribution|report clv] [options]");
   opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
                                                  "config file (key = value lines)")(
       "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
@@ -77,6 +78,10 @@ po::options_description collector_options() {
                                                                                "report clv: the calibration end")(
       "months", po::value<std::string>(), "report clv: horizon in months")("top", po::value<std::string>(),
                                                                            "report clv: how many customers to list")(
+      "brand-authority-key", po::value<std::vector<std::string>>()->composing(),
+      "Ed25519 public key (hex) of the brand's authority: erasure tokens it signs erase a whole customer "
+      "(repeatable)")("key-file", po::value<std::string>(), "authority keygen|erasure-token: the authority key")(
+      "valid-for-s", po::value<int64_t>()->default_value(900), "authority erasure-token: lifetime in seconds")(
       "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
       "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
       "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
@@ -166,6 +171,13 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   const int64_t reserve = vm["disk-reserve-mib"].as<int64_t>();
   if (reserve < 0 || reserve > 65536) return invalid("disk-reserve-mib must be between 0 and 65536");
   s.disk_reserve_bytes = static_cast<uint64_t>(reserve) << 20;
+  for (const auto& hex : list("brand-authority-key")) {
+    std::array<uint8_t, 32> key{};
+    if (!detail::from_hex(hex, key.data(), key.size())) {
+      return invalid("brand-authority-key must be 64 hex characters (from `authority keygen`)");
+    }
+    s.authority_keys.push_back(key);
+  }
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "authority/erasure_token.hpp"
 #include "consent/ledger.hpp"
 #include "ingest/erasures.hpp"
 #include "waymark/wire/v1/batch_generated.h"
@@ -382,16 +383,8 @@ Result<bool> Ingest::decide_event(Request& r, size_t i, EventDecision& d, Ingest
     }
   }
   const std::string_view slot = view_of(e->slot());
-  if (e->type() == w::EventType::Erasure) {  // the SDK's forget: erase, tombstone, keep nothing of it
-    for (const auto& si : identifiers) {
-      if (si.linking) {  // a shared device's id is not the customer's: never erase the whole kiosk
-        write.erase_pseudonyms.push_back(si.pseudonym);
-        d.erasures.requested(view_of(si.pseudonym.data(), 32));
-      }
-    }
-    write.erase_slots.push_back(bytes_of(e->slot()));
-    d.erasures.requested(slot);
-    ++r.erasures;
+  if (e->type() == w::EventType::Erasure) {
+    forget(r, *e, d, write);
     return true;
   }
   // An erased customer (by slot or identifier): a replayed or late batch cannot bring them back.
@@ -403,6 +396,26 @@ Result<bool> Ingest::decide_event(Request& r, size_t i, EventDecision& d, Ingest
   }
   write.events.push_back(stored_event(*e, *r.batch, r.now_ms, std::move(r.ids[i]), std::move(identifiers)));
   return true;
+}
+
+// The SDK's forget, kept nothing of: what this device's slot sent is always erased; the whole customer
+// only with an erasure token signed by the brand's authority key. The identifiers the device sent with
+// it prove nothing (anyone can install the app and identify a victim's email).
+void Ingest::forget(Request& r, const w::Event& e, EventDecision& d, BatchWrite& write) {
+  write.forget_slots.push_back(bytes_of(e.slot()));
+  d.erasures.requested(view_of(e.slot()));
+  ++r.erasures;
+  if (e.erasure_token() == nullptr) return;
+  auto token = verify_erasure_token({e.erasure_token()->data(), e.erasure_token()->size()}, authority_keys_, r.now_ms);
+  if (!token.ok()) {  // the device-scoped part stands; the refusal is counted and logged
+    metrics_.refused_batch(token.status().message);
+    return;
+  }
+  for (const auto& [kind, sdk_pseudonym] : token->pseudonyms) {
+    const Key32 key = rekey_pseudonym(sdk_pseudonym.data(), rekey_.data());
+    write.erase_pseudonyms.push_back(key);
+    d.erasures.requested(view_of(key.data(), key.size()));
+  }
 }
 
 // Consent records are verified and applied; any other event needs its purpose granted to its slot

@@ -76,6 +76,9 @@ class Ingest {
   // runs once: on the calling thread when the batch is refused before any store work, else on the
   // committer thread after the commit (or its failure). `body` may be released when this returns.
   void submit(const uint8_t* body, size_t len, int64_t now_ms, Done done);
+  // Ed25519 public keys of the brand's authority: erasure tokens they sign erase a whole customer.
+  // Set before serving.
+  void set_authority_keys(std::vector<std::array<uint8_t, 32>> keys) { authority_keys_ = std::move(keys); }
   // Batches verified and not answered yet (waiting for a commit, or in the one under way).
   size_t waiting() const { return waiting_.load(); }
   // submit() and wait for the answer (tools, benches, tests).
@@ -89,6 +92,7 @@ class Ingest {
   Result<bool> decide_event(Request& r, size_t i, EventDecision& d, IngestTxn& txn, BatchWrite& write);
   Result<bool> consent_allows(Request& r, const wire::v1::Event& e, EventDecision& d, IngestTxn& txn,
                               BatchWrite& write);
+  void forget(Request& r, const wire::v1::Event& e, EventDecision& d, BatchWrite& write);
   void finish(Request& r, const Result<bool>& wrote);
   void commit_loop();
 
@@ -98,6 +102,7 @@ class Ingest {
   detail::Secret<32> rekey_;
   Metrics& metrics_;
   IngestLimits limits_;
+  std::vector<std::array<uint8_t, 32>> authority_keys_;
 
   std::mutex mu_;
   std::condition_variable cv_;

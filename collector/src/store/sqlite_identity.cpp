@@ -545,6 +545,99 @@ Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int
   return false;
 }
 
+// A node, its links and (for a slot) its consent state leave the store and the graph.
+Status SqliteStore::drop_node(const ProfileNode& n) {
+  Status s;
+  const auto run = [&](const char* sql, const auto& bind) -> Status {
+    Use st = writer_.prepare(sql, &s);
+    if (st == nullptr) return s;
+    bind(*st);
+    return writer_.done(*st, "erase");
+  };
+  for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
+                          "DELETE FROM nodes WHERE node_id = ?1"}) {
+    if (s = run(sql, [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
+  }
+  graph_.remove(n.key.data(), n.key.size());
+  if (n.kind != kSlotKind) return Status::Ok();
+  return run("DELETE FROM consent_state WHERE slot = ?1",
+             [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });
+}
+
+// A device's own forget: the events its slot sent from this device are deleted and their links
+// revoked, the profile they were in is rebuilt from what remains, and nodes no event holds any more
+// (identifiers only that visit carried) leave; the slot is tombstoned. Nothing else is erased: a
+// device cannot prove that the identifiers it sent are its customer's.
+Status SqliteStore::forget_slot_locked(const Key32& device_key, const Bytes& slot, int64_t now_ms) {
+  erased_ = true;  // checkpointed after the commit
+  if (const GraphIndex::Node* node = graph_.find(slot.data(), slot.size())) {
+    const int64_t profile = node->profile;
+    auto nodes = nodes_of(profile, writer_);
+    if (!nodes.ok()) return nodes.status();
+    auto events = events_touching(nodes.value(), writer_);
+    if (!events.ok()) return events.status();
+    std::vector<Bytes> own;
+    Status s;
+    Use mine = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1 AND slot = ?2 AND device_key = ?3", &s);
+    Use revoke = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
+    if (mine == nullptr || revoke == nullptr) return s;
+    for (const Bytes& id : events.value()) {
+      mine->bind(1, id.data(), id.size()).bind(2, slot.data(), slot.size()).bind(3, device_key.data(), 32);
+      const int rc = mine->step();
+      mine->reset();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return writer_.error(rc, "events");
+      if (rc != SQLITE_ROW) continue;
+      revoke->bind(1, id.data(), id.size()).bind(2, now_ms);
+      if (s = writer_.done(*revoke, "revocations"); !s.ok()) return s;
+      own.push_back(id);
+    }
+    std::set<int64_t> after;
+    if (s = recompute(profile, now_ms, &after); !s.ok()) return s;
+    for (const Bytes& id : own) {
+      for (const char* sql : {"DELETE FROM events WHERE event_id = ?1", "DELETE FROM event_anchor WHERE event_id = ?1",
+                              "DELETE FROM link_log WHERE event_id = ?1", "DELETE FROM revocations WHERE key = ?1"}) {
+        Use st = writer_.prepare(sql, &s);
+        if (st == nullptr) return s;
+        st->bind(1, id.data(), id.size());
+        if (s = writer_.done(*st, "forget"); !s.ok()) return s;
+      }
+    }
+    for (int64_t p : after) {
+      if (s = drop_unheld_nodes(p); !s.ok()) return s;
+    }
+  }
+  return add_tombstone(slot.data(), slot.size(), now_ms);
+}
+
+// Drops the nodes of `profile` that no remaining event is anchored to or carried (and the profile
+// when none is left).
+Status SqliteStore::drop_unheld_nodes(int64_t profile) {
+  auto nodes = nodes_of(profile, writer_);
+  if (!nodes.ok()) return nodes.status();
+  Status s;
+  Use held = writer_.prepare(
+      "SELECT EXISTS(SELECT 1 FROM event_anchor WHERE node_id = ?1) OR EXISTS(SELECT 1 FROM link_log WHERE a = ?1 "
+      "AND revoked_ms IS NULL)",
+      &s);
+  if (held == nullptr) return s;
+  size_t dropped = 0;
+  for (const ProfileNode& n : nodes.value()) {
+    held->bind(1, n.node_id);
+    const int rc = held->step();
+    const bool kept = rc == SQLITE_ROW && held->int64(0) != 0;
+    held->reset();
+    if (rc != SQLITE_ROW) return writer_.error(rc, "nodes");
+    if (kept) continue;
+    if (s = drop_node(n); !s.ok()) return s;
+    ++dropped;
+  }
+  if (dropped < nodes.value().size()) return Status::Ok();
+  Use gone = writer_.prepare("DELETE FROM profiles WHERE profile_id = ?1 OR merged_into = ?1", &s);
+  if (gone == nullptr) return s;
+  gone->bind(1, profile);
+  return writer_.done(*gone, "profiles");
+}
+
 Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_ms) {
   ErasureResult result;
   erased_ = true;  // checkpointed after the commit
@@ -578,16 +671,7 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
     ++result.events;
   }
   for (const ProfileNode& n : nodes.value()) {
-    for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
-                            "DELETE FROM nodes WHERE node_id = ?1"}) {
-      if (s = run(sql, [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
-    }
-    graph_.remove(n.key.data(), n.key.size());
-    if (n.kind == kSlotKind) {
-      s = run("DELETE FROM consent_state WHERE slot = ?1",
-              [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });
-      if (!s.ok()) return s;
-    }
+    if (s = drop_node(n); !s.ok()) return s;
     const bool others = shared.count(std::string_view(reinterpret_cast<const char*>(n.key.data()), n.key.size())) != 0;
     if (s = add_tombstone(n.key.data(), n.key.size(), now_ms, others ? Tombstone::Shared : Tombstone::Owned); !s.ok()) {
       return s;

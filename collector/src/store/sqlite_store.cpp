@@ -487,9 +487,10 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
   for (const Key32& p : w.tombstone_pseudonyms) {
     if (s = add_tombstone(p.data(), p.size(), w.received_ms); !s.ok()) return s;
   }
-  if (w.erase_pseudonyms.empty() && w.erase_slots.empty()) return Status::Ok();
-  // The SDK's forget: erase every profile holding one of these keys (after linking what this
-  // batch brought), and tombstone the keys even when no profile holds them yet.
+  if (w.erase_pseudonyms.empty() && w.erase_slots.empty() && w.forget_slots.empty()) return Status::Ok();
+  // Erasures (after linking what this batch brought): every profile holding one of these keys (the
+  // brand's erasure token, or a visit found to carry an erased identifier), tombstoning the keys even
+  // when no profile holds them yet; then what the device's own forget covers.
   if (auto r = resolve_locked(INT64_MAX); !r.ok()) return r.status();
   auto erase_key = [&](const uint8_t* key, size_t len) -> Status {
     if (const GraphIndex::Node* node = graph_.find(key, len)) {  // tombstoned with the profile's nodes
@@ -502,6 +503,9 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
   }
   for (const Bytes& slot : w.erase_slots) {
     if (s = erase_key(slot.data(), slot.size()); !s.ok()) return s;
+  }
+  for (const Bytes& slot : w.forget_slots) {
+    if (s = forget_slot_locked(w.device_key, slot, w.received_ms); !s.ok()) return s;
   }
   return Status::Ok();
 }

@@ -168,6 +168,9 @@ class SqliteStore final : public Store, private IngestTxn {
   // Every event id that belongs to or carries one of `nodes` (anchored, identifier, slot).
   Result<std::vector<Bytes>> events_touching(const std::vector<ProfileNode>& nodes, Connection& c);
   Result<ErasureResult> erase_locked(int64_t profile_id, int64_t now_ms);
+  Status drop_node(const ProfileNode& n);
+  Status forget_slot_locked(const Key32& device_key, const Bytes& slot, int64_t now_ms);
+  Status drop_unheld_nodes(int64_t profile);
   // Disk full (writer lock held): the reserve is released so the WAL can be folded into the database
   // and truncated; writes wait until the reserve can be held again (recover_locked).
   void enter_degraded_locked(const std::string& why);

@@ -62,10 +62,14 @@ struct BatchWrite {
   BatchSource source;
   std::vector<StoredEvent> events;  // new events only
   std::vector<ConsentUpdate> consent;
-  // Erasure requests (the SDK's forget): the profiles holding these re-keyed linking pseudonyms
-  // or customer slots are erased (see Store::erase) and their keys tombstoned.
+  // Whole-customer erasures (an erasure token signed by the brand, or a visit that carried an erased
+  // identifier): the profiles holding these re-keyed pseudonyms or customer slots are erased (see
+  // Store::erase) and their keys tombstoned.
   std::vector<Key32> erase_pseudonyms;
   std::vector<Bytes> erase_slots;
+  // The SDK's forget without the brand's erasure token: each slot's events from this batch's device
+  // are deleted and the links they made revoked; nothing else (see Store: forget_slot_locked).
+  std::vector<Bytes> forget_slots;
   // The other identifiers of a visit erased whole (it carried an erased identifier): tombstoned as
   // owned, without erasing any profile that holds them.
   std::vector<Key32> tombstone_pseudonyms;

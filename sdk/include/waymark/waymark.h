@@ -483,12 +483,24 @@ WAYMARK_API waymark_status_t waymark_client_begin_customer(waymark_client_t* cli
 WAYMARK_API waymark_status_t waymark_client_end_customer(waymark_client_t* client);
 
 /**
- * Erasure for the current customer: deletes the slot's queued events and consent
- * records, wipes its state, and queues an erasure request (carrying the customer's
- * pseudonyms) for the collector. Personal mode then starts a fresh identity (new slot
- * and device id); shared mode ends the slot. Statuses: OK, CLOSED, NO_CUSTOMER, STORE_*.
+ * Erasure of what this device recorded for the current customer: deletes the slot's queued
+ * events and consent records, wipes its state, and queues an erasure request for the collector,
+ * which deletes the events this device's slot sent and the links they made (a device cannot prove
+ * the customer's identifiers are its own, so it cannot erase the customer elsewhere: see
+ * waymark_client_forget_with_token). Personal mode then starts a fresh identity (new slot and device
+ * id); shared mode ends the slot. Statuses: OK, CLOSED, NO_CUSTOMER, STORE_*.
  */
 WAYMARK_API waymark_status_t waymark_client_forget(waymark_client_t* client);
+
+/**
+ * waymark_client_forget for the whole customer, on every device: `token` (borrowed, 1..8192 bytes) is an
+ * erasure token the brand's backend signed after the customer authenticated (`waymark-collector
+ * authority erasure-token`, docs/security.md). Without a valid token the collector erases only what this
+ * device's slot sent, as waymark_client_forget does. Statuses: as waymark_client_forget, and
+ * INVALID_ARGUMENT (NULL or empty token, or longer than 8192 bytes).
+ */
+WAYMARK_API waymark_status_t waymark_client_forget_with_token(waymark_client_t* client, const uint8_t* token,
+                                                              size_t token_len);
 
 /* ---------------------------------------------------------------- flush and stats */
 

@@ -166,6 +166,10 @@ class Client {
   void begin_customer() { check(waymark_client_begin_customer(handle_)); }
   void end_customer() { check(waymark_client_end_customer(handle_)); }
   void forget() { check(waymark_client_forget(handle_)); }
+  // The whole customer, with the erasure token the brand's backend signed (waymark.h).
+  void forget_with_token(const std::vector<uint8_t>& token) {
+    check(waymark_client_forget_with_token(handle_, token.data(), token.size()));
+  }
   /** The brand's pseudonym of an identifier (what the collector's lookup takes). Nothing is recorded. */
   void pseudonymize(waymark_id_kind_t kind, std::string_view v, uint8_t (&out)[32]) {
     check(waymark_client_pseudonymize(handle_, kind, v.data(), v.size(), out, sizeof out));

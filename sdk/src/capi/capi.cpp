@@ -670,6 +670,13 @@ waymark_status_t waymark_client_forget(waymark_client_t* client) {
   return with_client(client, [](waymark::detail::Client& c) { return c.forget(); });
 }
 
+waymark_status_t waymark_client_forget_with_token(waymark_client_t* client, const uint8_t* token, size_t token_len) {
+  if (token == nullptr || token_len == 0 || token_len > 8192) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "an erasure token is 1 to 8192 bytes");
+  }
+  return with_client(client, [&](waymark::detail::Client& c) { return c.forget({token, token_len}); });
+}
+
 waymark_status_t waymark_client_flush(waymark_client_t* client, int64_t timeout_ms) {
   return with_client(client, [&](waymark::detail::Client& c) { return c.flush(timeout_ms); });
 }

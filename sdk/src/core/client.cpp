@@ -476,7 +476,7 @@ Status Client::end_customer() {
   return Status::Ok();
 }
 
-Status Client::forget() {
+Status Client::forget(std::span<const uint8_t> erasure_token) {
   std::vector<OutboxWriter::Ticket> tickets(2);
   {
     std::lock_guard lock(slot_mu_);
@@ -494,6 +494,7 @@ Status Client::forget() {
     draft.type = kEventTypeErasure;
     draft.name = "forget";
     draft.purpose = kPurposeEssential;
+    draft.erasure_token.assign(erasure_token.begin(), erasure_token.end());
     if (Status s = enqueue_locked(draft, *slot, nullptr, true, &tickets[1]); !s.ok()) return s;
     if (options_->mode == WAYMARK_DEVICE_PERSONAL) {
       if (Status s = new_personal_identity_locked(true); !s.ok()) return s;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,8 @@ class Client {
   Result<bool> consent(waymark_purpose_t purpose);
   Status begin_customer();
   Status end_customer();
-  Status forget();
+  // `erasure_token`: the brand's signed token for a whole-customer erasure, or empty.
+  Status forget(std::span<const uint8_t> erasure_token = {});
   Status flush(int64_t timeout_ms);
   // The current customer's segments from the collector's signed, sealed list (blocks up to
   // `timeout_ms`). Empty when the collector knows nothing of this slot yet or the slot has not

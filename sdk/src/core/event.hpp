@@ -46,6 +46,7 @@ struct EventDraft {
   std::vector<Property> properties;
   std::optional<Revenue> revenue;
   std::optional<Campaign> campaign;
+  std::vector<uint8_t> erasure_token;  // type Erasure only: the brand's signed token, or empty
 };
 
 struct IdentifierRef {

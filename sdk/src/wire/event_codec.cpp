@@ -48,7 +48,8 @@ void encode_event(const EventDraft& draft, const EventStamp& stamp, std::vector<
       fbb.CreateString(draft.name), static_cast<w::Channel>(draft.channel), stamp.occurred_at_ms, stamp.monotonic_ms,
       static_cast<w::Purpose>(draft.purpose), fbb.CreateVector(stamp.consent_head.data(), stamp.consent_head.size()),
       fbb.CreateString(stamp.policy_version), fbb.CreateVector(stamp.slot.data(), stamp.slot.size()),
-      fbb.CreateVector(ids), fbb.CreateVector(props), revenue, campaign, consent);
+      fbb.CreateVector(ids), fbb.CreateVector(props), revenue, campaign, consent,
+      draft.erasure_token.empty() ? 0 : fbb.CreateVector(draft.erasure_token));
   w::FinishEventBuffer(fbb, event);
   out.assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }
