@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -38,11 +40,19 @@ using namespace waymark::collector;
 
 namespace {
 
-// Structured logs: one JSON object per line, never user data. Messages are escaped (a file name
-// may hold quotes or control characters); invalid UTF-8 is replaced, never passed through.
+// Structured logs: one JSON object per line with a UTC timestamp, never user data. Messages are
+// escaped (a file name may hold quotes or control characters); invalid UTF-8 is replaced.
 void log(const char* level, const std::string& msg) {
-  const nlohmann::json line{{"level", level}, {"msg", msg}};
-  std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char date[32], ts[48];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(ts, sizeof ts, "%s.%03dZ", date, static_cast<int>(ms));
+  const nlohmann::ordered_json line{{"ts", ts}, {"level", level}, {"msg", msg}};
+  std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
 
 bool read_key(const fs::path& path, uint8_t* out, size_t len) {
@@ -317,6 +327,9 @@ int serve(const po::variables_map& vm) {
     return 2;
   }
   ServeSettings& set = settings.value();
+  std::error_code perm_ec;  // made before this version, or by hand: the store's directory is private too
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, perm_ec);
+  if (perm_ec) log("warning", "cannot make " + dir.string() + " private (0700): " + perm_ec.message());
   if (!lock_data_dir(dir)) return 1;
   auto store = open_sqlite_store((dir / "collector.db").string(), 5000, set.rules, set.disk_reserve_bytes);
   if (!store.ok()) {
@@ -393,6 +406,7 @@ int serve(const po::variables_map& vm) {
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) return 1;
+  ::umask(077);  // every directory and file the collector makes is its own: 0700 and 0600
   const po::options_description opts = collector_options();
   auto parsed = parse_options(argc, argv, opts);
   if (!parsed.ok()) {

@@ -3,7 +3,8 @@
 set -euo pipefail
 bin=$1
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+# A failed check must not leave a background serve holding CTest's pipes open.
+trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$dir"' EXIT
 "$bin" --help > "$dir/help"
 grep -q "serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|report attribution|report clv" "$dir/help"
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
@@ -17,6 +18,10 @@ set +e; "$bin" keys generate --data-dir "$dir" --key-id 4 2>"$dir/err"; rc=$?; s
 [ "$(sha256sum < "$dir/keys/collector_key_4")" = "$sum" ]
 if "$bin" serve --data-dir "$dir/missing" 2>/dev/null; then echo "serve without keys must fail"; exit 1; fi
 if "$bin" serve --port notaport 2>/dev/null; then echo "a bad flag must fail"; exit 1; fi
+# A malformed config line is named by its option only: it may hold a token's secret.
+printf 'api-token ops:supersecretvalue123:profiles:read\n' > "$dir/secret.conf"
+set +e; "$bin" serve --config "$dir/secret.conf" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "invalid line starting with 'api-token'" "$dir/err" && ! grep -q supersecretvalue123 "$dir/err"
 printf 'threads = many\n' > "$dir/bad.conf"
 set +e; "$bin" serve --config "$dir/bad.conf" 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q threads "$dir/err"
@@ -24,7 +29,9 @@ printf 'port = 0\ndata-dir = %s\n' "$dir" > "$dir/good.conf"
 "$bin" serve --config "$dir/good.conf" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 50); do grep -q listening "$dir/log" && break; sleep 0.1; done
-grep -q '"level":"info","msg":"listening on 127.0.0.1:' "$dir/log"
+grep -Eq '^\{"ts":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z","level":"info","msg":"listening on 127.0.0.1:' "$dir/log"
+# Private: the data directory 0700, the store's files 0600 (umask 077 at start).
+[ "$(stat -c %a "$dir")" = 700 ] && [ "$(stat -c %a "$dir/collector.db")" = 600 ] && [ "$(stat -c %a "$dir/collector.db-wal")" = 600 ]
 # A second serve on the same data directory exits at once with a clear message (tombstones and the
 # identity graph live in one process's memory).
 set +e; timeout 10 "$bin" serve --config "$dir/good.conf" 2>"$dir/err"; rc=$?; set -e

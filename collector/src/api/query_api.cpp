@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <sstream>
 
@@ -186,13 +187,6 @@ class Params {
   std::optional<std::string> error_;
 };
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string param(const QueryParams& q, const char* name, const std::string& fallback = "") {
   auto it = q.find(name);
   return it == q.end() ? fallback : it->second;
@@ -208,6 +202,17 @@ json privacy_json(const ReportPrivacy& p) {
 }
 
 }  // namespace
+
+// A CSV field (RFC 4180). Keys come from devices: one that a spreadsheet would run as a formula
+// (leading = + - @, tab or carriage return) gets a leading apostrophe (OWASP's advice).
+std::string csv_field(const std::string& s) {
+  const bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos;
+  const std::string v = formula ? "'" + s : s;
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
 
 int64_t released_count(int64_t count, const ReportPrivacy& privacy) {
   if (privacy.epsilon <= 0) return count;
@@ -397,8 +402,11 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
   }
   // Bearer token, compared in constant time through fixed-size digests.
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.substr(0, kBearer.size()) == kBearer) {
+  // The scheme is case-insensitive (RFC 9110 section 11.1).
+  constexpr std::string_view kBearer = "bearer ";
+  const auto scheme = authorization.substr(0, kBearer.size());
+  if (std::equal(scheme.begin(), scheme.end(), kBearer.begin(), kBearer.end(),
+                 [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
     const std::string_view presented = authorization.substr(kBearer.size());
     uint8_t want[32], got[32];
     crypto_generichash(got, sizeof got, reinterpret_cast<const uint8_t*>(presented.data()), presented.size(), nullptr,

@@ -51,6 +51,8 @@ int64_t released_count(int64_t count, const ReportPrivacy& privacy);
 using QueryParams = std::map<std::string, std::string>;
 ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms);
 ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms);
+// One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
+std::string csv_field(const std::string& s);
 
 class QueryApi {
  public:

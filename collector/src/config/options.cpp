@@ -92,11 +92,28 @@ po::options_description collector_options() {
   return opts;
 }
 
+namespace {
+
+// Boost quotes a malformed config line whole, and a line may hold a secret (an api-token): only the
+// option name it starts with is kept.
+Status redacted(Status s) {
+  constexpr std::string_view kLine = "invalid line '";
+  const size_t at = s.message.find(kLine);
+  if (s.ok() || at == std::string::npos) return s;
+  const size_t start = at + kLine.size();
+  const size_t name_end = s.message.find_first_of(" =:'", start);
+  s.message = s.message.substr(0, at) + "invalid line starting with '" + s.message.substr(start, name_end - start) +
+              "' (expected name = value; the rest is not shown, it may hold a secret)";
+  return s;
+}
+
+}  // namespace
+
 Status parse_config(std::istream& in, const po::options_description& opts, po::variables_map& vm) {
-  return guarded([&] {
+  return redacted(guarded([&] {
     po::store(po::parse_config_file(in, opts), vm);
     po::notify(vm);
-  });
+  }));
 }
 
 Result<po::variables_map> parse_options(int argc, const char* const* argv, const po::options_description& opts) {

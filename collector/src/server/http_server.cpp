@@ -25,6 +25,14 @@ using detail::Error;
 
 namespace {
 
+// 431 for headers over the parser's limit, 400 for anything else the HTTP parser refused, 0 when the
+// read ended without a request to answer (closed, cut short, timed out).
+int malformed_status(const beast::error_code& ec) {
+  if (ec.category() != http::make_error_code(http::error::bad_method).category()) return 0;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return 0;
+  return ec == http::error::header_limit ? 431 : 400;
+}
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -53,7 +61,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void on_read(beast::error_code ec) {
-    if (ec && ec != http::error::body_limit) return;  // closed, timed out or malformed: nothing to answer
+    if (ec && ec != http::error::body_limit) {
+      const int status = malformed_status(ec);
+      if (status == 0) return;  // closed or timed out: nobody to answer
+      ++shared_.in_flight;
+      shared_.metrics.request("malformed", status);
+      return respond(status, "text/plain", status == 431 ? "request header fields too large\n" : "malformed request\n",
+                     false);
+    }
     ++shared_.in_flight;
     if (ec) {
       shared_.metrics.refused_batch("oversized");

@@ -473,6 +473,18 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
       graph_.block_key(target.key.data(), target.key.size());
       affected.insert(node->profile);
     } else {
+      Use known = writer_.prepare(target.by == UnmergeTarget::By::Event ? "SELECT 1 FROM events WHERE event_id = ?1"
+                                                                        : "SELECT 1 FROM batches WHERE batch_id = ?1",
+                                  &s);
+      if (known == nullptr) return s;
+      known->bind(1, target.key.data(), target.key.size());
+      const int found = known->step();
+      known->reset();
+      if (found == SQLITE_DONE) {
+        return Error(WAYMARK_ERR_INVALID_ARGUMENT,
+                     target.by == UnmergeTarget::By::Event ? "no such event" : "no such batch");
+      }
+      if (found != SQLITE_ROW) return writer_.error(found, "unmerge");
       Use rev = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
       if (rev == nullptr) return s;
       rev->bind(1, target.key.data(), target.key.size()).bind(2, now_ms);
