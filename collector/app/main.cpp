@@ -392,7 +392,8 @@ int serve(const po::variables_map& vm) {
     log("error", s.message);
     return 1;
   }
-  log("info", "listening on " + config.address + ":" + std::to_string(server.port()));
+  log("info", "listening on " + config.address + ":" + std::to_string(server.port()) + " (at most " +
+                  std::to_string(server.max_connections()) + " connections)");
   // SIGTERM / SIGINT: stop accepting, finish requests in flight (each commits before it answers), exit 0.
   boost::asio::io_context signals_ioc;
   boost::asio::signal_set signals(signals_ioc, SIGTERM, SIGINT);

@@ -9,8 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
+
+#include "collector_process.hpp"
 
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
@@ -109,4 +114,54 @@ TEST_CASE("a slow-loris client is cut off at the read deadline while others are 
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
   ::close(fd);
   CHECK(collector.events() == 0);
+}
+
+namespace {
+
+// GET /healthz on a new connection, waiting at most `timeout_s` for the answer; its status line or "".
+std::string health_within(uint16_t port, int timeout_s) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return "";
+  timeval tv{timeout_s, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  char buf[256];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  const std::string got = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  return got.substr(0, got.find("\r\n"));
+}
+
+}  // namespace
+
+// Found by running the real collector with 1,024 descriptors: 2,000 idle connections took them all and
+// /healthz could not get in for the whole read timeout. The cap now fits the limit, and connections
+// beyond it get one short answer.
+TEST_CASE("a collector with 1,024 descriptors and 2,000 idle connections still answers /healthz",
+          "[collector][connections]") {
+  constexpr int kIdle = 2000;
+  rlimit lim{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  lim.rlim_cur = lim.rlim_max;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  REQUIRE(lim.rlim_max >= static_cast<rlim_t>(kIdle + 256));
+  TempDir dir;
+  const std::string bin = WAYMARK_COLLECTOR_BIN;
+  demo::CollectorProcess::generate_keys(bin, dir.path());
+  demo::CollectorProcess server(
+      "/bin/sh", {"-c", "ulimit -n 1024 && exec \"$0\" serve --data-dir \"$1\" --port 0", bin, dir.path()},
+      dir.path() + "/collector.log");
+  std::vector<int> idle;
+  for (int i = 0; i < kIdle; ++i) idle.push_back(connect_loopback(server.port()));
+  CHECK(std::count(idle.begin(), idle.end(), -1) == 0);
+  CHECK(health_within(server.port(), 10) == "HTTP/1.1 200 OK");
+  const Reply over = request(server.port(), http::verb::post, "/v1/batches", std::vector<uint8_t>(64, 1));
+  CHECK(over.status == 503);  // beyond the cap: come back later
+  CHECK(over.retry_after == "1");
+  for (int fd : idle) ::close(fd);
+  CHECK(health_within(server.port(), 10) == "HTTP/1.1 200 OK");
+  std::ifstream log(dir.path() + "/collector.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(text.find("(at most 896 connections)") != std::string::npos);  // 1,024 less 128 kept spare
 }

@@ -53,6 +53,9 @@ po::options_description collector_options() {
       "max-decompressed-ratio", po::value<double>()->default_value(1),
       "a compressed batch may inflate to at most this multiple of max-body-bytes (0.1..16)")(
       "read-timeout-ms", po::value<int64_t>()->default_value(30000), "deadline to receive a request")(
+      "max-connections", po::value<int>()->default_value(20000),
+      "connections served at once (1..1000000; lowered to fit the descriptor limit); beyond it each gets one "
+      "answer: /healthz, or 503")(
       "disk-reserve-mib", po::value<int64_t>()->default_value(64),
       "space held back on the data directory's file system for when it fills up (0..65536; 0: none)")(
       "api-token", po::value<std::vector<std::string>>()->composing(),
@@ -182,6 +185,10 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   if (s.server.threads < 1 || s.server.threads > 256) return invalid("threads must be between 1 and 256");
   if (s.server.max_body_bytes < 1024) return invalid("max-body-bytes must be at least 1024");
   if (s.server.read_timeout_ms < 1) return invalid("read-timeout-ms must be at least 1");
+  s.server.max_connections = vm["max-connections"].as<int>();
+  if (s.server.max_connections < 1 || s.server.max_connections > 1000000) {
+    return invalid("max-connections must be between 1 and 1000000");
+  }
   const double ratio = vm["max-decompressed-ratio"].as<double>();
   if (!(ratio >= 0.1 && ratio <= 16)) return invalid("max-decompressed-ratio must be between 0.1 and 16");
   s.ingest.max_batch_bytes = static_cast<size_t>(ratio * static_cast<double>(s.server.max_body_bytes));

@@ -2,6 +2,9 @@
 
 #include <utility>  // before Asio (Boost 1.74 + g++ 12 in C++20)
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -45,16 +48,40 @@ struct Shared {
   QueryApi* api;
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
+  std::atomic<int> connections{0};  // sessions alive
 };
+
+// Descriptors kept free for the store, the log, and connections answered beyond the cap.
+constexpr int kSpareDescriptors = 128;
+
+// The connection cap within the descriptor limit (raised to its hard maximum first).
+int connection_cap(int configured) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return configured;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+    (void)getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur == RLIM_INFINITY) return configured;
+  const auto fit = static_cast<int64_t>(lim.rlim_cur) - kSpareDescriptors;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(configured, fit)));
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  // `overflow`: beyond the connection cap: one short answer, then closed.
+  Session(tcp::socket socket, Shared& shared, bool overflow)
+      : stream_(std::move(socket)), shared_(shared), overflow_(overflow) {
+    ++shared_.connections;
+  }
+  ~Session() { --shared_.connections; }
 
   void read() {
     parser_.emplace();
     parser_->body_limit(shared_.config.max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(shared_.config.read_timeout_ms));  // slow-loris
+    stream_.expires_after(std::chrono::milliseconds(overflow_ ? shared_.config.overflow_timeout_ms
+                                                              : shared_.config.read_timeout_ms));  // slow-loris
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
@@ -76,7 +103,16 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const auto& req = parser_->get();
     const std::string target(req.target());
-    const bool keep_alive = req.keep_alive() && !shared_.stopping;
+    const bool keep_alive = req.keep_alive() && !shared_.stopping && !overflow_;
+    if (overflow_ && !(req.method() == http::verb::get && target == "/healthz")) {
+      shared_.metrics.request("overflow", 503);
+      res_ = {};
+      res_.set(http::field::retry_after, "1");
+      res_.result(http::status::service_unavailable);
+      res_.set(http::field::content_type, "text/plain");
+      res_.body() = "too many connections\n";
+      return write(false);
+    }
     if (req.method() == http::verb::post && target == "/v1/batches") {
       // Answered when the group commit that holds the batch is over; the I/O thread moves on to
       // other connections meanwhile, so many devices' batches share one commit.
@@ -155,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool overflow_ = false;
   http::response<http::string_body> res_;
 };
 
@@ -185,7 +222,9 @@ struct Server::Impl {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (shared.stopping || !acceptor.is_open()) return;
       if (!ec) {
-        std::make_shared<Session>(std::move(socket), shared)->read();
+        const bool overflow = shared.connections.load() >= shared.config.max_connections;
+        if (overflow) shared.metrics.add("connections_over_cap_total", 1);
+        std::make_shared<Session>(std::move(socket), shared, overflow)->read();
         return accept();
       }
       // Out of descriptors (or another accept error): back off instead of spinning.
@@ -215,12 +254,17 @@ Status Server::start() {
   if (!ec) impl_->acceptor.bind(ep, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Error(WAYMARK_ERR_STORE_IO, "cannot listen on " + impl_->shared.config.address + ": " + ec.message());
+  impl_->shared.config.max_connections = connection_cap(impl_->shared.config.max_connections);
   impl_->accept();
   impl_->schedule_background();
   for (int i = 0; i < std::max(1, impl_->shared.config.threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   }
   return Status::Ok();
+}
+
+int Server::max_connections() const {
+  return impl_->shared.config.max_connections;
 }
 
 uint16_t Server::port() const {

@@ -20,6 +20,11 @@ struct ServerConfig {
   int threads = 2;
   size_t max_body_bytes = 16u << 20;
   int64_t read_timeout_ms = 30000;
+  // Connections served at once. Beyond it a connection gets one answer and is closed: /healthz as
+  // usual, anything else 503 with Retry-After, each within overflow_timeout_ms, so /healthz still
+  // answers at the cap. start() lowers it to fit the process's descriptor limit.
+  int max_connections = 20000;
+  int64_t overflow_timeout_ms = 250;
   // Run on the I/O pool every `background_interval_ms` (identity resolution behind ingest).
   std::function<void()> background;
   int64_t background_interval_ms = 200;
@@ -37,6 +42,8 @@ class Server {
 
   Status start();
   uint16_t port() const;
+  // The connection cap in force (after start: within the descriptor limit).
+  int max_connections() const;
   // Stops accepting, lets requests in flight finish (at most `drain_ms`), then joins.
   void stop(int64_t drain_ms = 10000);
 
