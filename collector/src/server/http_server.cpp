@@ -52,7 +52,7 @@ struct Shared {
 };
 
 // Descriptors kept free for the store, the log, and connections answered beyond the cap.
-constexpr int kSpareDescriptors = 128;
+constexpr int kSpareDescriptors = 128, kOverflowSlots = 64;
 
 // The connection cap within the descriptor limit (raised to its hard maximum first).
 int connection_cap(int configured) {
@@ -218,7 +218,10 @@ struct Server::Impl {
     });
   }
 
+  // Beyond the cap, at most kOverflowSlots connections are being answered at once; more wait in the
+  // kernel's queue. So the process never runs out of descriptors (the store and the log need them).
   void accept() {
+    if (shared.connections.load() >= shared.config.max_connections + kOverflowSlots) return pause_accept(10);
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (shared.stopping || !acceptor.is_open()) return;
       if (!ec) {
@@ -229,10 +232,14 @@ struct Server::Impl {
       }
       // Out of descriptors (or another accept error): back off instead of spinning.
       shared.metrics.add("accept_errors_total", 1);
-      accept_pause.expires_after(std::chrono::milliseconds(50));
-      accept_pause.async_wait([this](beast::error_code wait_ec) {
-        if (!wait_ec) accept();
-      });
+      pause_accept(50);
+    });
+  }
+
+  void pause_accept(int64_t ms) {
+    accept_pause.expires_after(std::chrono::milliseconds(ms));
+    accept_pause.async_wait([this](beast::error_code ec) {
+      if (!ec && !shared.stopping) accept();
     });
   }
 };
