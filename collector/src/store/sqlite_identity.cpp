@@ -139,6 +139,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     }
     Use del = writer_.prepare("DELETE FROM resolve_inputs WHERE seq = ?1", &s);
     if (del == nullptr) return s;
+    pending_delta_ -= static_cast<int64_t>(batch.size());
     del->bind(1, seq);
     if (s = writer_.done(*del, "resolve queue"); !s.ok()) return s;
   }

@@ -36,8 +36,9 @@ Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
   return total;
 }
 
+// Counted as transactions commit (a sum over the queue took a twenty-fifth of a busy collector's time).
 Result<int64_t> SqliteStore::pending_events() {
-  return reader_.scalar("SELECT coalesce(sum(events), 0) FROM resolve_inputs", "resolve queue");
+  return pending_.load();
 }
 
 Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {

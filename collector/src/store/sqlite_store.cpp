@@ -238,6 +238,11 @@ Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
   st->reset();
   if (rc != SQLITE_DONE) return writer_.error(rc, "tombstones");
   if (!reserve_.ensure()) enter_degraded_locked("no room for the disk reserve");
+  Use pending = writer_.prepare("SELECT coalesce(sum(events), 0) FROM resolve_inputs", &s);
+  if (pending == nullptr) return s;
+  if ((rc = pending->step()) != SQLITE_ROW) return writer_.error(rc, "resolve queue");
+  pending_ = pending->int64(0);
+  pending->reset();
   return reader_.open(path, busy_timeout_ms);
 }
 
@@ -471,6 +476,7 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
         .bind(3, queued.data(), queued.size());
     if (s = writer_.done(*queue, "resolve queue"); !s.ok()) return s;
     queued_ = true;
+    pending_delta_ += static_cast<int64_t>(w.events.size());
   }
   Use consent = writer_.prepare(
       "INSERT INTO consent_state VALUES(?1, ?2, ?3, ?4) ON CONFLICT(slot, purpose) DO UPDATE SET "

@@ -194,6 +194,8 @@ class SqliteStore final : public Store, private IngestTxn {
   // emptied the queue has committed: a query that finds it clear reads the resolution it waits for.
   std::atomic<bool> queued_{true};
   bool drained_ = false;                                           // the open transaction emptied the resolve queue
+  std::atomic<int64_t> pending_{0};                                // events in the resolve queue, as committed
+  int64_t pending_delta_ = 0;                                      // what the open transaction adds there (or takes)
   std::map<std::string, Tombstone, std::less<>> tombstones_;       // every erased key: ingest never asks SQLite
   std::vector<std::pair<std::string, Tombstone>> new_tombstones_;  // added by the open transaction
   bool erased_ = false;                                            // the open transaction erased a profile
@@ -212,6 +214,7 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
   new_tombstones_.clear();
   erased_ = false;
   drained_ = false;
+  pending_delta_ = 0;
   if (Status s = writer_.exec("BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
   auto result = fn();
   const auto disk_full = [&] { return (sqlite3_errcode(writer_.db()) & 0xff) == SQLITE_FULL; };
@@ -228,6 +231,7 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
       if (t != Tombstone::Owned) t = how;
     }
     if (drained_) queued_ = false;
+    pending_ += pending_delta_;
     if (erased_) {
       // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
       // sure no copy of erased rows stays behind in the log either.
