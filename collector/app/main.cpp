@@ -254,8 +254,10 @@ int report(const po::variables_map& vm, const std::string& which) {
     return 2;
   }
   QueryParams params;
-  for (const char* name : {"model", "by", "from", "to", "format", "currency", "as_of", "months", "top"}) {
-    if (vm.count(name)) params[name] = vm[name].as<std::string>();
+  for (const char* name : {"model", "by", "from", "to", "format", "currency", "as-of", "months", "top"}) {
+    std::string param(name);  // the query API's spelling
+    std::replace(param.begin(), param.end(), '-', '_');
+    if (vm.count(name)) params[param] = vm[name].as<std::string>();
   }
   const ApiResponse r = which == "attribution" ? attribution_response(*store.value(), params, privacy.value(), now_ms())
                                                : clv_response(*store.value(), params, now_ms());
@@ -411,10 +413,14 @@ int main(int argc, char** argv) {
   const po::options_description opts = collector_options();
   auto parsed = parse_options(argc, argv, opts);
   if (!parsed.ok()) {
-    std::cerr << "waymark-collector: " << parsed.status().message << "\n" << opts;
+    std::cerr << "waymark-collector: " << parsed.status().message << "\n(waymark-collector --help lists the options)\n";
     return 2;
   }
   const po::variables_map& vm = parsed.value();
+  if (vm.count("version")) {
+    std::cout << "waymark-collector " << waymark_version() << "\n";
+    return 0;
+  }
   const auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (vm.count("help") || command.empty()) {
     std::cout << opts;
@@ -434,6 +440,6 @@ int main(int argc, char** argv) {
     return report(vm, command[1]);
   }
   if (command == std::vector<std::string>{"serve"}) return serve(vm);
-  std::cerr << "waymark-collector: unknown command\n" << opts;
+  std::cerr << "waymark-collector: unknown command (waymark-collector --help lists the commands)\n";
   return 2;
 }

@@ -6,6 +6,7 @@ dir=$(mktemp -d)
 # A failed check must not leave a background serve holding CTest's pipes open.
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$dir"' EXIT
 "$bin" --help > "$dir/help"
+"$bin" --version | grep -Eq '^waymark-collector [0-9]+\.[0-9]+\.[0-9]+$'
 grep -q "serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|report attribution|report clv" "$dir/help"
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
@@ -30,6 +31,11 @@ printf 'port = 0\ndata-dir = %s\n' "$dir" > "$dir/good.conf"
 pid=$!
 for _ in $(seq 50); do grep -q listening "$dir/log" && break; sleep 0.1; done
 grep -Eq '^\{"ts":"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z","level":"info","msg":"listening on 127.0.0.1:' "$dir/log"
+# A port in use is named, with the address.
+used=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/log")
+"$bin" keys generate --data-dir "$dir/second" --key-id 1 > /dev/null
+set +e; "$bin" serve --data-dir "$dir/second" --port "$used" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1 port $used: Address already in use" "$dir/err"
 # Private: the data directory 0700, the store's files 0600 (umask 077 at start).
 [ "$(stat -c %a "$dir")" = 700 ] && [ "$(stat -c %a "$dir/collector.db")" = 600 ] && [ "$(stat -c %a "$dir/collector.db-wal")" = 600 ]
 # A second serve on the same data directory exits at once with a clear message (tombstones and the
@@ -80,7 +86,8 @@ set +e; timeout 10 "$bin" serve --port '%value%x' 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "port" "$dir/err"
 printf 'port = 0\nno-such-option = 1\n' > "$dir/unknown.conf"
 set +e; "$bin" serve --config "$dir/unknown.conf" 2>"$dir/err"; rc=$?; set -e
-[ "$rc" = 2 ] && grep -q "no-such-option" "$dir/err"
+[ "$rc" = 2 ] && grep -q "unknown.conf:2: unrecognised option 'no-such-option'" "$dir/err"
+[ "$(wc -l < "$dir/err")" -le 2 ]  # the error and a pointer to --help, not the whole help
 printf 'port = 0\ndata-dir = %s\napi-token = ops:0123456789abcdef:profiles:read\nblocked-pseudonyms = %s\n' \
   "$dir" "$dir/blocked.txt" > "$dir/api.conf"
 printf 'segment = pos_regulars: channel.pos[90d] >= 3\nsegment = lapsed: days_since_last_event > 60\n' >> "$dir/api.conf"

@@ -43,8 +43,8 @@ po::options_description collector_options() {
   po::options_description opts(
       "waymark-collector [serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|"
       "report attribution|report clv] [options]");
-  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
-                                                 "config file (key = value lines)")(
+  opts.add_options()("help,h", "show this help")("version", "print the version and exit")(
+      "config,c", po::value<std::string>(), "config file (key = value lines)")(
       "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
       "listen-address", po::value<std::string>()->default_value("127.0.0.1"), "IP address to listen on")(
       "port", po::value<int>()->default_value(8080), "TCP port (0 = any free port)")(
@@ -77,7 +77,7 @@ po::options_description collector_options() {
       "from", po::value<std::string>(), "report attribution: start (YYYY-MM-DD or Unix ms)")(
       "to", po::value<std::string>(), "report attribution: end, exclusive")("format", po::value<std::string>(),
                                                                             "report attribution: json|csv")(
-      "currency", po::value<std::string>(), "report: currency of the revenue")("as_of", po::value<std::string>(),
+      "currency", po::value<std::string>(), "report: currency of the revenue")("as-of", po::value<std::string>(),
                                                                                "report clv: the calibration end")(
       "months", po::value<std::string>(), "report clv: horizon in months")("top", po::value<std::string>(),
                                                                            "report clv: how many customers to list")(
@@ -110,6 +110,21 @@ Status redacted(Status s) {
   return s;
 }
 
+// ":<line>" of the first line of `path` that starts with the option a config error names ('name'), or "".
+std::string where_in_config(const std::string& path, const std::string& error) {
+  const size_t open = error.find('\''), close = open == std::string::npos ? open : error.find('\'', open + 1);
+  if (close == std::string::npos) return "";
+  std::string name = error.substr(open + 1, close - open - 1);
+  if (name.rfind("--", 0) == 0) name.erase(0, 2);
+  std::ifstream in(path);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const size_t start = line.find_first_not_of(" \t");
+    if (start != std::string::npos && line.compare(start, name.size(), name) == 0) return ":" + std::to_string(n);
+  }
+  return "";
+}
+
 }  // namespace
 
 Status parse_config(std::istream& in, const po::options_description& opts, po::variables_map& vm) {
@@ -127,9 +142,11 @@ Result<po::variables_map> parse_options(int argc, const char* const* argv, const
       guarded([&] { po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm); });
   if (!s.ok()) return s;
   if (vm.count("config")) {
-    std::ifstream file(vm["config"].as<std::string>());
-    if (!file) return invalid("cannot read the config file " + vm["config"].as<std::string>());
+    const std::string path = vm["config"].as<std::string>();
+    std::ifstream file(path);
+    if (!file) return invalid("cannot read the config file " + path);
     s = parse_config(file, opts, vm);
+    if (!s.ok()) return invalid(path + where_in_config(path, s.message) + ": " + s.message);
   } else {
     s = guarded([&] { po::notify(vm); });
   }

@@ -260,7 +260,10 @@ Status Server::start() {
   if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(ep, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error(WAYMARK_ERR_STORE_IO, "cannot listen on " + impl_->shared.config.address + ": " + ec.message());
+  if (ec) {
+    return Error(WAYMARK_ERR_STORE_IO, "cannot listen on " + impl_->shared.config.address + " port " +
+                                           std::to_string(impl_->shared.config.port) + ": " + ec.message());
+  }
   impl_->shared.config.max_connections = connection_cap(impl_->shared.config.max_connections);
   impl_->accept();
   impl_->schedule_background();
