@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <mutex>
+#include <set>
+#include <sstream>
 
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
@@ -90,4 +92,40 @@ TEST_CASE("refusals are logged per reason at most once per interval, with the co
   CHECK(log.count("bad_signature") == 1);
   CHECK(log.count("unsealable (1 refused") == 1);
   CHECK(metrics.prometheus().find("waymark_rejected_total{reason=\"bad_signature\"} 50") != std::string::npos);
+}
+
+TEST_CASE("metrics: every family has HELP and TYPE and is there at zero from the start", "[collector]") {
+  Collector collector;
+  const std::string text = request(collector.server->port(), http::verb::get, "/metrics").body;
+  std::set<std::string> described, typed;
+  std::istringstream lines(text);
+  std::string line;
+  size_t samples = 0;
+  while (std::getline(lines, line)) {
+    INFO(line);
+    if (line.rfind("# HELP ", 0) == 0) {
+      described.insert(line.substr(7, line.find(' ', 7) - 7));
+    } else if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string name = line.substr(7, line.find(' ', 7) - 7);
+      CHECK(described.count(name) == 1);  // HELP first, as promtool wants
+      typed.insert(name);
+    } else {
+      std::string name = line.substr(0, line.find_first_of("{ "));
+      for (const char* suffix : {"_sum", "_count"}) {
+        const std::string s(suffix);
+        if (typed.count(name) == 0 && name.size() > s.size() &&
+            name.compare(name.size() - s.size(), s.size(), s) == 0) {
+          name.resize(name.size() - s.size());
+        }
+      }
+      CHECK(typed.count(name) == 1);  // every sample belongs to a described, typed family
+      ++samples;
+    }
+  }
+  for (const char* name : {"waymark_batches_accepted_total 0", "waymark_store_commit_failures_total 0",
+                           "waymark_erasures_total 0", "waymark_store_degraded 0", "waymark_ingest_commits_total 0"}) {
+    CHECK(text.find(std::string("\n") + name + "\n") != std::string::npos);
+  }
+  CHECK(text.find("waymark_build_info{version=\"" + std::string(waymark_version()) + "\"} 1") != std::string::npos);
+  CHECK(samples > 15);
 }

@@ -12,6 +12,8 @@ namespace waymark::collector {
 
 class Metrics {
  public:
+  // Every family the collector reports, present at zero from the start, with its HELP text.
+  Metrics();
   void request(const std::string& route, int status);
   void rejected(const std::string& reason, uint64_t events = 1);
   // A refused batch or request: counted once under its reason (waymark_rejected_total) and in
