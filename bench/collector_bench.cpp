@@ -46,9 +46,7 @@ std::vector<std::vector<uint8_t>> make_envelopes(const uint8_t* device_sk, const
       st.slot = slot;
       st.consent_head = state.head;
       if (b == 0 && i == 0) {
-        d.type = kEventTypeConsent;
-        d.name = "consent";
-        d.purpose = kPurposeEssential;
+        d = consent_draft();
         st.consent = &grant;
         st.device_public_key = device_pk;
       } else {

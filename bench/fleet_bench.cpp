@@ -71,9 +71,7 @@ std::vector<std::vector<uint8_t>> device_batches(const std::array<uint8_t, 32>& 
       st.slot = slot;
       st.consent_head = state.head;
       if (b == 0 && i == 0) {
-        d.type = kEventTypeConsent;
-        d.name = "consent";
-        d.purpose = kPurposeEssential;
+        d = consent_draft();
         st.consent = &grant;
         st.device_public_key = pk;
       } else {

@@ -225,9 +225,12 @@ int authority_erasure_token(const po::variables_map& vm) {
     std::copy(p.begin(), p.end(), key.begin());
     token.pseudonyms.emplace_back(static_cast<uint8_t>(k), key);
   });
-  auto signed_token = rc == 0 ? sign_erasure_token(token, sk) : Result<std::vector<uint8_t>>(Status::Ok());
+  if (rc != 0) {
+    sodium_memzero(sk, sizeof sk);
+    return rc;
+  }
+  auto signed_token = sign_erasure_token(token, sk);
   sodium_memzero(sk, sizeof sk);
-  if (rc != 0) return rc;
   if (!signed_token.ok()) {
     log("error", signed_token.status().message);
     return 1;
@@ -379,8 +382,9 @@ int serve(const po::variables_map& vm) {
   config.background = [&s, &metrics, &ingest] {
     const auto pending = s.pending_events();
     if (pending.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(pending.value()));
-    metrics.set("store_degraded", s.degraded() ? 1 : 0);
-    if (s.degraded()) return;  // resolution writes: it waits for space like ingest does
+    const bool degraded = s.degraded().has_value();
+    metrics.set("store_degraded", degraded ? 1 : 0);
+    if (degraded) return;  // resolution writes: it waits for space like ingest does
     if (ingest.waiting() == 0 || !pending.ok() || pending.value() >= kResolveLagEvents) {
       if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
     }

@@ -29,10 +29,7 @@ struct RawDevice {
   // A signed consent record granting `purpose` to the slot.
   std::vector<uint8_t> grant(uint8_t purpose = WAYMARK_PURPOSE_ANALYTICS) {
     const detail::ConsentRecord r = detail::append_consent(consent, slot, purpose, true, 1000, "1", sk.data());
-    detail::EventDraft draft;
-    draft.type = detail::kEventTypeConsent;
-    draft.name = "consent";
-    draft.purpose = detail::kPurposeEssential;
+    const detail::EventDraft draft = detail::consent_draft();
     detail::EventStamp stamp = stamp_for({});
     stamp.consent = &r;
     stamp.device_public_key = pk.data();

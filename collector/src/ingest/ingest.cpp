@@ -372,6 +372,10 @@ Result<bool> Ingest::decide_event(Request& r, size_t i, EventDecision& d, Ingest
   }
   auto allowed = consent_allows(r, *e, d, txn, write);
   if (!allowed.ok() || !allowed.value()) return allowed;
+  if (e->type() == w::EventType::Erasure) {  // its identifiers prove nothing and are not kept
+    forget(r, *e, d, write);
+    return true;
+  }
   // Re-key every pseudonym on arrival: the store never sees what the device sent.
   std::vector<StoredIdentifier> identifiers;
   if (e->identifiers() != nullptr) {
@@ -382,13 +386,8 @@ Result<bool> Ingest::decide_event(Request& r, size_t i, EventDecision& d, Ingest
       identifiers.push_back({static_cast<uint8_t>(id->kind()), it->second, id->linking()});
     }
   }
-  const std::string_view slot = view_of(e->slot());
-  if (e->type() == w::EventType::Erasure) {
-    forget(r, *e, d, write);
-    return true;
-  }
   // An erased customer (by slot or identifier): a replayed or late batch cannot bring them back.
-  auto erased = d.erasures.visit_erased(slot, identifiers);
+  auto erased = d.erasures.visit_erased(view_of(e->slot()), identifiers);
   if (!erased.ok()) return erased.status();
   if (erased.value()) {
     ++r.rejected["tombstoned"];

@@ -561,20 +561,14 @@ Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int
 // A node, its links and (for a slot) its consent state leave the store and the graph.
 Status SqliteStore::drop_node(const ProfileNode& n) {
   Status s;
-  const auto run = [&](const char* sql, const auto& bind) -> Status {
-    Use st = writer_.prepare(sql, &s);
-    if (st == nullptr) return s;
-    bind(*st);
-    return writer_.done(*st, "erase");
-  };
   for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
                           "DELETE FROM nodes WHERE node_id = ?1"}) {
-    if (s = run(sql, [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
+    if (s = writer_.run(sql, "erase", [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
   }
   graph_.remove(n.key.data(), n.key.size());
   if (n.kind != kSlotKind) return Status::Ok();
-  return run("DELETE FROM consent_state WHERE slot = ?1",
-             [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });
+  return writer_.run("DELETE FROM consent_state WHERE slot = ?1", "erase",
+                     [&](Statement& st) { st.bind(1, n.key.data(), n.key.size()); });
 }
 
 // A device's own forget: the events its slot sent from this device are deleted and their links
@@ -609,10 +603,7 @@ Status SqliteStore::forget_slot_locked(const Key32& device_key, const Bytes& slo
     for (const Bytes& id : own) {
       for (const char* sql : {"DELETE FROM events WHERE event_id = ?1", "DELETE FROM event_anchor WHERE event_id = ?1",
                               "DELETE FROM link_log WHERE event_id = ?1", "DELETE FROM revocations WHERE key = ?1"}) {
-        Use st = writer_.prepare(sql, &s);
-        if (st == nullptr) return s;
-        st->bind(1, id.data(), id.size());
-        if (s = writer_.done(*st, "forget"); !s.ok()) return s;
+        if (s = writer_.run(sql, "forget", [&](Statement& st) { st.bind(1, id.data(), id.size()); }); !s.ok()) return s;
       }
     }
     for (int64_t p : after) {
@@ -645,10 +636,8 @@ Status SqliteStore::drop_unheld_nodes(int64_t profile) {
     ++dropped;
   }
   if (dropped < nodes.value().size()) return Status::Ok();
-  Use gone = writer_.prepare("DELETE FROM profiles WHERE profile_id = ?1 OR merged_into = ?1", &s);
-  if (gone == nullptr) return s;
-  gone->bind(1, profile);
-  return writer_.done(*gone, "profiles");
+  return writer_.run("DELETE FROM profiles WHERE profile_id = ?1 OR merged_into = ?1", "profiles",
+                     [&](Statement& st) { st.bind(1, profile); });
 }
 
 Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_ms) {
@@ -659,12 +648,6 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
   auto events = events_touching(nodes.value(), writer_);
   if (!events.ok()) return events.status();
   Status s;
-  const auto run = [&](const char* sql, const auto& bind) -> Status {
-    Use st = writer_.prepare(sql, &s);
-    if (st == nullptr) return s;
-    bind(*st);
-    return writer_.done(*st, "erase");
-  };
   std::set<int64_t> node_ids;
   std::set<std::string, std::less<>> keys, shared;
   for (const ProfileNode& n : nodes.value()) {
@@ -679,7 +662,7 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
       continue;
     }
     for (const char* sql : {"DELETE FROM events WHERE event_id = ?1", "DELETE FROM event_anchor WHERE event_id = ?1"}) {
-      if (s = run(sql, [&](Statement& st) { st.bind(1, id.data(), id.size()); }); !s.ok()) return s;
+      if (s = writer_.run(sql, "erase", [&](Statement& st) { st.bind(1, id.data(), id.size()); }); !s.ok()) return s;
     }
     ++result.events;
   }
@@ -692,7 +675,7 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
   }
   for (const char* sql :
        {"DELETE FROM profiles WHERE merged_into = ?1", "DELETE FROM profiles WHERE profile_id = ?1"}) {
-    if (s = run(sql, [&](Statement& st) { st.bind(1, profile_id); }); !s.ok()) return s;
+    if (s = writer_.run(sql, "erase", [&](Statement& st) { st.bind(1, profile_id); }); !s.ok()) return s;
   }
   result.profiles = sqlite3_changes(writer_.db()) > 0 ? 1 : 0;
   result.identifiers = static_cast<int64_t>(nodes.value().size());

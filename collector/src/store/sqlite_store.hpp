@@ -64,6 +64,15 @@ class Connection {
   Status error(int rc, const char* what) const { return detail::sqlite_status(rc, db_, what); }
   // Steps a statement that returns no rows.
   Status done(detail::Statement& st, const char* what);
+  // Prepares `sql`, has `bind` bind it, and steps it (a statement that returns no rows).
+  template <class Bind>
+  Status run(const char* sql, const char* what, Bind&& bind) {
+    Status s;
+    Use st = prepare(sql, &s);
+    if (st == nullptr) return s;
+    bind(*st);
+    return done(*st, what);
+  }
   // The single integer a query returns, under this connection's lock.
   Result<int64_t> scalar(const char* sql, const char* what);
 

@@ -434,11 +434,7 @@ Status Client::set_consent(waymark_purpose_t purpose, bool granted, const std::s
         return s;
       }
     }
-    EventDraft draft;
-    draft.type = kEventTypeConsent;
-    draft.name = "consent";
-    draft.purpose = kPurposeEssential;
-    if (Status s = enqueue_locked(draft, *slot, &record, true, &tickets[2]); !s.ok()) return s;
+    if (Status s = enqueue_locked(consent_draft(), *slot, &record, true, &tickets[2]); !s.ok()) return s;
   }
   // A consent change is confirmed only once it is on disk, in either durability mode.
   return wait_all(tickets);

@@ -49,6 +49,15 @@ struct EventDraft {
   std::vector<uint8_t> erasure_token;  // type Erasure only: the brand's signed token, or empty
 };
 
+// The draft of a consent record's event (its change travels in the stamp's `consent`).
+inline EventDraft consent_draft() {
+  EventDraft d;
+  d.type = kEventTypeConsent;
+  d.name = "consent";
+  d.purpose = kPurposeEssential;
+  return d;
+}
+
 struct IdentifierRef {
   uint8_t kind = 0;
   uint32_t epoch = 0;
