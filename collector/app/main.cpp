@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "authority/erasure_token.hpp"
+#include "authority/identity_assertion.hpp"
 #include "config/options.hpp"
 #include "identity/normalizer.hpp"
 #include "identity/pseudonymizer.hpp"
@@ -239,6 +240,35 @@ int authority_erasure_token(const po::variables_map& vm) {
   return 0;
 }
 
+// `authority identity-assertion`: what the brand's backend signs at a customer's login, for
+// `waymark_client_identify_verified`: each `kind value` line on stdin with the device key the app sent
+// (`--device-key`, from waymark_client_device_key) and an expiry. Prints one assertion (hex) per line.
+int authority_identity_assertion(const po::variables_map& vm) {
+  std::array<uint8_t, 32> device{};
+  if (!vm.count("device-key") || !waymark::detail::from_hex(vm["device-key"].as<std::string>(), device.data(), 32)) {
+    log("error", "authority identity-assertion needs --device-key: 64 hex characters from waymark_client_device_key");
+    return 2;
+  }
+  const int64_t valid_for_s = vm["valid-for-s"].as<int64_t>();
+  if (valid_for_s < 1 || valid_for_s > 30 * 24 * 3600) {
+    log("error", "valid-for-s must be between 1 and 2592000 (30 days)");
+    return 2;
+  }
+  uint8_t sk[64];
+  if (!vm.count("key-file") || !read_key(vm["key-file"].as<std::string>(), sk, sizeof sk)) {
+    log("error", "authority identity-assertion needs --key-file with the 64-byte key from `authority keygen`");
+    return 2;
+  }
+  const int rc = with_pseudonyms(vm, "authority identity-assertion", [&](waymark_id_kind_t k, const auto& p) {
+    IdentityAssertion a{now_ms() + valid_for_s * 1000, static_cast<uint8_t>(k), {}, device};
+    std::copy(p.begin(), p.end(), a.pseudonym.begin());
+    const auto signed_assertion = sign_identity_assertion(a, sk);
+    std::cout << waymark::detail::to_hex(signed_assertion.data(), signed_assertion.size()) << "\n";
+  });
+  sodium_memzero(sk, sizeof sk);
+  return rc;
+}
+
 // `report attribution|clv`: the query API's reports, printed (JSON, or CSV with --format csv).
 int report(const po::variables_map& vm, const std::string& which) {
   const fs::path dir = vm["data-dir"].as<std::string>();
@@ -367,6 +397,7 @@ int serve(const po::variables_map& vm) {
   metrics.set_log(log);
   Ingest ingest(*store.value(), keys, rekey, metrics, set.ingest);
   ingest.set_authority_keys(set.authority_keys);
+  ingest.set_verified_kinds(set.verified_kinds);
   const CollectorKey newest = *std::max_element(
       keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   QueryApi api(*store.value(), set.tokens, rekey, newest, metrics);
@@ -440,6 +471,7 @@ int main(int argc, char** argv) {
   if (command == std::vector<std::string>{"blocklist"}) return blocklist(vm);
   if (command == std::vector<std::string>{"authority", "keygen"}) return authority_keygen(vm);
   if (command == std::vector<std::string>{"authority", "erasure-token"}) return authority_erasure_token(vm);
+  if (command == std::vector<std::string>{"authority", "identity-assertion"}) return authority_identity_assertion(vm);
   if (command.size() == 2 && command[0] == "report" && (command[1] == "attribution" || command[1] == "clv")) {
     return report(vm, command[1]);
   }

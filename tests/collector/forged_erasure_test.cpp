@@ -4,60 +4,25 @@
 // erases what its own slot sent; the whole customer only with a token the brand's backend signed.
 #include <catch2/catch.hpp>
 
-#include <chrono>
-
-#include <nlohmann/json.hpp>
-
 #include "authority/erasure_token.hpp"
-#include "support/collector_fixture.hpp"
-#include "support/http_client.hpp"
-#include "support/test_support.hpp"
+#include "support/trust_support.hpp"
 
 using namespace waymark::test;
-using nlohmann::json;
 namespace wc = waymark::collector;
 
 namespace {
 
 constexpr const char* kVictimEmail = "victim@example.com";
 
-// The profile holding an identifier and its event count, or {0, 0}.
-std::pair<int64_t, int64_t> profile_of(const Collector& collector, waymark_client_t* c, waymark_id_kind_t kind,
-                                       const std::string& raw) {
-  const uint16_t port = collector.server->port();
-  const Reply r = api_get(port, "/v1/profiles?pseudonym=" + pseudonym_hex(c, kind, raw), Collector::kAdminToken);
-  if (r.status != 200) return {0, 0};
-  const int64_t id = json::parse(r.body).at("profile_id").get<int64_t>();
-  const Reply p = api_get(port, "/v1/profiles/" + std::to_string(id), Collector::kAdminToken);
-  REQUIRE(p.status == 200);
-  return {id, json::parse(p.body).at("events").get<int64_t>()};
-}
-
-waymark_client_t* device(const Collector& collector, const TempDir& dir) {
-  waymark_client_t* c = nullptr;
-  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
-  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  return c;
-}
-
 // An erasure token for the victim's email, signed by `authority_sk`, valid for `valid_ms`.
 std::vector<uint8_t> token_for(waymark_client_t* c, const uint8_t* authority_sk, int64_t valid_ms = 600000) {
   wc::ErasureToken t;
-  t.expires_at_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count() +
-      valid_ms;
+  t.expires_at_ms = wall_ms() + valid_ms;
   std::array<uint8_t, 32> p{};
   REQUIRE(waymark_client_pseudonymize(c, WAYMARK_ID_EMAIL, kVictimEmail, 18, p.data(), p.size()) == WAYMARK_OK);
   t.pseudonyms.emplace_back(WAYMARK_ID_EMAIL, p);
   return wc::sign_erasure_token(t, authority_sk).value();
 }
-
-struct Authority {
-  std::array<uint8_t, 32> pk{};
-  std::array<uint8_t, 64> sk{};
-  Authority() { crypto_sign_keypair(pk.data(), sk.data()); }
-};
 
 }  // namespace
 
@@ -65,14 +30,15 @@ TEST_CASE("a fresh device that forgets a victim's email erases only itself, the 
           "[collector][trust]") {
   Collector collector;
   TempDir victim_dir, attacker_dir;
-  waymark_client_t* victim = device(collector, victim_dir);
+  waymark_client_t* victim = consenting_device(collector, victim_dir);
   REQUIRE(identify(victim, WAYMARK_ID_EMAIL, kVictimEmail) == WAYMARK_OK);
   for (int i = 0; i < 3; ++i) REQUIRE(track(victim, "view") == WAYMARK_OK);
   REQUIRE(waymark_client_flush(victim, 10000) == WAYMARK_OK);
   const auto [victim_profile, victim_events] = profile_of(collector, victim, WAYMARK_ID_EMAIL, kVictimEmail);
   REQUIRE(victim_events == 5);  // consent, identify, three views
 
-  waymark_client_t* attacker = device(collector, attacker_dir);  // the brand key, the collector key, nothing else
+  waymark_client_t* attacker =
+      consenting_device(collector, attacker_dir);  // the brand key, the collector key, nothing else
   REQUIRE(identify(attacker, WAYMARK_ID_EMAIL, kVictimEmail) == WAYMARK_OK);
   REQUIRE(track(attacker, "view") == WAYMARK_OK);
   REQUIRE(waymark_client_forget(attacker) == WAYMARK_OK);
@@ -98,8 +64,8 @@ TEST_CASE("a forget with the brand's erasure token erases the customer on every 
   Authority authority;
   collector.ingest->set_authority_keys({authority.pk});
   TempDir phone_dir, laptop_dir;
-  waymark_client_t* phone = device(collector, phone_dir);
-  waymark_client_t* laptop = device(collector, laptop_dir);
+  waymark_client_t* phone = consenting_device(collector, phone_dir);
+  waymark_client_t* laptop = consenting_device(collector, laptop_dir);
   for (auto* c : {phone, laptop}) {
     REQUIRE(identify(c, WAYMARK_ID_EMAIL, kVictimEmail) == WAYMARK_OK);
     REQUIRE(track(c, "view") == WAYMARK_OK);
@@ -124,10 +90,10 @@ TEST_CASE("a token signed by another key, or expired, erases only the device's o
   Authority authority, forger;
   collector.ingest->set_authority_keys({authority.pk});
   TempDir victim_dir, attacker_dir;
-  waymark_client_t* victim = device(collector, victim_dir);
+  waymark_client_t* victim = consenting_device(collector, victim_dir);
   REQUIRE(identify(victim, WAYMARK_ID_EMAIL, kVictimEmail) == WAYMARK_OK);
   REQUIRE(waymark_client_flush(victim, 10000) == WAYMARK_OK);
-  waymark_client_t* attacker = device(collector, attacker_dir);
+  waymark_client_t* attacker = consenting_device(collector, attacker_dir);
   for (const auto& token : {token_for(attacker, forger.sk.data()), token_for(attacker, authority.sk.data(), -1)}) {
     REQUIRE(grant(attacker, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);  // a fresh identity after each forget
     REQUIRE(identify(attacker, WAYMARK_ID_EMAIL, kVictimEmail) == WAYMARK_OK);

@@ -597,6 +597,12 @@ ApiResponse QueryApi::device_segments(const Request& r, int64_t now_ms) {
   auto slot = store_.device_slot(q.device_public_key, Bytes(q.slot.begin(), q.slot.end()));
   if (!slot.ok()) return store_failure();
   if (!slot.value()) return problem(404, "this device has sent no events of this customer slot");
+  if (!slot.value()->entitled) {
+    metrics_.add("device_segment_refusals_total", 1);
+    return problem(403,
+                   "this customer's profile holds other devices' events and this device holds no verified "
+                   "identifier of theirs (identify with an identity assertion: docs/security.md)");
+  }
   detail::SegmentListFields list;
   list.request = q;
   list.issued_at_ms = now_ms;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 namespace waymark::collector {
 
@@ -42,6 +43,7 @@ Status guarded(F&& f) {
 po::options_description collector_options() {
   po::options_description opts(
       "waymark-collector [serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|"
+      "authority identity-assertion|"
       "report attribution|report clv] [options]");
   opts.add_options()("help,h", "show this help")("version", "print the version and exit")(
       "config,c", po::value<std::string>(), "config file (key = value lines)")(
@@ -83,8 +85,13 @@ po::options_description collector_options() {
                                                                            "report clv: how many customers to list")(
       "brand-authority-key", po::value<std::vector<std::string>>()->composing(),
       "Ed25519 public key (hex) of the brand's authority: erasure tokens it signs erase a whole customer "
-      "(repeatable)")("key-file", po::value<std::string>(), "authority keygen|erasure-token: the authority key")(
-      "valid-for-s", po::value<int64_t>()->default_value(900), "authority erasure-token: lifetime in seconds")(
+      "(repeatable)")("verified-kinds", po::value<std::string>(),
+                      "identifier kinds that join profiles only with the brand's identity assertion, comma-separated, "
+                      "e.g. account_id,loyalty_id (default: none; needs brand-authority-key)")(
+      "key-file", po::value<std::string>(), "authority keygen|erasure-token|identity-assertion: the authority key")(
+      "valid-for-s", po::value<int64_t>()->default_value(900),
+      "authority erasure-token|identity-assertion: lifetime in seconds")(
+      "device-key", po::value<std::string>(), "authority identity-assertion: the device's public key (hex)")(
       "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
       "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
       "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
@@ -162,6 +169,25 @@ Result<ReportPrivacy> report_privacy(const po::variables_map& vm) {
   return p;
 }
 
+// "account_id,loyalty_id" -> their kinds; each must be a kind that links.
+Result<std::vector<uint8_t>> verified_kinds(const std::string& spec) {
+  std::vector<uint8_t> out;
+  std::stringstream in(spec);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    if (name.empty()) continue;
+    const auto kind = kind_from_name(name);
+    if (!kind || *kind == kSlotKind || !IdentityRules::links(*kind)) {
+      return invalid("verified-kinds lists identifier kinds that link, e.g. account_id,loyalty_id,email (got " + name +
+                     ")");
+    }
+    out.push_back(*kind);
+  }
+  return out;
+}
+
 Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   ServeSettings s;
   const auto list = [&](const char* name) {
@@ -218,6 +244,14 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
       return invalid("brand-authority-key must be 64 hex characters (from `authority keygen`)");
     }
     s.authority_keys.push_back(key);
+  }
+  if (vm.count("verified-kinds")) {
+    auto kinds = verified_kinds(vm["verified-kinds"].as<std::string>());
+    if (!kinds.ok()) return kinds.status();
+    if (s.authority_keys.empty() && !kinds.value().empty()) {
+      return invalid("verified-kinds needs brand-authority-key: without it no identifier of those kinds could link");
+    }
+    s.verified_kinds = std::move(kinds.value());
   }
   return s;
 }

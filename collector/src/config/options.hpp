@@ -40,6 +40,7 @@ struct ServeSettings {
   IngestLimits ingest;
   uint64_t disk_reserve_bytes = 64u << 20;
   std::vector<std::array<uint8_t, 32>> authority_keys;  // brand-authority-key
+  std::vector<uint8_t> verified_kinds;                  // verified-kinds
 };
 Result<ServeSettings> serve_settings(const boost::program_options::variables_map& vm);
 

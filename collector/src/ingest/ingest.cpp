@@ -1,5 +1,6 @@
 #include "ingest/ingest.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <sodium.h>
 
 #include "authority/erasure_token.hpp"
+#include "authority/identity_assertion.hpp"
 #include "consent/ledger.hpp"
 #include "ingest/erasures.hpp"
 #include "waymark/wire/v1/batch_generated.h"
@@ -164,7 +166,8 @@ struct Ingest::Request {
   const CollectorKey* key = nullptr;
   Bytes batch_id;
   BatchSource source;
-  std::vector<Bytes> ids;  // event ids, in batch order
+  std::vector<Bytes> ids;          // event ids, in batch order
+  std::vector<uint64_t> asserted;  // per event: bit j set when its identifier j came with a valid assertion
   int64_t now_ms = 0;
   std::chrono::steady_clock::time_point started;
   Done done;
@@ -264,9 +267,29 @@ std::unique_ptr<Ingest::Request> Ingest::verify(const uint8_t* body, size_t len,
         return refuse(400, "malformed_event");
       }
       r->ids.push_back(bytes_of(e->id()));
+      r->asserted.push_back(asserted_identifiers(*r, *e));
     }
   }
   return r;
+}
+
+// Which of the event's identifiers (the first 64) came with an identity assertion that proves this
+// device holds it. Counted either way; an assertion that proves nothing is otherwise ignored.
+uint64_t Ingest::asserted_identifiers(const Request& r, const w::Event& e) {
+  uint64_t mask = 0;
+  if (e.identifiers() == nullptr) return mask;
+  const auto n = std::min<flatbuffers::uoffset_t>(e.identifiers()->size(), 64);
+  for (flatbuffers::uoffset_t j = 0; j < n; ++j) {
+    const auto* id = e.identifiers()->Get(j);
+    if (id->assertion() == nullptr) continue;
+    const auto* p = id->pseudonym();
+    const bool proves = p != nullptr && assertion_proves({id->assertion()->data(), id->assertion()->size()},
+                                                         authority_keys_, static_cast<uint8_t>(id->kind()),
+                                                         {p->data(), p->size()}, r.opened.device_public_key, r.now_ms);
+    metrics_.add(proves ? "identity_assertions_verified_total" : "identity_assertions_refused_total", 1);
+    if (proves) mask |= uint64_t{1} << j;
+  }
+  return mask;
 }
 
 // Takes every verified batch waiting (up to max_group_events events), decides and writes them in
@@ -379,11 +402,16 @@ Result<bool> Ingest::decide_event(Request& r, size_t i, EventDecision& d, Ingest
   // Re-key every pseudonym on arrival: the store never sees what the device sent.
   std::vector<StoredIdentifier> identifiers;
   if (e->identifiers() != nullptr) {
-    for (const auto* id : *e->identifiers()) {
+    for (flatbuffers::uoffset_t j = 0; j < e->identifiers()->size(); ++j) {
+      const auto* id = e->identifiers()->Get(j);
       if (id->pseudonym() == nullptr || id->pseudonym()->size() != 32) continue;
       auto [it, fresh] = d.rekeyed.try_emplace(view_of(id->pseudonym()));
       if (fresh) it->second = rekey_pseudonym(id->pseudonym()->data(), rekey_.data());
-      identifiers.push_back({static_cast<uint8_t>(id->kind()), it->second, id->linking()});
+      const auto kind = static_cast<uint8_t>(id->kind());
+      const Proof proof = j < 64 && (r.asserted[i] >> j & 1) != 0 ? Proof::Asserted
+                          : verified_kinds_[kind]                 ? Proof::Unproven
+                                                                  : Proof::Claimed;
+      identifiers.push_back({kind, it->second, id->linking(), proof});
     }
   }
   // An erased customer (by slot or identifier): a replayed or late batch cannot bring them back.

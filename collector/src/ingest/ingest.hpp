@@ -1,6 +1,6 @@
 // POST /v1/batches in two stages.
 // Verify (stateless, on the caller's thread): size limit -> open sealed box -> verify signature ->
-// FlatBuffers Verifier -> event shape.
+// FlatBuffers Verifier -> event shape -> identity assertions.
 // Decide (stateful, on the committer thread, inside the store's write transaction): replay check ->
 // consent check of every event (fail closed) -> erasures and tombstones -> dedupe by event id forever
 // -> re-key pseudonyms -> a write. Concurrent batches share one transaction and one fsync (group
@@ -78,7 +78,13 @@ class Ingest {
   void submit(const uint8_t* body, size_t len, int64_t now_ms, Done done);
   // Ed25519 public keys of the brand's authority: erasure tokens they sign erase a whole customer.
   // Set before serving.
+  // They also sign identity assertions (authority/identity_assertion.hpp).
   void set_authority_keys(std::vector<std::array<uint8_t, 32>> keys) { authority_keys_ = std::move(keys); }
+  // Identifier kinds that join profiles only with a valid identity assertion (`verified-kinds`); without
+  // one they are kept but never link. Set before serving.
+  void set_verified_kinds(const std::vector<uint8_t>& kinds) {
+    for (uint8_t k : kinds) verified_kinds_[k] = true;
+  }
   // Batches verified and not answered yet (waiting for a commit, or in the one under way).
   size_t waiting() const { return waiting_.load(); }
   // submit() and wait for the answer (tools, benches, tests).
@@ -88,6 +94,7 @@ class Ingest {
   struct Request;
   struct EventDecision;
   std::unique_ptr<Request> verify(const uint8_t* body, size_t len, int64_t now_ms, IngestResponse* refused);
+  uint64_t asserted_identifiers(const Request& r, const wire::v1::Event& e);
   Result<bool> decide(Request& r, IngestTxn& txn, BatchWrite& write);
   Result<bool> decide_event(Request& r, size_t i, EventDecision& d, IngestTxn& txn, BatchWrite& write);
   Result<bool> consent_allows(Request& r, const wire::v1::Event& e, EventDecision& d, IngestTxn& txn,
@@ -103,6 +110,7 @@ class Ingest {
   Metrics& metrics_;
   IngestLimits limits_;
   std::vector<std::array<uint8_t, 32>> authority_keys_;
+  std::array<bool, 256> verified_kinds_{};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -21,6 +21,10 @@ constexpr std::pair<const char*, const char*> kFamilies[] = {
     {"erasures_total", "Erasures: the SDK's forget and POST /v1/erasure."},
     {"events_accepted_total", "Events stored (and erasure requests carried out)."},
     {"events_duplicate_total", "Events received again and not stored twice."},
+    {"identity_assertions_refused_total",
+     "Identity assertions received that proved nothing: another device's or identifier's, an unknown signer, "
+     "expired, or malformed."},
+    {"identity_assertions_verified_total", "Identity assertions received that proved their identifier."},
     {"identity_merges_total", "Identity links that merged two profiles, since start."},
     {"identity_pending_events", "Events waiting for identity resolution."},
     {"identity_refusals_total", "Identity links refused by a rule, since start."},

@@ -193,11 +193,12 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
     const uint8_t* key;
     size_t len;
     GraphIndex::Node* node;  // null: seen for the first time
+    Proof proof;
   };
   bool shared = false;
   std::optional<std::optional<int64_t>> blocked;  // a blocked identifier (its node, if it has one)
   std::vector<Candidate> nodes;
-  const auto consider = [&](uint8_t kind, const uint8_t* key, size_t len) {
+  const auto consider = [&](uint8_t kind, const uint8_t* key, size_t len, Proof proof) {
     for (const Candidate& c : nodes) {  // an identifier listed twice is one node
       if (c.len == len && std::memcmp(c.key, key, len) == 0) return;
     }
@@ -207,20 +208,23 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
     } else if (found == nullptr && graph_.is_blocked_key(key, len)) {
       blocked = std::optional<int64_t>();  // a junk value: never a node, never linked
     } else {
-      nodes.push_back({kind, key, len, found});
+      nodes.push_back({kind, key, len, found, proof});
     }
   };
   for (const StoredIdentifier& id : ids) {
     if (!id.linking) {
       shared = true;
     } else if (IdentityRules::links(id.kind)) {
-      consider(id.kind, id.pseudonym.data(), id.pseudonym.size());
+      consider(id.kind, id.pseudonym.data(), id.pseudonym.size(), id.proof);
     }
   }
-  consider(kSlotKind, slot.data(), slot.size());
+  consider(kSlotKind, slot.data(), slot.size(), Proof::Claimed);
   if (nodes.empty()) return Status::Ok();
-  std::stable_sort(nodes.begin(), nodes.end(),
-                   [](const Candidate& x, const Candidate& y) { return anchor_rank(x.kind) > anchor_rank(y.kind); });
+  // Unproven identifiers come last: never the anchor, never joined.
+  std::stable_sort(nodes.begin(), nodes.end(), [](const Candidate& x, const Candidate& y) {
+    return std::make_pair(x.proof != Proof::Unproven, anchor_rank(x.kind)) >
+           std::make_pair(y.proof != Proof::Unproven, anchor_rank(y.kind));
+  });
   Candidate& anchor = nodes.front();
   // A new anchor beside a known node (a login on a known device) is created straight in that node's
   // profile when the rules allow: the partition is the one a fresh profile and a merge would give,
@@ -230,7 +234,7 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
   if (anchor.node == nullptr) {
     std::optional<int64_t> into;
     std::optional<Join> join;
-    if (nodes.size() > 1 && nodes[1].node != nullptr &&
+    if (nodes.size() > 1 && nodes[1].node != nullptr && nodes[1].proof != Proof::Unproven &&
         !merge_refusal(graph_.profile(nodes[1].node->profile)->counts, {{anchor.kind, 1}}, rules_)) {
       into = nodes[1].node->profile;
       join = Join{nodes[1].node->id, true, event_id, batch_id};
@@ -259,7 +263,15 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
     const int64_t here = anchor.node->profile;  // current: merges relabel the nodes in memory
     const KindCounts mine = graph_.profile(here)->counts;
     std::optional<std::string> why;
-    if (c.node == nullptr) {
+    if (c.proof == Proof::Unproven) {  // a claim anyone with the brand key can make: kept apart
+      if (c.node != nullptr && c.node->profile == here) continue;
+      why = "unverified_identifier";
+      if (c.node == nullptr) {
+        auto n = create_node(c.kind, c.key, c.len, std::nullopt, time_ms);
+        if (!n.ok()) return n.status();
+        c.node = n.value();
+      }
+    } else if (c.node == nullptr) {
       why = merge_refusal(mine, {{c.kind, 1}}, rules_);
       const Join join{anchor_id, false, event_id, batch_id};
       auto n = why ? create_node(c.kind, c.key, c.len, std::nullopt, time_ms)
@@ -278,6 +290,13 @@ Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<c
     }
     s = why ? log_link(c.node->id, anchor_id, event_id, batch_id, time_ms, *why, "refused")
             : log_link(c.node->id, anchor_id, event_id, batch_id, time_ms, "co_occurrence", "merged");
+    if (!s.ok()) return s;
+  }
+  for (const Candidate& c : nodes) {
+    if (c.proof != Proof::Asserted) continue;
+    s = writer_.run("INSERT OR IGNORE INTO verified_claims SELECT ?1, device_key FROM batches WHERE batch_id = ?2",
+                    "verified claims",
+                    [&](Statement& st) { st.bind(1, c.node->id).bind(2, batch_id.data(), batch_id.size()); });
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -361,7 +380,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
     st->reset();
     if (revoked) continue;
     for (const StoredIdentifier& en : ids) {
-      if (!en.linking || !IdentityRules::links(en.kind)) continue;
+      if (!en.links_profiles() || !IdentityRules::links(en.kind)) continue;
       if (auto m = member(Bytes(en.pseudonym.begin(), en.pseudonym.end()))) r.members.push_back(*m);
     }
     if (auto m = member(slot)) r.members.push_back(*m);
@@ -562,7 +581,7 @@ Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int
 Status SqliteStore::drop_node(const ProfileNode& n) {
   Status s;
   for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
-                          "DELETE FROM nodes WHERE node_id = ?1"}) {
+                          "DELETE FROM verified_claims WHERE node_id = ?1", "DELETE FROM nodes WHERE node_id = ?1"}) {
     if (s = writer_.run(sql, "erase", [&](Statement& st) { st.bind(1, n.node_id); }); !s.ok()) return s;
   }
   graph_.remove(n.key.data(), n.key.size());

@@ -108,6 +108,17 @@ Result<std::optional<DeviceSlot>> SqliteStore::device_slot(const Key32& device_k
   if (rc != SQLITE_ROW) return reader_.error(rc, "events");
   DeviceSlot d{st->int64(0), st->int64(1) == 1};
   st->reset();
+  // Entitled: no other device's event is in the profile, or this device proved one of its identifiers.
+  Use check = reader_.prepare(
+      "SELECT NOT EXISTS (SELECT 1 FROM nodes n JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON "
+      "e.event_id = a.event_id WHERE n.profile = ?1 AND e.device_key != ?2) OR EXISTS (SELECT 1 FROM nodes n JOIN "
+      "verified_claims v ON v.node_id = n.node_id WHERE n.profile = ?1 AND v.device_key = ?2)",
+      &s);
+  if (check == nullptr) return s;
+  check->bind(1, d.profile).bind(2, device_key.data(), device_key.size());
+  if (const int c = check->step(); c != SQLITE_ROW) return reader_.error(c, "nodes");
+  d.entitled = check->int64(0) != 0;
+  check->reset();
   return std::optional<DeviceSlot>(d);
 }
 

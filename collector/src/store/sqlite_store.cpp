@@ -11,7 +11,7 @@ void pack_identifiers(const std::vector<StoredIdentifier>& ids, Bytes& out) {
   out.clear();
   for (const StoredIdentifier& id : ids) {
     out.push_back(id.kind);
-    out.push_back(id.linking ? 1 : 0);
+    out.push_back(static_cast<uint8_t>((id.linking ? 1 : 0) | static_cast<uint8_t>(id.proof) << 1));
     out.insert(out.end(), id.pseudonym.begin(), id.pseudonym.end());
   }
 }
@@ -19,7 +19,8 @@ void pack_identifiers(const std::vector<StoredIdentifier>& ids, Bytes& out) {
 std::vector<StoredIdentifier> unpack_identifiers(std::string_view packed) {
   std::vector<StoredIdentifier> out;
   for (size_t at = 0; at + kPackedIdentifierBytes <= packed.size(); at += kPackedIdentifierBytes) {
-    StoredIdentifier id{static_cast<uint8_t>(packed[at]), {}, packed[at + 1] != 0};
+    const auto flags = static_cast<uint8_t>(packed[at + 1]);
+    StoredIdentifier id{static_cast<uint8_t>(packed[at]), {}, (flags & 1) != 0, static_cast<Proof>((flags >> 1) & 3)};
     std::copy_n(packed.data() + at + kPackedPseudonymAt, id.pseudonym.size(),
                 reinterpret_cast<char*>(id.pseudonym.data()));
     out.push_back(id);
@@ -169,6 +170,13 @@ ALTER TABLE batches ADD COLUMN platform TEXT;
 ALTER TABLE batches ADD COLUMN sdk_version TEXT;
 ALTER TABLE batches ADD COLUMN device_model TEXT;
 ALTER TABLE batches ADD COLUMN os_version TEXT;
+)sql",
+                                       // Devices that proved an identifier with the brand's identity
+                                       // assertion (Proof::Asserted): what entitles a device to read a
+                                       // profile other devices' events joined (device_slot).
+                                       R"sql(
+CREATE TABLE verified_claims(node_id INTEGER NOT NULL, device_key BLOB NOT NULL,
+                             PRIMARY KEY(node_id, device_key)) WITHOUT ROWID;
 )sql"};
 
 }  // namespace

@@ -83,7 +83,8 @@ class Connection {
   std::unordered_map<const char*, detail::Statement> cache_;
 };
 
-// An event's identifiers live in its row: per identifier kind (1 byte), linking (1), pseudonym (32).
+// An event's identifiers live in its row: per identifier kind (1 byte), flags (1: bit 0 linking,
+// bits 1-2 the Proof), pseudonym (32).
 inline Bytes bytes_of(std::string_view b) {
   return Bytes(b.begin(), b.end());
 }

@@ -21,10 +21,20 @@ using detail::Status;
 using Bytes = std::vector<uint8_t>;
 using Key32 = std::array<uint8_t, 32>;
 
+// How the device showed that an identifier is its customer's (docs/security.md, "Verified identity").
+enum class Proof : uint8_t {
+  Claimed = 0,   // sent with the brand key alone: links under the identity rules
+  Asserted = 1,  // with a valid identity assertion for this device: links, and entitles the device
+  Unproven = 2,  // of a kind in `verified-kinds`, without a valid assertion: kept, never links
+};
+
 struct StoredIdentifier {
   uint8_t kind = 0;
   Key32 pseudonym{};  // already re-keyed with the server secret
   bool linking = true;
+  Proof proof = Proof::Claimed;
+  // Whether resolution may join profiles through it.
+  bool links_profiles() const { return linking && proof != Proof::Unproven; }
 };
 
 struct StoredEvent {
@@ -193,6 +203,9 @@ struct ProfilePage {
 struct DeviceSlot {
   int64_t profile = 0;
   bool personalisation = false;  // the slot's newest consent record granted personalisation
+  // The device may read the profile: every event of it came from this device, or the device holds an
+  // asserted identifier of it. Otherwise it was joined to other devices' events by claims anyone can make.
+  bool entitled = false;
 };
 
 class Store {

@@ -428,6 +428,30 @@ WAYMARK_API waymark_status_t waymark_client_record_batch(waymark_client_t* clien
 WAYMARK_API waymark_status_t waymark_client_identify(waymark_client_t* client, waymark_id_kind_t kind,
                                                      const char* value, size_t value_len);
 
+/** Largest identity assertion waymark_client_identify_verified accepts, in bytes. */
+#define WAYMARK_MAX_ASSERTION_BYTES 1024
+
+/**
+ * waymark_client_identify with proof: `assertion` (borrowed, 1..WAYMARK_MAX_ASSERTION_BYTES bytes) is
+ * an identity assertion the brand's backend signed, after the customer logged in, for this identifier
+ * and this device's key (waymark_client_device_key; `waymark-collector authority identity-assertion`
+ * and its format in docs/security.md). It travels once, with the identify event. A collector that lists
+ * the kind in `verified-kinds` lets the identifier join profiles only with a valid assertion, and a
+ * device's segment pull answers for a customer seen on other devices only through such an identifier.
+ * The SDK does not check the assertion; the collector does. Statuses: as waymark_client_identify, and
+ * INVALID_ARGUMENT (NULL or empty assertion, or longer than WAYMARK_MAX_ASSERTION_BYTES).
+ */
+WAYMARK_API waymark_status_t waymark_client_identify_verified(waymark_client_t* client, waymark_id_kind_t kind,
+                                                              const char* value, size_t value_len,
+                                                              const uint8_t* assertion, size_t assertion_len);
+
+/**
+ * Copies this device's Ed25519 public key (32 bytes), which the brand's backend names in an identity
+ * assertion, into `out`. It stays the same for the life of the store. Statuses: OK, INVALID_ARGUMENT
+ * (NULL or out_len < 32), CLOSED.
+ */
+WAYMARK_API waymark_status_t waymark_client_device_key(waymark_client_t* client, uint8_t* out, size_t out_len);
+
 /**
  * Computes the pseudonym waymark_client_identify would emit, into `out` (32 bytes), so a
  * brand can look a customer up. Nothing is recorded. Statuses as identify, plus
@@ -545,8 +569,10 @@ typedef struct waymark_segments_s waymark_segments_t;
  * first) or the customer has not granted personalisation. Blocks the caller up to `timeout_ms`:
  * call it off the UI thread. On OK `*out` is a new list the caller frees with
  * waymark_segments_free. Statuses: OK, INVALID_ARGUMENT (NULL, or no collector configured),
- * CLOSED, NO_CUSTOMER (shared mode), TIMEOUT, NETWORK (no answer, or the collector answered with an
- * error), CRYPTO (the answer is not sealed to this device or not signed by a trusted key).
+ * CLOSED, NO_CUSTOMER (shared mode), TIMEOUT, NOT_ALLOWED (the customer was also seen on other devices
+ * and this device holds no verified identifier of theirs: see waymark_client_identify_verified),
+ * NETWORK (no answer, or the collector answered with an error), CRYPTO (the answer is not sealed to this device or not
+ * signed by a trusted key).
  */
 WAYMARK_API waymark_status_t waymark_client_fetch_segments(waymark_client_t* client, int64_t timeout_ms,
                                                            waymark_segments_t** out);

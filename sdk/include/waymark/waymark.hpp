@@ -3,6 +3,7 @@
 // statuses are returned. Nothing here depends on the SDK's internals.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -154,6 +155,17 @@ class Client {
   }
   waymark_status_t identify(waymark_id_kind_t kind, std::string_view v) {
     return check(waymark_client_identify(handle_, kind, v.data(), v.size()));
+  }
+  // With the identity assertion the brand's backend signed for it and this device (waymark.h).
+  waymark_status_t identify_verified(waymark_id_kind_t kind, std::string_view v,
+                                     const std::vector<uint8_t>& assertion) {
+    return check(
+        waymark_client_identify_verified(handle_, kind, v.data(), v.size(), assertion.data(), assertion.size()));
+  }
+  std::array<uint8_t, 32> device_key() {
+    std::array<uint8_t, 32> key{};
+    check(waymark_client_device_key(handle_, key.data(), key.size()));
+    return key;
   }
   void set_consent(waymark_purpose_t p, bool granted, std::string_view policy) {
     check(waymark_client_set_consent(handle_, p, granted ? 1 : 0, policy.data(), policy.size()));

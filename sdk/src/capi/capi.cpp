@@ -608,6 +608,28 @@ waymark_status_t waymark_client_identify(waymark_client_t* client, waymark_id_ki
   return with_client(client, [&](waymark::detail::Client& c) { return c.identify(kind, {value, value_len}); });
 }
 
+waymark_status_t waymark_client_identify_verified(waymark_client_t* client, waymark_id_kind_t kind, const char* value,
+                                                  size_t value_len, const uint8_t* assertion, size_t assertion_len) {
+  if (value == nullptr || !known_kind(kind))
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "identifier is NULL or of unknown kind");
+  if (assertion == nullptr || assertion_len == 0 || assertion_len > WAYMARK_MAX_ASSERTION_BYTES) {
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "an identity assertion is 1 to 1024 bytes");
+  }
+  return with_client(client, [&](waymark::detail::Client& c) {
+    return c.identify(kind, {value, value_len}, {assertion, assertion_len});
+  });
+}
+
+waymark_status_t waymark_client_device_key(waymark_client_t* client, uint8_t* out, size_t out_len) {
+  if (out == nullptr || out_len < 32)
+    return fail(WAYMARK_ERR_INVALID_ARGUMENT, "output is NULL or shorter than 32 bytes");
+  return with_client(client, [&](waymark::detail::Client& c) {
+    const auto key = c.device_key();
+    std::copy(key.begin(), key.end(), out);
+    return Status::Ok();
+  });
+}
+
 waymark_status_t waymark_client_pseudonymize(waymark_client_t* client, waymark_id_kind_t kind, const char* value,
                                              size_t value_len, uint8_t* out, size_t out_len) {
   if (value == nullptr || out == nullptr || out_len < 32 || !known_kind(kind)) {

@@ -355,7 +355,7 @@ Status Client::pseudonymize(waymark_id_kind_t kind, std::string_view raw, Pseudo
   return Status::Ok();
 }
 
-Status Client::identify(waymark_id_kind_t kind, std::string_view raw) {
+Status Client::identify(waymark_id_kind_t kind, std::string_view raw, std::span<const uint8_t> assertion) {
   if (options_->child_mode && (kind == WAYMARK_ID_DEVICE_ID || kind == WAYMARK_ID_COOKIE_ID)) {
     return Error(WAYMARK_ERR_NOT_ALLOWED, "child mode: persistent device and cookie ids are not collected");
   }
@@ -369,10 +369,11 @@ Status Client::identify(waymark_id_kind_t kind, std::string_view raw) {
     Slot* slot = current_slot_locked();
     if (slot == nullptr)
       return Error(WAYMARK_ERR_NO_CUSTOMER, "shared device: call waymark_client_begin_customer first");
-    const bool known = std::any_of(slot->identifiers.begin(), slot->identifiers.end(), [&](const IdentifierRef& r) {
+    const auto it = std::find_if(slot->identifiers.begin(), slot->identifiers.end(), [&](const IdentifierRef& r) {
       return r.kind == ref.kind && r.pseudonym == ref.pseudonym;
     });
-    if (!known) {
+    const auto index = static_cast<size_t>(it - slot->identifiers.begin());
+    if (it == slot->identifiers.end()) {
       if (slot->identifiers.size() >= kMaxSlotIdentifiers) {
         return Error(WAYMARK_ERR_TOO_LARGE, "a customer may hold at most 32 identifiers");
       }
@@ -388,9 +389,15 @@ Status Client::identify(waymark_id_kind_t kind, std::string_view raw) {
     EventDraft draft;
     draft.type = kEventTypeIdentify;
     draft.name = "identify";
+    draft.identity_assertion.assign(assertion.begin(), assertion.end());
+    draft.asserted_index = index;
     if (Status s = enqueue_locked(draft, *slot, nullptr, durable, &ticket); !s.ok()) return s;
   }
   return durable ? writer_->wait(ticket, kWaitMs) : Status::Ok();
+}
+
+std::array<uint8_t, 32> Client::device_key() const {
+  return device_public_key_;  // set once, at open
 }
 
 Status Client::export_hashed(waymark_id_kind_t kind, waymark_export_format_t format, std::string_view raw, char* out,
@@ -560,6 +567,11 @@ Result<SegmentListFields> Client::fetch_segments(int64_t timeout_ms) {
     SegmentListFields none;
     none.request = request;
     return none;
+  }
+  if (reply->http_status == 403) {
+    return Error(WAYMARK_ERR_NOT_ALLOWED,
+                 "the collector answers only for a customer this device proved: this customer was seen on other "
+                 "devices, and this one holds no verified identifier of theirs (waymark_client_identify_verified)");
   }
   if (reply->http_status != 200) {
     return Error(WAYMARK_ERR_NETWORK, "collector answered HTTP " + std::to_string(reply->http_status));

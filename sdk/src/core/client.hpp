@@ -45,7 +45,10 @@ class Client {
   // Records `count` drafts as one unit (one commit). `statuses` (count entries) receives each
   // draft's outcome: OK or DROPPED_NO_CONSENT. Fails as a whole, storing none of them.
   Status record_batch(const EventDraft* const* drafts, size_t count, waymark_status_t* statuses);
-  Status identify(waymark_id_kind_t kind, std::string_view raw);
+  // `assertion`: the brand's identity assertion for this identifier and this device, or empty.
+  Status identify(waymark_id_kind_t kind, std::string_view raw, std::span<const uint8_t> assertion = {});
+  // The device's Ed25519 public key, which identity assertions name.
+  std::array<uint8_t, 32> device_key() const;
   Status pseudonymize(waymark_id_kind_t kind, std::string_view raw, Pseudonym& out) const;
   Status export_hashed(waymark_id_kind_t kind, waymark_export_format_t format, std::string_view raw, char* out,
                        size_t capacity, size_t* out_len);

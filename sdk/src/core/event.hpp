@@ -47,6 +47,9 @@ struct EventDraft {
   std::optional<Revenue> revenue;
   std::optional<Campaign> campaign;
   std::vector<uint8_t> erasure_token;  // type Erasure only: the brand's signed token, or empty
+  // type Identify only: the brand's identity assertion for the stamp's identifier at this index.
+  std::vector<uint8_t> identity_assertion;
+  size_t asserted_index = 0;
 };
 
 // The draft of a consent record's event (its change travels in the stamp's `consent`).

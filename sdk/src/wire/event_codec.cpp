@@ -12,10 +12,13 @@ void encode_event(const EventDraft& draft, const EventStamp& stamp, std::vector<
 
   std::vector<flatbuffers::Offset<w::Identifier>> ids;
   ids.reserve(stamp.identifiers.size());
-  for (const IdentifierRef& ref : stamp.identifiers) {
+  for (size_t i = 0; i < stamp.identifiers.size(); ++i) {
+    const IdentifierRef& ref = stamp.identifiers[i];
     const auto pseudonym = fbb.CreateVector(ref.pseudonym.data(), ref.pseudonym.size());
+    const bool asserted = !draft.identity_assertion.empty() && i == draft.asserted_index;
     ids.push_back(w::CreateIdentifier(fbb, static_cast<w::IdKind>(ref.kind), kNormalizationVersion, ref.epoch,
-                                      pseudonym, ref.linking));
+                                      pseudonym, ref.linking,
+                                      asserted ? fbb.CreateVector(draft.identity_assertion) : 0));
   }
   std::vector<flatbuffers::Offset<w::Property>> props;
   props.reserve(draft.properties.size());
