@@ -427,14 +427,28 @@ int serve(const po::variables_map& vm) {
   Server server(config, ingest, metrics, &api);
   if (auto s = server.start(); !s.ok()) {
     log("error", s.message);
-    return 1;
+    return s.code == WAYMARK_ERR_INVALID_ARGUMENT ? 2 : 1;  // unusable TLS files are a configuration error
   }
-  log("info", "listening on " + config.address + ":" + std::to_string(server.port()) + " (at most " +
-                  std::to_string(server.max_connections()) + " connections)");
+  const bool tls = !config.tls_cert_file.empty();
+  log("info", "listening on " + config.address + ":" + std::to_string(server.port()) + " (" + (tls ? "HTTPS" : "HTTP") +
+                  ", at most " + std::to_string(server.max_connections()) + " connections)");
   // SIGTERM / SIGINT: stop accepting, finish requests in flight (each commits before it answers), exit 0.
+  // SIGHUP: read the TLS certificate and key again (a renewal); a failure keeps the ones in use.
   boost::asio::io_context signals_ioc;
-  boost::asio::signal_set signals(signals_ioc, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code&, int) { server.stop(); });
+  boost::asio::signal_set signals(signals_ioc, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code&,
+                                                                             int signal) {
+    if (signal != SIGHUP) return server.stop();
+    if (!tls) {
+      log("info", "SIGHUP: TLS is not configured, nothing to reload");
+    } else if (auto r = server.reload_tls(); r.ok()) {
+      log("info", "TLS certificate reloaded");
+    } else {
+      log("error", "TLS reload failed, the certificate in use stays: " + r.message);
+    }
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
   signals_ioc.run();
   log("info", "stopped");
   return 0;

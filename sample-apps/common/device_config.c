@@ -51,6 +51,8 @@ int sample_parse_args(int argc, char** argv, sample_device_config_t* out) {
       out->app_id = value;
     } else if (strcmp(flag, "--collector-url") == 0) {
       out->collector_url = value;
+    } else if (strcmp(flag, "--tls-ca-file") == 0) {
+      out->tls_ca_file = value;
     } else if (strcmp(flag, "--collector-key") == 0) {
       bad = parse_hex32(value, out->collector_key);
       out->has_collector_key = !bad;
@@ -90,6 +92,9 @@ waymark_status_t sample_apply_config(const sample_device_config_t* c, waymark_op
   }
   if (s == WAYMARK_OK && c->collector_url != NULL) {
     s = waymark_options_set_collector_url(o, c->collector_url, strlen(c->collector_url));
+  }
+  if (s == WAYMARK_OK && c->tls_ca_file != NULL) {
+    s = waymark_options_set_tls_ca_file(o, c->tls_ca_file, strlen(c->tls_ca_file));
   }
   if (s == WAYMARK_OK && c->platform != NULL) s = waymark_options_set_platform(o, c->platform);
   return s;

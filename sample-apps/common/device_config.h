@@ -18,6 +18,7 @@ typedef struct sample_device_config_s {
   const char* store_dir;     /* the SDK's store directory (created 0700) */
   const char* app_id;        /* e.g. "kiosk" */
   const char* collector_url; /* http(s)://host:port/v1/batches; NULL: record and queue only */
+  const char* tls_ca_file;   /* PEM CA trusted besides the system store (a private CA); NULL: none */
   uint8_t brand_key[32];     /* the brand's identity key (pseudonyms) */
   uint32_t brand_key_epoch;
   uint8_t collector_key[32]; /* the collector's Ed25519 public key */
@@ -27,8 +28,8 @@ typedef struct sample_device_config_s {
 } sample_device_config_t;
 
 /*
- * Reads the common flags: --store DIR, --app-id ID, --collector-url URL, --collector-key HEX,
- * --collector-key-id N, --brand-key-file FILE (32 raw bytes), --brand-key-epoch N.
+ * Reads the common flags: --store DIR, --app-id ID, --collector-url URL, --tls-ca-file FILE,
+ * --collector-key HEX, --collector-key-id N, --brand-key-file FILE (32 raw bytes), --brand-key-epoch N.
  * Other flags are left alone. Returns 0, or -1 with a message on stderr. Strings point into argv.
  */
 int sample_parse_args(int argc, char** argv, sample_device_config_t* out);

@@ -110,6 +110,42 @@ for _ in $(seq 50); do grep -q listening "$dir/log2" && break; sleep 0.1; done
 grep -q '"msg":"blocked pseudonyms: 2"' "$dir/log2"
 kill -TERM "$pid"
 wait "$pid"
+# HTTPS: certificate files from the config, read again on SIGHUP (a renewal); unusable ones keep the
+# certificate in use, and are a configuration error (exit 2) at start.
+cert() {  # <name>: a self-signed certificate for 127.0.0.1 with CN=<name>
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$1" \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/$1.key" -out "$dir/$1.pem" 2>/dev/null
+}
+served_cn() {  # <port>: the CN of the certificate the collector presents
+  openssl s_client -connect "127.0.0.1:$1" </dev/null 2>/dev/null | openssl x509 -noout -subject
+}
+cert first; cert renewed
+cp "$dir/first.pem" "$dir/tls.pem"; cp "$dir/first.key" "$dir/tls.key"
+printf 'port = 0\ndata-dir = %s\ntls-cert-file = %s/tls.pem\ntls-key-file = %s/tls.key\n' "$dir" "$dir" "$dir" \
+  > "$dir/tls.conf"
+"$bin" serve --config "$dir/tls.conf" 2>"$dir/log3" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$dir/log3" && break; sleep 0.1; done
+grep -q '"msg":"listening on 127.0.0.1:[0-9]* (HTTPS, ' "$dir/log3"
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/log3")
+served_cn "$port" | grep -q "CN = first"
+cp "$dir/renewed.pem" "$dir/tls.pem"; cp "$dir/renewed.key" "$dir/tls.key"
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "TLS certificate reloaded" "$dir/log3" && break; sleep 0.1; done
+served_cn "$port" | grep -q "CN = renewed"
+echo "not a key" > "$dir/tls.key"
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "TLS reload failed" "$dir/log3" && break; sleep 0.1; done
+grep -q "TLS reload failed, the certificate in use stays: cannot use tls-key-file" "$dir/log3"
+served_cn "$port" | grep -q "CN = renewed"
+kill -TERM "$pid"
+wait "$pid"
+set +e; "$bin" serve --config "$dir/tls.conf" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "cannot use tls-key-file" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0 --tls-cert-file "$dir/first.pem" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "tls-cert-file and tls-key-file go together" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0 --tls-client-ca-file "$dir/first.pem" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "tls-client-ca-file needs" "$dir/err"
 # Reports from the command line (an empty store: no rows, no fit).
 "$bin" report attribution --data-dir "$dir" --model linear --from 2026-01-01 --to 2026-02-01 | grep -q '"rows":\[\]'
 "$bin" report attribution --data-dir "$dir" --format csv | grep -q '^channel,conversions,revenue_minor,profiles$'

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The C POS sample survives kill -9: every sale it answered "ok" for reaches the collector after a
-# restart. Usage: pos_kill_test.sh <waymark-sample-pos> <waymark-collector>
+# restart, over HTTPS. Usage: pos_kill_test.sh <waymark-sample-pos> <waymark-collector>
 set -euo pipefail
 pos=$1 collector=$2
 # shellcheck source=collector.sh
 source "$(dirname "$0")/collector.sh"
-start_collector "$collector"
-args=(--store "$dir/pos" --brand-key-file "$dir/brand.key" --collector-url "http://127.0.0.1:$port/v1/batches"
+start_collector "$collector" --https
+args=(--store "$dir/pos" --brand-key-file "$dir/brand.key" --collector-url "$url" "${device_tls[@]}"
       --collector-key "$key" --collector-key-id 1)
 
 # Sales fed one by one; the terminal is killed while they are still coming.

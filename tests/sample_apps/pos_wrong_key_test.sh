@@ -8,7 +8,7 @@ pos=$1 collector=$2
 # shellcheck source=collector.sh
 source "$(dirname "$0")/collector.sh"
 start_collector "$collector"
-args=(--store "$dir/pos" --brand-key-file "$dir/brand.key" --collector-url "http://127.0.0.1:$port/v1/batches"
+args=(--store "$dir/pos" --brand-key-file "$dir/brand.key" --collector-url "$url"
       --collector-key "$key" --collector-key-id 2)
 # Two syncs: the four refusals before the dead letter take up to 15 s of backoff, one sync waits 10 s.
 printf 'sale 1299 GBP LC6000000001\nsync\nsync\nstats\n' | "$pos" "${args[@]}" > "$dir/out" 2> "$dir/err"

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <memory>
 
 #include <sodium.h>
@@ -32,9 +33,12 @@ struct Collector {
   static constexpr const char* kReadToken = "read-token-0123456789";
   static constexpr const char* kAdminToken = "admin-token-0123456789";
 
-  // `db_dir`: where collector.db goes (default: a temp dir of its own).
+  using Configure = std::function<void(waymark::collector::ServerConfig&)>;
+
+  // `db_dir`: where collector.db goes (default: a temp dir of its own). `configure` changes the server's
+  // configuration before it starts (e.g. its TLS files).
   explicit Collector(waymark::collector::IdentityRules rules = {}, int64_t read_timeout_ms = 500,
-                     std::string db_dir = "", uint64_t disk_reserve_bytes = 0)
+                     std::string db_dir = "", uint64_t disk_reserve_bytes = 0, const Configure& configure = {})
       : db_dir_(db_dir.empty() ? dir.path() : std::move(db_dir)) {
     REQUIRE(sodium_init() >= 0);
     key.key_id = 3;
@@ -58,12 +62,16 @@ struct Collector {
     config.read_timeout_ms = read_timeout_ms;
     config.background = [this] { (void)store->resolve_pending(5000); };
     config.degraded = [this] { return store->degraded(); };
+    if (configure) configure(config);
+    tls_ = !config.tls_cert_file.empty();
     server = std::make_unique<Server>(config, *ingest, metrics, api.get());
     REQUIRE(server->start().ok());
   }
   ~Collector() { server->stop(); }
   std::string db_path() const { return db_dir_ + "/collector.db"; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()) + "/v1/batches"; }
+  std::string url() const {
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(server->port()) + "/v1/batches";
+  }
   ClientConfig client() const {
     ClientConfig c;
     c.collector_url = url();
@@ -74,6 +82,7 @@ struct Collector {
 
  private:
   std::string db_dir_;
+  bool tls_ = false;
 };
 
 }  // namespace waymark::test

@@ -58,6 +58,11 @@ po::options_description collector_options() {
       "max-connections", po::value<int>()->default_value(20000),
       "connections served at once (1..1000000; lowered to fit the descriptor limit); beyond it each gets one "
       "answer: /healthz, or 503")(
+      "tls-cert-file", po::value<std::string>(),
+      "serve HTTPS (TLS 1.2+) with this PEM certificate chain; with tls-key-file; reloaded on SIGHUP")(
+      "tls-key-file", po::value<std::string>(), "the PEM private key of tls-cert-file")(
+      "tls-client-ca-file", po::value<std::string>(),
+      "PEM CAs whose client certificates the query API requires (devices need none)")(
       "disk-reserve-mib", po::value<int64_t>()->default_value(64),
       "space held back on the data directory's file system for when it fills up (0..65536; 0: none)")(
       "api-token", po::value<std::vector<std::string>>()->composing(),
@@ -169,6 +174,24 @@ Result<ReportPrivacy> report_privacy(const po::variables_map& vm) {
   return p;
 }
 
+namespace {
+
+// tls-cert-file and tls-key-file together, tls-client-ca-file only with them. The files are read by the
+// server's start (Server::start), which names the one it cannot use.
+Status tls_settings(const po::variables_map& vm, ServerConfig& server) {
+  const auto file = [&](const char* name) { return vm.count(name) ? vm[name].as<std::string>() : std::string(); };
+  server.tls_cert_file = file("tls-cert-file");
+  server.tls_key_file = file("tls-key-file");
+  server.tls_client_ca_file = file("tls-client-ca-file");
+  if (server.tls_cert_file.empty() != server.tls_key_file.empty()) {
+    return invalid("tls-cert-file and tls-key-file go together");
+  }
+  if (server.tls_cert_file.empty() && !server.tls_client_ca_file.empty()) {
+    return invalid("tls-client-ca-file needs tls-cert-file and tls-key-file");
+  }
+  return Status::Ok();
+}
+
 // "account_id,loyalty_id" -> their kinds; each must be a kind that links.
 Result<std::vector<uint8_t>> verified_kinds(const std::string& spec) {
   std::vector<uint8_t> out;
@@ -187,6 +210,8 @@ Result<std::vector<uint8_t>> verified_kinds(const std::string& spec) {
   }
   return out;
 }
+
+}  // namespace
 
 Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   ServeSettings s;
@@ -232,6 +257,7 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   if (s.server.max_connections < 1 || s.server.max_connections > 1000000) {
     return invalid("max-connections must be between 1 and 1000000");
   }
+  if (auto tls = tls_settings(vm, s.server); !tls.ok()) return tls;
   const double ratio = vm["max-decompressed-ratio"].as<double>();
   if (!(ratio >= 0.1 && ratio <= 16)) return invalid("max-decompressed-ratio must be between 0.1 and 16");
   s.ingest.max_batch_bytes = static_cast<size_t>(ratio * static_cast<double>(s.server.max_body_bytes));

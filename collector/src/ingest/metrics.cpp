@@ -31,6 +31,9 @@ constexpr std::pair<const char*, const char*> kFamilies[] = {
     {"ingest_commits_total", "Store transactions that committed groups of batches."},
     {"store_commit_failures_total", "Groups of batches the store could not commit (answered 503)."},
     {"store_degraded", "1 while the store cannot commit (the disk is full), else 0."},
+    {"tls_handshake_failures_total",
+     "TLS handshakes that failed (plain HTTP, an old TLS version, a bad client "
+     "certificate, or a timeout)."},
     {"unmerges_total", "Unmerges through POST /v1/unmerge."},
 };
 

@@ -7,24 +7,31 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
 
 namespace waymark::collector {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using detail::Error;
+using TlsContext = std::shared_ptr<ssl::context>;
 
 namespace {
 
@@ -49,7 +56,41 @@ struct Shared {
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
   std::atomic<int> connections{0};  // sessions alive
+
+  // The TLS context new connections get (null: plain HTTP); reload_tls() replaces it.
+  TlsContext tls() {
+    std::lock_guard lock(tls_mu);
+    return tls_context;
+  }
+  std::mutex tls_mu{};
+  TlsContext tls_context{};  // guarded by tls_mu
 };
+
+// A server context from the configured files: TLS 1.2 or later, the certificate chain and its key,
+// and (optionally) the CAs whose client certificates the query API requires.
+Result<TlsContext> make_tls_context(const ServerConfig& c) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  const auto fail = [](const std::string& what, const std::string& path, const beast::error_code& ec) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT, "cannot use " + what + " " + path + ": " + ec.message());
+  };
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(c.tls_cert_file, ec);
+  if (ec) return fail("tls-cert-file", c.tls_cert_file, ec);
+  ctx->use_private_key_file(c.tls_key_file, ssl::context::pem, ec);  // checked against the certificate
+  if (ec) return fail("tls-key-file", c.tls_key_file, ec);
+  if (!c.tls_client_ca_file.empty()) {
+    ctx->load_verify_file(c.tls_client_ca_file, ec);
+    if (ec) return fail("tls-client-ca-file", c.tls_client_ca_file, ec);
+    SSL_CTX_set_client_CA_list(ctx->native_handle(), SSL_load_client_CA_file(c.tls_client_ca_file.c_str()));
+    ctx->set_verify_mode(ssl::verify_peer);  // asked for, not required: devices have none
+    constexpr unsigned char kSessionContext[] = "waymark-collector";
+    SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext, sizeof kSessionContext - 1);
+  }
+  return ctx;
+}
 
 // Descriptors kept free for the store, the log, and connections answered beyond the cap.
 constexpr int kSpareDescriptors = 128, kOverflowSlots = 64;
@@ -68,25 +109,65 @@ int connection_cap(int configured) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(configured, fit)));
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, over plain TCP or TLS.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
   // `overflow`: beyond the connection cap: one short answer, then closed.
-  Session(tcp::socket socket, Shared& shared, bool overflow)
-      : stream_(std::move(socket)), shared_(shared), overflow_(overflow) {
+  Session(tcp::socket socket, Shared& shared, bool overflow, TlsContext tls)
+      : stream_(make_stream(std::move(socket), tls)), shared_(shared), overflow_(overflow), tls_(std::move(tls)) {
     ++shared_.connections;
   }
   ~Session() { --shared_.connections; }
 
-  void read() {
-    parser_.emplace();
-    parser_->body_limit(shared_.config.max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(overflow_ ? shared_.config.overflow_timeout_ms
-                                                              : shared_.config.read_timeout_ms));  // slow-loris
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  void start() {
+    if constexpr (kTls) {
+      lowest().expires_after(deadline());
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return self->shared_.metrics.add("tls_handshake_failures_total", 1);
+        self->read();
+      });
+    } else {
+      read();
+    }
   }
 
  private:
+  static Stream make_stream(tcp::socket socket, const TlsContext& tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  std::chrono::milliseconds deadline() const {  // slow-loris
+    return std::chrono::milliseconds(overflow_ ? shared_.config.overflow_timeout_ms : shared_.config.read_timeout_ms);
+  }
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(shared_.config.max_body_bytes);
+    lowest().expires_after(deadline());
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  // Whether the client presented a certificate the configured client CAs signed.
+  bool client_certified() {
+    if constexpr (kTls) {
+      SSL* ssl = stream_.native_handle();
+      return SSL_get0_peer_certificate(ssl) != nullptr && SSL_get_verify_result(ssl) == X509_V_OK;
+    } else {
+      return false;
+    }
+  }
+
   void on_read(beast::error_code ec) {
     if (ec && ec != http::error::body_limit) {
       const int status = malformed_status(ec);
@@ -120,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // The answer comes from the committer thread: it hands its only reference to the session over
       // to the I/O thread, so no session is ever released (its socket closed) off the I/O threads.
       shared_.ingest.submit(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms(),
-                            [self = shared_from_this(), keep_alive](IngestResponse r) mutable {
+                            [self = this->shared_from_this(), keep_alive](IngestResponse r) mutable {
                               const auto executor = self->stream_.get_executor();
                               asio::post(executor, [self = std::move(self), keep_alive, r = std::move(r)]() mutable {
                                 self->answer_batch(std::move(r), keep_alive);
@@ -136,6 +217,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (req.method() == http::verb::get && target == "/metrics") {
       shared_.metrics.request("/metrics", 200);
       return respond(200, "text/plain; version=0.0.4", shared_.metrics.prometheus(), keep_alive);
+    }
+    if (shared_.api != nullptr && !shared_.config.tls_client_ca_file.empty() && target.rfind("/v1/devices/", 0) != 0 &&
+        !client_certified()) {
+      shared_.metrics.request("client_certificate", 403);
+      return respond(403, "application/problem+json",
+                     R"j({"title":"the query API requires a client certificate (tls-client-ca-file)","status":403})j",
+                     keep_alive);
     }
     if (shared_.api != nullptr) {
       const auto auth = req[http::field::authorization];
@@ -176,22 +264,31 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep_alive);
     res_.set(http::field::server, "waymark-collector");
     res_.prepare_payload();
-    http::async_write(stream_, res_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+    http::async_write(stream_, res_, [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
       --self->shared_.in_flight;
-      if (ec || !keep_alive) {
-        beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        return;
-      }
+      if (ec || !keep_alive) return self->close(!ec);
       self->read();
     });
   }
 
-  beast::tcp_stream stream_;
+  // TLS: close_notify first (within the overflow deadline) when the connection is still sound.
+  void close(bool sound) {
+    if constexpr (kTls) {
+      if (sound) {
+        lowest().expires_after(std::chrono::milliseconds(shared_.config.overflow_timeout_ms));
+        return stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close(false); });
+      }
+    }
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  Stream stream_;
   Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool overflow_ = false;
+  TlsContext tls_;  // the context this connection was accepted with (null: plain)
   http::response<http::string_body> res_;
 };
 
@@ -227,7 +324,11 @@ struct Server::Impl {
       if (!ec) {
         const bool overflow = shared.connections.load() >= shared.config.max_connections;
         if (overflow) shared.metrics.add("connections_over_cap_total", 1);
-        std::make_shared<Session>(std::move(socket), shared, overflow)->read();
+        if (auto tls = shared.tls()) {
+          std::make_shared<Session<TlsStream>>(std::move(socket), shared, overflow, std::move(tls))->start();
+        } else {
+          std::make_shared<Session<PlainStream>>(std::move(socket), shared, overflow, nullptr)->start();
+        }
         return accept();
       }
       // Out of descriptors (or another accept error): back off instead of spinning.
@@ -251,7 +352,20 @@ Server::~Server() {
   stop(0);
 }
 
+Status Server::reload_tls() {
+  const ServerConfig& c = impl_->shared.config;
+  if (c.tls_cert_file.empty()) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "TLS is not configured");
+  auto ctx = make_tls_context(c);
+  if (!ctx.ok()) return ctx.status();
+  std::lock_guard lock(impl_->shared.tls_mu);
+  impl_->shared.tls_context = std::move(ctx.value());
+  return Status::Ok();
+}
+
 Status Server::start() {
+  if (!impl_->shared.config.tls_cert_file.empty()) {
+    if (Status s = reload_tls(); !s.ok()) return s;
+  }
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl_->shared.config.address, ec);
   if (ec) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "listen address is not an IP address");

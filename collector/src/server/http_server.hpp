@@ -30,6 +30,11 @@ struct ServerConfig {
   int64_t background_interval_ms = 200;
   // Why the collector cannot do its job now, or nothing: GET /healthz answers 503 "degraded: <why>".
   std::function<std::optional<std::string>()> degraded;
+  // HTTPS (TLS 1.2 or later) when both are set: PEM files, read by start() and again by reload_tls().
+  std::string tls_cert_file, tls_key_file;
+  // With TLS: clients may present a certificate these CAs (PEM) signed, and the query API requires one
+  // (devices' routes, /healthz and /metrics do not).
+  std::string tls_client_ca_file;
 };
 
 class Server {
@@ -40,7 +45,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Fails (INVALID_ARGUMENT) on TLS files that cannot be used, and when it cannot listen.
   Status start();
+  // Reads the TLS files again (after a certificate renewal): new connections use them, open ones keep
+  // theirs. On failure the files in use stay in use.
+  Status reload_tls();
   uint16_t port() const;
   // The connection cap in force (after start: within the descriptor limit).
   int max_connections() const;
