@@ -103,6 +103,15 @@ class Client {
 
   identify(kind, value) { return call(() => native.identify(this._handle, member(IdKind, kind, 'kind'), value)); }
 
+  /** identify() with the identity assertion (Uint8Array) the brand's backend signed at login for this
+   * identifier and this device's key (deviceKey()); the collector checks it (docs/security.md). */
+  identifyVerified(kind, value, assertion) {
+    return call(() => native.identifyVerified(this._handle, member(IdKind, kind, 'kind'), value, assertion));
+  }
+
+  /** This device's Ed25519 public key (a 32-byte Buffer), which identity assertions name. */
+  deviceKey() { return call(() => native.deviceKey(this._handle)); }
+
   setConsent(purpose, granted, policyVersion = '1') {
     return call(() => native.setConsent(this._handle, member(Purpose, purpose, 'purpose'), granted, policyVersion));
   }
@@ -113,7 +122,12 @@ class Client {
 
   endCustomer() { call(() => native.endCustomer(this._handle)); }
 
-  forget() { call(() => native.forget(this._handle)); }
+  /** Erases what this device sent of the current customer; with the erasure token (Uint8Array) the
+   * brand's backend signed, the whole customer on every device. */
+  forget(erasureToken) {
+    if (erasureToken === undefined) call(() => native.forget(this._handle));
+    else call(() => native.forgetWithToken(this._handle, erasureToken));
+  }
 
   /** Resolves once everything recorded so far is stored (and acknowledged by the collector, if any). */
   async flush(timeoutMs = 30000) {

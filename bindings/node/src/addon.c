@@ -452,6 +452,53 @@ static napi_value js_identify(napi_env env, napi_callback_info info) {
   return result(env, st);
 }
 
+static napi_value js_identify_verified(napi_env env, napi_callback_info info) {
+  napi_value args[4];
+  if (get_args(env, info, 4, args) == NULL) return NULL;
+  waymark_client_t* c = client_arg(env, args[0]);
+  int64_t kind = 0;
+  size_t len = 0, assertion_len = 0;
+  if (c == NULL || !int_arg(env, args[1], "kind", &kind)) return NULL;
+  char* v = bytes_arg(env, args[2], "identifier", &len);
+  if (v == NULL) return NULL;
+  char* assertion = bytes_arg(env, args[3], "assertion", &assertion_len);
+  waymark_status_t st = WAYMARK_ERR_INVALID_ARGUMENT;
+  if (assertion != NULL) {
+    st = waymark_client_identify_verified(c, (waymark_id_kind_t)kind, v, len, (const uint8_t*)assertion, assertion_len);
+  }
+  explicit_bzero(v, len);
+  free(v);
+  free(assertion);
+  return assertion == NULL ? NULL : result(env, st);
+}
+
+static napi_value js_device_key(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  if (get_args(env, info, 1, args) == NULL) return NULL;
+  waymark_client_t* c = client_arg(env, args[0]);
+  uint8_t key[32];
+  if (c == NULL) return NULL;
+  const waymark_status_t st = waymark_client_device_key(c, key, sizeof key);
+  if (st != WAYMARK_OK) return result(env, st);
+  void* data = NULL;
+  napi_value out;
+  if (napi_create_buffer_copy(env, sizeof key, key, &data, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static napi_value js_forget_with_token(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  if (get_args(env, info, 2, args) == NULL) return NULL;
+  waymark_client_t* c = client_arg(env, args[0]);
+  size_t len = 0;
+  if (c == NULL) return NULL;
+  char* token = bytes_arg(env, args[1], "erasureToken", &len);
+  if (token == NULL) return NULL;
+  const waymark_status_t st = waymark_client_forget_with_token(c, (const uint8_t*)token, len);
+  free(token);
+  return result(env, st);
+}
+
 static napi_value js_set_consent(napi_env env, napi_callback_info info) {
   napi_value args[4];
   if (get_args(env, info, 4, args) == NULL) return NULL;
@@ -573,6 +620,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"record", NULL, js_record, NULL, NULL, NULL, napi_default, NULL},
       {"recordBatch", NULL, js_record_batch, NULL, NULL, NULL, napi_default, NULL},
       {"identify", NULL, js_identify, NULL, NULL, NULL, napi_default, NULL},
+      {"identifyVerified", NULL, js_identify_verified, NULL, NULL, NULL, napi_default, NULL},
+      {"deviceKey", NULL, js_device_key, NULL, NULL, NULL, napi_default, NULL},
+      {"forgetWithToken", NULL, js_forget_with_token, NULL, NULL, NULL, napi_default, NULL},
       {"setConsent", NULL, js_set_consent, NULL, NULL, NULL, napi_default, NULL},
       {"getConsent", NULL, js_get_consent, NULL, NULL, NULL, napi_default, NULL},
       {"beginCustomer", NULL, js_begin_customer, NULL, NULL, NULL, napi_default, NULL},

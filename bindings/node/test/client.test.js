@@ -59,6 +59,19 @@ test('record, identify, consent, stats and an async flush', () => withClient(asy
   }
 }));
 
+test('verified identity and erasure tokens: the device key, assertions and tokens as bytes', () => withClient((c) => {
+  c.setConsent(Purpose.ANALYTICS, true);
+  const key = c.deviceKey();
+  assert.ok(Buffer.isBuffer(key));
+  assert.strictEqual(key.length, 32);
+  assert.deepStrictEqual(c.deviceKey(), key);
+  assert.strictEqual(c.identifyVerified(IdKind.ACCOUNT_ID, 'A-1001', new Uint8Array([1, 2, 3])), Status.OK);
+  throwsStatus(() => c.identifyVerified(IdKind.ACCOUNT_ID, 'A-1001', new Uint8Array(0)), 'ERR_INVALID_ARGUMENT');
+  assert.throws(() => c.identifyVerified(IdKind.ACCOUNT_ID, 'A-1001', 42), TypeError);
+  throwsStatus(() => c.forget(new Uint8Array(8193)), 'ERR_INVALID_ARGUMENT');
+  c.forget(new Uint8Array([7, 7]));
+}));
+
 test('library errors carry their status and code', () => withClient((c) => {
   c.setConsent(Purpose.ANALYTICS, true);
   throwsStatus(() => c.identify(IdKind.EMAIL, 'test@test.com'), 'ERR_JUNK_IDENTIFIER');

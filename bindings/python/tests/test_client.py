@@ -48,6 +48,24 @@ class ClientTest(unittest.TestCase):
                 with open(os.path.join(root, name), "rb") as f:
                     self.assertNotIn(b"jane.doe", f.read().lower())
 
+    def test_verified_identity_and_erasure_token_arguments(self):
+        with Client(self.options) as c:
+            c.set_consent(Purpose.ANALYTICS, True)
+            key = c.device_key()
+            self.assertEqual(len(key), 32)
+            self.assertEqual(c.identify_verified(IdKind.ACCOUNT_ID, "A-1001", b"signed by the backend"), Status.OK)
+            with self.assertRaises(WaymarkError) as e:
+                c.identify_verified(IdKind.ACCOUNT_ID, "A-1001", b"")
+            self.assertEqual(e.exception.status, Status.ERR_INVALID_ARGUMENT)
+            with self.assertRaises(TypeError):
+                c.identify_verified(IdKind.ACCOUNT_ID, "A-1001", "not bytes")
+            with self.assertRaises(WaymarkError) as e:
+                c.forget(b"x" * 8193)
+            self.assertEqual(e.exception.status, Status.ERR_INVALID_ARGUMENT)
+            c.forget(b"token")
+        with Client(self.options) as c:
+            self.assertEqual(c.device_key(), key)  # the same for the life of the store
+
     def test_record_batch(self):
         with Client(self.options) as c:
             c.set_consent(Purpose.ANALYTICS, True, policy_version="2026-01")

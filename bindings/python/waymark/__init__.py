@@ -175,6 +175,12 @@ def _bytes(value: Text, what: str) -> bytes:
     raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
 
 
+def _blob(value: object, what: str) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+
+
 def _enum(cls: type, value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be a {cls.__name__}, not {type(value).__name__}")
@@ -381,6 +387,20 @@ class Client:
         v = _bytes(value, "identifier")
         return _check(_lib.waymark_client_identify(self._handle, _enum(IdKind, kind, "kind"), v, len(v)))
 
+    def identify_verified(self, kind: IdKind, value: Text, assertion: bytes) -> Status:
+        """identify() with the identity assertion the brand's backend signed for this identifier and this
+        device's key (device_key()), at the customer's login. The collector checks it (docs/security.md)."""
+        v = _bytes(value, "identifier")
+        a = _blob(assertion, "assertion")
+        return _check(_lib.waymark_client_identify_verified(self._handle, _enum(IdKind, kind, "kind"), v, len(v), a,
+                                                            len(a)))
+
+    def device_key(self) -> bytes:
+        """This device's Ed25519 public key (32 bytes), which identity assertions name."""
+        out = ctypes.create_string_buffer(32)
+        _check(_lib.waymark_client_device_key(self._handle, out, 32))
+        return out.raw
+
     def pseudonymize(self, kind: IdKind, value: Text) -> bytes:
         """The 32-byte pseudonym the SDK would send for this identifier."""
         v = _bytes(value, "identifier")
@@ -409,9 +429,14 @@ class Client:
         """Shared devices: ends the slot, wiping its identifiers and consent from memory."""
         _check(_lib.waymark_client_end_customer(self._handle))
 
-    def forget(self) -> None:
-        """Erases the current customer here and asks the collector to erase them too."""
-        _check(_lib.waymark_client_forget(self._handle))
+    def forget(self, erasure_token: Optional[bytes] = None) -> None:
+        """Erases the current customer here and asks the collector to erase what this device sent; with
+        the erasure token the brand's backend signed, the whole customer on every device."""
+        if erasure_token is None:
+            _check(_lib.waymark_client_forget(self._handle))
+        else:
+            t = _blob(erasure_token, "erasure_token")
+            _check(_lib.waymark_client_forget_with_token(self._handle, t, len(t)))
 
     def flush(self, timeout_ms: int = 30_000) -> None:
         """Waits until everything recorded so far is stored and, with a collector, acknowledged.

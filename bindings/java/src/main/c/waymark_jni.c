@@ -367,6 +367,39 @@ JNIEXPORT jint JNICALL Java_dev_waymark_Native_identify(JNIEnv* env, jclass cls,
   return s;
 }
 
+JNIEXPORT jint JNICALL Java_dev_waymark_Native_identifyVerified(JNIEnv* env, jclass cls, jlong h, jint kind,
+                                                                jbyteArray value, jbyteArray assertion) {
+  (void)cls;
+  Bytes v, a;
+  if (!bytes_of(env, value, &v)) return WAYMARK_ERR_NO_MEMORY;
+  if (!bytes_of(env, assertion, &a)) {
+    wipe(&v);
+    return WAYMARK_ERR_NO_MEMORY;
+  }
+  const waymark_status_t s = waymark_client_identify_verified(CLIENT(h), (waymark_id_kind_t)kind, v.data, v.len,
+                                                              (const uint8_t*)a.data, a.len);
+  wipe(&v);
+  free(a.data);
+  return s;
+}
+
+JNIEXPORT jint JNICALL Java_dev_waymark_Native_deviceKey(JNIEnv* env, jclass cls, jlong h, jbyteArray out) {
+  (void)cls;
+  uint8_t key[32];
+  const waymark_status_t s = waymark_client_device_key(CLIENT(h), key, sizeof key);
+  if (s == WAYMARK_OK) (*env)->SetByteArrayRegion(env, out, 0, 32, (const jbyte*)key);
+  return s;
+}
+
+JNIEXPORT jint JNICALL Java_dev_waymark_Native_forgetWithToken(JNIEnv* env, jclass cls, jlong h, jbyteArray token) {
+  (void)cls;
+  Bytes t;
+  if (!bytes_of(env, token, &t)) return WAYMARK_ERR_NO_MEMORY;
+  const waymark_status_t s = waymark_client_forget_with_token(CLIENT(h), (const uint8_t*)t.data, t.len);
+  free(t.data);
+  return s;
+}
+
 JNIEXPORT jint JNICALL Java_dev_waymark_Native_setConsent(JNIEnv* env, jclass cls, jlong h, jint purpose,
                                                           jboolean granted, jbyteArray policy) {
   (void)cls;

@@ -128,6 +128,27 @@ public final class Client implements AutoCloseable {
     }
   }
 
+  /**
+   * identify() with the identity assertion the brand's backend signed at login for this identifier and
+   * this device's key ({@link #deviceKey()}); the collector checks it (docs/security.md).
+   */
+  public Status identifyVerified(IdKind kind, String value, byte[] assertion) {
+    Objects.requireNonNull(kind, "kind");
+    byte[] v = Objects.requireNonNull(value, "value").getBytes(StandardCharsets.UTF_8);
+    try {
+      return check(Native.identifyVerified(handle, kind.code, v, Objects.requireNonNull(assertion, "assertion")));
+    } finally {
+      Arrays.fill(v, (byte) 0);
+    }
+  }
+
+  /** This device's Ed25519 public key (32 bytes), which identity assertions name. */
+  public byte[] deviceKey() {
+    byte[] out = new byte[32];
+    check(Native.deviceKey(handle, out));
+    return out;
+  }
+
   public Status setConsent(Purpose purpose, boolean granted, String policyVersion) {
     Objects.requireNonNull(purpose, "purpose");
     return check(Native.setConsent(handle, purpose.code, granted, Options.utf8(Objects.requireNonNull(policyVersion))));
@@ -149,9 +170,14 @@ public final class Client implements AutoCloseable {
     check(Native.endCustomer(handle));
   }
 
-  /** Erases the current customer here and asks the collector to erase them too. */
+  /** Erases the current customer here and asks the collector to erase what this device sent. */
   public void forget() {
     check(Native.forget(handle));
+  }
+
+  /** forget() for the whole customer on every device, with the erasure token the brand's backend signed. */
+  public void forget(byte[] erasureToken) {
+    check(Native.forgetWithToken(handle, Objects.requireNonNull(erasureToken, "erasureToken")));
   }
 
   /** Blocks until everything recorded so far is stored and, with a collector, acknowledged. */

@@ -38,6 +38,12 @@ final class Native {
 
   static native int identify(long client, int kind, byte[] value);
 
+  static native int identifyVerified(long client, int kind, byte[] value, byte[] assertion);
+
+  static native int deviceKey(long client, byte[] out);
+
+  static native int forgetWithToken(long client, byte[] token);
+
   static native int setConsent(long client, int purpose, boolean granted, byte[] policyVersion);
 
   /** out[0] = 1 when granted. */

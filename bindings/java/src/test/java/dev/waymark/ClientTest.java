@@ -87,6 +87,21 @@ class ClientTest {
   }
 
   @Test
+  void verifiedIdentityAndErasureTokens() {
+    try (Client c = Client.open(options().build())) {
+      c.setConsent(Purpose.ANALYTICS, true, "1");
+      byte[] key = c.deviceKey();
+      assertEquals(32, key.length);
+      assertArrayEquals(key, c.deviceKey());
+      assertEquals(Status.OK, c.identifyVerified(IdKind.ACCOUNT_ID, "A-1001", new byte[] {1, 2, 3}));
+      assertStatus(Status.ERR_INVALID_ARGUMENT, () -> c.identifyVerified(IdKind.ACCOUNT_ID, "A-1001", new byte[0]));
+      assertThrows(NullPointerException.class, () -> c.identifyVerified(IdKind.ACCOUNT_ID, "A-1001", null));
+      assertStatus(Status.ERR_INVALID_ARGUMENT, () -> c.forget(new byte[8193]));
+      c.forget(new byte[] {7, 7});
+    }
+  }
+
+  @Test
   void libraryErrorsCarryTheirStatus() {
     try (Client c = Client.open(options().build())) {
       c.setConsent(Purpose.ANALYTICS, true, "1");
