@@ -124,6 +124,15 @@ TEST_CASE("an account id claimed without the brand's assertion is kept but never
   CHECK(profile_of(collector, phone, WAYMARK_ID_ACCOUNT_ID, kAccount) == std::make_pair(victim, victim_events + 2));
   CHECK(pull(phone) == std::make_pair(WAYMARK_OK, std::vector<std::string>{"app_fans"}));
   CHECK(pull(laptop).first == WAYMARK_OK);
+
+  // Erasing the customer deletes their events and strips the claimed account from the attacker's
+  // (every one after the claim carried it), which are kept.
+  const Reply erased =
+      api_post(collector.server->port(), "/v1/erasure", json{{"profile_id", victim}}.dump(), Collector::kAdminToken);
+  REQUIRE(erased.status == 200);
+  const json receipt = json::parse(json::parse(erased.body).at("receipt").get<std::string>());
+  CHECK(receipt.at("events_stripped") == 9);
+  CHECK(collector.events() == 10);
   for (auto* c : {phone, laptop, attacker}) waymark_client_free(c);
 }
 
