@@ -239,9 +239,10 @@ WAYMARK_API waymark_status_t waymark_options_set_queue_capacity(waymark_options_
 
 /**
  * Collector endpoint, e.g. "https://collector.example.com/v1/batches" or, on a trusted network,
- * "http://127.0.0.1:8080/v1/batches". https verifies the certificate against the system trust
- * store (plus waymark_options_set_tls_ca_file) and the host name. Without a URL or transport
- * the SDK only queues. Statuses: OK, INVALID_ARGUMENT (not http(s)://host[:port]/path), INVALID_UTF8.
+ * "http://127.0.0.1:8080/v1/batches"; an IPv6 address goes in brackets ("https://[fd00::7]:8443/v1/batches").
+ * https verifies the certificate against the system trust store (plus waymark_options_set_tls_ca_file)
+ * and the host name or address. Without a URL or transport the SDK only queues. Statuses: OK,
+ * INVALID_ARGUMENT (not http(s)://host[:port]/path), INVALID_UTF8.
  */
 WAYMARK_API waymark_status_t waymark_options_set_collector_url(waymark_options_t* options, const char* url,
                                                                size_t url_len);

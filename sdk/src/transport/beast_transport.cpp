@@ -75,7 +75,7 @@ class BeastTransport final : public Transport {
     ++generation_;
     done_ = std::move(done);
     req_ = {http::verb::post, url_.target, 11};
-    req_.set(http::field::host, url_.host);
+    req_.set(http::field::host, url_.authority);
     req_.set(http::field::user_agent, "waymark-sdk/" WAYMARK_VERSION_STRING);
     req_.set(http::field::content_type, "application/vnd.waymark.envelope");
     req_.keep_alive(true);
@@ -128,7 +128,9 @@ class BeastTransport final : public Transport {
 
   void handshake() {
     // SNI, and the certificate must name the host (DNS name or IP address).
-    if (!SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str())) return fail("TLS setup failed");
+    beast::error_code not_ip;
+    (void)asio::ip::make_address(url_.host, not_ip);  // SNI names hosts, never IP addresses (RFC 6066)
+    if (not_ip && !SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str())) return fail("TLS setup failed");
     tls_->set_verify_callback(asio::ssl::host_name_verification(url_.host));
     tcp().expires_after(std::chrono::milliseconds(timeouts_.connect_ms));
     tls_->async_handshake(asio::ssl::stream_base::client, [this, g = generation_](beast::error_code ec) {

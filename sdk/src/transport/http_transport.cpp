@@ -8,6 +8,28 @@ namespace waymark::detail {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// host[:port] or [IPv6][:port] -> host and port ("" when not given); false when malformed.
+bool split_authority(std::string_view authority, std::string* host, std::string_view* port) {
+  size_t host_end = authority.find(':');
+  size_t after = host_end;
+  if (!authority.empty() && authority.front() == '[') {  // an IPv6 literal: [::1] or [::1]:8443
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    *host = std::string(authority.substr(1, close - 1));
+    after = close + 1 == authority.size() ? std::string_view::npos : close + 1;
+    if (after != std::string_view::npos && authority[after] != ':') return false;
+  } else {
+    *host = std::string(authority.substr(0, host_end));
+  }
+  *port = after == std::string_view::npos ? std::string_view() : authority.substr(after + 1);
+  // A colon with no port, or a second colon (an IPv6 address without brackets), is malformed.
+  return after == std::string_view::npos || (!port->empty() && port->find(':') == std::string_view::npos);
+}
+
+}  // namespace
+
 Result<Url> parse_url(std::string_view url) {
   Url out;
   std::string_view rest;
@@ -20,16 +42,14 @@ Result<Url> parse_url(std::string_view url) {
     return Error(WAYMARK_ERR_INVALID_ARGUMENT, "collector URL must start with http:// or https://");
   }
   const size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
+  out.authority = std::string(rest.substr(0, slash));
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  const size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    out.host = std::string(authority.substr(0, colon));
-    out.port = std::string(authority.substr(colon + 1));
-  } else {
-    out.host = std::string(authority);
-    out.port = out.tls ? "443" : "80";
+  std::string_view port_part;
+  if (!split_authority(out.authority, &out.host, &port_part)) {
+    return Error(WAYMARK_ERR_INVALID_ARGUMENT,
+                 "collector URL has no valid host or port (an IPv6 address goes in brackets: https://[::1]:8443/...)");
   }
+  out.port = port_part.empty() ? (out.tls ? "443" : "80") : std::string(port_part);
   int port = 0;
   const auto [p, ec] = std::from_chars(out.port.data(), out.port.data() + out.port.size(), port);
   if (out.host.empty() || ec != std::errc() || p != out.port.data() + out.port.size() || port < 1 || port > 65535) {

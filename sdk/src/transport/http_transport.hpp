@@ -19,12 +19,14 @@ namespace waymark::detail {
 
 struct Url {
   bool tls = false;
-  std::string host;
+  std::string host;  // a name, an IPv4 address, or an IPv6 address without its brackets
   std::string port;
-  std::string target;  // path and query
+  std::string target;     // path and query
+  std::string authority;  // host[:port] as written in the URL (the Host header)
 };
 
-// Accepts http://host[:port]/path and https://host[:port]/path.
+// Accepts http://host[:port]/path and https://host[:port]/path; an IPv6 host in brackets, e.g.
+// https://[::1]:8443/v1/batches.
 Result<Url> parse_url(std::string_view url);
 
 // TLS settings: the system trust store plus an optional extra CA file, host name verification,
