@@ -19,7 +19,12 @@ int main(int argc, char** argv) {
   waymark_event_t* event = NULL;
   int64_t queued = 0;
   waymark_segments_t* segments = NULL;
+  char header_version[32];
   if (argc < 2) return 2;
+  /* The header describes the library it is linked with. */
+  snprintf(header_version, sizeof header_version, "%d.%d.%d", WAYMARK_VERSION_MAJOR, WAYMARK_VERSION_MINOR,
+           WAYMARK_VERSION_PATCH);
+  EXPECT(strcmp(waymark_version(), header_version) == 0);
   EXPECT(waymark_options_new(&options) == WAYMARK_OK);
   EXPECT(waymark_options_set_store_path(options, argv[1], strlen(argv[1])) == WAYMARK_OK);
   EXPECT(waymark_options_set_app_id(options, "c-test", 6) == WAYMARK_OK);

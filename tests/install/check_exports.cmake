@@ -21,3 +21,13 @@ if(NOT actual STREQUAL expected)
 endif()
 list(LENGTH actual n)
 message(STATUS "${n} exported symbols match")
+
+# The SONAME carries the header's ABI number (WAYMARK_ABI_VERSION).
+execute_process(COMMAND objdump -p ${LIB} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+string(REGEX MATCH "SONAME +libwaymark\\.so\\.([0-9]+)" soname "${dyn}")
+file(STRINGS ${HEADER} abi_line REGEX "^#define WAYMARK_ABI_VERSION ")
+string(REGEX REPLACE ".* ([0-9]+)$" "\\1" abi "${abi_line}")
+if(NOT rc EQUAL 0 OR NOT soname OR NOT CMAKE_MATCH_1 STREQUAL abi)
+  message(FATAL_ERROR "SONAME '${soname}' does not carry WAYMARK_ABI_VERSION ${abi}")
+endif()
+message(STATUS "${soname} matches WAYMARK_ABI_VERSION ${abi}")

@@ -18,17 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "waymark/waymark_export.h"
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* Marks the exported API; everything else in libwaymark is hidden. */
-#ifndef WAYMARK_API
-#if defined(__GNUC__)
-#define WAYMARK_API __attribute__((visibility("default")))
-#else
-#define WAYMARK_API
-#endif
 #endif
 
 /** Current version of waymark_platform_t. */

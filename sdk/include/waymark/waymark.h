@@ -8,7 +8,9 @@
  * Conventions (all functions):
  *  - Every function returns a waymark_status_t: 0 is WAYMARK_OK, negative values are
  *    errors, positive values are "OK with information". Outputs go through `out_`
- *    parameters, which are left untouched on error.
+ *    parameters. On error, an output that receives a new object (options, client, event,
+ *    segment list) is set to NULL, so it is always safe to free; every other output is left
+ *    untouched.
  *  - After an error, waymark_last_error_message() returns a human-readable reason on
  *    the calling thread (never containing user data).
  *  - Strings are UTF-8 pointer + byte length; they need not be NUL-terminated and are
@@ -30,6 +32,16 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---------------------------------------------------------------- version */
+
+/* The version of this header; waymark_version() reports the library's ("MAJOR.MINOR.PATCH"). */
+#define WAYMARK_VERSION_MAJOR 0
+#define WAYMARK_VERSION_MINOR 1
+#define WAYMARK_VERSION_PATCH 0
+/* The ABI this header describes: the library's SONAME is libwaymark.so.<WAYMARK_ABI_VERSION>. It changes
+ * only if a symbol is removed or changes meaning (never so far: the ABI only grows). */
+#define WAYMARK_ABI_VERSION 0
 
 /* ---------------------------------------------------------------- status codes */
 
