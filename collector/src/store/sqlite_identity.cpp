@@ -56,33 +56,26 @@ Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) 
   return Error(WAYMARK_ERR_INTERNAL, "profile merge chain does not end");
 }
 
-Status SqliteStore::log_link(std::optional<int64_t> a, int64_t b, std::span<const uint8_t> event_id,
-                             std::span<const uint8_t> batch_id, int64_t time_ms, const std::string& rule,
-                             const char* outcome) {
-  ++(std::string_view(outcome) == "merged" ? merges_ : refusals_);
+Status SqliteStore::append_link(const LinkDecision& d) {
+  ++(std::string_view(d.outcome) == "merged" ? merges_ : refusals_);
   Status s;
   Use st = writer_.prepare(
       "INSERT INTO link_log(a, b, event_id, batch_id, time_ms, rule, outcome, link_id) "
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
       &s);
   if (st == nullptr) return s;
-  if (a) st->bind(1, *a);
-  st->bind(2, b)
-      .bind(3, event_id.data(), event_id.size())
-      .bind(4, batch_id.data(), batch_id.size())
-      .bind(5, time_ms)
-      .bind(6, rule)
-      .bind(7, std::string_view(outcome))
+  if (d.a) st->bind(1, *d.a);
+  st->bind(2, d.b)
+      .bind(3, d.event_id.data(), d.event_id.size())
+      .bind(4, d.batch_id.data(), d.batch_id.size())
+      .bind(5, d.time_ms)
+      .bind(6, d.rule)
+      .bind(7, std::string_view(d.outcome))
       .bind(8, next_link_++);
   return writer_.done(*st, "link log");
 }
 
-// Union by size: the smaller profile's nodes are relabelled, its id forwards to the survivor.
-Result<int64_t> SqliteStore::merge_profiles(int64_t a, int64_t b) {
-  const auto* pa = graph_.profile(a);
-  const auto* pb = graph_.profile(b);
-  const bool keep_a = (pa == nullptr ? 0 : pa->members.size()) >= (pb == nullptr ? 0 : pb->members.size());
-  const int64_t keep = keep_a ? a : b, gone = keep_a ? b : a;
+Status SqliteStore::relabel_profile(int64_t gone, int64_t keep) {
   Status s;
   for (const char* sql : {"UPDATE nodes SET profile = ?1 WHERE profile = ?2",
                           "UPDATE profiles SET merged_into = ?1 WHERE profile_id = ?2",
@@ -92,7 +85,7 @@ Result<int64_t> SqliteStore::merge_profiles(int64_t a, int64_t b) {
     st->bind(1, keep).bind(2, gone);
     if (s = writer_.done(*st, "merge"); !s.ok()) return s;
   }
-  return graph_.merge(a, b);
+  return Status::Ok();
 }
 
 // The queue holds one row per committed batch: what resolution needs of each of its events, in
@@ -102,6 +95,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   int64_t resolved = 0;
   Status s = load_graph();
   if (!s.ok()) return s;
+  Resolver resolver(graph_, rules_, *this);
   while (resolved < max_events) {
     Use q = writer_.prepare("SELECT seq, batch_id, inputs, format FROM resolve_inputs ORDER BY seq LIMIT 1", &s);
     if (q == nullptr) return s;
@@ -133,7 +127,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
         }
       }
       const ResolveInput& in = batch[i];
-      s = resolve_event(in.event_id, batch_id, in.slot, unpack_identifiers(in.identifiers), in.time_ms);
+      s = resolver.resolve_event(in.event_id, batch_id, in.slot, unpack_identifiers(in.identifiers), in.time_ms);
       if (!s.ok()) return s;
       ++resolved;
     }
@@ -155,8 +149,8 @@ Result<int64_t> SqliteStore::new_profile(int64_t now_ms) {
   return sqlite3_last_insert_rowid(writer_.db());
 }
 
-Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* key, size_t len,
-                                                   std::optional<int64_t> profile, int64_t now_ms, const Join* join) {
+Result<GraphIndex::Node> SqliteStore::insert_node(uint8_t kind, std::span<const uint8_t> key,
+                                                  std::optional<int64_t> profile, int64_t now_ms, const Join* join) {
   Status s;
   if (!profile) {
     auto fresh = new_profile(now_ms);
@@ -168,7 +162,7 @@ Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* 
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
       &s);
   if (node == nullptr) return s;
-  node->bind(1, key, len).bind(2, kind).bind(3, *profile);
+  node->bind(1, key.data(), key.size()).bind(2, kind).bind(3, *profile);
   if (join != nullptr) {
     ++merges_;
     node->bind(4, next_link_++)
@@ -179,127 +173,18 @@ Result<GraphIndex::Node*> SqliteStore::create_node(uint8_t kind, const uint8_t* 
         .bind(9, now_ms);
   }
   if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
-  return graph_.add(key, len, {sqlite3_last_insert_rowid(writer_.db()), *profile, kind, false});
+  return GraphIndex::Node{sqlite3_last_insert_rowid(writer_.db()), *profile, kind, false};
 }
 
-// One event: find the nodes of its linking identifiers and its slot, anchor it to the strongest,
-// and try to link every other one to the anchor under the rules, logging each decision. A node
-// seen for the first time is created straight inside the anchor's profile when the rules allow.
-Status SqliteStore::resolve_event(std::span<const uint8_t> event_id, std::span<const uint8_t> batch_id,
-                                  std::span<const uint8_t> slot, const std::vector<StoredIdentifier>& ids,
-                                  int64_t time_ms) {
-  struct Candidate {
-    uint8_t kind;
-    const uint8_t* key;
-    size_t len;
-    GraphIndex::Node* node;  // null: seen for the first time
-    Proof proof;
-  };
-  bool shared = false;
-  std::optional<std::optional<int64_t>> blocked;  // a blocked identifier (its node, if it has one)
-  std::vector<Candidate> nodes;
-  const auto consider = [&](uint8_t kind, const uint8_t* key, size_t len, Proof proof) {
-    for (const Candidate& c : nodes) {  // an identifier listed twice is one node
-      if (c.len == len && std::memcmp(c.key, key, len) == 0) return;
-    }
-    GraphIndex::Node* found = graph_.find(key, len);
-    if (found != nullptr && found->blocked) {
-      blocked = found->id;
-    } else if (found == nullptr && graph_.is_blocked_key(key, len)) {
-      blocked = std::optional<int64_t>();  // a junk value: never a node, never linked
-    } else {
-      nodes.push_back({kind, key, len, found, proof});
-    }
-  };
-  for (const StoredIdentifier& id : ids) {
-    if (!id.linking) {
-      shared = true;
-    } else if (IdentityRules::links(id.kind)) {
-      consider(id.kind, id.pseudonym.data(), id.pseudonym.size(), id.proof);
-    }
-  }
-  consider(kSlotKind, slot.data(), slot.size(), Proof::Claimed);
-  if (nodes.empty()) return Status::Ok();
-  // Unproven identifiers come last: never the anchor, never joined.
-  std::stable_sort(nodes.begin(), nodes.end(), [](const Candidate& x, const Candidate& y) {
-    return std::make_pair(x.proof != Proof::Unproven, anchor_rank(x.kind)) >
-           std::make_pair(y.proof != Proof::Unproven, anchor_rank(y.kind));
-  });
-  Candidate& anchor = nodes.front();
-  // A new anchor beside a known node (a login on a known device) is created straight in that node's
-  // profile when the rules allow: the partition is the one a fresh profile and a merge would give,
-  // without the profile that would only be merged away. The link, as that merge would have made
-  // it, is kept in the new node's row.
-  bool joined_next = false;
-  if (anchor.node == nullptr) {
-    std::optional<int64_t> into;
-    std::optional<Join> join;
-    if (nodes.size() > 1 && nodes[1].node != nullptr && nodes[1].proof != Proof::Unproven &&
-        !merge_refusal(graph_.profile(nodes[1].node->profile)->counts, {{anchor.kind, 1}}, rules_)) {
-      into = nodes[1].node->profile;
-      join = Join{nodes[1].node->id, true, event_id, batch_id};
-      joined_next = true;
-    }
-    auto n = create_node(anchor.kind, anchor.key, anchor.len, into, time_ms, join ? &*join : nullptr);
-    if (!n.ok()) return n.status();
-    anchor.node = n.value();
-  }
-  Status s;
-  Use st = writer_.prepare("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", &s);
-  if (st == nullptr) return s;
-  st->bind(1, event_id.data(), event_id.size()).bind(2, anchor.node->id);
-  if (s = writer_.done(*st, "event anchor"); !s.ok()) return s;
-  const int64_t anchor_id = anchor.node->id;
-  if (shared) {  // recorded once per event: a shared device's id joined no one
-    if (s = log_link(std::nullopt, anchor_id, event_id, batch_id, time_ms, "shared_device", "refused"); !s.ok())
-      return s;
-  }
-  if (blocked) {
-    if (s = log_link(*blocked, anchor_id, event_id, batch_id, time_ms, "blocked_pseudonym", "refused"); !s.ok())
-      return s;
-  }
-  for (size_t i = 1; i < nodes.size(); ++i) {
-    Candidate& c = nodes[i];
-    const int64_t here = anchor.node->profile;  // current: merges relabel the nodes in memory
-    const KindCounts mine = graph_.profile(here)->counts;
-    std::optional<std::string> why;
-    if (c.proof == Proof::Unproven) {  // a claim anyone with the brand key can make: kept apart
-      if (c.node != nullptr && c.node->profile == here) continue;
-      why = "unverified_identifier";
-      if (c.node == nullptr) {
-        auto n = create_node(c.kind, c.key, c.len, std::nullopt, time_ms);
-        if (!n.ok()) return n.status();
-        c.node = n.value();
-      }
-    } else if (c.node == nullptr) {
-      why = merge_refusal(mine, {{c.kind, 1}}, rules_);
-      const Join join{anchor_id, false, event_id, batch_id};
-      auto n = why ? create_node(c.kind, c.key, c.len, std::nullopt, time_ms)
-                   : create_node(c.kind, c.key, c.len, here, time_ms, &join);
-      if (!n.ok()) return n.status();
-      c.node = n.value();
-      if (!why) continue;  // the link is in the node's row
-    } else if (i == 1 && joined_next) {
-      continue;  // the anchor was created in this node's profile: the link is in the anchor's row
-    } else {
-      if (c.node->profile == here) continue;
-      why = merge_refusal(mine, graph_.profile(c.node->profile)->counts, rules_);
-      if (!why) {
-        if (auto m = merge_profiles(here, c.node->profile); !m.ok()) return m.status();
-      }
-    }
-    s = why ? log_link(c.node->id, anchor_id, event_id, batch_id, time_ms, *why, "refused")
-            : log_link(c.node->id, anchor_id, event_id, batch_id, time_ms, "co_occurrence", "merged");
-    if (!s.ok()) return s;
-  }
-  for (const Candidate& c : nodes) {
-    if (c.proof != Proof::Asserted) continue;
-    s = writer_.run("INSERT OR IGNORE INTO verified_claims SELECT ?1, device_key FROM batches WHERE batch_id = ?2",
-                    "verified claims",
-                    [&](Statement& st) { st.bind(1, c.node->id).bind(2, batch_id.data(), batch_id.size()); });
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
+Status SqliteStore::anchor_event(std::span<const uint8_t> event_id, int64_t node_id) {
+  return writer_.run("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", "event anchor",
+                     [&](Statement& st) { st.bind(1, event_id.data(), event_id.size()).bind(2, node_id); });
+}
+
+Status SqliteStore::record_claim(int64_t node_id, std::span<const uint8_t> batch_id) {
+  return writer_.run("INSERT OR IGNORE INTO verified_claims SELECT ?1, device_key FROM batches WHERE batch_id = ?2",
+                     "verified claims",
+                     [&](Statement& st) { st.bind(1, node_id).bind(2, batch_id.data(), batch_id.size()); });
 }
 
 Result<std::vector<ProfileNode>> SqliteStore::nodes_of(int64_t profile, Connection& c) {
@@ -441,8 +326,8 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
       std::string rule = "co_occurrence";
       const LinkOutcome o = comp.link(anchor, r.members[i], &rule);
       if (o == LinkOutcome::Same) continue;
-      s = log_link(nodes.value()[r.members[i]].node_id, nodes.value()[anchor].node_id, r.event_id, r.batch_id,
-                   r.time_ms, rule, o == LinkOutcome::Merged ? "merged" : "refused");
+      s = append_link({nodes.value()[r.members[i]].node_id, nodes.value()[anchor].node_id, r.event_id, r.batch_id,
+                       r.time_ms, rule, o == LinkOutcome::Merged ? "merged" : "refused"});
       if (!s.ok()) return s;
     }
   }

@@ -11,7 +11,8 @@
 #include <unordered_map>
 
 #include "store/disk_reserve.hpp"
-#include "store/graph_index.hpp"
+#include "identity/graph_index.hpp"
+#include "identity/resolver.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 
@@ -111,7 +112,7 @@ Status append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot
 // with a whole one.
 bool take_resolve_input(std::string_view& in, ResolveInput* out, int format = kResolveInputFormat);
 
-class SqliteStore final : public Store, private IngestTxn {
+class SqliteStore final : public Store, private IngestTxn, private GraphWriter {
  public:
   SqliteStore(IdentityRules rules, const std::string& path, uint64_t disk_reserve_bytes)
       : rules_(std::move(rules)), reserve_(path + ".reserve", disk_reserve_bytes) {}
@@ -156,23 +157,15 @@ class SqliteStore final : public Store, private IngestTxn {
   // Identity graph, writer lock held (sqlite_identity.cpp).
   Status load_graph();
   Result<int64_t> resolve_locked(int64_t max_events);
-  Status resolve_event(std::span<const uint8_t> event_id, std::span<const uint8_t> batch_id,
-                       std::span<const uint8_t> slot, const std::vector<StoredIdentifier>& ids, int64_t time_ms);
   Result<int64_t> new_profile(int64_t now_ms);
-  // The link a new node makes as it joins a known node's profile, kept in the new node's row.
-  struct Join {
-    int64_t with;   // the known node
-    bool anchored;  // the new node is the event's anchor (link b; else link a)
-    std::span<const uint8_t> event_id, batch_id;
-  };
-  // A new node, in `profile` or (none) in a new profile of its own.
-  Result<GraphIndex::Node*> create_node(uint8_t kind, const uint8_t* key, size_t len, std::optional<int64_t> profile,
-                                        int64_t now_ms, const Join* join = nullptr);
   Result<int64_t> current_profile(int64_t profile_id, Connection& c);
-  Status log_link(std::optional<int64_t> a, int64_t b, std::span<const uint8_t> event_id,
-                  std::span<const uint8_t> batch_id, int64_t time_ms, const std::string& rule, const char* outcome);
-  // Returns the surviving profile.
-  Result<int64_t> merge_profiles(int64_t a, int64_t b);
+  // GraphWriter: what the resolver decided, persisted (identity/resolver.hpp).
+  Result<GraphIndex::Node> insert_node(uint8_t kind, std::span<const uint8_t> key, std::optional<int64_t> profile,
+                                       int64_t now_ms, const Join* join) override;
+  Status relabel_profile(int64_t gone, int64_t keep) override;
+  Status append_link(const LinkDecision& decision) override;
+  Status anchor_event(std::span<const uint8_t> event_id, int64_t node_id) override;
+  Status record_claim(int64_t node_id, std::span<const uint8_t> batch_id) override;
   Status recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles);
   Result<std::vector<ProfileNode>> nodes_of(int64_t profile, Connection& c);
   // Every event id that belongs to or carries one of `nodes` (anchored, identifier, slot).

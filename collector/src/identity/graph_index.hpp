@@ -1,6 +1,7 @@
 // The identity graph's working set in memory: every node by key with its profile, and every
-// profile's members and kind counts. The SQLite store keeps it in step with the database inside
-// the writer lock, and rebuilds it from the database whenever a transaction does not commit.
+// profile's members and kind counts. The resolver (identity/resolver.hpp) keeps it in step with what
+// the store persists, inside the store's writer lock; the store rebuilds it from the database whenever
+// a transaction does not commit.
 //
 // Resolution looks up every identifier of every event here, so the layout is flat: nodes live in
 // one deque (stable addresses), found through an open-addressing table of fingerprints and

@@ -1,4 +1,4 @@
-#include "store/graph_index.hpp"
+#include "identity/graph_index.hpp"
 
 #include <algorithm>
 #include <cstdlib>
