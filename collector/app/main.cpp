@@ -287,7 +287,8 @@ int report(const po::variables_map& vm, const std::string& which) {
     return 2;
   }
   QueryParams params;
-  for (const char* name : {"model", "by", "from", "to", "format", "currency", "as-of", "months", "top"}) {
+  for (const char* name :
+       {"model", "by", "conversion-touch", "from", "to", "format", "currency", "as-of", "months", "top"}) {
     std::string param(name);  // the query API's spelling
     std::replace(param.begin(), param.end(), '-', '_');
     if (vm.count(name)) params[param] = vm[name].as<std::string>();

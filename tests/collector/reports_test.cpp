@@ -66,6 +66,8 @@ void customer(Store& store, const std::vector<Planned>& events, bool withdrawn =
 
 }  // namespace
 
+// Found (issue 22): last touch gave every POS purchase to POS itself, because the converting event
+// counted as its own touch. The touches before it get the credit now; the old convention is an option.
 TEST_CASE("attribution report: email drives POS purchases, small channels merge into other, withdrawn consent is out",
           "[analytics][reports]") {
   Collector c;
@@ -106,9 +108,16 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
     REQUIRE(by.count("other") == 1);
     CHECK(by["other"].profiles == 3);
     CHECK(by["Email"].profiles == 12);
-    if (m == analytics::Model::FirstTouch) CHECK(by["Email"].conversions == Approx(12));
-    if (m == analytics::Model::LastTouch) CHECK(by["Pos"].conversions == Approx(15));
+    CHECK(by.count("Pos") == 0);  // the purchase is not its own touch
+    CHECK(by["Email"].conversions == Approx(12));
   }
+  q.conversion_is_touch = true;
+  q.model = analytics::Model::LastTouch;
+  auto with_purchase = analytics::attribution_report(*c.store, q);
+  REQUIRE(with_purchase.ok());
+  REQUIRE_FALSE(with_purchase.value().rows.empty());
+  CHECK(with_purchase.value().rows[0].key == "Pos");  // the others touched paths but get no credit
+  CHECK(with_purchase.value().rows[0].conversions == Approx(15));
 
   // Through the API: JSON and CSV, scope checked.
   const uint16_t port = c.server->port();
@@ -128,6 +137,21 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   CHECK(api_get(port, "/v1/reports/attribution?from=2026-02-01&to=2026-01-01", Collector::kAdminToken).status == 400);
   CHECK(api_get(port, "/v1/reports/nope", Collector::kAdminToken).status == 404);
   CHECK(api_get(port, target + "&session_minutes=-1", Collector::kAdminToken).status == 400);
+  // A typo is a 400 that names it, not a silently ignored parameter.
+  const Reply typo = api_get(port, target + "&modle=linear", Collector::kAdminToken);
+  CHECK(typo.status == 400);
+  CHECK(typo.body.find("unknown parameter modle") != std::string::npos);
+  CHECK(api_get(port, target + "&conversion_touch=maybe", Collector::kAdminToken).status == 400);
+  CHECK(api_get(port, target + "&by=planet", Collector::kAdminToken).status == 400);
+  // By channel group, and with the purchase as a touch (last touch: In-store takes every purchase).
+  const Reply groups = api_get(port, target + "&by=channel_group&model=last_touch", Collector::kAdminToken);
+  REQUIRE(groups.status == 200);
+  CHECK(json::parse(groups.body).at("rows").at(0).at("key") == "Email");
+  const Reply in_store =
+      api_get(port, target + "&by=channel_group&model=last_touch&conversion_touch=include", Collector::kAdminToken);
+  REQUIRE(in_store.status == 200);
+  CHECK(json::parse(in_store.body).at("rows").at(0).at("key") == "In-store");
+  CHECK(json::parse(in_store.body).at("rows").at(0).at("conversions").get<double>() == Approx(15));
   CHECK(body.at("privacy") == json{{"k", 10}});
 
   // With noise on: profile counts are released noisy and say so; conversions stay exact.

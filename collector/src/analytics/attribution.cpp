@@ -208,14 +208,15 @@ std::map<std::string, Credit> attribute(const std::vector<Path>& paths, Model m,
   return credit;
 }
 
-std::vector<Path> extract_paths(const std::vector<JourneyTouch>& journey, int64_t lookback_ms, int64_t session_gap_ms) {
+std::vector<Path> extract_paths(const std::vector<JourneyTouch>& journey, int64_t lookback_ms, int64_t session_gap_ms,
+                                bool conversion_is_touch) {
   std::vector<Path> out;
   std::vector<const JourneyTouch*> open;  // touches since the last conversion, sessions merged
   int64_t last_time = 0;
   for (const JourneyTouch& t : journey) {
     const bool same_session = !open.empty() && open.back()->key == t.key && t.time_ms - last_time < session_gap_ms;
     last_time = t.time_ms;
-    if (!same_session) open.push_back(&t);
+    if (!same_session && (!t.conversion || conversion_is_touch)) open.push_back(&t);
     if (!t.conversion) continue;
     Path p;
     p.conversions = 1;
@@ -224,6 +225,7 @@ std::vector<Path> extract_paths(const std::vector<JourneyTouch>& journey, int64_
       if (t.time_ms - o->time_ms > lookback_ms) continue;
       p.touches.push_back({o->key, static_cast<double>(t.time_ms - o->time_ms) / 3.6e6});
     }
+    if (p.touches.empty()) p.touches.push_back({t.key, 0});  // nothing before it: where it happened
     out.push_back(std::move(p));
     open.clear();
   }

@@ -53,15 +53,18 @@ MarkovModel markov(const std::vector<Path>& paths, int order);
 std::map<std::string, Credit> attribute(const std::vector<Path>& paths, Model m, const AttributionOptions& o);
 
 // Builds attribution paths from one customer's time-ordered touchpoints: each conversion closes a path
-// of the touches since the previous conversion and within `lookback_ms` before it, the converting touch
-// included; touches after the last conversion make a path that did not convert. Consecutive touches on
-// the same key less than `session_gap_ms` apart are one touch (a session).
+// of the touches since the previous conversion and within `lookback_ms` before it; touches after the
+// last conversion make a path that did not convert. Consecutive touches on the same key less than
+// `session_gap_ms` apart are one touch (a session). The converting event is a touch of its own only
+// with `conversion_is_touch`, or when nothing came before it (a walk-in purchase is credited to where
+// it happened).
 struct JourneyTouch {
   int64_t time_ms = 0;
   std::string key;
   bool conversion = false;
   double revenue = 0;
 };
-std::vector<Path> extract_paths(const std::vector<JourneyTouch>& journey, int64_t lookback_ms, int64_t session_gap_ms);
+std::vector<Path> extract_paths(const std::vector<JourneyTouch>& journey, int64_t lookback_ms, int64_t session_gap_ms,
+                                bool conversion_is_touch = false);
 
 }  // namespace waymark::collector::analytics

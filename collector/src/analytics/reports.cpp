@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "analytics/channel_groups.hpp"
 #include "waymark/wire/v1/event_generated.h"
 
 namespace waymark::collector::analytics {
@@ -35,7 +36,25 @@ Result<std::string> pick_currency(const std::map<std::string, int64_t>& seen, co
   return seen.empty() ? std::string() : seen.begin()->first;
 }
 
+// The key an event is credited under.
+std::string attribution_key(const AnalyticsEvent& e, AttributeBy by) {
+  switch (by) {
+    case AttributeBy::ChannelGroup: return std::string(channel_group(e.channel, e.campaign_source, e.campaign_medium));
+    case AttributeBy::Campaign: return e.campaign.empty() ? "(none)" : e.campaign;
+    case AttributeBy::CampaignSource: return e.campaign_source.empty() ? "(none)" : e.campaign_source;
+    default: return w::EnumNameChannel(static_cast<w::Channel>(e.channel));
+  }
+}
+
 }  // namespace
+
+std::optional<AttributeBy> attribute_by_from_name(std::string_view name) {
+  if (name == "channel") return AttributeBy::Channel;
+  if (name == "channel_group") return AttributeBy::ChannelGroup;
+  if (name == "campaign") return AttributeBy::Campaign;
+  if (name == "campaign_source") return AttributeBy::CampaignSource;
+  return std::nullopt;
+}
 
 bool is_customer_action(const AnalyticsEvent& e) {
   return e.type != static_cast<uint8_t>(w::EventType::Identify) &&
@@ -58,8 +77,7 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
     std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
     for (const AnalyticsEvent& e : events) {
       if (!is_customer_action(e)) continue;
-      const std::string key = q.by_campaign ? (e.campaign.empty() ? "(none)" : e.campaign)
-                                            : w::EnumNameChannel(static_cast<w::Channel>(e.channel));
+      const std::string key = attribution_key(e, q.by);
       const bool conversion = is_conversion(e);
       journey.push_back(
           {e.time_ms, key, conversion, conversion ? static_cast<double>(e.revenue_minor.value_or(0)) : 0});
@@ -70,7 +88,7 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
     }
     // Conversions close paths in time order, so the i-th converting path is the i-th conversion.
     size_t next = 0;
-    for (const Path& p : extract_paths(journey, q.lookback_ms, q.session_gap_ms)) {
+    for (const Path& p : extract_paths(journey, q.lookback_ms, q.session_gap_ms, q.conversion_is_touch)) {
       if (p.conversions > 0) {
         const auto& [at, currency] = conversions[next++];
         if (at >= q.from_ms) paths.push_back({profile, p, currency});

@@ -17,10 +17,16 @@ namespace waymark::collector::analytics {
 // did, so neither a touch in a journey nor a count in a segment rule.
 bool is_customer_action(const AnalyticsEvent& e);
 
+// What attribution credits: the event's channel, its channel group (channel_groups.hpp), its whole
+// campaign ("source / medium / name") or the campaign's source.
+enum class AttributeBy { Channel, ChannelGroup, Campaign, CampaignSource };
+std::optional<AttributeBy> attribute_by_from_name(std::string_view name);
+
 struct AttributionQuery {
   Model model = Model::Markov;
-  bool by_campaign = false;        // else by channel
-  int64_t from_ms = 0, to_ms = 0;  // conversions in [from, to)
+  AttributeBy by = AttributeBy::Channel;
+  bool conversion_is_touch = false;  // the converting event is a touch of its own (see extract_paths)
+  int64_t from_ms = 0, to_ms = 0;    // conversions in [from, to)
   int64_t lookback_ms = 30LL * 24 * 3600 * 1000;
   int64_t session_gap_ms = 30LL * 60 * 1000;
   AttributionOptions options;

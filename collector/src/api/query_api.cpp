@@ -165,6 +165,16 @@ class Params {
     if (!v || *v < 0 || *v > kMaxTimeMs) fail(std::string(name) + " must be Unix ms or YYYY-MM-DD, 1970 to 9999");
     return v && !error_ ? *v : fallback;
   }
+  // Fails on a parameter the route does not take: a typo (modle=linear) must not be silently ignored.
+  void only(std::initializer_list<std::string_view> known) {
+    for (const auto& [name, value] : q_) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string list;
+        for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+        fail("unknown parameter " + name + " (this report takes " + list + ")");
+      }
+    }
+  }
   // The 400 for the first bad parameter, if any.
   std::optional<ApiResponse> error() const {
     if (!error_) return std::nullopt;
@@ -227,14 +237,21 @@ int64_t released_count(int64_t count, const ReportPrivacy& privacy) {
 ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms) {
   analytics::AttributionQuery q;
   q.k = privacy.k;
+  Params p(query);
+  p.only({"model", "by", "from", "to", "lookback_days", "half_life_days", "order", "session_minutes", "currency",
+          "conversion_touch", "format"});
+  if (auto bad = p.error()) return *bad;
   const auto model = analytics::model_from_name(param(query, "model", "markov"));
   if (!model)
     return problem(400, "model must be first_touch, last_touch, linear, time_decay, position_based or markov");
   q.model = *model;
   const std::string by = param(query, "by", "channel");
-  if (by != "channel" && by != "campaign") return problem(400, "by must be channel or campaign");
-  q.by_campaign = by == "campaign";
-  Params p(query);
+  const auto attribute_by = analytics::attribute_by_from_name(by);
+  if (!attribute_by) return problem(400, "by must be channel, channel_group, campaign or campaign_source");
+  q.by = *attribute_by;
+  const std::string touch = param(query, "conversion_touch", "exclude");
+  if (touch != "exclude" && touch != "include") return problem(400, "conversion_touch must be exclude or include");
+  q.conversion_is_touch = touch == "include";
   q.to_ms = p.time("to", now_ms);
   q.from_ms = p.time("from", now_ms - 30LL * 24 * 3600 * 1000);
   q.lookback_ms = static_cast<int64_t>(p.number("lookback_days", 30, 0.001, 3650) * 24 * 3600 * 1000);
@@ -283,6 +300,7 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
 ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms) {
   analytics::ClvQuery q;
   Params p(query);
+  p.only({"as_of", "months", "monthly_discount", "top", "currency"});
   q.as_of_ms = p.time("as_of", now_ms);
   q.periods = static_cast<int>(p.integer("months", 12, 1, 120));
   q.monthly_discount = p.number("monthly_discount", 0.01, 0, 1);

@@ -80,7 +80,9 @@ po::options_description collector_options() {
                            "currency RFM segments score (default: the only one present)")(
       "model", po::value<std::string>(),
       "report attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
-      "by", po::value<std::string>(), "report attribution: channel|campaign")(
+      "by", po::value<std::string>(), "report attribution: channel|channel_group|campaign|campaign_source")(
+      "conversion-touch", po::value<std::string>(),
+      "report attribution: exclude (default: the converting event is not its own touch) | include")(
       "from", po::value<std::string>(), "report attribution: start (YYYY-MM-DD or Unix ms)")(
       "to", po::value<std::string>(), "report attribution: end, exclusive")("format", po::value<std::string>(),
                                                                             "report attribution: json|csv")(

@@ -277,8 +277,12 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
     e.channel = static_cast<uint8_t>(st->int64(3));
     if (sqlite3_column_type(st->get(), 4) != SQLITE_NULL) e.revenue_minor = st->int64(4);
     e.currency = std::string(st->blob(5));
-    const std::string source(st->blob(6)), medium(st->blob(7)), name(st->blob(8));
-    if (!source.empty() || !medium.empty() || !name.empty()) e.campaign = source + " / " + medium + " / " + name;
+    e.campaign_source = std::string(st->blob(6));
+    e.campaign_medium = std::string(st->blob(7));
+    const std::string name(st->blob(8));
+    if (!e.campaign_source.empty() || !e.campaign_medium.empty() || !name.empty()) {
+      e.campaign = e.campaign_source + " / " + e.campaign_medium + " / " + name;
+    }
     e.name = std::string(st->blob(9));
     e.properties = std::string(st->blob(10));
     events.push_back(std::move(e));

@@ -190,7 +190,8 @@ struct AnalyticsEvent {
   std::string name;
   std::optional<int64_t> revenue_minor;
   std::string currency;
-  std::string campaign;    // "source / medium / name", empty without a campaign
+  std::string campaign;  // "source / medium / name", empty without a campaign
+  std::string campaign_source, campaign_medium;
   std::string properties;  // JSON object text, "" for none
 };
 

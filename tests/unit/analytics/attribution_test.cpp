@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "analytics/attribution.hpp"
+#include "analytics/channel_groups.hpp"
+#include "waymark/wire/v1/event_generated.h"
 
 using namespace waymark::collector::analytics;
 
@@ -120,7 +122,8 @@ TEST_CASE("DP6 sessions: journeys split at conversions in a 30-day window, and e
   }
   std::vector<Path> journeys;
   for (auto& [user, touches] : users) {
-    for (Path& p : extract_paths(touches, 30LL * 24 * 3600 * 1000, 0)) journeys.push_back(std::move(p));
+    for (Path& p : extract_paths(touches, 30LL * 24 * 3600 * 1000, 0, /*conversion_is_touch=*/true))
+      journeys.push_back(std::move(p));
   }
   const auto text = [](const Path& p) {
     std::string s;
@@ -213,4 +216,63 @@ TEST_CASE("properties: credits sum to the totals, removal effects are non-negati
     }
     for (const auto& [key, re] : markov(paths, o.markov_order).removal_effects) CHECK(re >= 0);
   }
+}
+
+TEST_CASE("the converting event is not its own touch unless asked, or unless nothing came before it",
+          "[analytics][attribution]") {
+  constexpr int64_t kHour = 3600 * 1000, kMonth = 30LL * 24 * kHour;
+  const std::vector<JourneyTouch> journey = {
+      {0, "Email", false, 0},
+      {2 * kHour, "Pos", true, 2500},   // email, then a purchase in store
+      {100 * kHour, "Pos", true, 900},  // a walk-in: nothing before it
+  };
+  const auto keys = [](const Path& p) {
+    std::string s;
+    for (const auto& t : p.touches) s += (s.empty() ? "" : " > ") + t.key;
+    return s;
+  };
+  const auto by_default = extract_paths(journey, kMonth, 0);
+  REQUIRE(by_default.size() == 2);
+  CHECK(keys(by_default[0]) == "Email");
+  CHECK(by_default[0].touches[0].hours_before == Approx(2));
+  CHECK(keys(by_default[1]) == "Pos");
+  CHECK(by_default[1].revenue == 900);
+  const auto included = extract_paths(journey, kMonth, 0, true);
+  REQUIRE(included.size() == 2);
+  CHECK(keys(included[0]) == "Email > Pos");
+  CHECK(keys(included[1]) == "Pos");
+  AttributionOptions o;
+  CHECK(attribute(by_default, Model::LastTouch, o).at("Email").conversions == Approx(1));
+  CHECK(attribute(included, Model::LastTouch, o).at("Pos").conversions == Approx(2));
+}
+
+TEST_CASE("channel groups: from the campaign's medium and source first, then the channel", "[analytics][attribution]") {
+  using waymark::collector::analytics::channel_group;
+  namespace w = waymark::wire::v1;
+  const auto g = [](w::Channel c, std::string_view source, std::string_view medium) {
+    return std::string(channel_group(static_cast<uint8_t>(c), source, medium));
+  };
+  CHECK(g(w::Channel::Web, "google", "cpc") == "Paid Search");
+  CHECK(g(w::Channel::Web, "Google", "CPC") == "Paid Search");
+  CHECK(g(w::Channel::App, "facebook", "cpc") == "Paid Social");
+  CHECK(g(w::Channel::Web, "instagram", "paid_social") == "Paid Social");
+  CHECK(g(w::Channel::Web, "google", "organic") == "Organic Search");
+  CHECK(g(w::Channel::Web, "bing", "") == "Organic Search");
+  CHECK(g(w::Channel::Web, "tiktok", "social") == "Organic Social");
+  CHECK(g(w::Channel::Web, "facebook", "referral") == "Organic Social");
+  CHECK(g(w::Channel::Web, "partner-blog", "referral") == "Referral");
+  CHECK(g(w::Channel::Web, "dv360", "display") == "Display");
+  CHECK(g(w::Channel::Web, "newsletter", "email") == "Email");
+  CHECK(g(w::Channel::Email, "", "") == "Email");
+  CHECK(g(w::Channel::Sms, "", "") == "SMS");
+  CHECK(g(w::Channel::Web, "spring", "sms") == "SMS");
+  CHECK(g(w::Channel::Push, "", "") == "Push");
+  CHECK(g(w::Channel::Web, "", "") == "Direct");
+  CHECK(g(w::Channel::Web, "partner", "affiliate") == "Referral");
+  CHECK(g(w::Channel::App, "", "") == "App");
+  CHECK(g(w::Channel::Pos, "", "") == "In-store");
+  CHECK(g(w::Channel::Kiosk, "", "") == "In-store");
+  CHECK(g(w::Channel::Atm, "", "") == "ATM");
+  CHECK(g(w::Channel::CallCentre, "", "") == "Call centre");
+  CHECK(g(w::Channel::Other, "", "") == "Other");
 }

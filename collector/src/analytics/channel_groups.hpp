@@ -1,0 +1,15 @@
+// The default channel grouping: what a marketer reads attribution by. Derived from the event's channel
+// and its campaign's medium and source, by the rules in docs/analytics.md ("Channel groups"), first
+// match wins.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace waymark::collector::analytics {
+
+// One of: Paid Search, Organic Search, Email, SMS, Push, Display, Paid Social, Organic Social, Referral,
+// Direct, App, In-store, ATM, Call centre, Other.
+std::string_view channel_group(uint8_t channel, std::string_view source, std::string_view medium);
+
+}  // namespace waymark::collector::analytics
