@@ -281,10 +281,19 @@ int report(const po::variables_map& vm, const std::string& which) {
     log("error", store.status().message);
     return 1;
   }
-  const auto privacy = report_privacy(vm);
+  auto privacy = report_privacy(vm);
   if (!privacy.ok()) {
     log("error", privacy.status().message);
     return 2;
+  }
+  uint8_t rekey[32];  // noise as the API releases it: keyed from the collector's secret
+  if (privacy.value().epsilon > 0) {
+    if (!read_key(dir / "keys" / "rekey_secret", rekey, sizeof rekey)) {
+      log("error", "report-epsilon needs the collector's keys/rekey_secret in " + dir.string());
+      return 1;
+    }
+    privacy.value().noise_key = report_noise_key(rekey);
+    sodium_memzero(rekey, sizeof rekey);
   }
   QueryParams params;
   for (const char* name :

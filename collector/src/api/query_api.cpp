@@ -224,11 +224,24 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-int64_t released_count(int64_t count, const ReportPrivacy& privacy) {
+std::array<uint8_t, 32> report_noise_key(const uint8_t* rekey_secret) {
+  constexpr std::string_view kDomain = "waymark.report-noise.v1";
+  std::array<uint8_t, 32> key{};
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(kDomain.data()), kDomain.size(),
+                     rekey_secret, 32);
+  return key;
+}
+
+int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_view statistic) {
   if (privacy.epsilon <= 0) return count;
-  // Inverse CDF of Laplace(0, 1/epsilon) at u uniform in (-1/2, 1/2), from 53 random bits.
-  uint64_t bits;
-  randombytes_buf(&bits, sizeof bits);
+  // 64 pseudo-random bits from the key, the statistic's name and its true value.
+  std::string input(statistic);
+  input.push_back('\0');
+  for (int i = 0; i < 8; ++i) input.push_back(static_cast<char>(static_cast<uint64_t>(count) >> (8 * i)));
+  uint64_t bits = 0;
+  crypto_generichash(reinterpret_cast<uint8_t*>(&bits), sizeof bits, reinterpret_cast<const uint8_t*>(input.data()),
+                     input.size(), privacy.noise_key.data(), privacy.noise_key.size());
+  // Inverse CDF of Laplace(0, 1/epsilon) at u uniform in (-1/2, 1/2), from 53 of those bits.
   const double u = (static_cast<double>(bits >> 11) + 0.5) / 9007199254740992.0 - 0.5;
   const double noise = -(u < 0 ? -1.0 : 1.0) * std::log(1 - 2 * std::fabs(u)) / privacy.epsilon;
   return std::max<int64_t>(0, std::llround(static_cast<double>(count) + noise));
@@ -271,7 +284,8 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
     std::string csv = by + ",conversions,revenue_minor,profiles\n";
     for (const auto& row : r.rows) {
       csv += csv_field(row.key) + "," + std::to_string(row.conversions) + "," + std::to_string(row.revenue_minor) +
-             "," + std::to_string(released_count(row.profiles, privacy)) + "\n";
+             "," + std::to_string(released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key)) +
+             "\n";
     }
     return {200, "text/csv", csv};
   }
@@ -280,7 +294,7 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
     rows.push_back({{"key", row.key},
                     {"conversions", row.conversions},
                     {"revenue_minor", row.revenue_minor},
-                    {"profiles", released_count(row.profiles, privacy)}});
+                    {"profiles", released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key)}});
   }
   return ok({{"model", analytics::model_name(q.model)},
              {"by", by},
@@ -292,7 +306,7 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
               {{"conversions", r.conversions},
                {"revenue_minor", r.revenue_minor},
                {"paths", r.paths},
-               {"profiles", released_count(r.profiles, privacy)}}},
+               {"profiles", released_count(r.profiles, privacy, "attribution.profiles")}}},
              {"suppressed_rows", r.suppressed},
              {"rows", rows}});
 }
@@ -386,6 +400,12 @@ QueryApi::QueryApi(Store& store, std::vector<ApiToken> tokens, const uint8_t* re
                    Metrics& metrics)
     : store_(store), tokens_(std::move(tokens)), signing_key_(signing_key), metrics_(metrics) {
   std::memcpy(rekey_.data(), rekey_secret, 32);
+  privacy_.noise_key = report_noise_key(rekey_secret);
+}
+
+void QueryApi::set_report_privacy(ReportPrivacy p) {
+  privacy_ = p;
+  privacy_.noise_key = report_noise_key(rekey_.data());
 }
 
 std::optional<Key32> QueryApi::rekey(std::string_view hex_pseudonym) const {
@@ -567,16 +587,18 @@ ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
   if (r.path.size() == 2) {
     json list = json::array();
     for (const auto& [name, members] : segments) {
-      json item{{"name", name}, {"size", released_count(static_cast<int64_t>(members.size()), privacy_)}};
+      json item{{"name", name},
+                {"size", released_count(static_cast<int64_t>(members.size()), privacy_, "segment.size." + name)}};
       const auto rule = rules.find(name);
       item["kind"] = rule == rules.end() ? "rfm" : "rule";
       if (rule != rules.end()) item["rule"] = rule->second;
       list.push_back(item);
     }
-    return ok({{"as_of_ms", as_of},
-               {"customers", released_count(static_cast<int64_t>(set.value().customers), privacy_)},
-               {"privacy", privacy_json(privacy_)},
-               {"segments", list}});
+    return ok(
+        {{"as_of_ms", as_of},
+         {"customers", released_count(static_cast<int64_t>(set.value().customers), privacy_, "segments.customers")},
+         {"privacy", privacy_json(privacy_)},
+         {"segments", list}});
   }
   const auto it = segments.find(r.path[2]);
   if (it == segments.end()) return problem(404, "no such segment");

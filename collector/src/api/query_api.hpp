@@ -43,9 +43,16 @@ struct ApiResponse {
 struct ReportPrivacy {
   int k = 10;
   double epsilon = 0;
+  // Keys the noise (report_noise_key): a statistic with one true value is always released with the same
+  // noise, so asking again, or with another window that counts the same people, averages nothing away.
+  std::array<uint8_t, 32> noise_key{};
 };
-// A count as released under `privacy`.
-int64_t released_count(int64_t count, const ReportPrivacy& privacy);
+// The noise key of a collector, from its re-key secret (32 bytes): the API and `report` agree.
+std::array<uint8_t, 32> report_noise_key(const uint8_t* rekey_secret);
+// A count as released under `privacy`. `statistic` names what is counted, independently of the query's
+// window and model (e.g. "attribution.row.channel.Email"): its noise is drawn from the key, the name and
+// the true count.
+int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_view statistic);
 
 // Reports, shared by the API and `waymark-collector report`: `query` holds the URL parameters.
 using QueryParams = std::map<std::string, std::string>;
@@ -62,7 +69,8 @@ class QueryApi {
   // Nothing when `target` is not an API route.
   std::optional<ApiResponse> handle(std::string_view method, std::string_view target, std::string_view authorization,
                                     std::string_view body, int64_t now_ms);
-  void set_report_privacy(ReportPrivacy p) { privacy_ = p; }
+  // Its noise key is the collector's (report_noise_key).
+  void set_report_privacy(ReportPrivacy p);
   // Rule segments from the config, and the currency RFM scores (empty: the only one present).
   void set_segments(std::vector<analytics::RuleSegment> rules, std::string currency) {
     rules_ = std::move(rules);

@@ -184,12 +184,15 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
 
 TEST_CASE("Laplace noise on released counts: unbiased, scale 1/epsilon, never negative", "[analytics][privacy]") {
   REQUIRE(sodium_init() >= 0);
-  CHECK(released_count(42, {10, 0}) == 42);  // off by default
+  ReportPrivacy off{10, 0, {}};
+  CHECK(released_count(42, off, "s") == 42);  // off by default
   const double epsilon = 0.5;
+  ReportPrivacy on{10, epsilon, {}};
+  randombytes_buf(on.noise_key.data(), on.noise_key.size());
   const int n = 20000;
   double sum = 0, abs_dev = 0;
-  for (int i = 0; i < n; ++i) {
-    const int64_t v = released_count(1000, {10, epsilon});
+  for (int i = 0; i < n; ++i) {  // many statistics of one true value: independent draws
+    const int64_t v = released_count(1000, on, "segment.size.s" + std::to_string(i));
     sum += static_cast<double>(v);
     abs_dev += std::fabs(static_cast<double>(v) - 1000);
   }
@@ -197,5 +200,28 @@ TEST_CASE("Laplace noise on released counts: unbiased, scale 1/epsilon, never ne
   // little), with a tolerance of many standard errors.
   CHECK(std::fabs(sum / n - 1000) < 0.15);
   CHECK(abs_dev / n == Approx(1 / epsilon).epsilon(0.08));
-  for (int i = 0; i < 1000; ++i) CHECK(released_count(0, {10, epsilon}) >= 0);
+  for (int i = 0; i < 1000; ++i) CHECK(released_count(0, on, std::to_string(i)) >= 0);
+}
+
+// Found (issue 22): noise was drawn afresh on every request, so asking the same question 1,000 times and
+// averaging gave the true count back. The same statistic with the same true value is now always released
+// with the same noise, whatever the query around it; only a different count or key draws anew.
+TEST_CASE("repeating a query averages no noise away", "[analytics][privacy]") {
+  ReportPrivacy on{10, 0.1, {}};
+  randombytes_buf(on.noise_key.data(), on.noise_key.size());
+  const int64_t first = released_count(1000, on, "segment.size.vip");
+  double sum = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t again = released_count(1000, on, "segment.size.vip");
+    CHECK(again == first);
+    sum += static_cast<double>(again);
+  }
+  CHECK(sum / 1000 == static_cast<double>(first));  // the average is the first answer, noise and all
+  int differ = 0;
+  ReportPrivacy other = on;
+  other.noise_key[0] ^= 1;
+  for (int64_t count = 1000; count < 1020; ++count) {
+    differ += released_count(count, on, "segment.size.vip") != released_count(count, other, "segment.size.vip");
+  }
+  CHECK(differ >= 15);  // another collector's key draws other noise (equal by chance at most a few times)
 }
