@@ -245,10 +245,12 @@ std::unique_ptr<Ingest::Request> Ingest::verify(const uint8_t* body, size_t len,
   if (now_ms >= key->retire_at_ms) return refuse(403, "retired_key_id");
   if (!openers_[k].ok()) return refuse(400, openers_[k].status().message);
   auto opened = openers_[k]->open(body, len, limits_.max_batch_bytes);
-  if (!opened.ok()) {
-    const std::string& why = opened.status().message;
-    const bool too_large = opened.status().code == WAYMARK_ERR_TOO_LARGE;
-    return refuse(why == "bad_signature" ? 401 : too_large ? 413 : 400, why);
+  if (!opened.ok()) {  // the code says what kind of refusal it is, the message names it for metrics
+    const int code = opened.status().code;
+    return refuse(code == WAYMARK_ERR_CRYPTO      ? 401
+                  : code == WAYMARK_ERR_TOO_LARGE ? 413
+                                                  : 400,
+                  opened.status().message);
   }
   auto r = std::make_unique<Request>();
   r->opened = std::move(opened.value());

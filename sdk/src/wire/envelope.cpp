@@ -177,7 +177,7 @@ Result<OpenedEnvelope> EnvelopeOpener::open(const uint8_t* data, size_t len, siz
   std::vector<uint8_t> inner(sealed_len - crypto_box_SEALBYTES);
   if (crypto_box_seal_open(inner.data(), data + kEnvelopeHeaderBytes, sealed_len, x25519_pk_.data(),
                            x25519_sk_->data()) != 0) {
-    return Error(WAYMARK_ERR_CRYPTO, "unsealable");
+    return Error(WAYMARK_ERR_INVALID_VALUE, "unsealable");  // not sealed to this key: malformed, not forged
   }
   flatbuffers::Verifier ev(inner.data(), inner.size(), limits());
   if (!w::VerifyEnvelopeBuffer(ev)) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_envelope");

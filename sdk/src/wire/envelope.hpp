@@ -48,7 +48,9 @@ struct OpenedEnvelope {
 };
 
 // Opens with the collector's Ed25519 keypair (64-byte secret), verifies the device signature
-// and the Batch buffer with explicit limits. Errors name what failed (for metrics reasons). A zstd
+// and the Batch buffer with explicit limits. Errors name what failed (for metrics reasons); their codes
+// say what kind of failure it is: WAYMARK_ERR_CRYPTO only for a device signature that does not verify,
+// WAYMARK_ERR_TOO_LARGE for a size limit, WAYMARK_ERR_INVALID_VALUE for anything malformed. A zstd
 // payload that would inflate beyond `max_batch_bytes` is refused before any of it is decompressed
 // ("decompressed_too_large", WAYMARK_ERR_TOO_LARGE).
 Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key,
