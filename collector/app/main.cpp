@@ -28,6 +28,7 @@
 
 #include "authority/erasure_token.hpp"
 #include "authority/identity_assertion.hpp"
+#include "store/sqlite_backup.hpp"
 #include "config/options.hpp"
 #include "identity/normalizer.hpp"
 #include "identity/pseudonymizer.hpp"
@@ -327,6 +328,27 @@ bool lock_data_dir(const fs::path& dir) {
   return true;  // held until the process exits
 }
 
+// `backup`: a consistent copy of the store while the collector serves; `restore`: puts one back, with
+// the collector stopped (the data directory's lock is taken, so a running serve makes it fail).
+int backup_or_restore(const po::variables_map& vm, const std::string& which) {
+  const fs::path dir = vm["data-dir"].as<std::string>();
+  if (!vm.count("backup-file")) {
+    log("error", which + " needs --backup-file FILE");
+    return 2;
+  }
+  const std::string file = vm["backup-file"].as<std::string>();
+  if (which == "restore" && !lock_data_dir(dir)) return 1;
+  const std::string db = (dir / "collector.db").string();
+  const Status s = which == "backup" ? backup_sqlite_store(db, file) : restore_sqlite_store(file, db);
+  if (!s.ok()) {
+    log("error", which + ": " + s.message);
+    return s.code == WAYMARK_ERR_INVALID_ARGUMENT ? 2 : 1;
+  }
+  log("info", which == "backup" ? "backed up " + db + " to " + file + " (back up keys/ separately)"
+                                : "restored " + db + " from " + file);
+  return 0;
+}
+
 int serve(const po::variables_map& vm) {
   const fs::path dir = vm["data-dir"].as<std::string>();
   std::vector<CollectorKey> keys;
@@ -500,6 +522,9 @@ int main(int argc, char** argv) {
     return report(vm, command[1]);
   }
   if (command == std::vector<std::string>{"serve"}) return serve(vm);
+  if (command == std::vector<std::string>{"backup"} || command == std::vector<std::string>{"restore"}) {
+    return backup_or_restore(vm, command[0]);
+  }
   std::cerr << "waymark-collector: unknown command (waymark-collector --help lists the commands)\n";
   return 2;
 }

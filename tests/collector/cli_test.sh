@@ -7,7 +7,7 @@ dir=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$dir"' EXIT
 "$bin" --help > "$dir/help"
 "$bin" --version | grep -Eq '^waymark-collector [0-9]+\.[0-9]+\.[0-9]+$'
-grep -q "serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|authority identity-assertion|report attribution|report clv" "$dir/help"
+grep -q "serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|authority identity-assertion|backup|restore|report attribution|report clv" "$dir/help"
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
 [ "$(stat -c %a "$dir/keys/collector_key_4")" = 600 ]
@@ -146,6 +146,22 @@ set +e; "$bin" serve --data-dir "$dir" --port 0 --tls-cert-file "$dir/first.pem"
 [ "$rc" = 2 ] && grep -q "tls-cert-file and tls-key-file go together" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --tls-client-ca-file "$dir/first.pem" 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "tls-client-ca-file needs" "$dir/err"
+# Backup while serving; restore only once it is stopped, and the restored store serves.
+"$bin" serve --config "$dir/good.conf" 2>"$dir/log4" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$dir/log4" && break; sleep 0.1; done
+"$bin" backup --data-dir "$dir" --backup-file "$dir/backup.db" 2>"$dir/err"
+[ "$(stat -c %a "$dir/backup.db")" = 600 ] && grep -q "back up keys/ separately" "$dir/err"
+set +e; "$bin" backup --data-dir "$dir" --backup-file "$dir/backup.db" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "exists" "$dir/err"
+set +e; "$bin" restore --data-dir "$dir" --backup-file "$dir/backup.db" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "another waymark-collector is serving" "$dir/err"
+kill -TERM "$pid"
+wait "$pid"
+"$bin" restore --data-dir "$dir" --backup-file "$dir/backup.db" 2>"$dir/err"
+grep -q "restored" "$dir/err"
+set +e; "$bin" restore --data-dir "$dir" --backup-file "$dir/help" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "not an intact Waymark collector store" "$dir/err"
 # Reports from the command line (an empty store: no rows, no fit).
 "$bin" report attribution --data-dir "$dir" --model linear --from 2026-01-01 --to 2026-02-01 | grep -q '"rows":\[\]'
 "$bin" report attribution --data-dir "$dir" --format csv | grep -q '^channel,conversions,revenue_minor,profiles$'

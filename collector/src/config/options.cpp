@@ -43,7 +43,7 @@ Status guarded(F&& f) {
 po::options_description collector_options() {
   po::options_description opts(
       "waymark-collector [serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|"
-      "authority identity-assertion|"
+      "authority identity-assertion|backup|restore|"
       "report attribution|report clv] [options]");
   opts.add_options()("help,h", "show this help")("version", "print the version and exit")(
       "config,c", po::value<std::string>(), "config file (key = value lines)")(
@@ -99,6 +99,7 @@ po::options_description collector_options() {
       "valid-for-s", po::value<int64_t>()->default_value(900),
       "authority erasure-token|identity-assertion: lifetime in seconds")(
       "device-key", po::value<std::string>(), "authority identity-assertion: the device's public key (hex)")(
+      "backup-file", po::value<std::string>(), "backup: where the copy goes (never replaced); restore: the copy")(
       "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
       "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
       "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(

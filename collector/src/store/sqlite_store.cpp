@@ -181,6 +181,10 @@ CREATE TABLE verified_claims(node_id INTEGER NOT NULL, device_key BLOB NOT NULL,
 
 }  // namespace
 
+int64_t sqlite_store_schema_version() {
+  return static_cast<int64_t>(std::size(kMigrations));
+}
+
 Connection::~Connection() {
   cache_.clear();  // statements are finalized before the connection closes
   if (db_ != nullptr) sqlite3_close(db_);

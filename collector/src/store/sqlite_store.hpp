@@ -112,6 +112,9 @@ Status append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot
 // with a whole one.
 bool take_resolve_input(std::string_view& in, ResolveInput* out, int format = kResolveInputFormat);
 
+// The schema version (PRAGMA user_version) this build migrates a store to.
+int64_t sqlite_store_schema_version();
+
 class SqliteStore final : public Store, private IngestTxn, private GraphWriter {
  public:
   SqliteStore(IdentityRules rules, const std::string& path, uint64_t disk_reserve_bytes)
