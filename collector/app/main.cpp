@@ -502,10 +502,17 @@ int main(int argc, char** argv) {
     std::cout << "waymark-collector " << waymark_version() << "\n";
     return 0;
   }
-  const auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (vm.count("help") || command.empty()) {
-    std::cout << opts;
-    return vm.count("help") ? 0 : 2;
+  auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const bool help_command = !command.empty() && command[0] == "help";
+  if (help_command) command.erase(command.begin());
+  if (vm.count("help") || help_command || command.empty()) {
+    const std::string help = collector_help(command);
+    if (help.empty()) {
+      std::cerr << "waymark-collector: unknown command (waymark-collector --help lists the commands)\n";
+      return 2;
+    }
+    (command.empty() && !vm.count("help") && !help_command ? std::cerr : std::cout) << help;
+    return command.empty() && !vm.count("help") && !help_command ? 2 : 0;
   }
   if (command == std::vector<std::string>{"keys", "generate"}) {
     return keys_generate(vm["data-dir"].as<std::string>(), vm["key-id"].as<uint32_t>());

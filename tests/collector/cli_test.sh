@@ -7,7 +7,18 @@ dir=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$dir"' EXIT
 "$bin" --help > "$dir/help"
 "$bin" --version | grep -Eq '^waymark-collector [0-9]+\.[0-9]+\.[0-9]+$'
-grep -q "serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|authority identity-assertion|backup|restore|report attribution|report clv" "$dir/help"
+# --help lists the commands and the options every command takes; help <command> (or <command> --help)
+# that command's own options, and nothing internal.
+for c in serve "keys generate" "keys rotate" blocklist "authority keygen" "authority erasure-token" \
+  "authority identity-assertion" backup restore "report attribution" "report clv"; do
+  grep -q "^  $c  " "$dir/help" || { echo "--help does not list $c"; exit 1; }
+done
+if grep -q -- "--command\|--tls-cert-file" "$dir/help"; then echo "--help shows a command's options"; exit 1; fi
+"$bin" help serve > "$dir/help-serve"
+grep -q -- "--tls-cert-file" "$dir/help-serve" && grep -q -- "--report-k" "$dir/help-serve"
+if grep -q -- "--backup-file\|--model\|--command" "$dir/help-serve"; then echo "help serve: others' options"; exit 1; fi
+"$bin" report attribution --help | grep -q -- "--conversion-touch"
+if "$bin" help nope 2>/dev/null; then echo "help for an unknown command must fail"; exit 1; fi
 out=$("$bin" keys generate --data-dir "$dir" --key-id 4)
 echo "$out" | grep -Eq '^key_id=4 public_key=[0-9a-f]{64}$'
 [ "$(stat -c %a "$dir/keys/collector_key_4")" = 600 ]

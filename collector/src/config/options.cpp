@@ -40,15 +40,19 @@ Status guarded(F&& f) {
 
 }  // namespace
 
-po::options_description collector_options() {
-  po::options_description opts(
-      "waymark-collector [serve|keys generate|keys rotate|blocklist|authority keygen|authority erasure-token|"
-      "authority identity-assertion|backup|restore|"
-      "report attribution|report clv] [options]");
-  opts.add_options()("help,h", "show this help")("version", "print the version and exit")(
+namespace {
+
+po::options_description general_options() {
+  po::options_description o("Options of every command");
+  o.add_options()("help,h", "show this help (help <command>: that command's)")("version", "print the version and exit")(
       "config,c", po::value<std::string>(), "config file (key = value lines)")(
-      "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
-      "listen-address", po::value<std::string>()->default_value("127.0.0.1"), "IP address to listen on")(
+      "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/");
+  return o;
+}
+
+po::options_description serve_options() {
+  po::options_description o("serve");
+  o.add_options()("listen-address", po::value<std::string>()->default_value("127.0.0.1"), "IP address to listen on")(
       "port", po::value<int>()->default_value(8080), "TCP port (0 = any free port)")(
       "threads", po::value<int>()->default_value(2), "I/O threads (1..256)")(
       "max-body-bytes", po::value<size_t>()->default_value(16u << 20), "largest accepted request body")(
@@ -71,43 +75,133 @@ po::options_description collector_options() {
       "identity-limit", po::value<std::vector<std::string>>()->composing(),
       "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
       "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
-      "report-k", po::value<int>()->default_value(10), "reports merge rows of fewer distinct profiles into \"other\"")(
-      "report-epsilon", po::value<double>()->default_value(0),
-      "Laplace noise on released profile counts with this epsilon per count (0: none)")(
       "segment", po::value<std::vector<std::string>>()->composing(),
       "rule segment \"name: expression\" (repeatable), e.g. \"pos_regulars: channel.pos[90d] >= 3\"; see "
       "docs/analytics.md")("segment-currency", po::value<std::string>(),
                            "currency RFM segments score (default: the only one present)")(
-      "model", po::value<std::string>(),
-      "report attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
-      "by", po::value<std::string>(), "report attribution: channel|channel_group|campaign|campaign_source")(
-      "conversion-touch", po::value<std::string>(),
-      "report attribution: exclude (default: the converting event is not its own touch) | include")(
-      "from", po::value<std::string>(), "report attribution: start (YYYY-MM-DD or Unix ms)")(
-      "to", po::value<std::string>(), "report attribution: end, exclusive")("format", po::value<std::string>(),
-                                                                            "report attribution: json|csv")(
-      "currency", po::value<std::string>(), "report: currency of the revenue")("as-of", po::value<std::string>(),
-                                                                               "report clv: the calibration end")(
-      "months", po::value<std::string>(), "report clv: horizon in months")("top", po::value<std::string>(),
-                                                                           "report clv: how many customers to list")(
       "brand-authority-key", po::value<std::vector<std::string>>()->composing(),
-      "Ed25519 public key (hex) of the brand's authority: erasure tokens it signs erase a whole customer "
-      "(repeatable)")("verified-kinds", po::value<std::string>(),
-                      "identifier kinds that join profiles only with the brand's identity assertion, comma-separated, "
-                      "e.g. account_id,loyalty_id (default: none; needs brand-authority-key)")(
-      "key-file", po::value<std::string>(), "authority keygen|erasure-token|identity-assertion: the authority key")(
+      "Ed25519 public key (hex) of the brand's authority: erasure tokens it signs erase a whole customer, identity "
+      "assertions it signs verify an identifier (repeatable)")(
+      "verified-kinds", po::value<std::string>(),
+      "identifier kinds that join profiles only with the brand's identity assertion, comma-separated, e.g. "
+      "account_id,loyalty_id (default: none; needs brand-authority-key)");
+  return o;
+}
+
+po::options_description privacy_options() {
+  po::options_description o("Report privacy (serve, report)");
+  o.add_options()("report-k", po::value<int>()->default_value(10),
+                  "reports merge rows of fewer distinct profiles into \"other\"")(
+      "report-epsilon", po::value<double>()->default_value(0),
+      "Laplace noise on released profile counts with this epsilon per count (0: none)");
+  return o;
+}
+
+po::options_description report_options() {
+  po::options_description o("report");
+  o.add_options()("model", po::value<std::string>(),
+                  "attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
+      "by", po::value<std::string>(), "attribution: channel|channel_group|campaign|campaign_source")(
+      "conversion-touch", po::value<std::string>(),
+      "attribution: exclude (default: the converting event is not its own touch) | include")(
+      "from", po::value<std::string>(), "attribution: start (YYYY-MM-DD or Unix ms)")(
+      "to", po::value<std::string>(), "attribution: end, exclusive")("format", po::value<std::string>(),
+                                                                     "attribution: json|csv")(
+      "currency", po::value<std::string>(), "currency of the revenue")("as-of", po::value<std::string>(),
+                                                                       "clv: the calibration end")(
+      "months", po::value<std::string>(), "clv: horizon in months")("top", po::value<std::string>(),
+                                                                    "clv: how many customers to list");
+  return o;
+}
+
+po::options_description keys_options() {
+  po::options_description o("keys");
+  o.add_options()("key-id", po::value<uint32_t>()->default_value(1), "id of the new key")(
+      "retire-after-days", po::value<int64_t>()->default_value(30), "rotate: how long older keys stay valid");
+  return o;
+}
+
+po::options_description brand_key_options() {
+  po::options_description o("The brand key (blocklist, authority erasure-token and identity-assertion)");
+  o.add_options()("brand-key-file", po::value<std::string>(), "the brand identity key (32 bytes), as the SDK has it")(
+      "key-epoch", po::value<uint32_t>()->default_value(0), "the brand key epoch")(
+      "default-region", po::value<std::string>()->default_value("US"), "region for phone numbers");
+  return o;
+}
+
+po::options_description authority_options() {
+  po::options_description o("authority");
+  o.add_options()("key-file", po::value<std::string>(), "the authority key (keygen writes it)")(
       "valid-for-s", po::value<int64_t>()->default_value(900),
-      "authority erasure-token|identity-assertion: lifetime in seconds")(
-      "device-key", po::value<std::string>(), "authority identity-assertion: the device's public key (hex)")(
-      "backup-file", po::value<std::string>(), "backup: where the copy goes (never replaced); restore: the copy")(
-      "key-id", po::value<uint32_t>()->default_value(1), "keys generate|rotate: id of the new key")(
-      "retire-after-days", po::value<int64_t>()->default_value(30), "keys rotate: how long older keys stay valid")(
-      "brand-key-file", po::value<std::string>(), "blocklist: the brand identity key (32 bytes)")(
-      "key-epoch", po::value<uint32_t>()->default_value(0), "blocklist: the brand key epoch")(
-      "default-region", po::value<std::string>()->default_value("US"), "blocklist: region for phone numbers")(
-      "command", po::value<std::vector<std::string>>(),
-      "serve | keys generate | keys rotate | blocklist | report attribution | report clv");
-  return opts;
+      "erasure-token, identity-assertion: lifetime in seconds")("device-key", po::value<std::string>(),
+                                                                "identity-assertion: the device's public key (hex)");
+  return o;
+}
+
+po::options_description backup_options() {
+  po::options_description o("backup, restore");
+  o.add_options()("backup-file", po::value<std::string>(),
+                  "backup: where the copy goes (never replaced); restore: "
+                  "the copy to put back");
+  return o;
+}
+
+struct Command {
+  std::string_view name, what;
+  std::vector<po::options_description (*)()> groups;
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {
+      {"serve", "serve devices, the query API, /healthz and /metrics", {serve_options, privacy_options}},
+      {"keys generate", "make a collector key (and, once, the re-key secret)", {keys_options}},
+      {"keys rotate", "add a collector key; older ones retire after a while", {keys_options}},
+      {"blocklist", "the brand's junk values as SDK pseudonyms, for blocked-pseudonyms", {brand_key_options}},
+      {"authority keygen", "the brand backend's authority key", {authority_options}},
+      {"authority erasure-token", "an erasure token for a signed-in customer", {authority_options, brand_key_options}},
+      {"authority identity-assertion",
+       "an identity assertion for a customer's login on a device",
+       {authority_options, brand_key_options}},
+      {"backup", "a consistent copy of the store, while it serves", {backup_options}},
+      {"restore", "put a backup back (the collector stopped)", {backup_options}},
+      {"report attribution", "attribution from the store", {report_options, privacy_options}},
+      {"report clv", "lifetime value from the store", {report_options}},
+  };
+  return list;
+}
+
+}  // namespace
+
+po::options_description collector_options() {
+  po::options_description all;
+  all.add(general_options());
+  for (auto group : {serve_options, privacy_options, report_options, keys_options, brand_key_options, authority_options,
+                     backup_options}) {
+    all.add(group());
+  }
+  all.add_options()("command", po::value<std::vector<std::string>>(), "the command (positional)");
+  return all;
+}
+
+std::string collector_help(const std::vector<std::string>& command) {
+  std::ostringstream out;
+  std::string name;
+  for (const std::string& word : command) name += (name.empty() ? "" : " ") + word;
+  for (const Command& c : commands()) {
+    if (c.name != name) continue;
+    out << "waymark-collector " << c.name << " [options]: " << c.what << "\n\n";
+    for (auto group : c.groups) out << group() << "\n";
+    out << general_options();
+    return out.str();
+  }
+  if (!name.empty()) return "";
+  out << "waymark-collector <command> [options]\n\nCommands:\n";
+  for (const Command& c : commands()) {
+    out << "  " << c.name << std::string(c.name.size() < 30 ? 30 - c.name.size() : 1, ' ') << c.what << "\n";
+  }
+  out << "\nwaymark-collector help <command> (or <command> --help) lists that command's options.\n\n"
+      << general_options();
+  return out.str();
 }
 
 namespace {

@@ -16,7 +16,11 @@
 
 namespace waymark::collector {
 
+// Every option of every command, and the positional command (what the command line is parsed with).
 boost::program_options::options_description collector_options();
+// The help for one command (its options and those of every command), or the list of commands for an
+// empty one; "" for an unknown command.
+std::string collector_help(const std::vector<std::string>& command);
 
 // The command line, then the config file it names (`key = value` lines; the command line wins).
 // Errors (unknown option, bad value, unreadable file) as INVALID_ARGUMENT with the user's message.
