@@ -96,6 +96,8 @@ TEST_CASE("refusals are logged per reason at most once per interval, with the co
 
 TEST_CASE("metrics: every family has HELP and TYPE and is there at zero from the start", "[collector]") {
   Collector collector;
+  REQUIRE(request(collector.server->port(), http::verb::get, "/healthz").status == 200);
+  REQUIRE(api_get(collector.server->port(), "/v1/profiles", Collector::kReadToken).status == 200);
   const std::string text = request(collector.server->port(), http::verb::get, "/metrics").body;
   std::set<std::string> described, typed;
   std::istringstream lines(text);
@@ -111,7 +113,7 @@ TEST_CASE("metrics: every family has HELP and TYPE and is there at zero from the
       typed.insert(name);
     } else {
       std::string name = line.substr(0, line.find_first_of("{ "));
-      for (const char* suffix : {"_sum", "_count"}) {
+      for (const char* suffix : {"_sum", "_count", "_bucket"}) {
         const std::string s(suffix);
         if (typed.count(name) == 0 && name.size() > s.size() &&
             name.compare(name.size() - s.size(), s.size(), s) == 0) {
@@ -128,4 +130,21 @@ TEST_CASE("metrics: every family has HELP and TYPE and is there at zero from the
   }
   CHECK(text.find("waymark_build_info{version=\"" + std::string(waymark_version()) + "\"} 1") != std::string::npos);
   CHECK(samples > 15);
+  // Latency by route: a histogram whose buckets only grow and end at the count.
+  for (const std::string route : {"/healthz", "/v1/profiles"}) {
+    INFO(route);
+    const std::string prefix = "waymark_http_request_duration_seconds_bucket{route=\"" + route + "\",le=\"";
+    uint64_t last = 0;
+    size_t at = 0, buckets = 0;
+    while ((at = text.find(prefix, at)) != std::string::npos) {
+      const uint64_t v = std::stoull(text.substr(text.find("} ", at) + 2));
+      CHECK(v >= last);
+      last = v;
+      ++buckets;
+      ++at;
+    }
+    CHECK(buckets == std::size(waymark::collector::Metrics::kLatencyBuckets) + 1);
+    CHECK(last == 1);
+    CHECK(text.find("waymark_http_request_duration_seconds_count{route=\"" + route + "\"} 1\n") != std::string::npos);
+  }
 }

@@ -461,7 +461,7 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
   } else {
     res = r.token == nullptr ? problem(401, "a valid bearer token is required") : route(r, now_ms);
   }
-  metrics_.request("/v1/" + r.path[1], res.status);
+  res.route = "/v1/" + r.path[1];  // counted by the server once answered (Metrics::request)
   return res;
 }
 

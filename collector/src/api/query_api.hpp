@@ -33,6 +33,7 @@ struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string route{};  // the route it answered, for metrics ("/v1/profiles"); set by QueryApi::handle
 };
 
 // What reports release: aggregate rows with fewer than `k` distinct profiles are merged into

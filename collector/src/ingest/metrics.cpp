@@ -54,9 +54,13 @@ Metrics::Metrics() {
   for (const auto& [name, help] : kFamilies) (is_counter(name) ? counters_ : gauges_)[name] = 0;
 }
 
-void Metrics::request(const std::string& route, int status) {
+void Metrics::request(const std::string& route, int status, double seconds) {
   std::lock_guard lock(mu_);
   ++requests_[route + "\",status=\"" + std::to_string(status)];
+  Latency& l = latency_[route];
+  for (size_t i = 0; i < std::size(kLatencyBuckets); ++i) l.buckets[i] += seconds <= kLatencyBuckets[i] ? 1 : 0;
+  ++l.count;
+  l.sum += seconds;
 }
 
 void Metrics::rejected(const std::string& reason, uint64_t events) {
@@ -120,6 +124,18 @@ std::string Metrics::prometheus() const {
   }
   family("rejected_total", "counter", "Refused batches (batch reasons) and events (event reasons), by reason.");
   for (const auto& [k, v] : rejections_) out << "waymark_rejected_total{reason=\"" << k << "\"} " << v << "\n";
+  family("http_request_duration_seconds", "histogram",
+         "Time from a request read to its answer, by route (for a batch, its commit included).");
+  for (const auto& [route, l] : latency_) {
+    const std::string prefix = "waymark_http_request_duration_seconds";
+    for (size_t i = 0; i < std::size(kLatencyBuckets); ++i) {
+      out << prefix << "_bucket{route=\"" << route << "\",le=\"" << kLatencyBuckets[i] << "\"} " << l.buckets[i]
+          << "\n";
+    }
+    out << prefix << "_bucket{route=\"" << route << "\",le=\"+Inf\"} " << l.count << "\n"
+        << prefix << "_sum{route=\"" << route << "\"} " << l.sum << "\n"
+        << prefix << "_count{route=\"" << route << "\"} " << l.count << "\n";
+  }
   family("ingest_seconds", "summary", "Time from a verified batch to its answer.");
   out << "waymark_ingest_seconds_sum " << ingest_seconds_sum_ << "\nwaymark_ingest_seconds_count " << ingest_count_
       << "\n";

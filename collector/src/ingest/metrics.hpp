@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -14,7 +15,11 @@ class Metrics {
  public:
   // Every family the collector reports, present at zero from the start, with its HELP text.
   Metrics();
-  void request(const std::string& route, int status);
+  // A request answered: counted by route and status, and its time from being read to being answered
+  // (for a batch, its commit included) in the route's latency histogram.
+  void request(const std::string& route, int status, double seconds);
+  // Upper bounds of the latency histogram's buckets, in seconds (then +Inf).
+  static constexpr double kLatencyBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   void rejected(const std::string& reason, uint64_t events = 1);
   // A refused batch or request: counted once under its reason (waymark_rejected_total) and in
   // batches_rejected_total, and logged as a warning: the first of each reason at once, then at most
@@ -35,6 +40,12 @@ class Metrics {
   std::map<std::string, uint64_t> gauges_;      // name -> value
   std::map<std::string, uint64_t> requests_;    // route|status -> count
   std::map<std::string, uint64_t> rejections_;  // reason -> events
+  struct Latency {
+    uint64_t buckets[std::size(kLatencyBuckets)] = {};  // count at or below each bound (cumulative)
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::string, Latency> latency_;  // route -> histogram
   struct RefusalLogState {
     std::chrono::steady_clock::time_point last{};
     uint64_t unlogged = 0;

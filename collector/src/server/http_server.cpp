@@ -168,12 +168,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
+  double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(); }
+
   void on_read(beast::error_code ec) {
+    started_ = std::chrono::steady_clock::now();
     if (ec && ec != http::error::body_limit) {
       const int status = malformed_status(ec);
       if (status == 0) return;  // closed or timed out: nobody to answer
       ++shared_.in_flight;
-      shared_.metrics.request("malformed", status);
+      shared_.metrics.request("malformed", status, elapsed());
       return respond(status, "text/plain", status == 431 ? "request header fields too large\n" : "malformed request\n",
                      false);
     }
@@ -186,7 +189,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const std::string target(req.target());
     const bool keep_alive = req.keep_alive() && !shared_.stopping && !overflow_;
     if (overflow_ && !(req.method() == http::verb::get && target == "/healthz")) {
-      shared_.metrics.request("overflow", 503);
+      shared_.metrics.request("overflow", 503, elapsed());
       res_ = {};
       res_.set(http::field::retry_after, "1");
       res_.result(http::status::service_unavailable);
@@ -211,16 +214,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (req.method() == http::verb::get && target == "/healthz") {
       const auto why = shared_.config.degraded ? shared_.config.degraded() : std::nullopt;
-      shared_.metrics.request("/healthz", why ? 503 : 200);
+      shared_.metrics.request("/healthz", why ? 503 : 200, elapsed());
       return respond(why ? 503 : 200, "text/plain", why ? "degraded: " + *why + "\n" : "ok\n", keep_alive);
     }
     if (req.method() == http::verb::get && target == "/metrics") {
-      shared_.metrics.request("/metrics", 200);
+      shared_.metrics.request("/metrics", 200, elapsed());
       return respond(200, "text/plain; version=0.0.4", shared_.metrics.prometheus(), keep_alive);
     }
     if (shared_.api != nullptr && !shared_.config.tls_client_ca_file.empty() && target.rfind("/v1/devices/", 0) != 0 &&
         !client_certified()) {
-      shared_.metrics.request("client_certificate", 403);
+      shared_.metrics.request("client_certificate", 403, elapsed());
       return respond(403, "application/problem+json",
                      R"j({"title":"the query API requires a client certificate (tls-client-ca-file)","status":403})j",
                      keep_alive);
@@ -229,15 +232,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       const auto auth = req[http::field::authorization];
       if (auto r = shared_.api->handle(std::string_view(req.method_string().data(), req.method_string().size()), target,
                                        std::string_view(auth.data(), auth.size()), req.body(), now_ms())) {
+        shared_.metrics.request(r->route, r->status, elapsed());
         return respond(r->status, r->content_type.c_str(), std::move(r->body), keep_alive);
       }
     }
-    shared_.metrics.request("other", 404);
+    shared_.metrics.request("other", 404, elapsed());
     respond(404, "text/plain", "not found\n", keep_alive);
   }
 
   void answer_batch(IngestResponse r, bool keep_alive) {
-    shared_.metrics.request("/v1/batches", r.http_status);
+    shared_.metrics.request("/v1/batches", r.http_status, elapsed());
     res_ = {};
     res_.result(static_cast<http::status>(r.http_status));
     if (r.retry_after_s >= 0) res_.set(http::field::retry_after, std::to_string(r.retry_after_s));
@@ -288,7 +292,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool overflow_ = false;
-  TlsContext tls_;  // the context this connection was accepted with (null: plain)
+  TlsContext tls_;                                   // the context this connection was accepted with (null: plain)
+  std::chrono::steady_clock::time_point started_{};  // when the request being answered was read
   http::response<http::string_body> res_;
 };
 
