@@ -22,15 +22,19 @@ std::vector<std::string> collapsed(const Path& p) {
 }
 
 // A sparse absorbing chain: transient states 0..n-1 (0 = start), each with weighted transitions to
-// other transient states, to conversion and to null.
+// other transient states, to conversion and to null. `value_to_conversion`: the revenue of the
+// conversions that leave each state (so a conversion's value follows the state it converts from, as
+// ChannelAttribution draws it).
 struct Chain {
   std::vector<std::unordered_map<size_t, double>> next;
-  std::vector<double> to_conversion, total;
+  std::vector<double> to_conversion, value_to_conversion, total;
 };
 
-// P(conversion) from the start with the states in `removed` turned into null. Exact: Gaussian
-// elimination for chains of up to a few hundred states, otherwise Gauss-Seidel to 1e-15.
-double p_conversion(const Chain& c, const std::vector<bool>& removed) {
+// The expected reward of absorption into conversion from the start, with the states in `removed`
+// turned into null; `reward[s]` is what conversions leaving s are worth together (their count: P(conversion);
+// their revenue: the expected conversion value). Exact: Gaussian elimination for chains of up to a few
+// hundred states, otherwise Gauss-Seidel to 1e-15.
+double absorbed(const Chain& c, const std::vector<bool>& removed, const std::vector<double>& reward) {
   const size_t n = c.next.size();
   if (n == 0 || removed[0]) return 0;
   if (n <= 400) {
@@ -38,7 +42,7 @@ double p_conversion(const Chain& c, const std::vector<bool>& removed) {
     for (size_t s = 0; s < n; ++s) {
       a[s * n + s] = 1;
       if (removed[s] || c.total[s] == 0) continue;  // absorbing null: p = 0
-      rhs[s] = c.to_conversion[s] / c.total[s];
+      rhs[s] = reward[s] / c.total[s];
       for (const auto& [t, w] : c.next[s]) {
         if (!removed[t]) a[s * n + t] -= w / c.total[s];
       }
@@ -67,7 +71,7 @@ double p_conversion(const Chain& c, const std::vector<bool>& removed) {
     double change = 0;
     for (size_t s = 0; s < n; ++s) {
       if (removed[s] || c.total[s] == 0) continue;
-      double v = c.to_conversion[s];
+      double v = reward[s];
       for (const auto& [t, w] : c.next[s]) {
         if (!removed[t]) v += w * p[t];
       }
@@ -138,6 +142,7 @@ MarkovModel markov(const std::vector<Path>& paths, int order) {
     if (fresh) {
       chain.next.emplace_back();
       chain.to_conversion.push_back(0);
+      chain.value_to_conversion.push_back(0);
       chain.total.push_back(0);
       for (const std::string& member : k) states_of[member].push_back(it->second);
     }
@@ -159,15 +164,19 @@ MarkovModel markov(const std::vector<Path>& paths, int order) {
       from = to;
     }
     chain.to_conversion[from] += p.conversions;
+    chain.value_to_conversion[from] += p.revenue;
     chain.total[from] += weight;  // nulls leave to the null state
   }
   MarkovModel m;
   const std::vector<bool> none(chain.next.size(), false);
-  m.p_conversion = p_conversion(chain, none);
+  m.p_conversion = absorbed(chain, none, chain.to_conversion);
+  const double value = absorbed(chain, none, chain.value_to_conversion);
+  const auto effect = [](double with, double without) { return with > 0 ? std::max(0.0, 1 - without / with) : 0; };
   for (const auto& [key, states] : states_of) {
     std::vector<bool> removed = none;
     for (size_t s : states) removed[s] = true;
-    m.removal_effects[key] = m.p_conversion > 0 ? std::max(0.0, 1 - p_conversion(chain, removed) / m.p_conversion) : 0;
+    m.removal_effects[key] = effect(m.p_conversion, absorbed(chain, removed, chain.to_conversion));
+    m.value_removal_effects[key] = effect(value, absorbed(chain, removed, chain.value_to_conversion));
   }
   return m;
 }
@@ -182,12 +191,15 @@ std::map<std::string, Credit> attribute(const std::vector<Path>& paths, Model m,
       for (const Touch& t : p.touches) credit.try_emplace(t.key);
     }
     const MarkovModel chain = markov(paths, o.markov_order);
-    double sum = 0;
+    double sum = 0, value_sum = 0;
     for (const auto& [key, re] : chain.removal_effects) sum += re;
+    for (const auto& [key, re] : chain.value_removal_effects) value_sum += re;
     if (sum <= 0) return credit;
     for (const auto& [key, re] : chain.removal_effects) {
       credit[key].conversions = re / sum * conversions;
-      credit[key].revenue = re / sum * revenue;
+      // Revenue by value removal effects (ChannelAttribution's); by conversion ones when no path has value.
+      const double vre = chain.value_removal_effects.at(key);
+      credit[key].revenue = value_sum > 0 ? vre / value_sum * revenue : re / sum * revenue;
     }
     return credit;
   }

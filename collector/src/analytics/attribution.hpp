@@ -1,5 +1,6 @@
 // Multichannel attribution: first touch, last touch, linear, time decay, position based (40/20/40) and the
-// data-driven Markov chain removal effect, computed exactly on the transition matrix. Credits are
+// data-driven Markov chain removal effect (value by value removal effects), computed exactly on the
+// transition matrix. Credits are
 // given to channels or campaigns; for every model they sum to the total conversions and revenue.
 #pragma once
 
@@ -45,6 +46,10 @@ std::vector<double> path_weights(const Path& p, Model m, const AttributionOption
 struct MarkovModel {
   double p_conversion = 0;
   std::map<std::string, double> removal_effects;  // 1 - P(conversion | key removed) / P(conversion)
+  // 1 - E[conversion value | key removed] / E[conversion value], a conversion's value following the
+  // state it converts from (ChannelAttribution's removal_effects_conversion_value). Revenue is split by
+  // these; conversions by removal_effects.
+  std::map<std::string, double> value_removal_effects;
 };
 // Order-k chain over the paths with consecutive repeats collapsed (ChannelAttribution semantics):
 // start -> touches -> conversion | null, transitions weighted by conversions and nulls.

@@ -276,3 +276,23 @@ TEST_CASE("channel groups: from the campaign's medium and source first, then the
   CHECK(g(w::Channel::CallCentre, "", "") == "Call centre");
   CHECK(g(w::Channel::Other, "", "") == "Other");
 }
+
+// Found (issue 22): Markov revenue was split by conversion removal effects, while ChannelAttribution
+// splits value by value removal effects (the share of conversion value whose paths pass through a
+// channel, a conversion's value following the state it converts from). Checked by hand on a small chain:
+// A > B converts for 100, A converts for 10, B stops. By enumerating the chain's paths,
+// E[value] = 110/3, through A: 20 (VRE 6/11), through B: 100/3 (VRE 10/11).
+TEST_CASE("Markov value credit follows value removal effects, as ChannelAttribution's", "[analytics][attribution]") {
+  const std::vector<Path> paths = {{{{"A", 0}, {"B", 0}}, 1, 0, 100}, {{{"A", 0}}, 1, 0, 10}, {{{"B", 0}}, 0, 1, 0}};
+  const MarkovModel m = markov(paths, 1);
+  CHECK(m.p_conversion == Approx(2.0 / 3).margin(1e-12));
+  CHECK(m.removal_effects.at("A") == Approx(0.75).margin(1e-12));
+  CHECK(m.removal_effects.at("B") == Approx(0.5).margin(1e-12));
+  CHECK(m.value_removal_effects.at("A") == Approx(6.0 / 11).margin(1e-12));
+  CHECK(m.value_removal_effects.at("B") == Approx(10.0 / 11).margin(1e-12));
+  const auto credit = attribute(paths, Model::Markov, AttributionOptions{});
+  CHECK(credit.at("A").conversions == Approx(1.2).margin(1e-9));  // conversions still by conversion effects
+  CHECK(credit.at("B").conversions == Approx(0.8).margin(1e-9));
+  CHECK(credit.at("A").revenue == Approx(110 * 6.0 / 16).margin(1e-9));  // 41.25, not 66
+  CHECK(credit.at("B").revenue == Approx(110 * 10.0 / 16).margin(1e-9));
+}
