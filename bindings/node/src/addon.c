@@ -437,39 +437,37 @@ static napi_value js_record_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value js_identify(napi_env env, napi_callback_info info) {
-  napi_value args[3];
-  if (get_args(env, info, 3, args) == NULL) return NULL;
-  waymark_client_t* c = client_arg(env, args[0]);
-  int64_t kind = 0;
-  size_t len = 0;
-  if (c == NULL || !int_arg(env, args[1], "kind", &kind)) return NULL;
-  char* v = bytes_arg(env, args[2], "identifier", &len);
-  if (v == NULL) return NULL;
-  const waymark_status_t st = waymark_client_identify(c, (waymark_id_kind_t)kind, v, len);
-  explicit_bzero(v, len); /* the raw identifier does not outlive the call here either */
-  free(v);
-  return result(env, st);
-}
-
-static napi_value js_identify_verified(napi_env env, napi_callback_info info) {
+/* identify(client, kind, value) and, with argc 4, identifyVerified(client, kind, value, assertion). */
+static napi_value identify_call(napi_env env, napi_callback_info info, size_t argc) {
   napi_value args[4];
-  if (get_args(env, info, 4, args) == NULL) return NULL;
+  if (get_args(env, info, argc, args) == NULL) return NULL;
   waymark_client_t* c = client_arg(env, args[0]);
   int64_t kind = 0;
   size_t len = 0, assertion_len = 0;
   if (c == NULL || !int_arg(env, args[1], "kind", &kind)) return NULL;
+  char* assertion = NULL;
+  if (argc == 4 && (assertion = bytes_arg(env, args[3], "assertion", &assertion_len)) == NULL) return NULL;
   char* v = bytes_arg(env, args[2], "identifier", &len);
-  if (v == NULL) return NULL;
-  char* assertion = bytes_arg(env, args[3], "assertion", &assertion_len);
-  waymark_status_t st = WAYMARK_ERR_INVALID_ARGUMENT;
-  if (assertion != NULL) {
-    st = waymark_client_identify_verified(c, (waymark_id_kind_t)kind, v, len, (const uint8_t*)assertion, assertion_len);
+  if (v == NULL) {
+    free(assertion);
+    return NULL;
   }
-  explicit_bzero(v, len);
+  const waymark_status_t st = assertion == NULL
+                                  ? waymark_client_identify(c, (waymark_id_kind_t)kind, v, len)
+                                  : waymark_client_identify_verified(c, (waymark_id_kind_t)kind, v, len,
+                                                                     (const uint8_t*)assertion, assertion_len);
+  explicit_bzero(v, len); /* the raw identifier does not outlive the call here either */
   free(v);
   free(assertion);
-  return assertion == NULL ? NULL : result(env, st);
+  return result(env, st);
+}
+
+static napi_value js_identify(napi_env env, napi_callback_info info) {
+  return identify_call(env, info, 3);
+}
+
+static napi_value js_identify_verified(napi_env env, napi_callback_info info) {
+  return identify_call(env, info, 4);
 }
 
 static napi_value js_device_key(napi_env env, napi_callback_info info) {
