@@ -7,6 +7,7 @@
 
 #include "analytics/segments.hpp"
 #include "authority/identity_assertion.hpp"
+#include "support/raw_device.hpp"
 #include "support/trust_support.hpp"
 
 using namespace waymark::test;
@@ -160,6 +161,28 @@ TEST_CASE("by default a claimed email still merges, but the claimant cannot read
   CHECK(pull(victim).first == WAYMARK_ERR_NOT_ALLOWED);
   CHECK(metric(collector, "device_segment_refusals_total") == "2");
   for (auto* c : {victim, attacker}) waymark_client_free(c);
+}
+
+TEST_CASE("a crafted batch cannot make the collector check assertions by the thousand", "[collector][trust]") {
+  Collector collector;
+  Authority authority;
+  collector.ingest->set_authority_keys({authority.pk});
+  RawDevice device;
+  std::vector<std::vector<uint8_t>> events = {device.grant()};
+  waymark::detail::IdentifierRef id{WAYMARK_ID_ACCOUNT_ID, 0, {}, true};
+  waymark::detail::EventDraft identify;
+  identify.type = waymark::detail::kEventTypeIdentify;
+  identify.identity_assertion.assign(wc::kIdentityAssertionBytes, 7);  // 142 bytes that prove nothing
+  for (int i = 0; i < 100; ++i) {
+    randombytes_buf(id.pseudonym.data(), 32);
+    events.push_back(device.event("identify", {id}, identify));
+  }
+  waymark::detail::EventDraft track;  // only identify events carry an assertion the collector checks
+  track.identity_assertion = identify.identity_assertion;
+  events.push_back(device.event("view", {id}, track));
+  REQUIRE(device.send(collector, events).status == 200);
+  CHECK(metric(collector, "identity_assertions_refused_total") == std::to_string(wc::Ingest::kMaxAssertionsPerBatch));
+  CHECK(collector.events() == 102);  // all kept, none of them proven
 }
 
 TEST_CASE("identity assertions: bound to one identifier, one device, one signer and a lifetime", "[trust]") {

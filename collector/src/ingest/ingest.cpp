@@ -260,6 +260,7 @@ std::unique_ptr<Ingest::Request> Ingest::verify(const uint8_t* body, size_t len,
   if (!source_of(*r->batch, limits_, &r->source)) return refuse(400, "malformed_batch");
   r->now_ms = now_ms;
   r->started = std::chrono::steady_clock::now();
+  int assertion_budget = kMaxAssertionsPerBatch;
   if (const auto* blobs = r->batch->events()) {
     r->ids.reserve(blobs->size());
     for (const auto* blob : *blobs) {
@@ -269,29 +270,31 @@ std::unique_ptr<Ingest::Request> Ingest::verify(const uint8_t* body, size_t len,
         return refuse(400, "malformed_event");
       }
       r->ids.push_back(bytes_of(e->id()));
-      r->asserted.push_back(asserted_identifiers(*r, *e));
+      r->asserted.push_back(asserted_identifiers(*r, *e, assertion_budget));
     }
   }
   return r;
 }
 
-// Which of the event's identifiers (the first 64) came with an identity assertion that proves this
-// device holds it. Counted either way; an assertion that proves nothing is otherwise ignored.
-uint64_t Ingest::asserted_identifiers(const Request& r, const w::Event& e) {
-  uint64_t mask = 0;
-  if (e.identifiers() == nullptr) return mask;
+// Which of the event's identifiers came with an identity assertion that proves this device holds it:
+// the first assertion of an identify event (the SDK sends one), and at most `budget` in a batch, so a
+// crafted batch cannot make the collector verify signatures by the thousand. Counted either way; an
+// assertion that proves nothing is otherwise ignored.
+uint64_t Ingest::asserted_identifiers(const Request& r, const w::Event& e, int& budget) {
+  if (e.identifiers() == nullptr || e.type() != w::EventType::Identify) return 0;
   const auto n = std::min<flatbuffers::uoffset_t>(e.identifiers()->size(), 64);
-  for (flatbuffers::uoffset_t j = 0; j < n; ++j) {
+  for (flatbuffers::uoffset_t j = 0; j < n && budget > 0; ++j) {
     const auto* id = e.identifiers()->Get(j);
     if (id->assertion() == nullptr) continue;
+    --budget;
     const auto* p = id->pseudonym();
     const bool proves = p != nullptr && assertion_proves({id->assertion()->data(), id->assertion()->size()},
                                                          authority_keys_, static_cast<uint8_t>(id->kind()),
                                                          {p->data(), p->size()}, r.opened.device_public_key, r.now_ms);
     metrics_.add(proves ? "identity_assertions_verified_total" : "identity_assertions_refused_total", 1);
-    if (proves) mask |= uint64_t{1} << j;
+    return proves ? uint64_t{1} << j : 0;
   }
-  return mask;
+  return 0;
 }
 
 // Takes every verified batch waiting (up to max_group_events events), decides and writes them in

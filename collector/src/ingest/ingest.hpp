@@ -87,6 +87,8 @@ class Ingest {
   }
   // Batches verified and not answered yet (waiting for a commit, or in the one under way).
   size_t waiting() const { return waiting_.load(); }
+  // Identity assertions checked in one batch at most (an honest SDK sends one per identify event).
+  static constexpr int kMaxAssertionsPerBatch = 64;
   // submit() and wait for the answer (tools, benches, tests).
   IngestResponse handle(const uint8_t* body, size_t len, int64_t now_ms);
 
@@ -94,7 +96,7 @@ class Ingest {
   struct Request;
   struct EventDecision;
   std::unique_ptr<Request> verify(const uint8_t* body, size_t len, int64_t now_ms, IngestResponse* refused);
-  uint64_t asserted_identifiers(const Request& r, const wire::v1::Event& e);
+  uint64_t asserted_identifiers(const Request& r, const wire::v1::Event& e, int& budget);
   Result<bool> decide(Request& r, IngestTxn& txn, BatchWrite& write);
   Result<bool> decide_event(Request& r, size_t i, EventDecision& d, IngestTxn& txn, BatchWrite& write);
   Result<bool> consent_allows(Request& r, const wire::v1::Event& e, EventDecision& d, IngestTxn& txn,
