@@ -28,7 +28,7 @@
 
 #include "authority/erasure_token.hpp"
 #include "authority/identity_assertion.hpp"
-#include "store/sqlite_backup.hpp"
+#include "store/sqlite/backup.hpp"
 #include "config/options.hpp"
 #include "identity/normalizer.hpp"
 #include "identity/pseudonymizer.hpp"

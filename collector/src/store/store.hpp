@@ -1,4 +1,4 @@
-// The collector's store, behind one interface so PostgreSQL can follow without changing callers.
+// The collector's store: one interface, on SQLite (the default, one file) or PostgreSQL.
 // Every method is thread-safe. Nothing in the store is a raw identifier: pseudonyms arrive
 // re-keyed with the server secret, customer slots are random device-made ids.
 #pragma once
@@ -271,5 +271,9 @@ class Store {
 // `disk_reserve_bytes`: space held in `<path>.reserve` for when the disk fills up (0: none).
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms = 5000,
                                                  IdentityRules rules = {}, uint64_t disk_reserve_bytes = 0);
+
+// PostgreSQL 15: `conninfo` is a libpq connection string or URI (postgresql://…). Refuses a database
+// another collector is writing to.
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules = {});
 
 }  // namespace waymark::collector

@@ -1,7 +1,8 @@
-// The SQLite store (internal). One writer connection for ingest, identity resolution, unmerge
-// and erasure; one reader connection for queries, which WAL lets run beside the writer.
-// sqlite_store.cpp: schema, ingest, erasure; sqlite_identity.cpp: the identity graph;
-// sqlite_query.cpp: profiles, journeys, explanations.
+// The SQL store (internal), the same on every database: one writer connection for ingest, identity
+// resolution, unmerge and erasure; one reader connection for queries, which run beside the writer.
+// sql_store.cpp: ingest, erasure; sql_identity.cpp: the identity graph; sql_query.cpp: profiles,
+// journeys, explanations. The drivers (store/sqlite/, store/postgres/) open the connections and lay
+// out the schema.
 #pragma once
 
 #include <atomic>
@@ -13,76 +14,10 @@
 #include "store/disk_reserve.hpp"
 #include "identity/graph_index.hpp"
 #include "identity/resolver.hpp"
-#include "store/sqlite.hpp"
+#include "store/sql/connection.hpp"
 #include "store/store.hpp"
 
 namespace waymark::collector {
-
-// A cached statement in use: reset when it goes out of scope, so no statement is left
-// mid-step (which would pin the reader to an old snapshot).
-class Use {
- public:
-  explicit Use(detail::Statement* st) : st_(st) {}
-  ~Use() {
-    if (st_ != nullptr) st_->reset();
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-  detail::Statement* operator->() const { return st_; }
-  detail::Statement& operator*() const { return *st_; }
-  bool operator==(std::nullptr_t) const { return st_ == nullptr; }
-
- private:
-  detail::Statement* st_;
-};
-
-// How the store lays out, caches and syncs its file (the ingest bench's floor uses the same). A 256 MiB
-// page cache holds the node and anchor indexes of about a million customers. Pages of 16 KiB:
-// a batch of 500 events is about 200 KiB of pages, and SQLite writes the WAL, and copies it back, a page
-// per system call; 4 KiB pages made those calls a quarter of ingest. A store created with other pages
-// keeps them (SQLite cannot change the page size of a WAL database). The WAL is copied back every
-// 2000 pages (32 MiB): rows that a run of batches touches again (the newest leaves, indexes) are
-// copied once per checkpoint, not once per 4 MiB. synchronous=FULL: an acknowledged batch survives
-// a power cut. After a checkpoint the WAL file is cut back to 64 MiB: a burst that grew it does not
-// keep its space.
-inline constexpr const char* kStoragePragmas =
-    "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=2000; "
-    "PRAGMA cache_size=-262144; PRAGMA journal_size_limit=67108864";
-
-// One connection and its prepared statements (keyed by the SQL literal's address).
-class Connection {
- public:
-  Connection() = default;
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  Status open(const std::string& path, int busy_timeout_ms);
-  sqlite3* db() const { return db_; }
-  // A cached statement, reset and ready to bind; null (and `*status`) when SQLite refuses it.
-  Use prepare(const char* sql, Status* status);
-  Status exec(const char* sql, const char* what);
-  Status error(int rc, const char* what) const { return detail::sqlite_status(rc, db_, what); }
-  // Steps a statement that returns no rows.
-  Status done(detail::Statement& st, const char* what);
-  // Prepares `sql`, has `bind` bind it, and steps it (a statement that returns no rows).
-  template <class Bind>
-  Status run(const char* sql, const char* what, Bind&& bind) {
-    Status s;
-    Use st = prepare(sql, &s);
-    if (st == nullptr) return s;
-    bind(*st);
-    return done(*st, what);
-  }
-  // The single integer a query returns, under this connection's lock.
-  Result<int64_t> scalar(const char* sql, const char* what);
-
-  std::mutex mu;
-
- private:
-  sqlite3* db_ = nullptr;
-  std::unordered_map<const char*, detail::Statement> cache_;
-};
 
 // An event's identifiers live in its row: per identifier kind (1 byte), flags (1: bit 0 linking,
 // bits 1-2 the Proof), pseudonym (32).
@@ -112,14 +47,23 @@ Status append_resolve_input(Bytes& out, const Bytes& event_id, const Bytes& slot
 // with a whole one.
 bool take_resolve_input(std::string_view& in, ResolveInput* out, int format = kResolveInputFormat);
 
-// The schema version (PRAGMA user_version) this build migrates a store to.
-int64_t sqlite_store_schema_version();
+using sql::Connection;
+using sql::Use;
 
-class SqliteStore final : public Store, private IngestTxn, private GraphWriter {
+class SqlStore final : public Store, private IngestTxn, private GraphWriter {
  public:
-  SqliteStore(IdentityRules rules, const std::string& path, uint64_t disk_reserve_bytes)
-      : rules_(std::move(rules)), reserve_(path + ".reserve", disk_reserve_bytes) {}
-  Status init(const std::string& path, int busy_timeout_ms);
+  // `reserve`: space held back on the database's own file system (SQLite), or null.
+  SqlStore(IdentityRules rules, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+           std::unique_ptr<DiskReserve> reserve)
+      : rules_(std::move(rules)),
+        reserve_(std::move(reserve)),
+        writer_(*writer),
+        reader_(*reader),
+        writer_owned_(std::move(writer)),
+        reader_owned_(std::move(reader)) {}
+  // Reads what the store keeps in memory (tombstones, the resolve queue's length), after the driver
+  // laid out the schema.
+  Status init();
 
   Result<std::vector<bool>> ingest_group(const std::vector<IngestBuild>& builds) override;
   Result<int64_t> event_count() override;
@@ -151,7 +95,6 @@ class SqliteStore final : public Store, private IngestTxn, private GraphWriter {
   template <class F>
   auto in_write_txn(F&& fn) -> decltype(fn());
   Status write_batch(const BatchWrite& w);
-  Result<bool> table_exists(const char* name);
   Status pack_old_identifiers();
   Status convert_old_resolve_queue();
   // An owned tombstone wins over a shared one for the same key.
@@ -188,11 +131,12 @@ class SqliteStore final : public Store, private IngestTxn, private GraphWriter {
                             const std::set<std::string, std::less<>>& keys, std::set<std::string, std::less<>>* shared);
 
   IdentityRules rules_;
-  DiskReserve reserve_;
+  std::unique_ptr<DiskReserve> reserve_;
   std::atomic<bool> degraded_{false};
   mutable std::mutex degraded_mu_;
   std::string degraded_reason_;  // guarded by degraded_mu_
-  Connection writer_, reader_;
+  Connection &writer_, &reader_;
+  std::unique_ptr<Connection> writer_owned_, reader_owned_;
   GraphIndex graph_;       // writer lock held
   int64_t next_link_ = 1;  // link ids, shared by link_log and the links kept in node rows (load_graph)
   std::atomic<uint64_t> merges_{0}, refusals_{0};
@@ -212,7 +156,7 @@ class SqliteStore final : public Store, private IngestTxn, private GraphWriter {
 namespace waymark::collector {
 
 template <class F>
-auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
+auto SqlStore::in_write_txn(F&& fn) -> decltype(fn()) {
   std::lock_guard lock(writer_.mu);
   if (degraded_ && !recover_locked()) {
     return detail::Error(WAYMARK_ERR_STORE_FULL, "the disk is full: writes resume once space is freed");
@@ -221,12 +165,11 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
   erased_ = false;
   drained_ = false;
   pending_delta_ = 0;
-  if (Status s = writer_.exec("BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+  if (Status s = writer_.begin(); !s.ok()) return s;
   auto result = fn();
-  const auto disk_full = [&] { return (sqlite3_errcode(writer_.db()) & 0xff) == SQLITE_FULL; };
   if (result.ok()) {
     if (Status s = writer_.exec("COMMIT", "commit"); !s.ok()) {
-      const bool full = disk_full();
+      const bool full = writer_.disk_full();
       (void)writer_.exec("ROLLBACK", "rollback");
       graph_.invalidate();
       if (full) enter_degraded_locked(s.message);
@@ -238,13 +181,9 @@ auto SqliteStore::in_write_txn(F&& fn) -> decltype(fn()) {
     }
     if (drained_) queued_ = false;
     pending_ += pending_delta_;
-    if (erased_) {
-      // secure_delete zeroed the freed pages; moving the WAL into the file and truncating it makes
-      // sure no copy of erased rows stays behind in the log either.
-      (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
-    }
+    if (erased_) writer_.compact();  // no copy of erased rows stays behind in SQLite's log
   } else {
-    const bool full = disk_full();
+    const bool full = writer_.disk_full();
     (void)writer_.exec("ROLLBACK", "rollback");
     graph_.invalidate();  // memory may be ahead of the database: reload at next use
     if (full) enter_degraded_locked("a write failed: the disk is full");

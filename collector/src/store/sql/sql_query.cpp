@@ -3,12 +3,12 @@
 #include <charconv>
 
 #include "crypto/secure.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql/sql_store.hpp"
 
 namespace waymark::collector {
 
 using detail::Error;
-using detail::Statement;
+using sql::Statement;
 
 namespace {
 
@@ -25,7 +25,7 @@ bool parse_cursor(const std::string& s, int64_t* ms, Bytes* id) {
 
 }  // namespace
 
-Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
+Result<int64_t> SqlStore::resolve_pending(int64_t max_events) {
   // Transactions of a few thousand events: ingest gets the writer lock in between.
   int64_t total = 0;
   while (queued_ && total < max_events) {
@@ -37,11 +37,11 @@ Result<int64_t> SqliteStore::resolve_pending(int64_t max_events) {
 }
 
 // Counted as transactions commit (a sum over the queue took a twenty-fifth of a busy collector's time).
-Result<int64_t> SqliteStore::pending_events() {
+Result<int64_t> SqlStore::pending_events() {
   return pending_.load();
 }
 
-Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
+Result<std::optional<Profile>> SqlStore::profile(int64_t profile_id) {
   resolve_for_query();
   std::lock_guard lock(reader_.mu);
   auto current = current_profile(profile_id, reader_);
@@ -55,29 +55,29 @@ Result<std::optional<Profile>> SqliteStore::profile(int64_t profile_id) {
   Status s;
   Use st = reader_.prepare(
       "SELECT (SELECT created_ms FROM profiles WHERE profile_id = ?1), count(*), min(e.corrected_ms), "
-      "max(e.corrected_ms), total(e.revenue_minor), group_concat(DISTINCT e.currency) FROM nodes n "
+      "max(e.corrected_ms), CAST(coalesce(sum(e.revenue_minor), 0) AS BIGINT) FROM nodes n "
       "JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON e.event_id = a.event_id WHERE n.profile = ?1",
       &s);
-  if (st == nullptr) return s;
+  Use currencies = reader_.prepare(
+      "SELECT DISTINCT e.currency FROM nodes n JOIN event_anchor a ON a.node_id = n.node_id JOIN events e ON "
+      "e.event_id = a.event_id WHERE n.profile = ?1 AND e.currency IS NOT NULL ORDER BY e.currency",
+      &s);
+  if (st == nullptr || currencies == nullptr) return s;
   st->bind(1, p.profile_id);
-  const int rc = st->step();
-  if (rc != SQLITE_ROW) return reader_.error(rc, "profiles");
+  int rc = st->step();
+  if (rc != sql::kRow) return reader_.error(rc, "profiles");
   p.created_ms = st->int64(0);
   p.events = st->int64(1);
   p.first_seen_ms = st->int64(2);
   p.last_seen_ms = st->int64(3);
   p.revenue_minor = st->int64(4);
-  std::string currencies(st->blob(5));
-  st->reset();
-  for (size_t at = 0; !currencies.empty() && at != std::string::npos;) {
-    const size_t comma = currencies.find(',', at);
-    p.currencies.push_back(currencies.substr(at, comma == std::string::npos ? comma : comma - at));
-    at = comma == std::string::npos ? comma : comma + 1;
-  }
+  currencies->bind(1, p.profile_id);
+  while ((rc = currencies->step()) == sql::kRow) p.currencies.emplace_back(currencies->blob(0));
+  if (rc != sql::kDone) return reader_.error(rc, "profiles");
   return std::optional<Profile>(std::move(p));
 }
 
-Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_t len) {
+Result<std::optional<int64_t>> SqlStore::profile_of(const uint8_t* key, size_t len) {
   resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
@@ -85,14 +85,14 @@ Result<std::optional<int64_t>> SqliteStore::profile_of(const uint8_t* key, size_
   if (st == nullptr) return s;
   st->bind(1, key, len);
   const int rc = st->step();
-  if (rc == SQLITE_DONE) return std::optional<int64_t>{};
-  if (rc != SQLITE_ROW) return reader_.error(rc, "nodes");
+  if (rc == sql::kDone) return std::optional<int64_t>{};
+  if (rc != sql::kRow) return reader_.error(rc, "nodes");
   const int64_t id = st->int64(0);
   st->reset();
   return std::optional<int64_t>(id);
 }
 
-Result<std::optional<DeviceSlot>> SqliteStore::device_slot(const Key32& device_key, const Bytes& slot) {
+Result<std::optional<DeviceSlot>> SqlStore::device_slot(const Key32& device_key, const Bytes& slot) {
   resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
@@ -104,8 +104,8 @@ Result<std::optional<DeviceSlot>> SqliteStore::device_slot(const Key32& device_k
   if (st == nullptr) return s;
   st->bind(1, slot.data(), slot.size()).bind(2, device_key.data(), device_key.size());
   const int rc = st->step();
-  if (rc == SQLITE_DONE) return std::optional<DeviceSlot>{};
-  if (rc != SQLITE_ROW) return reader_.error(rc, "events");
+  if (rc == sql::kDone) return std::optional<DeviceSlot>{};
+  if (rc != sql::kRow) return reader_.error(rc, "events");
   DeviceSlot d{st->int64(0), st->int64(1) == 1};
   st->reset();
   // Entitled: no other device's event is in the profile, or this device proved one of its identifiers.
@@ -116,13 +116,13 @@ Result<std::optional<DeviceSlot>> SqliteStore::device_slot(const Key32& device_k
       &s);
   if (check == nullptr) return s;
   check->bind(1, d.profile).bind(2, device_key.data(), device_key.size());
-  if (const int c = check->step(); c != SQLITE_ROW) return reader_.error(c, "nodes");
+  if (const int c = check->step(); c != sql::kRow) return reader_.error(c, "nodes");
   d.entitled = check->int64(0) != 0;
   check->reset();
   return std::optional<DeviceSlot>(d);
 }
 
-Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
+Result<ProfilePage> SqlStore::profiles(const std::string& after, int limit) {
   int64_t from = 0;
   if (!after.empty()) {
     const auto [end, ec] = std::from_chars(after.data(), after.data() + after.size(), from);
@@ -138,9 +138,9 @@ Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
   st->bind(1, from).bind(2, limit + 1);
   ProfilePage page;
   int rc;
-  while ((rc = st->step()) == SQLITE_ROW) page.ids.push_back(st->int64(0));
+  while ((rc = st->step()) == sql::kRow) page.ids.push_back(st->int64(0));
   st->reset();
-  if (rc != SQLITE_DONE) return reader_.error(rc, "profiles");
+  if (rc != sql::kDone) return reader_.error(rc, "profiles");
   if (page.ids.size() > static_cast<size_t>(limit)) {
     page.ids.pop_back();
     page.next = std::to_string(page.ids.back());
@@ -148,7 +148,7 @@ Result<ProfilePage> SqliteStore::profiles(const std::string& after, int limit) {
   return page;
 }
 
-Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& after, int limit) {
+Result<JourneyPage> SqlStore::journey(int64_t profile_id, const std::string& after, int limit) {
   int64_t after_ms = INT64_MIN;
   Bytes after_id(16, 0);
   if (!parse_cursor(after, &after_ms, &after_id)) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "bad cursor");
@@ -171,7 +171,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
   st->bind(1, current.value()).bind(2, after_ms).bind(3, after_id.data(), after_id.size()).bind(4, limit + 1);
   JourneyPage page;
   int rc;
-  while ((rc = st->step()) == SQLITE_ROW) {
+  while ((rc = st->step()) == sql::kRow) {
     Touchpoint t;
     t.event_id = bytes_of(st->blob(0));
     t.batch_id = bytes_of(st->blob(1));
@@ -181,7 +181,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
     t.name = std::string(st->blob(5));
     t.occurred_ms = st->int64(6);
     t.corrected_ms = st->int64(7);
-    if (sqlite3_column_type(st->get(), 8) != SQLITE_NULL) t.revenue_minor = st->int64(8);
+    if (!st->is_null(8)) t.revenue_minor = st->int64(8);
     t.currency = std::string(st->blob(9));
     t.campaign_source = std::string(st->blob(10));
     t.campaign_medium = std::string(st->blob(11));
@@ -194,7 +194,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
     page.items.push_back(std::move(t));
   }
   st->reset();
-  if (rc != SQLITE_DONE) return reader_.error(rc, "journey");
+  if (rc != sql::kDone) return reader_.error(rc, "journey");
   if (page.items.size() > static_cast<size_t>(limit)) {
     page.items.pop_back();
     const Touchpoint& last = page.items.back();
@@ -203,7 +203,7 @@ Result<JourneyPage> SqliteStore::journey(int64_t profile_id, const std::string& 
   return page;
 }
 
-Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
+Result<std::optional<Explanation>> SqlStore::explain(int64_t profile_id) {
   auto p = profile(profile_id);
   if (!p.ok() || !p.value())
     return p.ok() ? std::optional<Explanation>{} : Result<std::optional<Explanation>>(p.status());
@@ -223,22 +223,22 @@ Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
       if (st == nullptr) return s;
       st->bind(1, n.node_id);
       int rc;
-      while ((rc = st->step()) == SQLITE_ROW) {
+      while ((rc = st->step()) == sql::kRow) {
         if (!seen.insert(st->int64(0)).second) continue;
         LinkRecord l;
         l.link_id = st->int64(0);
-        if (sqlite3_column_type(st->get(), 1) != SQLITE_NULL) l.a = st->int64(1);
+        if (!st->is_null(1)) l.a = st->int64(1);
         l.b = st->int64(2);
         l.event_id = bytes_of(st->blob(3));
         l.batch_id = bytes_of(st->blob(4));
         l.time_ms = st->int64(5);
         l.rule = std::string(st->blob(6));
         l.outcome = std::string(st->blob(7));
-        if (sqlite3_column_type(st->get(), 8) != SQLITE_NULL) l.revoked_ms = st->int64(8);
+        if (!st->is_null(8)) l.revoked_ms = st->int64(8);
         x.links.push_back(std::move(l));
       }
       st->reset();
-      if (rc != SQLITE_DONE) return reader_.error(rc, "link log");
+      if (rc != sql::kDone) return reader_.error(rc, "link log");
     }
   }
   std::sort(x.links.begin(), x.links.end(),
@@ -246,8 +246,8 @@ Result<std::optional<Explanation>> SqliteStore::explain(int64_t profile_id) {
   return std::optional<Explanation>(std::move(x));
 }
 
-Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
-                                     const std::function<bool(int64_t, const std::vector<AnalyticsEvent>&)>& fn) {
+Status SqlStore::for_each_profile(int64_t from_ms, int64_t to_ms,
+                                  const std::function<bool(int64_t, const std::vector<AnalyticsEvent>&)>& fn) {
   resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
@@ -264,7 +264,7 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
   std::vector<AnalyticsEvent> events;
   int64_t current = 0;
   int rc;
-  while ((rc = st->step()) == SQLITE_ROW) {
+  while ((rc = st->step()) == sql::kRow) {
     const int64_t profile = st->int64(0);
     if (profile != current && !events.empty()) {
       if (!fn(current, events)) return Status::Ok();
@@ -275,7 +275,7 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
     e.time_ms = st->int64(1);
     e.type = static_cast<uint8_t>(st->int64(2));
     e.channel = static_cast<uint8_t>(st->int64(3));
-    if (sqlite3_column_type(st->get(), 4) != SQLITE_NULL) e.revenue_minor = st->int64(4);
+    if (!st->is_null(4)) e.revenue_minor = st->int64(4);
     e.currency = std::string(st->blob(5));
     e.campaign_source = std::string(st->blob(6));
     e.campaign_medium = std::string(st->blob(7));
@@ -287,7 +287,7 @@ Status SqliteStore::for_each_profile(int64_t from_ms, int64_t to_ms,
     e.properties = std::string(st->blob(10));
     events.push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return reader_.error(rc, "events");
+  if (rc != sql::kDone) return reader_.error(rc, "events");
   if (!events.empty()) fn(current, events);
   return Status::Ok();
 }

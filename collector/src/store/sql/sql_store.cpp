@@ -1,11 +1,9 @@
-#include "store/sqlite_store.hpp"
+#include "store/sql/sql_store.hpp"
 
 #include <algorithm>
 #include <map>
 
 namespace waymark::collector {
-
-using detail::Statement;
 
 void pack_identifiers(const std::vector<StoredIdentifier>& ids, Bytes& out) {
   out.clear();
@@ -74,203 +72,29 @@ bool take_resolve_input(std::string_view& in, ResolveInput* out, int format) {
   return true;
 }
 
-namespace {
-
-constexpr const char* kMigrations[] = {R"sql(
-CREATE TABLE devices(device_key BLOB PRIMARY KEY, last_sequence INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE batches(batch_id BLOB PRIMARY KEY, device_key BLOB NOT NULL, sequence INTEGER NOT NULL,
-                     received_ms INTEGER NOT NULL, receipt BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE events(event_id BLOB PRIMARY KEY, device_key BLOB NOT NULL, batch_id BLOB NOT NULL,
-                    type INTEGER NOT NULL, channel INTEGER NOT NULL, purpose INTEGER NOT NULL, name TEXT NOT NULL,
-                    occurred_ms INTEGER NOT NULL, corrected_ms INTEGER NOT NULL, slot BLOB NOT NULL,
-                    revenue_minor INTEGER, currency TEXT, campaign_source TEXT, campaign_medium TEXT,
-                    campaign_name TEXT) WITHOUT ROWID;
-CREATE TABLE event_identifiers(event_id BLOB NOT NULL, kind INTEGER NOT NULL, pseudonym BLOB NOT NULL,
-                               linking INTEGER NOT NULL, PRIMARY KEY(event_id, kind, pseudonym)) WITHOUT ROWID;
-CREATE INDEX event_identifiers_by_pseudonym ON event_identifiers(pseudonym);
-CREATE TABLE consent_state(slot BLOB NOT NULL, purpose INTEGER NOT NULL, granted INTEGER NOT NULL,
-                           ledger_seq INTEGER NOT NULL, PRIMARY KEY(slot, purpose)) WITHOUT ROWID;
-)sql",
-                                       R"sql(
-CREATE TABLE tombstones(pseudonym BLOB PRIMARY KEY, erased_ms INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX events_by_slot ON events(slot);
-)sql",
-                                       // The identity graph: nodes are identifiers and slots, a profile is a
-                                       // component (union by size, members relabelled), every link and refusal
-                                       // is logged with its provenance. An event is found from a node through
-                                       // its anchor or a logged refusal, so ingest keeps no index on random
-                                       // pseudonyms (each one dirtied a page per identifier per batch), and an
-                                       // event's identifiers are packed into its row (see pack_identifiers).
-                                       R"sql(
-DROP INDEX event_identifiers_by_pseudonym;
-DROP INDEX events_by_slot;
-ALTER TABLE events ADD COLUMN identifiers BLOB;
-CREATE TABLE resolve_queue(seq INTEGER PRIMARY KEY, event_ids BLOB NOT NULL);
-CREATE TABLE profiles(profile_id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, merged_into INTEGER);
-CREATE INDEX profiles_by_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
-CREATE TABLE nodes(node_id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,
-                   profile INTEGER NOT NULL, blocked INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX nodes_by_profile ON nodes(profile);
-CREATE TABLE event_anchor(event_id BLOB PRIMARY KEY, node_id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX event_anchor_by_node ON event_anchor(node_id);
-CREATE TABLE link_log(link_id INTEGER PRIMARY KEY, a INTEGER, b INTEGER NOT NULL, event_id BLOB NOT NULL,
-                      batch_id BLOB NOT NULL, time_ms INTEGER NOT NULL, rule TEXT NOT NULL, outcome TEXT NOT NULL,
-                      revoked_ms INTEGER);
-CREATE INDEX link_log_by_a ON link_log(a);
-CREATE INDEX link_log_by_b ON link_log(b);
-CREATE TABLE blocked(key BLOB PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE revocations(key BLOB PRIMARY KEY, time_ms INTEGER NOT NULL) WITHOUT ROWID;
-)sql",
-                                       // Resolution's inputs travel with the queue (append_resolve_input):
-                                       // one row per committed batch, read once, instead of every event
-                                       // looked up again by id. Older queue rows: convert_old_resolve_queue.
-                                       R"sql(
-CREATE TABLE resolve_inputs(seq INTEGER PRIMARY KEY, batch_id BLOB NOT NULL, events INTEGER NOT NULL,
-                            inputs BLOB NOT NULL);
-)sql",
-                                       // Most links are a node seen for the first time joining the
-                                       // profile of an event's anchor (or, new itself, the anchor joining
-                                       // a known node's profile): such a link is kept in the new node's
-                                       // row, with an id from link_log's sequence, instead of a link_log
-                                       // row and two index entries. It always joins two nodes of one
-                                       // profile: a recompute, which alone splits profiles, moves it into
-                                       // link_log first (node_links, SqliteStore::recompute).
-                                       R"sql(
-ALTER TABLE nodes ADD COLUMN join_link INTEGER;
-ALTER TABLE nodes ADD COLUMN join_with INTEGER;
-ALTER TABLE nodes ADD COLUMN join_anchored INTEGER;
-ALTER TABLE nodes ADD COLUMN join_event BLOB;
-ALTER TABLE nodes ADD COLUMN join_batch BLOB;
-ALTER TABLE nodes ADD COLUMN join_ms INTEGER;
-CREATE VIEW node_links AS
-  SELECT join_link AS link_id, CASE WHEN join_anchored THEN join_with ELSE node_id END AS a,
-         CASE WHEN join_anchored THEN node_id ELSE join_with END AS b, join_event AS event_id,
-         join_batch AS batch_id, join_ms AS time_ms, 'co_occurrence' AS rule, 'merged' AS outcome,
-         NULL AS revoked_ms, node_id, profile
-  FROM nodes WHERE join_link IS NOT NULL;
-)sql",
-                                       // Resolve inputs written from now on take 4 bytes for an event's
-                                       // identifiers' length (append_resolve_input); older rows keep 2.
-                                       R"sql(
-ALTER TABLE resolve_inputs ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
-)sql",
-                                       // A tombstone of an identifier that other people's events carried
-                                       // too (shared = 1) strips it from later events instead of erasing
-                                       // their visit (Tombstone::Shared).
-                                       R"sql(
-ALTER TABLE tombstones ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
-)sql",
-                                       // Everything the wire carries: typed properties (a JSON object),
-                                       // the campaign's content, and where each batch came from.
-                                       R"sql(
-ALTER TABLE events ADD COLUMN properties TEXT;
-ALTER TABLE events ADD COLUMN campaign_content TEXT;
-ALTER TABLE batches ADD COLUMN app_id TEXT;
-ALTER TABLE batches ADD COLUMN platform TEXT;
-ALTER TABLE batches ADD COLUMN sdk_version TEXT;
-ALTER TABLE batches ADD COLUMN device_model TEXT;
-ALTER TABLE batches ADD COLUMN os_version TEXT;
-)sql",
-                                       // Devices that proved an identifier with the brand's identity
-                                       // assertion (Proof::Asserted): what entitles a device to read a
-                                       // profile other devices' events joined (device_slot).
-                                       R"sql(
-CREATE TABLE verified_claims(node_id INTEGER NOT NULL, device_key BLOB NOT NULL,
-                             PRIMARY KEY(node_id, device_key)) WITHOUT ROWID;
-)sql"};
-
-}  // namespace
-
-int64_t sqlite_store_schema_version() {
-  return static_cast<int64_t>(std::size(kMigrations));
-}
-
-Connection::~Connection() {
-  cache_.clear();  // statements are finalized before the connection closes
-  if (db_ != nullptr) sqlite3_close(db_);
-}
-
-Status Connection::open(const std::string& path, int busy_timeout_ms) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc != SQLITE_OK) return error(rc, "cannot open the collector store");
-  sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, busy_timeout_ms);
-  if (Status s = exec(kStoragePragmas, "store"); !s.ok()) return s;
-  return exec("PRAGMA secure_delete=ON", "store");
-}
-
-Use Connection::prepare(const char* sql, Status* status) {
-  auto it = cache_.find(sql);
-  if (it == cache_.end()) {
-    int rc = SQLITE_OK;
-    Statement st(db_, sql, &rc);
-    if (rc != SQLITE_OK) {
-      *status = error(rc, "prepare");
-      return Use(nullptr);
-    }
-    it = cache_.emplace(sql, std::move(st)).first;
-  }
-  it->second.reset();
-  return Use(&it->second);
-}
-
-Status Connection::exec(const char* sql, const char* what) {
-  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
-  return rc == SQLITE_OK ? Status::Ok() : error(rc, what);
-}
-
-Result<int64_t> Connection::scalar(const char* sql, const char* what) {
-  std::lock_guard lock(mu);
+Status SqlStore::init() {
   Status s;
-  Use st = prepare(sql, &s);
-  if (st == nullptr) return s;
-  const int rc = st->step();
-  if (rc != SQLITE_ROW) return error(rc, what);
-  return st->int64(0);
-}
-
-Status Connection::done(Statement& st, const char* what) {
-  const int rc = st.step();
-  st.reset();
-  return rc == SQLITE_DONE ? Status::Ok() : error(rc, what);
-}
-
-Status SqliteStore::init(const std::string& path, int busy_timeout_ms) {
-  if (Status s = writer_.open(path, busy_timeout_ms); !s.ok()) return s;
-  int rc = SQLITE_OK;
-  if (Status s = detail::migrate(writer_.db(), kMigrations, "collector store", &rc); !s.ok()) return s;
-  if (Status s = pack_old_identifiers(); !s.ok()) return s;
-  if (Status s = convert_old_resolve_queue(); !s.ok()) return s;
-  Status s;
+  if (s = pack_old_identifiers(); !s.ok()) return s;
+  if (s = convert_old_resolve_queue(); !s.ok()) return s;
   Use st = writer_.prepare("SELECT pseudonym, shared FROM tombstones", &s);
   if (st == nullptr) return s;
-  while ((rc = st->step()) == SQLITE_ROW) {
+  int rc;
+  while ((rc = st->step()) == sql::kRow) {
     tombstones_.emplace(st->blob(0), st->int64(1) != 0 ? Tombstone::Shared : Tombstone::Owned);
   }
   st->reset();
-  if (rc != SQLITE_DONE) return writer_.error(rc, "tombstones");
-  if (!reserve_.ensure()) enter_degraded_locked("no room for the disk reserve");
-  Use pending = writer_.prepare("SELECT coalesce(sum(events), 0) FROM resolve_inputs", &s);
+  if (rc != sql::kDone) return writer_.error(rc, "tombstones");
+  if (reserve_ != nullptr && !reserve_->ensure()) enter_degraded_locked("no room for the disk reserve");
+  Use pending = writer_.prepare("SELECT CAST(coalesce(sum(events), 0) AS BIGINT) FROM resolve_inputs", &s);
   if (pending == nullptr) return s;
-  if ((rc = pending->step()) != SQLITE_ROW) return writer_.error(rc, "resolve queue");
+  if ((rc = pending->step()) != sql::kRow) return writer_.error(rc, "resolve queue");
   pending_ = pending->int64(0);
-  pending->reset();
-  return reader_.open(path, busy_timeout_ms);
-}
-
-Result<bool> SqliteStore::table_exists(const char* name) {
-  Status s;
-  Use st = writer_.prepare("SELECT 1 FROM sqlite_master WHERE name = ?1", &s);
-  if (st == nullptr) return s;
-  st->bind(1, std::string_view(name));
-  const int rc = st->step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return writer_.error(rc, "schema");
-  return rc == SQLITE_ROW;
+  return Status::Ok();
 }
 
 // Stores written before schema 3 kept identifiers in their own table: move them into the rows.
-Status SqliteStore::pack_old_identifiers() {
-  auto exists = table_exists("event_identifiers");
+Status SqlStore::pack_old_identifiers() {
+  auto exists = writer_.has_table("event_identifiers");
   if (!exists.ok() || !exists.value()) return exists.status();
   Status s;
   return in_write_txn([&]() -> Status {
@@ -278,15 +102,15 @@ Status SqliteStore::pack_old_identifiers() {
     Use old = writer_.prepare("SELECT event_id, kind, pseudonym, linking FROM event_identifiers", &s);
     if (old == nullptr) return s;
     int step;
-    while ((step = old->step()) == SQLITE_ROW) {
+    while ((step = old->step()) == sql::kRow) {
       StoredIdentifier id{static_cast<uint8_t>(old->int64(1)), {}, old->int64(3) != 0};
       const auto p = old->blob(2);
-      if (p.size() != id.pseudonym.size()) return writer_.error(SQLITE_CORRUPT, "event identifiers");
+      if (p.size() != id.pseudonym.size()) return writer_.error(sql::kCorrupt, "event identifiers");
       std::copy(p.begin(), p.end(), id.pseudonym.begin());
       by_event[std::string(old->blob(0))].push_back(id);
     }
     old->reset();
-    if (step != SQLITE_DONE) return writer_.error(step, "event identifiers");
+    if (step != sql::kDone) return writer_.error(step, "event identifiers");
     Use set = writer_.prepare("UPDATE events SET identifiers = ?2 WHERE event_id = ?1", &s);
     if (set == nullptr) return s;
     Bytes packed;
@@ -301,8 +125,8 @@ Status SqliteStore::pack_old_identifiers() {
 }
 
 // Stores written before schema 5 queued event ids only: look their inputs up once, in order.
-Status SqliteStore::convert_old_resolve_queue() {
-  auto exists = table_exists("resolve_queue");
+Status SqlStore::convert_old_resolve_queue() {
+  auto exists = writer_.has_table("resolve_queue");
   if (!exists.ok() || !exists.value()) return exists.status();
   Status s;
   return in_write_txn([&]() -> Status {
@@ -311,14 +135,14 @@ Status SqliteStore::convert_old_resolve_queue() {
     Use add = writer_.prepare(kQueueResolveInputs, &s);
     if (old == nullptr || ev == nullptr || add == nullptr) return s;
     int step;
-    while ((step = old->step()) == SQLITE_ROW) {
+    while ((step = old->step()) == sql::kRow) {
       const std::string_view ids = old->blob(0);
       Bytes batch_id, inputs;
       int64_t events = 0;
       for (size_t at = 0; at + 16 <= ids.size(); at += 16) {
         ev->bind(1, ids.data() + at, 16);
         const int found = ev->step();
-        if (found == SQLITE_ROW) {
+        if (found == sql::kRow) {
           batch_id = bytes_of(ev->blob(0));
           s = append_resolve_input(inputs, Bytes(ids.begin() + at, ids.begin() + at + 16), bytes_of(ev->blob(1)),
                                    ev->int64(2), bytes_of(ev->blob(3)));
@@ -326,19 +150,19 @@ Status SqliteStore::convert_old_resolve_queue() {
           ++events;
         }
         ev->reset();
-        if (found != SQLITE_ROW && found != SQLITE_DONE) return writer_.error(found, "events");
+        if (found != sql::kRow && found != sql::kDone) return writer_.error(found, "events");
       }
       if (events == 0) continue;
       add->bind(1, batch_id.data(), batch_id.size()).bind(2, events).bind(3, inputs.data(), inputs.size());
       if (s = writer_.done(*add, "resolve inputs"); !s.ok()) return s;
     }
     old->reset();
-    if (step != SQLITE_DONE) return writer_.error(step, "resolve queue");
+    if (step != sql::kDone) return writer_.error(step, "resolve queue");
     return writer_.exec("DROP TABLE resolve_queue", "schema");
   });
 }
 
-Result<std::vector<bool>> SqliteStore::ingest_group(const std::vector<IngestBuild>& builds) {
+Result<std::vector<bool>> SqlStore::ingest_group(const std::vector<IngestBuild>& builds) {
   return in_write_txn([&]() -> Result<std::vector<bool>> {
     std::vector<bool> wrote;
     wrote.reserve(builds.size());
@@ -355,30 +179,30 @@ Result<std::vector<bool>> SqliteStore::ingest_group(const std::vector<IngestBuil
   });
 }
 
-Result<std::optional<Bytes>> SqliteStore::receipt_for(const Bytes& batch_id) {
+Result<std::optional<Bytes>> SqlStore::receipt_for(const Bytes& batch_id) {
   Status s;
   Use st = writer_.prepare("SELECT receipt FROM batches WHERE batch_id = ?1", &s);
   if (st == nullptr) return s;
   st->bind(1, batch_id.data(), batch_id.size());
   const int rc = st->step();
-  if (rc == SQLITE_DONE) return std::optional<Bytes>{};
-  if (rc != SQLITE_ROW) return writer_.error(rc, "batches");
+  if (rc == sql::kDone) return std::optional<Bytes>{};
+  if (rc != sql::kRow) return writer_.error(rc, "batches");
   const auto r = st->blob(0);
   return std::optional<Bytes>(Bytes(r.begin(), r.end()));
 }
 
-Result<ReplayCheck> SqliteStore::check_sequence(const Key32& device_key, uint64_t sequence) {
+Result<ReplayCheck> SqlStore::check_sequence(const Key32& device_key, uint64_t sequence) {
   Status s;
   Use st = writer_.prepare("SELECT last_sequence FROM devices WHERE device_key = ?1", &s);
   if (st == nullptr) return s;
   st->bind(1, device_key.data(), device_key.size());
   const int rc = st->step();
-  if (rc == SQLITE_DONE) return ReplayCheck::New;
-  if (rc != SQLITE_ROW) return writer_.error(rc, "devices");
+  if (rc == sql::kDone) return ReplayCheck::New;
+  if (rc != sql::kRow) return writer_.error(rc, "devices");
   return static_cast<uint64_t>(st->int64(0)) < sequence ? ReplayCheck::New : ReplayCheck::SequenceNotIncreasing;
 }
 
-Result<std::vector<bool>> SqliteStore::known_events(const std::vector<Bytes>& ids) {
+Result<std::vector<bool>> SqlStore::known_events(const std::vector<Bytes>& ids) {
   Status s;
   Use st = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1", &s);
   if (st == nullptr) return s;
@@ -388,26 +212,26 @@ Result<std::vector<bool>> SqliteStore::known_events(const std::vector<Bytes>& id
     st->bind(1, id.data(), id.size());
     const int rc = st->step();
     st->reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return writer_.error(rc, "events");
-    out.push_back(rc == SQLITE_ROW);
+    if (rc != sql::kRow && rc != sql::kDone) return writer_.error(rc, "events");
+    out.push_back(rc == sql::kRow);
   }
   return out;
 }
 
-Result<bool> SqliteStore::consent_granted(const Bytes& slot, uint8_t purpose) {
+Result<bool> SqlStore::consent_granted(const Bytes& slot, uint8_t purpose) {
   Status s;
   Use st = writer_.prepare("SELECT granted FROM consent_state WHERE slot = ?1 AND purpose = ?2", &s);
   if (st == nullptr) return s;
   st->bind(1, slot.data(), slot.size()).bind(2, purpose);
   const int rc = st->step();
-  if (rc == SQLITE_DONE) return false;
-  if (rc != SQLITE_ROW) return writer_.error(rc, "consent");
+  if (rc == sql::kDone) return false;
+  if (rc != sql::kRow) return writer_.error(rc, "consent");
   return st->int64(0) != 0;
 }
 
 // Answered from memory: every tombstone is loaded at open and added as its transaction commits; a
 // group commit's later batches also see what its earlier ones erased (new_tombstones_, rarely any).
-Result<Tombstone> SqliteStore::tombstone(const uint8_t* key, size_t len) {
+Result<Tombstone> SqlStore::tombstone(const uint8_t* key, size_t len) {
   const std::string_view k(reinterpret_cast<const char*>(key), len);
   const auto it = tombstones_.find(k);
   Tombstone t = it == tombstones_.end() ? Tombstone::None : it->second;
@@ -417,10 +241,12 @@ Result<Tombstone> SqliteStore::tombstone(const uint8_t* key, size_t len) {
   return t;
 }
 
-Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms, Tombstone how) {
+Status SqlStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms, Tombstone how) {
   Status s;
   Use st = writer_.prepare(
-      "INSERT INTO tombstones VALUES(?1, ?2, ?3) ON CONFLICT(pseudonym) DO UPDATE SET shared = min(shared, ?3)", &s);
+      "INSERT INTO tombstones(pseudonym, erased_ms, shared) VALUES(?1, ?2, ?3) ON CONFLICT(pseudonym) DO UPDATE SET "
+      "shared = CASE WHEN tombstones.shared < ?3 THEN tombstones.shared ELSE ?3 END",
+      &s);
   if (st == nullptr) return s;
   st->bind(1, key, len).bind(2, now_ms).bind(3, how == Tombstone::Shared ? 1 : 0);
   if (s = writer_.done(*st, "tombstones"); !s.ok()) return s;
@@ -428,10 +254,12 @@ Status SqliteStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms
   return Status::Ok();
 }
 
-Status SqliteStore::write_batch(const BatchWrite& w) {
+Status SqlStore::write_batch(const BatchWrite& w) {
   Status s;
   Use device = writer_.prepare(
-      "INSERT INTO devices VALUES(?1, ?2) ON CONFLICT(device_key) DO UPDATE SET last_sequence = ?2", &s);
+      "INSERT INTO devices(device_key, last_sequence) VALUES(?1, ?2) ON CONFLICT(device_key) DO UPDATE SET "
+      "last_sequence = ?2",
+      &s);
   if (device == nullptr) return s;
   device->bind(1, w.device_key.data(), w.device_key.size()).bind(2, static_cast<int64_t>(w.sequence));
   if (s = writer_.done(*device, "devices"); !s.ok()) return s;
@@ -452,7 +280,10 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
       .bind(10, w.source.os_version);
   if (s = writer_.done(*batch, "batches"); !s.ok()) return s;
   Use ev = writer_.prepare(
-      "INSERT INTO events VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)", &s);
+      "INSERT INTO events(event_id, device_key, batch_id, type, channel, purpose, name, occurred_ms, corrected_ms, "
+      "slot, revenue_minor, currency, campaign_source, campaign_medium, campaign_name, identifiers, properties, "
+      "campaign_content) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+      &s);
   if (ev == nullptr) return s;
   Bytes packed, queued;
   size_t queued_bytes = 0;  // the resolve inputs, sized up front: no regrowth across a batch
@@ -491,8 +322,8 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
     pending_delta_ += static_cast<int64_t>(w.events.size());
   }
   Use consent = writer_.prepare(
-      "INSERT INTO consent_state VALUES(?1, ?2, ?3, ?4) ON CONFLICT(slot, purpose) DO UPDATE SET "
-      "granted = ?3, ledger_seq = ?4 WHERE ledger_seq < ?4",
+      "INSERT INTO consent_state(slot, purpose, granted, ledger_seq) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(slot, "
+      "purpose) DO UPDATE SET granted = ?3, ledger_seq = ?4 WHERE consent_state.ledger_seq < ?4",
       &s);
   if (consent == nullptr) return s;
   for (const ConsentUpdate& c : w.consent) {
@@ -528,37 +359,37 @@ Status SqliteStore::write_batch(const BatchWrite& w) {
   return Status::Ok();
 }
 
-std::optional<std::string> SqliteStore::degraded() const {
+std::optional<std::string> SqlStore::degraded() const {
   if (!degraded_) return std::nullopt;
   std::lock_guard lock(degraded_mu_);
   return degraded_reason_;
 }
 
-void SqliteStore::enter_degraded_locked(const std::string& why) {
+void SqlStore::enter_degraded_locked(const std::string& why) {
   {
     std::lock_guard lock(degraded_mu_);
     degraded_reason_ = "disk full (" + why + "): writes are refused until the file system has room again " +
                        "for the disk reserve and 8 MiB more";
   }
   degraded_ = true;
-  reserve_.release();
-  (void)writer_.exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");  // the WAL gives its space back
+  if (reserve_ != nullptr) reserve_->release();
+  writer_.compact();
 }
 
-bool SqliteStore::recover_locked() {
-  if (!reserve_.ensure()) return false;
+bool SqlStore::recover_locked() {
+  if (reserve_ != nullptr && !reserve_->ensure()) return false;
   degraded_ = false;
   return true;
 }
 
-Result<int64_t> SqliteStore::event_count() {
+Result<int64_t> SqlStore::event_count() {
   return reader_.scalar("SELECT count(*) FROM events", "events");
 }
 
-Status SqliteStore::set_blocked(const std::vector<Key32>& pseudonyms) {
+Status SqlStore::set_blocked(const std::vector<Key32>& pseudonyms) {
   return in_write_txn([&]() -> Status {
     Status s;
-    Use st = writer_.prepare("INSERT OR IGNORE INTO blocked VALUES(?1)", &s);
+    Use st = writer_.prepare("INSERT INTO blocked(key) VALUES(?1) ON CONFLICT DO NOTHING", &s);
     if (st == nullptr) return s;
     for (const Key32& p : pseudonyms) {
       st->bind(1, p.data(), p.size());
@@ -569,20 +400,13 @@ Status SqliteStore::set_blocked(const std::vector<Key32>& pseudonyms) {
   });
 }
 
-Result<ErasureResult> SqliteStore::erase(int64_t profile_id, int64_t now_ms) {
+Result<ErasureResult> SqlStore::erase(int64_t profile_id, int64_t now_ms) {
   return in_write_txn([&]() -> Result<ErasureResult> {
     if (auto resolved = resolve_locked(INT64_MAX); !resolved.ok()) return resolved.status();
     auto current = current_profile(profile_id, writer_);
     if (!current.ok()) return current.status();
     return erase_locked(current.value(), now_ms);
   });
-}
-
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms, IdentityRules rules,
-                                                 uint64_t disk_reserve_bytes) {
-  auto store = std::make_unique<SqliteStore>(std::move(rules), path, disk_reserve_bytes);
-  if (Status s = store->init(path, busy_timeout_ms); !s.ok()) return s;
-  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace waymark::collector

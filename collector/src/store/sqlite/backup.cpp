@@ -1,4 +1,4 @@
-#include "store/sqlite_backup.hpp"
+#include "store/sqlite/backup.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace waymark::collector {
 

@@ -4,16 +4,16 @@
 #include <cstring>
 #include <map>
 
-#include "store/sqlite_store.hpp"
+#include "store/sql/sql_store.hpp"
 
 namespace waymark::collector {
 
 using detail::Error;
-using detail::Statement;
+using sql::Statement;
 
 // Loads every node and blocked key into memory (at the first use after open or after a
 // transaction that did not commit).
-Status SqliteStore::load_graph() {
+Status SqlStore::load_graph() {
   if (graph_.valid()) return Status::Ok();
   graph_.invalidate();
   Status s;
@@ -22,41 +22,41 @@ Status SqliteStore::load_graph() {
   Use last = writer_.prepare("SELECT coalesce(max(link_id), 0) FROM link_log", &s);
   if (last == nullptr) return s;
   int rc = last->step();
-  if (rc != SQLITE_ROW) return writer_.error(rc, "link log");
+  if (rc != sql::kRow) return writer_.error(rc, "link log");
   next_link_ = last->int64(0) + 1;
-  while ((rc = st->step()) == SQLITE_ROW) {
+  while ((rc = st->step()) == sql::kRow) {
     const auto key = st->blob(1);
     graph_.add(reinterpret_cast<const uint8_t*>(key.data()), key.size(),
                {st->int64(0), st->int64(3), static_cast<uint8_t>(st->int64(2)), st->int64(4) != 0});
     next_link_ = std::max(next_link_, st->int64(5) + 1);
   }
-  if (rc != SQLITE_DONE) return writer_.error(rc, "nodes");
+  if (rc != sql::kDone) return writer_.error(rc, "nodes");
   Use b = writer_.prepare("SELECT key FROM blocked", &s);
   if (b == nullptr) return s;
-  while ((rc = b->step()) == SQLITE_ROW) {
+  while ((rc = b->step()) == sql::kRow) {
     graph_.block_key(reinterpret_cast<const uint8_t*>(b->blob(0).data()), b->blob(0).size());
   }
-  if (rc != SQLITE_DONE) return writer_.error(rc, "blocked");
+  if (rc != sql::kDone) return writer_.error(rc, "blocked");
   graph_.mark_valid();
   return Status::Ok();
 }
 
-Result<int64_t> SqliteStore::current_profile(int64_t profile_id, Connection& c) {
+Result<int64_t> SqlStore::current_profile(int64_t profile_id, Connection& c) {
   Status s;
   for (int hops = 0; hops < 64; ++hops) {  // merges flatten the chain; this only guards a loop
     Use st = c.prepare("SELECT merged_into FROM profiles WHERE profile_id = ?1", &s);
     if (st == nullptr) return s;
     st->bind(1, profile_id);
     const int rc = st->step();
-    if (rc == SQLITE_DONE) return int64_t{0};
-    if (rc != SQLITE_ROW) return c.error(rc, "profiles");
-    if (sqlite3_column_type(st->get(), 0) == SQLITE_NULL) return profile_id;
+    if (rc == sql::kDone) return int64_t{0};
+    if (rc != sql::kRow) return c.error(rc, "profiles");
+    if (st->is_null(0)) return profile_id;
     profile_id = st->int64(0);
   }
   return Error(WAYMARK_ERR_INTERNAL, "profile merge chain does not end");
 }
 
-Status SqliteStore::append_link(const LinkDecision& d) {
+Status SqlStore::append_link(const LinkDecision& d) {
   ++(std::string_view(d.outcome) == "merged" ? merges_ : refusals_);
   Status s;
   Use st = writer_.prepare(
@@ -75,7 +75,7 @@ Status SqliteStore::append_link(const LinkDecision& d) {
   return writer_.done(*st, "link log");
 }
 
-Status SqliteStore::relabel_profile(int64_t gone, int64_t keep) {
+Status SqlStore::relabel_profile(int64_t gone, int64_t keep) {
   Status s;
   for (const char* sql : {"UPDATE nodes SET profile = ?1 WHERE profile = ?2",
                           "UPDATE profiles SET merged_into = ?1 WHERE profile_id = ?2",
@@ -91,7 +91,7 @@ Status SqliteStore::relabel_profile(int64_t gone, int64_t keep) {
 // The queue holds one row per committed batch: what resolution needs of each of its events, in
 // order (append_resolve_input). Events are only ever deleted by an erasure, which resolves the
 // whole queue first, so every queued event still exists.
-Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
+Result<int64_t> SqlStore::resolve_locked(int64_t max_events) {
   int64_t resolved = 0;
   Status s = load_graph();
   if (!s.ok()) return s;
@@ -100,11 +100,11 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     Use q = writer_.prepare("SELECT seq, batch_id, inputs, format FROM resolve_inputs ORDER BY seq LIMIT 1", &s);
     if (q == nullptr) return s;
     const int rc = q->step();
-    if (rc == SQLITE_DONE) {
+    if (rc == sql::kDone) {
       drained_ = true;
       break;
     }
-    if (rc != SQLITE_ROW) return writer_.error(rc, "resolve queue");
+    if (rc != sql::kRow) return writer_.error(rc, "resolve queue");
     const int64_t seq = q->int64(0);
     const Bytes batch_id = bytes_of(q->blob(1)), inputs = bytes_of(q->blob(2));
     const int format = static_cast<int>(q->int64(3));
@@ -113,7 +113,7 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
     std::vector<ResolveInput> batch;
     while (!rest.empty()) {
       if (!take_resolve_input(rest, &batch.emplace_back(), format))
-        return writer_.error(SQLITE_CORRUPT, "resolve queue");
+        return writer_.error(sql::kCorrupt, "resolve queue");
     }
     // The graph's table is far bigger than the CPU's caches: the keys of an event a few ahead are
     // looked up early, so their cache misses overlap the work on this one.
@@ -140,17 +140,17 @@ Result<int64_t> SqliteStore::resolve_locked(int64_t max_events) {
   return resolved;
 }
 
-Result<int64_t> SqliteStore::new_profile(int64_t now_ms) {
+Result<int64_t> SqlStore::new_profile(int64_t now_ms) {
   Status s;
-  Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1)", &s);
+  Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1) RETURNING profile_id", &s);
   if (p == nullptr) return s;
   p->bind(1, now_ms);
-  if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
-  return sqlite3_last_insert_rowid(writer_.db());
+  if (const int rc = p->step(); rc != sql::kRow) return writer_.error(rc, "profiles");
+  return p->int64(0);
 }
 
-Result<GraphIndex::Node> SqliteStore::insert_node(uint8_t kind, std::span<const uint8_t> key,
-                                                  std::optional<int64_t> profile, int64_t now_ms, const Join* join) {
+Result<GraphIndex::Node> SqlStore::insert_node(uint8_t kind, std::span<const uint8_t> key,
+                                               std::optional<int64_t> profile, int64_t now_ms, const Join* join) {
   Status s;
   if (!profile) {
     auto fresh = new_profile(now_ms);
@@ -159,7 +159,7 @@ Result<GraphIndex::Node> SqliteStore::insert_node(uint8_t kind, std::span<const 
   }
   Use node = writer_.prepare(
       "INSERT INTO nodes(key, kind, profile, join_link, join_with, join_anchored, join_event, join_batch, join_ms) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING node_id",
       &s);
   if (node == nullptr) return s;
   node->bind(1, key.data(), key.size()).bind(2, kind).bind(3, *profile);
@@ -172,39 +172,42 @@ Result<GraphIndex::Node> SqliteStore::insert_node(uint8_t kind, std::span<const 
         .bind(8, join->batch_id.data(), join->batch_id.size())
         .bind(9, now_ms);
   }
-  if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
-  return GraphIndex::Node{sqlite3_last_insert_rowid(writer_.db()), *profile, kind, false};
+  if (const int rc = node->step(); rc != sql::kRow) return writer_.error(rc, "nodes");
+  return GraphIndex::Node{node->int64(0), *profile, kind, false};
 }
 
-Status SqliteStore::anchor_event(std::span<const uint8_t> event_id, int64_t node_id) {
-  return writer_.run("INSERT OR REPLACE INTO event_anchor VALUES(?1, ?2)", "event anchor",
-                     [&](Statement& st) { st.bind(1, event_id.data(), event_id.size()).bind(2, node_id); });
+Status SqlStore::anchor_event(std::span<const uint8_t> event_id, int64_t node_id) {
+  return writer_.run(
+      "INSERT INTO event_anchor(event_id, node_id) VALUES(?1, ?2) ON CONFLICT(event_id) DO UPDATE SET "
+      "node_id = excluded.node_id",
+      "event anchor", [&](Statement& st) { st.bind(1, event_id.data(), event_id.size()).bind(2, node_id); });
 }
 
-Status SqliteStore::record_claim(int64_t node_id, std::span<const uint8_t> batch_id) {
-  return writer_.run("INSERT OR IGNORE INTO verified_claims SELECT ?1, device_key FROM batches WHERE batch_id = ?2",
-                     "verified claims",
-                     [&](Statement& st) { st.bind(1, node_id).bind(2, batch_id.data(), batch_id.size()); });
+Status SqlStore::record_claim(int64_t node_id, std::span<const uint8_t> batch_id) {
+  return writer_.run(
+      "INSERT INTO verified_claims(node_id, device_key) SELECT ?1, device_key FROM batches WHERE batch_id = ?2 "
+      "ON CONFLICT DO NOTHING",
+      "verified claims", [&](Statement& st) { st.bind(1, node_id).bind(2, batch_id.data(), batch_id.size()); });
 }
 
-Result<std::vector<ProfileNode>> SqliteStore::nodes_of(int64_t profile, Connection& c) {
+Result<std::vector<ProfileNode>> SqlStore::nodes_of(int64_t profile, Connection& c) {
   Status s;
   Use st = c.prepare("SELECT node_id, kind, key, blocked FROM nodes WHERE profile = ?1 ORDER BY node_id", &s);
   if (st == nullptr) return s;
   st->bind(1, profile);
   std::vector<ProfileNode> out;
   int rc;
-  while ((rc = st->step()) == SQLITE_ROW) {
+  while ((rc = st->step()) == sql::kRow) {
     out.push_back({st->int64(0), static_cast<uint8_t>(st->int64(1)), bytes_of(st->blob(2)), st->int64(3) != 0});
   }
   st->reset();
-  if (rc != SQLITE_DONE) return c.error(rc, "nodes");
+  if (rc != sql::kDone) return c.error(rc, "nodes");
   return out;
 }
 
 // An event carrying a node either is anchored to a node of the same profile or logged the refusal
 // that kept them apart (a = the node), so the anchors and the link log find every one.
-Result<std::vector<Bytes>> SqliteStore::events_touching(const std::vector<ProfileNode>& nodes, Connection& c) {
+Result<std::vector<Bytes>> SqlStore::events_touching(const std::vector<ProfileNode>& nodes, Connection& c) {
   std::set<std::string> seen;
   std::vector<Bytes> out;
   Status s;
@@ -215,11 +218,11 @@ Result<std::vector<Bytes>> SqliteStore::events_touching(const std::vector<Profil
       if (st == nullptr) return s;
       st->bind(1, n.node_id);
       int rc;
-      while ((rc = st->step()) == SQLITE_ROW) {
+      while ((rc = st->step()) == sql::kRow) {
         if (seen.emplace(st->blob(0)).second) out.push_back(bytes_of(st->blob(0)));
       }
       st->reset();
-      if (rc != SQLITE_DONE) return c.error(rc, "events");
+      if (rc != sql::kDone) return c.error(rc, "events");
     }
   }
   return out;
@@ -228,7 +231,7 @@ Result<std::vector<Bytes>> SqliteStore::events_touching(const std::vector<Profil
 // Rebuilds one profile from its events, as if revoked events, batches and identifiers had never
 // linked anything: replayed in corrected time order under the same rules. Links to nodes outside
 // the profile were refused before and stay refused. The largest part keeps the profile id.
-Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles) {
+Status SqlStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>* out_profiles) {
   auto nodes = nodes_of(profile, writer_);
   if (!nodes.ok()) return nodes.status();
   auto events = events_touching(nodes.value(), writer_);
@@ -257,7 +260,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
     if (st == nullptr) return s;
     st->bind(1, id.data(), id.size());
     const int rc = st->step();
-    if (rc != SQLITE_ROW) return writer_.error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "events");
+    if (rc != sql::kRow) return writer_.error(rc == sql::kDone ? sql::kCorrupt : rc, "events");
     Replay r{st->int64(1), id, bytes_of(st->blob(0)), {}};
     const Bytes slot = bytes_of(st->blob(2));
     const bool revoked = st->int64(3) != 0;
@@ -291,10 +294,10 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
     old->reset();
     old->bind(1, id);
     int rc;
-    while ((rc = old->step()) == SQLITE_ROW) {
+    while ((rc = old->step()) == sql::kRow) {
       if (ids.count(old->int64(1)) != 0) superseded.push_back(old->int64(0));
     }
-    if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
+    if (rc != sql::kDone) return writer_.error(rc, "link log");
   }
   Use revoke = writer_.prepare("UPDATE link_log SET revoked_ms = ?2 WHERE link_id = ?1", &s);
   if (revoke == nullptr) return s;
@@ -357,7 +360,7 @@ Status SqliteStore::recompute(int64_t profile, int64_t now_ms, std::set<int64_t>
   return Status::Ok();
 }
 
-Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t now_ms) {
+Result<UnmergeResult> SqlStore::unmerge(const UnmergeTarget& target, int64_t now_ms) {
   return in_write_txn([&]() -> Result<UnmergeResult> {
     if (auto r = resolve_locked(INT64_MAX); !r.ok()) return r.status();
     UnmergeResult result;
@@ -367,8 +370,8 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
       GraphIndex::Node* node = graph_.find(target.key.data(), target.key.size());
       if (node == nullptr) return Error(WAYMARK_ERR_INVALID_ARGUMENT, "no such identifier");
       // Blocked from now on, so the next event carrying it cannot join the profiles again.
-      for (const char* sql :
-           {"UPDATE nodes SET blocked = 1 WHERE key = ?1", "INSERT OR IGNORE INTO blocked VALUES(?1)"}) {
+      for (const char* sql : {"UPDATE nodes SET blocked = 1 WHERE key = ?1",
+                              "INSERT INTO blocked(key) VALUES(?1) ON CONFLICT DO NOTHING"}) {
         Use st = writer_.prepare(sql, &s);
         if (st == nullptr) return s;
         st->bind(1, target.key.data(), target.key.size());
@@ -385,12 +388,12 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
       known->bind(1, target.key.data(), target.key.size());
       const int found = known->step();
       known->reset();
-      if (found == SQLITE_DONE) {
+      if (found == sql::kDone) {
         return Error(WAYMARK_ERR_INVALID_ARGUMENT,
                      target.by == UnmergeTarget::By::Event ? "no such event" : "no such batch");
       }
-      if (found != SQLITE_ROW) return writer_.error(found, "unmerge");
-      Use rev = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
+      if (found != sql::kRow) return writer_.error(found, "unmerge");
+      Use rev = writer_.prepare("INSERT INTO revocations(key, time_ms) VALUES(?1, ?2) ON CONFLICT DO NOTHING", &s);
       if (rev == nullptr) return s;
       rev->bind(1, target.key.data(), target.key.size()).bind(2, now_ms);
       if (s = writer_.done(*rev, "revocations"); !s.ok()) return s;
@@ -408,11 +411,11 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
         if (links == nullptr) return s;
         links->bind(1, target.key.data(), target.key.size());
         int rc;
-        while ((rc = links->step()) == SQLITE_ROW) {
+        while ((rc = links->step()) == sql::kRow) {
           ++result.links_revoked;
           affected.insert(links->int64(0));
         }
-        if (rc != SQLITE_DONE) return writer_.error(rc, "link log");
+        if (rc != sql::kDone) return writer_.error(rc, "link log");
       }
     }
     std::set<int64_t> after;
@@ -429,9 +432,9 @@ Result<UnmergeResult> SqliteStore::unmerge(const UnmergeTarget& target, int64_t 
 // profile's nodes or was recorded in one of its visits (slots): true, to be deleted. Otherwise it is
 // someone else's that carried one of the profile's identifiers (a family's shared loyalty card): the
 // erased identifiers are stripped from it, added to `shared`, and the event is kept (false).
-Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int64_t>& node_ids,
-                                       const std::set<std::string, std::less<>>& keys,
-                                       std::set<std::string, std::less<>>* shared) {
+Result<bool> SqlStore::strip_or_own(const Bytes& event_id, const std::set<int64_t>& node_ids,
+                                    const std::set<std::string, std::less<>>& keys,
+                                    std::set<std::string, std::less<>>* shared) {
   Status s;
   Use st = writer_.prepare(
       "SELECT a.node_id, e.slot, e.identifiers FROM events e LEFT JOIN event_anchor a USING(event_id) "
@@ -440,11 +443,9 @@ Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int
   if (st == nullptr) return s;
   st->bind(1, event_id.data(), event_id.size());
   const int rc = st->step();
-  if (rc == SQLITE_DONE) return true;  // nothing left to keep
-  if (rc != SQLITE_ROW) return writer_.error(rc, "erase");
-  if (sqlite3_column_type(st->get(), 0) == SQLITE_NULL || node_ids.count(st->int64(0)) != 0 ||
-      keys.count(st->blob(1)) != 0)
-    return true;
+  if (rc == sql::kDone) return true;  // nothing left to keep
+  if (rc != sql::kRow) return writer_.error(rc, "erase");
+  if (st->is_null(0) || node_ids.count(st->int64(0)) != 0 || keys.count(st->blob(1)) != 0) return true;
   std::vector<StoredIdentifier> ids = unpack_identifiers(st->blob(2));
   st->reset();
   std::erase_if(ids, [&](const StoredIdentifier& id) {
@@ -463,7 +464,7 @@ Result<bool> SqliteStore::strip_or_own(const Bytes& event_id, const std::set<int
 }
 
 // A node, its links and (for a slot) its consent state leave the store and the graph.
-Status SqliteStore::drop_node(const ProfileNode& n) {
+Status SqlStore::drop_node(const ProfileNode& n) {
   Status s;
   for (const char* sql : {"DELETE FROM link_log WHERE a = ?1", "DELETE FROM link_log WHERE b = ?1",
                           "DELETE FROM verified_claims WHERE node_id = ?1", "DELETE FROM nodes WHERE node_id = ?1"}) {
@@ -479,7 +480,7 @@ Status SqliteStore::drop_node(const ProfileNode& n) {
 // revoked, the profile they were in is rebuilt from what remains, and nodes no event holds any more
 // (identifiers only that visit carried) leave; the slot is tombstoned. Nothing else is erased: a
 // device cannot prove that the identifiers it sent are its customer's.
-Status SqliteStore::forget_slot_locked(const Key32& device_key, const Bytes& slot, int64_t now_ms) {
+Status SqlStore::forget_slot_locked(const Key32& device_key, const Bytes& slot, int64_t now_ms) {
   erased_ = true;  // checkpointed after the commit
   if (const GraphIndex::Node* node = graph_.find(slot.data(), slot.size())) {
     const int64_t profile = node->profile;
@@ -490,14 +491,14 @@ Status SqliteStore::forget_slot_locked(const Key32& device_key, const Bytes& slo
     std::vector<Bytes> own;
     Status s;
     Use mine = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1 AND slot = ?2 AND device_key = ?3", &s);
-    Use revoke = writer_.prepare("INSERT OR IGNORE INTO revocations VALUES(?1, ?2)", &s);
+    Use revoke = writer_.prepare("INSERT INTO revocations(key, time_ms) VALUES(?1, ?2) ON CONFLICT DO NOTHING", &s);
     if (mine == nullptr || revoke == nullptr) return s;
     for (const Bytes& id : events.value()) {
       mine->bind(1, id.data(), id.size()).bind(2, slot.data(), slot.size()).bind(3, device_key.data(), 32);
       const int rc = mine->step();
       mine->reset();
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return writer_.error(rc, "events");
-      if (rc != SQLITE_ROW) continue;
+      if (rc != sql::kRow && rc != sql::kDone) return writer_.error(rc, "events");
+      if (rc != sql::kRow) continue;
       revoke->bind(1, id.data(), id.size()).bind(2, now_ms);
       if (s = writer_.done(*revoke, "revocations"); !s.ok()) return s;
       own.push_back(id);
@@ -519,7 +520,7 @@ Status SqliteStore::forget_slot_locked(const Key32& device_key, const Bytes& slo
 
 // Drops the nodes of `profile` that no remaining event is anchored to or carried (and the profile
 // when none is left).
-Status SqliteStore::drop_unheld_nodes(int64_t profile) {
+Status SqlStore::drop_unheld_nodes(int64_t profile) {
   auto nodes = nodes_of(profile, writer_);
   if (!nodes.ok()) return nodes.status();
   Status s;
@@ -532,9 +533,9 @@ Status SqliteStore::drop_unheld_nodes(int64_t profile) {
   for (const ProfileNode& n : nodes.value()) {
     held->bind(1, n.node_id);
     const int rc = held->step();
-    const bool kept = rc == SQLITE_ROW && held->int64(0) != 0;
+    const bool kept = rc == sql::kRow && held->int64(0) != 0;
     held->reset();
-    if (rc != SQLITE_ROW) return writer_.error(rc, "nodes");
+    if (rc != sql::kRow) return writer_.error(rc, "nodes");
     if (kept) continue;
     if (s = drop_node(n); !s.ok()) return s;
     ++dropped;
@@ -544,7 +545,7 @@ Status SqliteStore::drop_unheld_nodes(int64_t profile) {
                      [&](Statement& st) { st.bind(1, profile); });
 }
 
-Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_ms) {
+Result<ErasureResult> SqlStore::erase_locked(int64_t profile_id, int64_t now_ms) {
   ErasureResult result;
   erased_ = true;  // checkpointed after the commit
   auto nodes = nodes_of(profile_id, writer_);
@@ -577,11 +578,17 @@ Result<ErasureResult> SqliteStore::erase_locked(int64_t profile_id, int64_t now_
       return s;
     }
   }
-  for (const char* sql :
-       {"DELETE FROM profiles WHERE merged_into = ?1", "DELETE FROM profiles WHERE profile_id = ?1"}) {
-    if (s = writer_.run(sql, "erase", [&](Statement& st) { st.bind(1, profile_id); }); !s.ok()) return s;
+  if (s = writer_.run("DELETE FROM profiles WHERE merged_into = ?1", "erase",
+                      [&](Statement& st) { st.bind(1, profile_id); });
+      !s.ok()) {
+    return s;
   }
-  result.profiles = sqlite3_changes(writer_.db()) > 0 ? 1 : 0;
+  Use gone = writer_.prepare("DELETE FROM profiles WHERE profile_id = ?1 RETURNING profile_id", &s);
+  if (gone == nullptr) return s;
+  gone->bind(1, profile_id);
+  const int rc = gone->step();
+  if (rc != sql::kRow && rc != sql::kDone) return writer_.error(rc, "erase");
+  result.profiles = rc == sql::kRow ? 1 : 0;
   result.identifiers = static_cast<int64_t>(nodes.value().size());
   return result;
 }

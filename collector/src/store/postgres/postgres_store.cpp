@@ -1,0 +1,352 @@
+// The PostgreSQL driver of the SQL store, through libpq. Statements are prepared once per connection
+// (`?N` becomes `$N`), integers travel as int8 text, bytes as binary bytea, and results come back in
+// binary. One collector writes to a database at a time: its writer connection holds a session
+// advisory lock, taken again whenever it reconnects. A lost connection makes every call fail with
+// a store error (ingest answers 503 and acknowledges nothing) until a reconnect succeeds; reconnects
+// are tried at most once per backoff interval, which doubles up to 5 s.
+#include "store/postgres/postgres_store.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sql/sql_store.hpp"
+
+namespace waymark::collector {
+namespace {
+
+using detail::Error;
+
+// pg_type OIDs (catalog/pg_type_d.h, stable across versions).
+constexpr Oid kBoolOid = 16, kByteaOid = 17, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25;
+constexpr int kFailed = 1;  // what step() returns when the database refused or the connection is gone
+// A number the lock is known by: "waymark" in ASCII, the collector's writer lock.
+constexpr int64_t kWriterLock = 0x7761796d61726bLL;
+
+// `?N` placeholders become `$N` (outside quoted literals); *params is the highest N.
+std::string to_postgres(const char* sql, int* params) {
+  std::string out;
+  *params = 0;
+  bool quoted = false;
+  for (const char* p = sql; *p != '\0'; ++p) {
+    if (*p == '\'') quoted = !quoted;
+    if (*p == '?' && !quoted && std::isdigit(static_cast<unsigned char>(p[1])) != 0) {
+      out.push_back('$');
+      int n = 0;
+      while (std::isdigit(static_cast<unsigned char>(p[1])) != 0) n = n * 10 + (*++p - '0');
+      out += std::to_string(n);
+      *params = std::max(*params, n);
+      continue;
+    }
+    out.push_back(*p);
+  }
+  return out;
+}
+
+uint64_t big_endian(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+class PostgresConnection;
+
+class PostgresStatement final : public sql::Statement {
+ public:
+  PostgresStatement(PostgresConnection& conn, const char* sql);
+  ~PostgresStatement() override { PQclear(result_); }
+  PostgresStatement(const PostgresStatement&) = delete;
+  PostgresStatement& operator=(const PostgresStatement&) = delete;
+
+  Statement& bind(int i, int64_t v) override {
+    Param& p = param(i);
+    p = {kInt8Oid, 0, std::to_string(v), nullptr, 0};
+    return *this;
+  }
+  Statement& bind(int i, const void* data, size_t len) override {
+    param(i) = {kByteaOid, 1, {}, data, len};
+    return *this;
+  }
+  Statement& bind(int i, std::string_view text) override {
+    param(i) = {kTextOid, 1, {}, text.data(), text.size()};
+    return *this;
+  }
+  int step() override;
+  void reset() override {
+    PQclear(result_);
+    result_ = nullptr;
+    row_ = -1;
+    for (Param& p : params_) p = Param{};
+  }
+  int64_t int64(int col) const override {
+    const char* v = PQgetvalue(result_, row_, col);
+    switch (PQftype(result_, col)) {
+      case kInt8Oid: return static_cast<int64_t>(big_endian(v, 8));
+      case kInt4Oid: return static_cast<int32_t>(big_endian(v, 4));
+      case kInt2Oid: return static_cast<int16_t>(big_endian(v, 2));
+      case kBoolOid: return v[0] != 0 ? 1 : 0;
+      default: return 0;  // a column the store never reads as an integer (checked by the schema tests)
+    }
+  }
+  std::string_view blob(int col) const override {
+    if (PQgetisnull(result_, row_, col) != 0) return {};
+    return {PQgetvalue(result_, row_, col), static_cast<size_t>(PQgetlength(result_, row_, col))};
+  }
+  bool is_null(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
+  // The connection was made again: the statement must be prepared again before it runs.
+  void forget_prepared() { prepared_ = false; }
+
+ private:
+  struct Param {
+    Oid type = 0;  // 0: unbound, NULL
+    int format = 0;
+    std::string text;
+    const void* data = nullptr;
+    size_t len = 0;
+  };
+  Param& param(int i) { return params_.at(static_cast<size_t>(i - 1)); }
+  bool prepare();
+
+  PostgresConnection& conn_;
+  std::string sql_, name_;
+  std::vector<Param> params_;
+  bool prepared_ = false;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
+class PostgresConnection final : public sql::Connection {
+ public:
+  PostgresConnection(std::string conninfo, bool writer) : conninfo_(std::move(conninfo)), writer_(writer) {}
+  ~PostgresConnection() override {
+    cache_.clear();
+    if (conn_ != nullptr) PQfinish(conn_);
+  }
+
+  Status connect() {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = PQconnectdb(conninfo_.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) return fail("cannot connect to PostgreSQL");
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
+    for (auto& [sql, st] : cache_) st->forget_prepared();
+    if (Status s = exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'", "session"); !s.ok()) return s;
+    if (writer_) {
+      PGresult* r = PQexec(conn_, ("SELECT pg_try_advisory_lock(" + std::to_string(kWriterLock) + ")").c_str());
+      const bool locked = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+      PQclear(r);
+      if (!locked) {
+        PQfinish(conn_);
+        conn_ = nullptr;
+        return Error(WAYMARK_ERR_NOT_ALLOWED,
+                     "another waymark-collector is writing to this PostgreSQL database; stop it first");
+      }
+    }
+    backoff_ms_ = 0;
+    return Status::Ok();
+  }
+  PGconn* conn() { return conn_; }
+  // A usable connection, made again when it was lost (at most once per backoff interval).
+  bool ready() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_attempt_) return false;
+    backoff_ms_ = std::clamp<int64_t>(backoff_ms_ * 2, 100, 5000);
+    next_attempt_ = now + std::chrono::milliseconds(backoff_ms_);
+    return connect().ok();
+  }
+  Status fail(const char* what) {
+    last_sqlstate_.clear();
+    last_error_ = std::string(what) + ": " + (conn_ != nullptr ? PQerrorMessage(conn_) : "no connection");
+    while (!last_error_.empty() && (last_error_.back() == '\n' || last_error_.back() == ' ')) last_error_.pop_back();
+    return Error(WAYMARK_ERR_STORE_IO, last_error_);
+  }
+  void note(PGresult* r, const char* what) {
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    last_sqlstate_ = state != nullptr ? state : "";
+    last_error_ = std::string(what) + ": " + PQresultErrorMessage(r);
+    while (!last_error_.empty() && (last_error_.back() == '\n' || last_error_.back() == ' ')) last_error_.pop_back();
+  }
+  std::string next_name() { return "w" + std::to_string(++statements_); }
+
+  sql::Use prepare(const char* sql, Status* status) override {
+    if (!ready()) {
+      *status = unavailable();
+      return sql::Use(nullptr);
+    }
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<PostgresStatement>(*this, sql)).first;
+    it->second->reset();
+    return sql::Use(it->second.get());
+  }
+  Status exec(const char* sql, const char* what) override {
+    if (!ready()) return unavailable();
+    PGresult* r = PQexec(conn_, sql);
+    const ExecStatusType st = PQresultStatus(r);
+    const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) note(r, what);
+    PQclear(r);
+    return ok ? Status::Ok() : error(kFailed, what);
+  }
+  Status error(int rc, const char* what) const override {
+    if (rc == sql::kCorrupt) return Error(WAYMARK_ERR_STORE_IO, std::string(what) + ": a stored row is malformed");
+    if (rc == sql::kRow || rc == sql::kDone)
+      return Error(WAYMARK_ERR_STORE_IO, std::string(what) + ": unexpected rows");
+    if (disk_full()) return Error(WAYMARK_ERR_STORE_FULL, last_error_);
+    return Error(WAYMARK_ERR_STORE_IO, last_error_.empty() ? std::string(what) : last_error_);
+  }
+  Status begin() override { return exec("BEGIN", "begin"); }
+  bool disk_full() const override { return last_sqlstate_ == "53100"; }
+  void compact() override {}  // autovacuum reclaims dead rows (docs/collector.md, "PostgreSQL")
+  Result<bool> has_table(const char* name) override {
+    Status s;
+    sql::Use st = prepare("SELECT to_regclass(?1) IS NOT NULL", &s);
+    if (st == nullptr) return s;
+    st->bind(1, std::string_view(name));
+    const int rc = st->step();
+    if (rc != sql::kRow) return error(rc, "schema");
+    return st->int64(0) != 0;
+  }
+  Status unavailable() const {
+    return Error(WAYMARK_ERR_STORE_IO, "PostgreSQL is unreachable (" + last_error_ + "); retrying");
+  }
+
+ private:
+  std::string conninfo_;
+  bool writer_;
+  PGconn* conn_ = nullptr;
+  std::unordered_map<const char*, std::unique_ptr<PostgresStatement>> cache_;
+  std::string last_error_, last_sqlstate_;
+  int64_t statements_ = 0, backoff_ms_ = 0;
+  std::chrono::steady_clock::time_point next_attempt_{};
+};
+
+PostgresStatement::PostgresStatement(PostgresConnection& conn, const char* sql) : conn_(conn) {
+  int params = 0;
+  sql_ = to_postgres(sql, &params);
+  params_.resize(static_cast<size_t>(params));
+}
+
+bool PostgresStatement::prepare() {
+  name_ = conn_.next_name();
+  std::vector<Oid> types;
+  for (const Param& p : params_) types.push_back(p.type);
+  PGresult* r = PQprepare(conn_.conn(), name_.c_str(), sql_.c_str(), static_cast<int>(types.size()), types.data());
+  prepared_ = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!prepared_) conn_.note(r, "prepare");
+  PQclear(r);
+  return prepared_;
+}
+
+int PostgresStatement::step() {
+  if (result_ == nullptr) {
+    if (!conn_.ready() || (!prepared_ && !prepare())) return kFailed;
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : params_) {
+      values.push_back(p.type == 0                       ? nullptr
+                       : p.format == 0                   ? p.text.c_str()
+                       : p.data != nullptr || p.len != 0 ? static_cast<const char*>(p.data)
+                                                         : "");
+      lengths.push_back(static_cast<int>(p.len));
+      formats.push_back(p.format);
+    }
+    result_ = PQexecPrepared(conn_.conn(), name_.c_str(), static_cast<int>(values.size()), values.data(),
+                             lengths.data(), formats.data(), 1);
+    const ExecStatusType st = PQresultStatus(result_);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      conn_.note(result_, "statement");
+      PQclear(result_);
+      result_ = nullptr;
+      return kFailed;
+    }
+  }
+  return ++row_ < PQntuples(result_) ? sql::kRow : sql::kDone;
+}
+
+// The whole schema, version by version (index i brings version i to i + 1), kept in waymark_schema.
+// The same tables as SQLite's, in PostgreSQL's types: integers are bigint, flags integer 0/1.
+constexpr const char* kMigrations[] = {R"sql(
+CREATE TABLE devices(device_key bytea PRIMARY KEY, last_sequence bigint NOT NULL);
+CREATE TABLE batches(batch_id bytea PRIMARY KEY, device_key bytea NOT NULL, sequence bigint NOT NULL,
+                     received_ms bigint NOT NULL, receipt bytea NOT NULL, app_id text, platform text,
+                     sdk_version text, device_model text, os_version text);
+CREATE TABLE events(event_id bytea PRIMARY KEY, device_key bytea NOT NULL, batch_id bytea NOT NULL,
+                    type integer NOT NULL, channel integer NOT NULL, purpose integer NOT NULL, name text NOT NULL,
+                    occurred_ms bigint NOT NULL, corrected_ms bigint NOT NULL, slot bytea NOT NULL,
+                    revenue_minor bigint, currency text, campaign_source text, campaign_medium text,
+                    campaign_name text, identifiers bytea, properties text, campaign_content text);
+CREATE INDEX events_by_time ON events(corrected_ms);
+CREATE TABLE consent_state(slot bytea NOT NULL, purpose integer NOT NULL, granted integer NOT NULL,
+                           ledger_seq bigint NOT NULL, PRIMARY KEY(slot, purpose));
+CREATE TABLE tombstones(pseudonym bytea PRIMARY KEY, erased_ms bigint NOT NULL, shared integer NOT NULL DEFAULT 0);
+CREATE TABLE resolve_inputs(seq bigserial PRIMARY KEY, batch_id bytea NOT NULL, events bigint NOT NULL,
+                            inputs bytea NOT NULL, format integer NOT NULL DEFAULT 1);
+CREATE TABLE profiles(profile_id bigserial PRIMARY KEY, created_ms bigint NOT NULL, merged_into bigint);
+CREATE INDEX profiles_by_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE nodes(node_id bigserial PRIMARY KEY, key bytea NOT NULL UNIQUE, kind integer NOT NULL,
+                   profile bigint NOT NULL, blocked integer NOT NULL DEFAULT 0, join_link bigint, join_with bigint,
+                   join_anchored integer, join_event bytea, join_batch bytea, join_ms bigint);
+CREATE INDEX nodes_by_profile ON nodes(profile);
+CREATE TABLE event_anchor(event_id bytea PRIMARY KEY, node_id bigint NOT NULL);
+CREATE INDEX event_anchor_by_node ON event_anchor(node_id);
+CREATE TABLE link_log(link_id bigint PRIMARY KEY, a bigint, b bigint NOT NULL, event_id bytea NOT NULL,
+                      batch_id bytea NOT NULL, time_ms bigint NOT NULL, rule text NOT NULL, outcome text NOT NULL,
+                      revoked_ms bigint);
+CREATE INDEX link_log_by_a ON link_log(a);
+CREATE INDEX link_log_by_b ON link_log(b);
+CREATE TABLE blocked(key bytea PRIMARY KEY);
+CREATE TABLE revocations(key bytea PRIMARY KEY, time_ms bigint NOT NULL);
+CREATE TABLE verified_claims(node_id bigint NOT NULL, device_key bytea NOT NULL, PRIMARY KEY(node_id, device_key));
+CREATE VIEW node_links AS
+  SELECT join_link AS link_id, CASE WHEN join_anchored <> 0 THEN join_with ELSE node_id END AS a,
+         CASE WHEN join_anchored <> 0 THEN node_id ELSE join_with END AS b, join_event AS event_id,
+         join_batch AS batch_id, join_ms AS time_ms, 'co_occurrence'::text AS rule, 'merged'::text AS outcome,
+         NULL::bigint AS revoked_ms, node_id, profile
+  FROM nodes WHERE join_link IS NOT NULL;
+)sql"};
+
+// Brings the database to the newest schema, one transaction per version, under the writer lock.
+Status migrate(PostgresConnection& c) {
+  Status s = c.exec("CREATE TABLE IF NOT EXISTS waymark_schema(version bigint NOT NULL)", "schema");
+  if (!s.ok()) return s;
+  auto version = c.scalar("SELECT coalesce(max(version), 0) FROM waymark_schema", "schema");
+  if (!version.ok()) return version.status();
+  const auto newest = static_cast<int64_t>(std::size(kMigrations));
+  if (version.value() > newest) {
+    return Error(WAYMARK_ERR_STORE_IO, "the PostgreSQL database was written by a newer waymark-collector (schema " +
+                                           std::to_string(version.value()) + ")");
+  }
+  for (int64_t v = version.value(); v < newest; ++v) {
+    const std::string step = std::string("BEGIN;") + kMigrations[v] + "DELETE FROM waymark_schema; INSERT INTO " +
+                             "waymark_schema VALUES(" + std::to_string(v + 1) + "); COMMIT;";
+    if (s = c.exec(step.c_str(), "schema migration"); !s.ok()) {
+      (void)c.exec("ROLLBACK", "rollback");
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int64_t postgres_store_schema_version() {
+  return static_cast<int64_t>(std::size(kMigrations));
+}
+
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules) {
+  auto writer = std::make_unique<PostgresConnection>(conninfo, true);
+  if (Status s = writer->connect(); !s.ok()) return s;
+  if (Status s = migrate(*writer); !s.ok()) return s;
+  auto reader = std::make_unique<PostgresConnection>(conninfo, false);
+  if (Status s = reader->connect(); !s.ok()) return s;
+  auto store = std::make_unique<SqlStore>(std::move(rules), std::move(writer), std::move(reader), nullptr);
+  if (Status s = store->init(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace waymark::collector
