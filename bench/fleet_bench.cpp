@@ -28,7 +28,7 @@
 
 #include "collector_process.hpp"
 #include "consent/ledger.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 #include "wire/envelope.hpp"
 #include "wire/event_codec.hpp"

@@ -15,7 +15,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 #include "support/direct_store.hpp"
 

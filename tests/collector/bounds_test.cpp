@@ -2,7 +2,7 @@
 // may cost the collector, each limit tried through the real server.
 #include <catch2/catch.hpp>
 
-#include "store/sqlite_store.hpp"
+#include "store/sql/sql_store.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/direct_store.hpp"
 #include "support/http_client.hpp"
@@ -19,7 +19,7 @@ bool metric_has(const Collector& c, const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("an event with 1,928 identifiers neither stalls identity resolution nor reaches the store", "[collector]") {
+TEST_CASE("an event with 1,928 identifiers neither stalls identity resolution nor reaches the store", "[collector][store]") {
   Collector collector;
   RawDevice device;
   // 1,928 identifiers of 34 packed bytes each overflowed the resolve queue's 2-byte length: the
@@ -43,7 +43,7 @@ TEST_CASE("an event with 1,928 identifiers neither stalls identity resolution no
   CHECK(collector.events() == 2);
 }
 
-TEST_CASE("the store's resolve queue holds an event with thousands of identifiers without wrapping", "[collector]") {
+TEST_CASE("the store's resolve queue holds an event with thousands of identifiers without wrapping", "[collector][store]") {
   // Below ingest's caps, the store itself must never misread a length: fed directly, an event with
   // 2,000 identifiers (68,000 packed bytes) is resolved and every identifier becomes a node.
   TempDir dir;
@@ -77,7 +77,7 @@ TEST_CASE("the store's resolve queue holds an event with thousands of identifier
   CHECK_FALSE(wc::append_resolve_input(queued, e.event_id, waymark::collector::Bytes(256, 1), 5, packed).ok());
 }
 
-TEST_CASE("a compressed batch may not inflate beyond the configured multiple of the body limit", "[collector]") {
+TEST_CASE("a compressed batch may not inflate beyond the configured multiple of the body limit", "[collector][store]") {
   Collector collector;  // max-body-bytes 1 MiB, decompressed at most 1 MiB (ratio 1)
   uint8_t pk[32], sk[64];
   crypto_sign_keypair(pk, sk);
@@ -92,7 +92,7 @@ TEST_CASE("a compressed batch may not inflate beyond the configured multiple of 
   CHECK(metric_has(collector, "waymark_rejected_total{reason=\"decompressed_too_large\"} 1"));
 }
 
-TEST_CASE("every numeric query parameter is range-checked with a 400 that names it", "[collector]") {
+TEST_CASE("every numeric query parameter is range-checked with a 400 that names it", "[collector][store]") {
   Collector collector;
   const uint16_t port = collector.server->port();
   const std::pair<const char*, const char*> bad[] = {

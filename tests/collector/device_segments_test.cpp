@@ -55,7 +55,7 @@ std::vector<std::string> fetch(waymark_client_t* client, waymark_status_t expect
 
 }  // namespace
 
-TEST_CASE("segment lists: signed requests, lists only the asking device can open", "[wire][segments]") {
+TEST_CASE("segment lists: signed requests, lists only the asking device can open", "[wire][segments][store]") {
   REQUIRE(sodium_init() >= 0);
   DeviceKeys device, other_device;
   std::array<uint8_t, 32> collector_pk{};
@@ -119,7 +119,7 @@ TEST_CASE("segment lists: signed requests, lists only the asking device can open
         WAYMARK_ERR_INVALID_VALUE);
 }
 
-TEST_CASE("devices pull their customer's segments: consent-gated, device-authenticated, sealed", "[api][segments]") {
+TEST_CASE("devices pull their customer's segments: consent-gated, device-authenticated, sealed", "[api][segments][store]") {
   Collector c;
   auto rule = waymark::collector::analytics::parse_rule_segment("app_fans: channel.app >= 3");
   REQUIRE(rule.ok());
@@ -179,7 +179,7 @@ TEST_CASE("devices pull their customer's segments: consent-gated, device-authent
   CHECK(request(port, http::verb::get, "/v1/devices/other").status == 404);
 }
 
-TEST_CASE("a segment pull that gets no answer times out cleanly", "[api][segments]") {
+TEST_CASE("a segment pull that gets no answer times out cleanly", "[api][segments][store]") {
   // A socket that listens but never answers: the connection is queued, no response ever comes.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);

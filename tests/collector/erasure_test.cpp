@@ -46,7 +46,7 @@ waymark_client_t* open(const Collector& collector, const TempDir& dir, bool shar
 
 }  // namespace
 
-TEST_CASE("a visit that carries an erased identifier is erased whole, even what came before it", "[collector]") {
+TEST_CASE("a visit that carries an erased identifier is erased whole, even what came before it", "[collector][store]") {
   Collector collector;
   TempDir phone_dir, kiosk_dir, later_dir;
   waymark_client_t* phone = open(collector, phone_dir);
@@ -84,7 +84,7 @@ TEST_CASE("a visit that carries an erased identifier is erased whole, even what 
   for (auto* c : {phone, kiosk, later}) waymark_client_free(c);
 }
 
-TEST_CASE("a visit erased in a later batch takes its earlier batches' events with it", "[collector]") {
+TEST_CASE("a visit erased in a later batch takes its earlier batches' events with it", "[collector][store]") {
   Collector collector;
   TempDir erased_dir, phone_dir;
   waymark_client_t* erased = open(collector, erased_dir);
@@ -107,7 +107,7 @@ TEST_CASE("a visit erased in a later batch takes its earlier batches' events wit
   for (auto* c : {erased, phone}) waymark_client_free(c);
 }
 
-TEST_CASE("erasing one of a family deletes nothing of the partner who shares the loyalty card", "[collector]") {
+TEST_CASE("erasing one of a family deletes nothing of the partner who shares the loyalty card", "[collector][store]") {
   Collector collector;
   TempDir ann_dir, bob_dir;
   waymark_client_t* ann = open(collector, ann_dir);

@@ -47,7 +47,7 @@ json journey_of(const Collector& collector, waymark_client_t* c, const std::stri
 
 }  // namespace
 
-TEST_CASE("typed properties, campaign content and the batch's source reach journeys and exports", "[collector]") {
+TEST_CASE("typed properties, campaign content and the batch's source reach journeys and exports", "[collector][store]") {
   Collector collector;
   TempDir dir;
   waymark_client_t* c = nullptr;
@@ -82,7 +82,7 @@ TEST_CASE("typed properties, campaign content and the batch's source reach journ
   waymark_client_free(c);
 }
 
-TEST_CASE("segment rules test properties", "[collector]") {
+TEST_CASE("segment rules test properties", "[collector][store]") {
   Collector collector;
   std::vector<waymark::collector::analytics::RuleSegment> rules;
   for (const char* spec : {"north: property.region = \"north\"",
@@ -127,7 +127,7 @@ TEST_CASE("segment rules test properties", "[collector]") {
   CHECK(size("gifts") == 0);
 }
 
-TEST_CASE("a property rule refuses comparisons that cannot mean anything", "[collector]") {
+TEST_CASE("a property rule refuses comparisons that cannot mean anything", "[collector][store]") {
   using waymark::collector::analytics::parse_rule_segment;
   CHECK(parse_rule_segment("a: property.region < \"north\"").status().message.find("= or != only") !=
         std::string::npos);
@@ -136,7 +136,7 @@ TEST_CASE("a property rule refuses comparisons that cannot mean anything", "[col
   CHECK(parse_rule_segment("a: property.\"store id\"[7d] = 12").ok());
 }
 
-TEST_CASE("oversized properties and batch sources are refused with their reason", "[collector]") {
+TEST_CASE("oversized properties and batch sources are refused with their reason", "[collector][store]") {
   Collector collector;
   RawDevice device;
   waymark::detail::EventDraft long_key, long_value;

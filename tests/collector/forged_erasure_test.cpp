@@ -59,7 +59,7 @@ TEST_CASE("a fresh device that forgets a victim's email erases only itself, the 
   for (auto* c : {victim, attacker}) waymark_client_free(c);
 }
 
-TEST_CASE("a forget with the brand's erasure token erases the customer on every device", "[collector][trust]") {
+TEST_CASE("a forget with the brand's erasure token erases the customer on every device", "[collector][trust][store]") {
   Collector collector;
   Authority authority;
   collector.ingest->set_authority_keys({authority.pk});
@@ -85,7 +85,7 @@ TEST_CASE("a forget with the brand's erasure token erases the customer on every 
   for (auto* c : {phone, laptop}) waymark_client_free(c);
 }
 
-TEST_CASE("a token signed by another key, or expired, erases only the device's own data", "[collector][trust]") {
+TEST_CASE("a token signed by another key, or expired, erases only the device's own data", "[collector][trust][store]") {
   Collector collector;
   Authority authority, forger;
   collector.ingest->set_authority_keys({authority.pk});
@@ -107,7 +107,7 @@ TEST_CASE("a token signed by another key, or expired, erases only the device's o
   for (auto* c : {victim, attacker}) waymark_client_free(c);
 }
 
-TEST_CASE("erasure tokens: malformed, tampered and oversized ones are refused", "[collector][trust]") {
+TEST_CASE("erasure tokens: malformed, tampered and oversized ones are refused", "[collector][trust][store]") {
   Authority authority;
   wc::ErasureToken t;
   t.expires_at_ms = 2'000'000'000'000;

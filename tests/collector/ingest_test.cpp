@@ -37,7 +37,7 @@ std::vector<uint8_t> envelope(const Collector& c, const uint8_t* device_sk, uint
 
 }  // namespace
 
-TEST_CASE("SDK to collector: events stored once, receipts honoured, health and metrics answer", "[collector]") {
+TEST_CASE("SDK to collector: events stored once, receipts honoured, health and metrics answer", "[collector][store]") {
   Collector collector;
   TempDir dir;
   waymark_client_t* c = nullptr;
@@ -60,7 +60,7 @@ TEST_CASE("SDK to collector: events stored once, receipts honoured, health and m
   CHECK_FALSE(any_file_contains(collector.dir.path(), std::string(reinterpret_cast<char*>(pseudonym), 32)));
 }
 
-TEST_CASE("health and metrics endpoints", "[collector]") {
+TEST_CASE("health and metrics endpoints", "[collector][store]") {
   Collector collector;
   CHECK(request(collector.server->port(), http::verb::get, "/healthz").status == 200);
   const Reply m = request(collector.server->port(), http::verb::get, "/metrics");
@@ -69,7 +69,7 @@ TEST_CASE("health and metrics endpoints", "[collector]") {
   CHECK(request(collector.server->port(), http::verb::get, "/nope").status == 404);
 }
 
-TEST_CASE("a resent batch gets the same receipt - a lower sequence is refused", "[collector]") {
+TEST_CASE("a resent batch gets the same receipt - a lower sequence is refused", "[collector][store]") {
   Collector collector;
   uint8_t pk[32], sk[64];
   crypto_sign_keypair(pk, sk);
@@ -83,7 +83,7 @@ TEST_CASE("a resent batch gets the same receipt - a lower sequence is refused", 
   CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, sk, 6)).status == 200);
 }
 
-TEST_CASE("bad input is refused with its own status and reason, and nothing is stored", "[collector]") {
+TEST_CASE("bad input is refused with its own status and reason, and nothing is stored", "[collector][store]") {
   Collector collector;
   const uint16_t port = collector.server->port();
   uint8_t pk[32], sk[64];
@@ -145,7 +145,7 @@ TEST_CASE("bad input is refused with its own status and reason, and nothing is s
   CHECK(request(port, http::verb::get, "/metrics").body.find("reason=\"unsealable\"") != std::string::npos);
 }
 
-TEST_CASE("events without a verified consent record are refused (fail closed)", "[collector]") {
+TEST_CASE("events without a verified consent record are refused (fail closed)", "[collector][store]") {
   Collector collector;
   TempDir dir;
   waymark_client_t* c = nullptr;
@@ -193,7 +193,7 @@ TEST_CASE("when the store cannot commit: 503 with Retry-After, nothing acknowled
   CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", env).status == 200);  // then accepted
 }
 
-TEST_CASE("forget on the device erases what it sent at the collector - its slot stays tombstoned", "[collector]") {
+TEST_CASE("forget on the device erases what it sent at the collector - its slot stays tombstoned", "[collector][store]") {
   Collector collector;
   TempDir dir, other;
   waymark_client_t* c = nullptr;

@@ -84,7 +84,7 @@ struct Shop {
 
 }  // namespace
 
-TEST_CASE("query API: one customer across phone, laptop and kiosk is one profile with one journey", "[api]") {
+TEST_CASE("query API: one customer across phone, laptop and kiosk is one profile with one journey", "[api][store]") {
   Shop shop;
   const int64_t ann = shop.profile_of(shop.phone, WAYMARK_ID_EMAIL, "ann.query@example.com");
   CHECK(shop.profile_of(shop.kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-1001") == ann);
@@ -143,7 +143,7 @@ TEST_CASE("query API: one customer across phone, laptop and kiosk is one profile
   get_json(shop.port, "/v1/profiles?pseudonym=" + std::string(64, 'a'), Collector::kReadToken, 404);
 }
 
-TEST_CASE("query API: 401 without a valid token, 403 without the scope", "[api]") {
+TEST_CASE("query API: 401 without a valid token, 403 without the scope", "[api][store]") {
   Collector collector;
   const uint16_t port = collector.server->port();
   CHECK(api_get(port, "/v1/profiles", "").status == 401);
@@ -171,7 +171,7 @@ TEST_CASE("query API: 401 without a valid token, 403 without the scope", "[api]"
   CHECK(waymark::collector::parse_api_token("a:0123456789abcdef:profiles:read,erasure:write", &error));
 }
 
-TEST_CASE("query API: unmerge a wrong link, export, then erase with a signed receipt", "[api]") {
+TEST_CASE("query API: unmerge a wrong link, export, then erase with a signed receipt", "[api][store]") {
   Shop shop;
   const int64_t ann = shop.profile_of(shop.phone, WAYMARK_ID_EMAIL, "ann.query@example.com");
 

@@ -32,7 +32,7 @@ struct CapturedLog {
 
 }  // namespace
 
-TEST_CASE("a wrong collector key id: flush says REJECTED, the stats and the reason say why", "[collector][sync]") {
+TEST_CASE("a wrong collector key id: flush says REJECTED, the stats and the reason say why", "[collector][sync][store]") {
   Collector collector;
   CapturedLog log;
   log.attach(collector.metrics);
@@ -94,7 +94,7 @@ TEST_CASE("refusals are logged per reason at most once per interval, with the co
   CHECK(metrics.prometheus().find("waymark_rejected_total{reason=\"bad_signature\"} 50") != std::string::npos);
 }
 
-TEST_CASE("metrics: every family has HELP and TYPE and is there at zero from the start", "[collector]") {
+TEST_CASE("metrics: every family has HELP and TYPE and is there at zero from the start", "[collector][store]") {
   Collector collector;
   REQUIRE(request(collector.server->port(), http::verb::get, "/healthz").status == 200);
   REQUIRE(api_get(collector.server->port(), "/v1/profiles", Collector::kReadToken).status == 200);

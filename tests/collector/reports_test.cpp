@@ -177,7 +177,7 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   }
 }
 
-TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "[analytics][reports]") {
+TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "[analytics][reports][store]") {
   Collector c;
   std::mt19937 rng(5);
   for (int i = 0; i < 300; ++i) {
@@ -209,7 +209,7 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
   CHECK(json::parse(j.body).at("top").size() == 5);
 }
 
-TEST_CASE("RFM: quintile scores with ties, named segments, and the segments API", "[analytics][reports]") {
+TEST_CASE("RFM: quintile scores with ties, named segments, and the segments API", "[analytics][reports][store]") {
   std::vector<analytics::RfmInput> in;
   for (int i = 0; i < 10; ++i)
     in.push_back({i + 1, static_cast<double>(10 * i), static_cast<double>(i + 1), 100.0 * (i + 1)});

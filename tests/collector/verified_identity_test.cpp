@@ -163,7 +163,7 @@ TEST_CASE("by default a claimed email still merges, but the claimant cannot read
   for (auto* c : {victim, attacker}) waymark_client_free(c);
 }
 
-TEST_CASE("a crafted batch cannot make the collector check assertions by the thousand", "[collector][trust]") {
+TEST_CASE("a crafted batch cannot make the collector check assertions by the thousand", "[collector][trust][store]") {
   Collector collector;
   Authority authority;
   collector.ingest->set_authority_keys({authority.pk});
@@ -185,7 +185,7 @@ TEST_CASE("a crafted batch cannot make the collector check assertions by the tho
   CHECK(collector.events() == 102);  // all kept, none of them proven
 }
 
-TEST_CASE("identity assertions: bound to one identifier, one device, one signer and a lifetime", "[trust]") {
+TEST_CASE("identity assertions: bound to one identifier, one device, one signer and a lifetime", "[trust][store]") {
   Authority authority, other;
   std::array<uint8_t, 32> device{}, pseudonym{};
   randombytes_buf(device.data(), device.size());
@@ -207,7 +207,7 @@ TEST_CASE("identity assertions: bound to one identifier, one device, one signer 
   }
 }
 
-TEST_CASE("identify_verified and device_key: arguments checked, the key stable for the store's life", "[trust]") {
+TEST_CASE("identify_verified and device_key: arguments checked, the key stable for the store's life", "[trust][store]") {
   TempDir dir;
   waymark_client_t* c = nullptr;
   REQUIRE(open_client(dir.store(), ClientConfig{}, &c) == WAYMARK_OK);

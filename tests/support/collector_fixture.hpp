@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "server/http_server.hpp"
+#include "support/postgres_support.hpp"
 #include "support/test_support.hpp"
 
 namespace waymark::test {
@@ -21,6 +22,7 @@ struct Collector {
   using Server = waymark::collector::Server;
 
   TempDir dir;
+  std::string postgres;  // the store's database when the tests run on PostgreSQL, else "" (SQLite in `dir`)
   CollectorKey key;
   std::array<uint8_t, 32> public_key{};
   std::array<uint8_t, 32> rekey{};
@@ -44,7 +46,10 @@ struct Collector {
     key.key_id = 3;
     crypto_sign_keypair(public_key.data(), key.secret.data());
     randombytes_buf(rekey.data(), rekey.size());
-    auto s = waymark::collector::open_sqlite_store(db_path(), 200, rules, disk_reserve_bytes);
+    postgres = postgres_test_database().value_or("");
+    auto s = !postgres.empty() ? waymark::collector::open_postgres_store(postgres, rules)
+                               : waymark::collector::open_sqlite_store(db_path(), 200, rules, disk_reserve_bytes);
+    INFO(s.status().message);
     REQUIRE(s.ok());
     store = std::move(s.value());
     waymark::collector::IngestLimits limits;

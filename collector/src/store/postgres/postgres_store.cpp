@@ -9,8 +9,11 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -110,6 +113,7 @@ class PostgresStatement final : public sql::Statement {
   };
   Param& param(int i) { return params_.at(static_cast<size_t>(i - 1)); }
   bool prepare();
+  bool execute();
 
   PostgresConnection& conn_;
   std::string sql_, name_;
@@ -130,7 +134,11 @@ class PostgresConnection final : public sql::Connection {
   Status connect() {
     if (conn_ != nullptr) PQfinish(conn_);
     conn_ = PQconnectdb(conninfo_.c_str());
-    if (PQstatus(conn_) != CONNECTION_OK) return fail("cannot connect to PostgreSQL");
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      Status s = fail("cannot connect to PostgreSQL");
+      mark_down(true);
+      return s;
+    }
     PQsetNoticeProcessor(
         conn_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
     for (auto& [sql, st] : cache_) st->forget_prepared();
@@ -142,17 +150,19 @@ class PostgresConnection final : public sql::Connection {
       if (!locked) {
         PQfinish(conn_);
         conn_ = nullptr;
-        return Error(WAYMARK_ERR_NOT_ALLOWED,
-                     "another waymark-collector is writing to this PostgreSQL database; stop it first");
+        last_error_ = "another waymark-collector is writing to this PostgreSQL database; stop it first";
+        mark_down(true);
+        return Error(WAYMARK_ERR_NOT_ALLOWED, last_error_);
       }
     }
     backoff_ms_ = 0;
+    mark_down(false);
     return Status::Ok();
   }
   PGconn* conn() { return conn_; }
   // A usable connection, made again when it was lost (at most once per backoff interval).
   bool ready() {
-    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return true;
+    if (!lost()) return true;
     const auto now = std::chrono::steady_clock::now();
     if (now < next_attempt_) return false;
     backoff_ms_ = std::clamp<int64_t>(backoff_ms_ * 2, 100, 5000);
@@ -185,12 +195,24 @@ class PostgresConnection final : public sql::Connection {
   }
   Status exec(const char* sql, const char* what) override {
     if (!ready()) return unavailable();
-    PGresult* r = PQexec(conn_, sql);
-    const ExecStatusType st = PQresultStatus(r);
-    const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) note(r, what);
-    PQclear(r);
+    const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    bool ok = run(sql, what);
+    if (!ok && idle && lost() && ready()) ok = run(sql, what);  // as PostgresStatement::step
+    if (!ok) mark_down(lost());
     return ok ? Status::Ok() : error(kFailed, what);
+  }
+  // The connection failed (the server went away or ended the session).
+  bool lost() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+  // Read by /healthz on other threads: what the last failure left, kept apart from the connection.
+  std::optional<std::string> unreachable() const override {
+    if (!down_) return std::nullopt;
+    std::lock_guard lock(down_mu_);
+    return "PostgreSQL is unreachable: " + down_why_;
+  }
+  void mark_down(bool down) {
+    std::lock_guard lock(down_mu_);
+    down_why_ = down ? last_error_ : "";
+    down_ = down;
   }
   Status error(int rc, const char* what) const override {
     if (rc == sql::kCorrupt) return Error(WAYMARK_ERR_STORE_IO, std::string(what) + ": a stored row is malformed");
@@ -211,6 +233,14 @@ class PostgresConnection final : public sql::Connection {
     if (rc != sql::kRow) return error(rc, "schema");
     return st->int64(0) != 0;
   }
+  bool run(const char* sql, const char* what) {
+    PGresult* r = PQexec(conn_, sql);
+    const ExecStatusType st = PQresultStatus(r);
+    const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) note(r, what);
+    PQclear(r);
+    return ok;
+  }
   Status unavailable() const {
     return Error(WAYMARK_ERR_STORE_IO, "PostgreSQL is unreachable (" + last_error_ + "); retrying");
   }
@@ -223,6 +253,9 @@ class PostgresConnection final : public sql::Connection {
   std::string last_error_, last_sqlstate_;
   int64_t statements_ = 0, backoff_ms_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
+  std::atomic<bool> down_{false};
+  mutable std::mutex down_mu_;
+  std::string down_why_;  // guarded by down_mu_
 };
 
 PostgresStatement::PostgresStatement(PostgresConnection& conn, const char* sql) : conn_(conn) {
@@ -244,28 +277,38 @@ bool PostgresStatement::prepare() {
 
 int PostgresStatement::step() {
   if (result_ == nullptr) {
-    if (!conn_.ready() || (!prepared_ && !prepare())) return kFailed;
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (const Param& p : params_) {
-      values.push_back(p.type == 0                       ? nullptr
-                       : p.format == 0                   ? p.text.c_str()
-                       : p.data != nullptr || p.len != 0 ? static_cast<const char*>(p.data)
-                                                         : "");
-      lengths.push_back(static_cast<int>(p.len));
-      formats.push_back(p.format);
-    }
-    result_ = PQexecPrepared(conn_.conn(), name_.c_str(), static_cast<int>(values.size()), values.data(),
-                             lengths.data(), formats.data(), 1);
-    const ExecStatusType st = PQresultStatus(result_);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      conn_.note(result_, "statement");
-      PQclear(result_);
-      result_ = nullptr;
+    if (!conn_.ready()) return kFailed;
+    // Outside a transaction a lost connection is made again and the statement run once more (a
+    // query survives a server restart); inside one the transaction is gone, and so is the statement.
+    const bool idle = PQtransactionStatus(conn_.conn()) == PQTRANS_IDLE;
+    if (!execute() && !(idle && conn_.lost() && conn_.ready() && execute())) {
+      conn_.mark_down(conn_.lost());
       return kFailed;
     }
   }
   return ++row_ < PQntuples(result_) ? sql::kRow : sql::kDone;
+}
+
+bool PostgresStatement::execute() {
+  if (!prepared_ && !prepare()) return false;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const Param& p : params_) {
+    values.push_back(p.type == 0     ? nullptr
+                     : p.format == 0 ? p.text.c_str()
+                     : p.len != 0    ? static_cast<const char*>(p.data)
+                                     : "");
+    lengths.push_back(static_cast<int>(p.len));
+    formats.push_back(p.format);
+  }
+  result_ = PQexecPrepared(conn_.conn(), name_.c_str(), static_cast<int>(values.size()), values.data(), lengths.data(),
+                           formats.data(), 1);
+  const ExecStatusType st = PQresultStatus(result_);
+  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return true;
+  conn_.note(result_, "statement");
+  PQclear(result_);
+  result_ = nullptr;
+  return false;
 }
 
 // The whole schema, version by version (index i brings version i to i + 1), kept in waymark_schema.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -71,6 +72,8 @@ class Connection {
   virtual bool disk_full() const = 0;
   // Gives space back after an erasure or a full disk (SQLite folds and truncates its log).
   virtual void compact() = 0;
+  // Why the database cannot be reached now (a server connection that was lost), or nothing.
+  virtual std::optional<std::string> unreachable() const { return std::nullopt; }
   // Whether a table exists (the store converts some older layouts when they do).
   virtual Result<bool> has_table(const char* name) = 0;
 

@@ -360,6 +360,7 @@ Status SqlStore::write_batch(const BatchWrite& w) {
 }
 
 std::optional<std::string> SqlStore::degraded() const {
+  if (auto why = writer_.unreachable()) return why;
   if (!degraded_) return std::nullopt;
   std::lock_guard lock(degraded_mu_);
   return degraded_reason_;
