@@ -273,11 +273,12 @@ int authority_identity_assertion(const po::variables_map& vm) {
 // `report attribution|clv`: the query API's reports, printed (JSON, or CSV with --format csv).
 int report(const po::variables_map& vm, const std::string& which) {
   const fs::path dir = vm["data-dir"].as<std::string>();
-  if (!fs::exists(dir / "collector.db")) {
+  const std::string location = vm["store"].as<std::string>();
+  if (location == "sqlite" && !fs::exists(dir / "collector.db")) {
     log("error", "no collector.db in " + dir.string());
     return 1;
   }
-  auto store = open_sqlite_store((dir / "collector.db").string());
+  auto store = open_store(location, dir.string());
   if (!store.ok()) {
     log("error", store.status().message);
     return 1;
@@ -334,6 +335,11 @@ int backup_or_restore(const po::variables_map& vm, const std::string& which) {
   const fs::path dir = vm["data-dir"].as<std::string>();
   if (!vm.count("backup-file")) {
     log("error", which + " needs --backup-file FILE");
+    return 2;
+  }
+  if (vm["store"].as<std::string>() != "sqlite") {
+    log("error", which + " is for the SQLite store; back up PostgreSQL with pg_dump or its own tools "
+                         "(docs/collector.md, \"PostgreSQL\")");
     return 2;
   }
   const std::string file = vm["backup-file"].as<std::string>();
@@ -398,10 +404,10 @@ int serve(const po::variables_map& vm) {
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, perm_ec);
   if (perm_ec) log("warning", "cannot make " + dir.string() + " private (0700): " + perm_ec.message());
   if (!lock_data_dir(dir)) return 1;
-  auto store = open_sqlite_store((dir / "collector.db").string(), 5000, set.rules, set.disk_reserve_bytes);
+  auto store = open_store(vm["store"].as<std::string>(), dir.string(), set.rules, set.disk_reserve_bytes);
   if (!store.ok()) {
     log("error", store.status().message);
-    return 1;
+    return store.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? 2 : 1;
   }
   if (vm.count("blocked-pseudonyms")) {  // SDK pseudonyms in hex, one per line (see `blocklist`)
     std::ifstream in(vm["blocked-pseudonyms"].as<std::string>());

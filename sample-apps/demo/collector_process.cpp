@@ -123,4 +123,25 @@ int CollectorProcess::stop(int signal) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+PrivatePostgres::PrivatePostgres(std::string dir) : dir_(std::move(dir)) {
+  if (dir_.empty()) return;
+  run_capture(shell_quote(WAYMARK_PRIVATE_POSTGRES) + " start " + shell_quote(dir_));
+  std::ifstream in(dir_ + "/conninfo");  // host=DIR port=N user=waymark
+  std::string host, port, user;
+  in >> host >> port >> user;
+  uri_ = "postgresql:///postgres?" + host + "&" + port + "&" + user;
+}
+
+PrivatePostgres::~PrivatePostgres() {
+  if (dir_.empty()) return;
+  try {
+    run_capture(shell_quote(WAYMARK_PRIVATE_POSTGRES) + " stop " + shell_quote(dir_));
+  } catch (const std::exception&) {  // already reported by the script; nothing more to do on the way out
+  }
+}
+
+void PrivatePostgres::halt() {
+  if (!dir_.empty()) run_capture(shell_quote(WAYMARK_PRIVATE_POSTGRES) + " halt " + shell_quote(dir_));
+}
+
 }  // namespace demo

@@ -40,4 +40,22 @@ class CollectorProcess {
 std::string run_capture(const std::string& command);  // /bin/sh -c, stdout; throws on a non-zero exit
 std::string shell_quote(const std::string& s);
 
+// A private PostgreSQL server in `dir` (scripts/private-postgres.sh), for `--store postgresql`: started
+// by the constructor (nothing when `dir` is empty), stopped and removed by the destructor.
+class PrivatePostgres {
+ public:
+  explicit PrivatePostgres(std::string dir);
+  ~PrivatePostgres();
+  PrivatePostgres(const PrivatePostgres&) = delete;
+  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
+  // The collector's `--store` for it ("" when none).
+  const std::string& uri() const { return uri_; }
+  const std::string& dir() const { return dir_; }
+  // Stops the server, its files kept (every buffer written out, for a scan).
+  void halt();
+
+ private:
+  std::string dir_, uri_;
+};
+
 }  // namespace demo

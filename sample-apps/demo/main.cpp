@@ -37,13 +37,14 @@ namespace {
 struct Args {
   uint64_t seed = 42;
   int customers = 2000, days = 90, threads = 3;
-  std::string collector = WAYMARK_DEMO_COLLECTOR, report, workdir;
+  std::string collector = WAYMARK_DEMO_COLLECTOR, report, workdir, store = "sqlite";
   bool keep = false, progress = isatty(2) != 0;
 };
 
 [[noreturn]] void usage(int code) {
   std::cout << "usage: waymark-demo [--seed N] [--customers N] [--days N] [--report FILE.html] [--workdir DIR]\n"
-               "                    [--collector PATH] [--threads N] [--keep] [--no-progress]\n";
+               "                    [--collector PATH] [--threads N] [--store sqlite|postgresql] [--keep]\n"
+               "                    [--no-progress]\n";
   std::exit(code);
 }
 
@@ -79,7 +80,13 @@ Args parse(int argc, char** argv) {
       a.workdir = value();
     else if (f == "--collector")
       a.collector = value();
-    else if (f == "--keep")
+    else if (f == "--store") {
+      a.store = value();
+      if (a.store != "sqlite" && a.store != "postgresql") {
+        std::cerr << "waymark-demo: --store must be sqlite or postgresql\n";
+        std::exit(2);
+      }
+    } else if (f == "--keep")
       a.keep = true;
     else if (f == "--no-progress")
       a.progress = false;
@@ -211,11 +218,19 @@ int run(const Args& args) {
   };
   const std::string token = hex(random_key().data(), 16);
   const std::string log_file = work + "/collector.log";
-  CollectorProcess collector(args.collector,
-                             {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
-                              "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms",
-                              work + "/blocked.txt", "--brand-authority-key", authority_public},
-                             log_file);
+  // Its own directory in /tmp: the postgres user cannot enter the private work directory.
+  PrivatePostgres postgres(args.store != "postgresql" ? "" : [] {
+    char tmpl[] = "/tmp/waymark-demo-postgres-XXXXXX";
+    return std::string(mkdtemp(tmpl));
+  }());
+  std::vector<std::string> serve = {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
+                                    "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms",
+                                    work + "/blocked.txt", "--brand-authority-key", authority_public};
+  if (!postgres.uri().empty()) {
+    serve.insert(serve.end(), {"--store", postgres.uri()});
+    std::cout << "  store: PostgreSQL in " << postgres.dir() << "\n";
+  }
+  CollectorProcess collector(args.collector, serve, log_file);
   std::cout << "  collector: http://127.0.0.1:" << collector.port() << " (log " << log_file << ")\n";
   env.collector_url = "http://127.0.0.1:" + std::to_string(collector.port()) + "/v1/batches";
   const int64_t now_ms =
@@ -444,6 +459,7 @@ int run(const Args& args) {
 
   // Privacy: every raw identifier (as typed and normalised) searched for in every file written.
   const int exit_code = collector.stop();
+  postgres.halt();
   res.checks.push_back({"collector stopped cleanly on SIGTERM", std::to_string(exit_code), exit_code == 0});
   std::vector<std::string> needles = plan.junk;
   for (const Customer& c : plan.customers) {
@@ -454,7 +470,9 @@ int run(const Args& args) {
     for (const Identifier& e : c.extra) needles.push_back(e.canonical);
   }
   for (const auto& [what, dir] : {std::pair<std::string, std::string>{"device stores", work + "/devices"},
-                                  {"collector store and keys", work + "/collector"}}) {
+                                  {"collector store and keys", work + "/collector"},
+                                  {"PostgreSQL's files", postgres.dir()}}) {
+    if (dir.empty()) continue;
     const ScanResult r = scan_tree(dir, needles);
     res.checks.push_back({"raw identifiers in " + what + " (" + std::to_string(r.files) + " files, " +
                               std::to_string(r.bytes >> 10) + " KiB)",

@@ -1,5 +1,5 @@
 // The collector tests run on both stores: with WAYMARK_TEST_POSTGRES set (the directory of the
-// private server tests/support/postgres.sh started), a test's store is a fresh database there.
+// private server scripts/private-postgres.sh started), a test's store is a fresh database there.
 #pragma once
 
 #include <optional>

@@ -46,7 +46,9 @@ po::options_description general_options() {
   po::options_description o("Options of every command");
   o.add_options()("help,h", "show this help (help <command>: that command's)")("version", "print the version and exit")(
       "config,c", po::value<std::string>(), "config file (key = value lines)")(
-      "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/");
+      "data-dir", po::value<std::string>()->default_value("."), "directory for collector.db and keys/")(
+      "store", po::value<std::string>()->default_value("sqlite"),
+      "sqlite (collector.db in data-dir) or a PostgreSQL URI, postgresql://host/db (password: PGPASSFILE)");
   return o;
 }
 

@@ -272,6 +272,12 @@ class Store {
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int busy_timeout_ms = 5000,
                                                  IdentityRules rules = {}, uint64_t disk_reserve_bytes = 0);
 
+// What `store = …` names: "sqlite" (collector.db in `data_dir`) or a PostgreSQL URI (postgresql:// or
+// postgres://). Anything else is refused with a message that says what is accepted.
+Result<std::unique_ptr<Store>> open_store(const std::string& store, const std::string& data_dir,
+                                          IdentityRules rules = {}, uint64_t disk_reserve_bytes = 0);
+bool is_postgres_location(const std::string& store);
+
 // PostgreSQL 15: `conninfo` is a libpq connection string or URI (postgresql://…). Refuses a database
 // another collector is writing to.
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules = {});

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A private PostgreSQL for the tests (CTest fixture `postgres`): `start DIR` runs initdb into DIR as
-# the postgres system user (runuser, when run as root) and starts a server that listens only on a Unix
-# socket in DIR, on a random port; `stop DIR` stops it and removes DIR. No system cluster is touched.
+# A private PostgreSQL for the tests (CTest fixture `postgres`) and for `waymark-demo --store postgresql`.
+# `start DIR` runs initdb into DIR as the postgres system user (runuser, when run as root; DIR's parents
+# must let it through) and starts a server that listens only on a Unix socket in DIR, on a random port;
+# `halt DIR` stops it; `stop DIR` stops it and removes DIR. No system cluster is touched.
 set -euo pipefail
-cmd=${1:?start|stop} dir=${2:?directory}
+cmd=${1:?start|halt|stop} dir=${2:?directory}
 bindir=$(pg_config --bindir)
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -25,9 +26,10 @@ case $cmd in
     echo "host=$dir port=$port user=waymark" >"$dir/conninfo"
     echo "postgres: started on $dir port $port"
     ;;
+  halt) stop ;;  # the files kept
   stop)
     stop
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|halt|stop DIR" >&2; exit 2 ;;
 esac
