@@ -338,8 +338,9 @@ int backup_or_restore(const po::variables_map& vm, const std::string& which) {
     return 2;
   }
   if (vm["store"].as<std::string>() != "sqlite") {
-    log("error", which + " is for the SQLite store; back up PostgreSQL with pg_dump or its own tools "
-                         "(docs/collector.md, \"PostgreSQL\")");
+    log("error", which +
+                     " is for the SQLite store; back up PostgreSQL with pg_dump or its own tools "
+                     "(docs/collector.md, \"PostgreSQL\")");
     return 2;
   }
   const std::string file = vm["backup-file"].as<std::string>();

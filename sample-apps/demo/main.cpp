@@ -223,9 +223,17 @@ int run(const Args& args) {
     char tmpl[] = "/tmp/waymark-demo-postgres-XXXXXX";
     return std::string(mkdtemp(tmpl));
   }());
-  std::vector<std::string> serve = {"serve", "--data-dir", work + "/collector", "--port", "0", "--api-token",
-                                    "demo:" + token + ":profiles:read,reports:read", "--blocked-pseudonyms",
-                                    work + "/blocked.txt", "--brand-authority-key", authority_public};
+  std::vector<std::string> serve = {"serve",
+                                    "--data-dir",
+                                    work + "/collector",
+                                    "--port",
+                                    "0",
+                                    "--api-token",
+                                    "demo:" + token + ":profiles:read,reports:read",
+                                    "--blocked-pseudonyms",
+                                    work + "/blocked.txt",
+                                    "--brand-authority-key",
+                                    authority_public};
   if (!postgres.uri().empty()) {
     serve.insert(serve.end(), {"--store", postgres.uri()});
     std::cout << "  store: PostgreSQL in " << postgres.dir() << "\n";

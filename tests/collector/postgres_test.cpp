@@ -24,9 +24,10 @@ std::string database_of(const std::string& conninfo) {
   return conninfo.substr(conninfo.rfind("dbname=") + 7);
 }
 
-// Runs `sql` on the tests' server as its superuser, outside the collector's connections.
-void admin(const std::string& sql) {
-  PGconn* c = PQconnectdb((*postgres_test_server() + " dbname=postgres").c_str());
+// Runs `sql` as the tests' superuser, outside the collector's connections, in `conninfo`'s database
+// (default: the server's own).
+void admin(const std::string& sql, const std::string& conninfo = *postgres_test_server() + " dbname=postgres") {
+  PGconn* c = PQconnectdb(conninfo.c_str());
   PGresult* r = PQexec(c, sql.c_str());
   INFO(sql << ": " << PQerrorMessage(c));
   CHECK((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));
@@ -138,4 +139,60 @@ TEST_CASE("PostgreSQL: no raw identifier and no device pseudonym in the database
   CHECK(all.find("CREATE TABLE public.events") != std::string::npos);  // the dump is the database
   CHECK(all.find("pg.privacy") == std::string::npos);
   CHECK(all.find(hex(pseudonym, 32)) == std::string::npos);
+}
+
+TEST_CASE("PostgreSQL: BI views show journeys and profiles, never a pseudonym, to a role granted them alone",
+          "[.postgres][collector]") {
+  Collector collector;
+  REQUIRE_FALSE(collector.postgres.empty());
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(identify(c, WAYMARK_ID_EMAIL, "pg.bi@example.com") == WAYMARK_OK);
+  REQUIRE(track(c, "view") == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  waymark_client_free(c);
+  REQUIRE(collector.store->resolve_pending(INT64_MAX).ok());
+
+  const std::string db = database_of(collector.postgres);
+  admin("DROP ROLE IF EXISTS analyst_" + db);
+  admin("CREATE ROLE analyst_" + db + " LOGIN");
+  admin("GRANT USAGE ON SCHEMA bi TO analyst_" + db, collector.postgres);
+  admin("GRANT SELECT ON ALL TABLES IN SCHEMA bi TO analyst_" + db, collector.postgres);
+  const std::string as_analyst =
+      collector.postgres.substr(0, collector.postgres.find("user=")) + "user=analyst_" + db + " dbname=" + db;
+  PGconn* analyst = PQconnectdb(as_analyst.c_str());
+  REQUIRE(PQstatus(analyst) == CONNECTION_OK);
+  auto rows = [&](const char* sql) {
+    PGresult* r = PQexec(analyst, sql);
+    INFO(sql << ": " << PQerrorMessage(analyst));
+    const int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : -1;
+    std::string text;
+    for (int i = 0; i < std::max(n, 0); ++i) {
+      for (int j = 0; j < PQnfields(r); ++j) text += std::string(PQgetvalue(r, i, j)) + "|";
+    }
+    PQclear(r);
+    return std::make_pair(n, text);
+  };
+  const auto journeys = rows("SELECT * FROM bi.journeys");
+  CHECK(journeys.first >= 3);  // consent, identify, view
+  CHECK(journeys.second.find("|view|") != std::string::npos);
+  CHECK(journeys.second.find("|Track|") != std::string::npos);
+  CHECK(rows("SELECT * FROM bi.profiles").first == 1);
+  CHECK(rows("SELECT * FROM bi.attribution_inputs").first == journeys.first);
+  CHECK(rows("SELECT * FROM events").first == -1);  // the tables themselves are not granted
+  CHECK(rows("SELECT * FROM nodes").first == -1);
+  // No key the store holds appears in any view.
+  PGconn* store = PQconnectdb(collector.postgres.c_str());
+  PGresult* keys = PQexec(store, "SELECT encode(key, 'hex') FROM nodes UNION SELECT encode(slot, 'hex') FROM events");
+  REQUIRE(PQntuples(keys) >= 2);
+  const std::string all =
+      journeys.second + rows("SELECT * FROM bi.profiles").second + rows("SELECT * FROM bi.attribution_inputs").second;
+  for (int i = 0; i < PQntuples(keys); ++i) CHECK(all.find(PQgetvalue(keys, i, 0)) == std::string::npos);
+  PQclear(keys);
+  PQfinish(store);
+  PQfinish(analyst);
+  admin("DROP OWNED BY analyst_" + db, collector.postgres);  // its grants, so the role can go
+  admin("DROP ROLE analyst_" + db);
 }

@@ -351,6 +351,37 @@ CREATE VIEW node_links AS
          join_batch AS batch_id, join_ms AS time_ms, 'co_occurrence'::text AS rule, 'merged'::text AS outcome,
          NULL::bigint AS revoked_ms, node_id, profile
   FROM nodes WHERE join_link IS NOT NULL;
+)sql",
+                                       // Read-only views for BI tools, in their own schema so that an analyst's
+                                       // role can be granted them alone (docs/collector.md, "PostgreSQL"). No
+                                       // pseudonym, slot, device key or receipt is in any of them; names stand
+                                       // for the wire's enumerations; profiles merged away are left out.
+                                       R"sql(
+CREATE SCHEMA bi;
+CREATE FUNCTION bi.channel_name(integer) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+  SELECT (ARRAY['App','Web','Kiosk','Atm','Pos','CallCentre','Email','Sms','Push','Other'])[$1] $$;
+CREATE FUNCTION bi.type_name(integer) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+  SELECT (ARRAY['Track','Identify','Screen','Purchase','Consent','Custom','Erasure'])[$1] $$;
+CREATE VIEW bi.journeys AS
+  SELECT n.profile AS profile_id, encode(e.event_id, 'hex') AS event_id, bi.type_name(e.type) AS type,
+         coalesce(bi.channel_name(e.channel), 'Unknown') AS channel, e.name,
+         to_timestamp(e.corrected_ms / 1000.0) AS occurred_at, e.revenue_minor, e.currency, e.campaign_source,
+         e.campaign_medium, e.campaign_name, e.campaign_content, e.properties::jsonb AS properties, b.app_id,
+         b.platform, b.sdk_version, b.device_model, b.os_version
+  FROM events e JOIN event_anchor a ON a.event_id = e.event_id JOIN nodes n ON n.node_id = a.node_id
+  LEFT JOIN batches b ON b.batch_id = e.batch_id;
+CREATE VIEW bi.profiles AS
+  SELECT p.profile_id, to_timestamp(p.created_ms / 1000.0) AS created_at, count(j.event_id) AS events,
+         min(j.occurred_at) AS first_seen, max(j.occurred_at) AS last_seen,
+         coalesce(sum(j.revenue_minor), 0) AS revenue_minor
+  FROM profiles p LEFT JOIN bi.journeys j ON j.profile_id = p.profile_id
+  WHERE p.merged_into IS NULL GROUP BY p.profile_id;
+CREATE VIEW bi.attribution_inputs AS
+  SELECT n.profile AS profile_id, to_timestamp(e.corrected_ms / 1000.0) AS occurred_at, bi.type_name(e.type) AS type,
+         coalesce(bi.channel_name(e.channel), 'Unknown') AS channel, e.name, e.revenue_minor, e.currency,
+         e.campaign_source, e.campaign_medium, e.campaign_name
+  FROM events e JOIN event_anchor a ON a.event_id = e.event_id JOIN nodes n ON n.node_id = a.node_id
+  WHERE NOT EXISTS (SELECT 1 FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 1 AND c.granted = 0);
 )sql"};
 
 // Brings the database to the newest schema, one transaction per version, under the writer lock.
