@@ -10,67 +10,21 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "consent/ledger.hpp"
 #include "ingest/ingest.hpp"
+#include "ingest_workload.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 #include "wire/envelope.hpp"
-#include "wire/event_codec.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace waymark::detail;
 namespace wc = waymark::collector;
+using bench::kBatches;
+using bench::kPerBatch;
+using bench::make_envelopes;
 
 namespace {
-
-constexpr int kBatches = 600;
-constexpr int kPerBatch = 500;
-
-std::vector<std::vector<uint8_t>> make_envelopes(const uint8_t* device_sk, const uint8_t* device_pk,
-                                                 const uint8_t* collector_pk) {
-  std::array<uint8_t, 16> slot{};
-  randombytes_buf(slot.data(), slot.size());
-  ConsentState state;
-  const ConsentRecord grant = append_consent(state, slot, WAYMARK_PURPOSE_ANALYTICS, true, 1, "v1", device_sk);
-  std::vector<std::vector<uint8_t>> out;
-  for (int b = 0; b < kBatches; ++b) {
-    std::vector<std::vector<uint8_t>> events;
-    for (int i = 0; i < kPerBatch; ++i) {
-      EventDraft d;
-      EventStamp st;
-      randombytes_buf(st.id.data(), 16);
-      st.id[0] = static_cast<uint8_t>(b >> 8);  // roughly time-ordered, as UUIDv7 ids are
-      st.id[1] = static_cast<uint8_t>(b);
-      st.sequence = static_cast<uint64_t>(b * kPerBatch + i + 1);
-      st.slot = slot;
-      st.consent_head = state.head;
-      if (b == 0 && i == 0) {
-        d = consent_draft();
-        st.consent = &grant;
-        st.device_public_key = device_pk;
-      } else {
-        d.name = "product_view";
-        d.channel = WAYMARK_CHANNEL_APP;
-        d.properties = {{"sku", Property::Kind::String, "SKU-" + std::to_string(i % 300)}};
-        st.identifiers.resize(3);
-        for (int k = 0; k < 3; ++k) {
-          st.identifiers[static_cast<size_t>(k)].kind = static_cast<uint8_t>(k + 1);
-          randombytes_buf(st.identifiers[static_cast<size_t>(k)].pseudonym.data(), 32);
-        }
-      }
-      std::vector<uint8_t> e;
-      encode_event(d, st, e);
-      events.push_back(std::move(e));
-    }
-    BatchHeader h;
-    randombytes_buf(h.batch_id.data(), 16);
-    h.sequence = static_cast<uint64_t>(b + 1);
-    h.app_id = "bench";
-    out.push_back(seal_envelope(encode_batch(h, events), device_sk, collector_pk, 1).value());
-  }
-  return out;
-}
 
 double floor_rate(const std::vector<std::vector<uint8_t>>& envelopes, const uint8_t* collector_sk,
                   const std::string& path) {

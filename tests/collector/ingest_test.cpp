@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "consent/ledger.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/test_support.hpp"
@@ -193,7 +194,8 @@ TEST_CASE("when the store cannot commit: 503 with Retry-After, nothing acknowled
   CHECK(request(collector.server->port(), http::verb::post, "/v1/batches", env).status == 200);  // then accepted
 }
 
-TEST_CASE("forget on the device erases what it sent at the collector - its slot stays tombstoned", "[collector][store]") {
+TEST_CASE("forget on the device erases what it sent at the collector - its slot stays tombstoned",
+          "[collector][store]") {
   Collector collector;
   TempDir dir, other;
   waymark_client_t* c = nullptr;
@@ -221,4 +223,42 @@ TEST_CASE("forget on the device erases what it sent at the collector - its slot 
   REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
   waymark_client_free(c);
   CHECK(collector.events() == 3);
+}
+
+TEST_CASE("an event already stored is a duplicate in any later batch, and twice in one batch is once",
+          "[collector][store]") {
+  Collector collector;
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  std::array<uint8_t, 16> slot{};
+  randombytes_buf(slot.data(), slot.size());
+  waymark::detail::ConsentState state;
+  const auto grant = waymark::detail::append_consent(state, slot, WAYMARK_PURPOSE_ANALYTICS, true, 1, "v1", sk);
+  auto encode = [&](waymark::detail::EventDraft d, uint64_t sequence, bool with_consent) {
+    waymark::detail::EventStamp st;
+    randombytes_buf(st.id.data(), 16);
+    st.sequence = sequence;
+    st.slot = slot;
+    st.consent_head = state.head;
+    if (with_consent) {
+      st.consent = &grant;
+      st.device_public_key = pk;
+    }
+    std::vector<uint8_t> e;
+    waymark::detail::encode_event(d, st, e);
+    return e;
+  };
+  waymark::detail::EventDraft view;
+  view.name = "view";
+  view.channel = WAYMARK_CHANNEL_APP;
+  const auto consent = encode(waymark::detail::consent_draft(), 1, true);
+  const auto seen = encode(view, 2, false);
+  const uint16_t port = collector.server->port();
+  REQUIRE(request(port, http::verb::post, "/v1/batches", envelope(collector, sk, 1, {consent, seen})).status == 200);
+  CHECK(collector.events() == 2);
+  // A new batch (the device lost the first receipt and re-leased): the same view, twice, and a new one.
+  const auto next = encode(view, 3, false);
+  REQUIRE(request(port, http::verb::post, "/v1/batches", envelope(collector, sk, 2, {seen, next, seen})).status == 200);
+  CHECK(collector.events() == 3);
+  CHECK(request(port, http::verb::get, "/metrics").body.find("waymark_events_duplicate_total 2") != std::string::npos);
 }

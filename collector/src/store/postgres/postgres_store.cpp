@@ -7,6 +7,7 @@
 #include "store/postgres/postgres_store.hpp"
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,7 +26,8 @@ namespace {
 using detail::Error;
 
 // pg_type OIDs (catalog/pg_type_d.h, stable across versions).
-constexpr Oid kBoolOid = 16, kByteaOid = 17, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25;
+constexpr Oid kBoolOid = 16, kByteaOid = 17, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25,
+              kByteaArrayOid = 1001;
 constexpr int kFailed = 1;  // what step() returns when the database refused or the connection is gone
 // A number the lock is known by: "waymark" in ASCII, the collector's writer lock.
 constexpr int64_t kWriterLock = 0x7761796d61726bLL;
@@ -57,6 +59,90 @@ uint64_t big_endian(const char* p, int bytes) {
 }
 
 class PostgresConnection;
+
+// One row of a COPY in text format: what is bound, escaped as COPY reads it (bytes as \\x hex,
+// NULL as \N). Only binds; rows are read back by nothing.
+class CopyRow final : public sql::Statement {
+ public:
+  explicit CopyRow(size_t columns) : fields_(columns) {}
+  Statement& bind(int i, int64_t v) override {
+    field(i) = std::to_string(v);
+    return *this;
+  }
+  Statement& bind(int i, const void* data, size_t len) override {
+    std::string& f = field(i);
+    f.assign(3 + 2 * len + 1, '\0');
+    f[0] = f[1] = '\\';
+    f[2] = 'x';
+    sodium_bin2hex(f.data() + 3, 2 * len + 1, static_cast<const uint8_t*>(data), len);
+    f.pop_back();  // bin2hex's terminator
+    return *this;
+  }
+  Statement& bind(int i, std::string_view text) override {
+    std::string& f = field(i);
+    f.clear();
+    for (const char c : text) {
+      switch (c) {
+        case '\\': f += "\\\\"; break;
+        case '\t': f += "\\t"; break;
+        case '\n': f += "\\n"; break;
+        case '\r': f += "\\r"; break;
+        default: f.push_back(c);
+      }
+    }
+    return *this;
+  }
+  int step() override { return sql::kDone; }
+  void reset() override {
+    for (auto& f : fields_) f = "\\N";
+  }
+  int64_t int64(int) const override { return 0; }
+  std::string_view blob(int) const override { return {}; }
+  bool is_null(int) const override { return true; }
+  // Appends the row, tab-separated and ended by a newline.
+  void append_to(std::string& out) const {
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      out += fields_[i];
+      out.push_back(i + 1 == fields_.size() ? '\n' : '\t');
+    }
+  }
+
+ private:
+  std::string& field(int i) { return fields_.at(static_cast<size_t>(i - 1)); }
+  std::vector<std::string> fields_;
+};
+
+// "SELECT x FROM t WHERE k = ?1" -> "SELECT x, k FROM t WHERE k = ANY(?1)": a point lookup by
+// bytes run for many keys becomes one query for all of them; "" for any other statement.
+std::string any_of(const char* lookup) {
+  const std::string sql(lookup);
+  const size_t from = sql.find(" FROM "), where = sql.find(" WHERE "), eq = sql.rfind(" = ?1");
+  if (sql.rfind("SELECT ", 0) != 0 || from == std::string::npos || where == std::string::npos || where < from ||
+      eq == std::string::npos || eq + 5 != sql.size() || sql.find('?') != eq + 3 ||
+      sql.find_first_of(" ", where + 7) != eq) {
+    return "";
+  }
+  const std::string key = sql.substr(where + 7, eq - where - 7);
+  return sql.substr(0, from) + ", " + key + sql.substr(from, eq - from) + " = ANY(?1)";
+}
+
+// "INSERT INTO t(a, b) VALUES(?1, ?2)" -> "COPY t(a, b) FROM STDIN" and 2; "" for any other statement.
+std::string copy_of(const char* insert, size_t* columns) {
+  const std::string sql(insert);
+  const size_t values = sql.find(") VALUES(");
+  if (sql.rfind("INSERT INTO ", 0) != 0 || values == std::string::npos || sql.back() != ')') return "";
+  std::string expected;
+  *columns = static_cast<size_t>(std::count(sql.begin(), sql.begin() + static_cast<std::ptrdiff_t>(values), ',')) + 1;
+  for (size_t i = 1; i <= *columns; ++i) expected += (i > 1 ? ", ?" : "?") + std::to_string(i);
+  if (sql.compare(values + 9, std::string::npos, expected + ")") != 0) return "";
+  return "COPY " + sql.substr(12, values + 1 - 12) + " FROM STDIN";
+}
+
+// The parameters as libpq takes them: integers as text, bytes and text as binary, unbound as NULL.
+struct Wire {
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+};
 
 class PostgresStatement final : public sql::Statement {
  public:
@@ -102,6 +188,17 @@ class PostgresStatement final : public sql::Statement {
   bool is_null(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
   // The connection was made again: the statement must be prepared again before it runs.
   void forget_prepared() { prepared_ = false; }
+  // Pipelining (PostgresConnection::run_many): prepares the statement outside the pipeline, sends it
+  // with what is bound, and shows one answer's rows.
+  bool ensure_prepared() { return prepared_ || prepare(); }
+  bool send();
+  int columns() const { return PQnfields(result_); }
+  // An array in array_send's binary layout (lookup_many); `bytes` must outlive the statement's run.
+  void bind_array(int i, Oid type, const std::string& bytes) { param(i) = {type, 1, {}, bytes.data(), bytes.size()}; }
+  void show(PGresult* r, int row) {
+    result_ = r;
+    row_ = row;
+  }
 
  private:
   struct Param {
@@ -114,6 +211,7 @@ class PostgresStatement final : public sql::Statement {
   Param& param(int i) { return params_.at(static_cast<size_t>(i - 1)); }
   bool prepare();
   bool execute();
+  Wire wire() const;
 
   PostgresConnection& conn_;
   std::string sql_, name_;
@@ -181,7 +279,11 @@ class PostgresConnection final : public sql::Connection {
     last_error_ = std::string(what) + ": " + PQresultErrorMessage(r);
     while (!last_error_.empty() && (last_error_.back() == '\n' || last_error_.back() == ' ')) last_error_.pop_back();
   }
-  std::string next_name() { return "w" + std::to_string(++statements_); }
+  std::string next_name() {
+    std::string name = std::to_string(++statements_);  // "w" + to_string trips g++ 12 -O3 -Wrestrict
+    name.insert(name.begin(), 'w');
+    return name;
+  }
 
   sql::Use prepare(const char* sql, Status* status) override {
     if (!ready()) {
@@ -221,6 +323,9 @@ class PostgresConnection final : public sql::Connection {
     if (disk_full()) return Error(WAYMARK_ERR_STORE_FULL, last_error_);
     return Error(WAYMARK_ERR_STORE_IO, last_error_.empty() ? std::string(what) : last_error_);
   }
+  Status run_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row, const char* what) override;
+  Status insert_many(const char* sql, size_t n, const BindEach& bind, const char* what) override;
+  bool lookup_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row, const char* what, Status* s);
   Status begin() override { return exec("BEGIN", "begin"); }
   bool disk_full() const override { return last_sqlstate_ == "53100"; }
   void compact() override {}  // autovacuum reclaims dead rows (docs/collector.md, "PostgreSQL")
@@ -250,6 +355,7 @@ class PostgresConnection final : public sql::Connection {
   bool writer_;
   PGconn* conn_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<PostgresStatement>> cache_;
+  std::unordered_map<const char*, std::string> any_sql_;  // lookup_many's query for a point lookup
   std::string last_error_, last_sqlstate_;
   int64_t statements_ = 0, backoff_ms_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
@@ -257,6 +363,170 @@ class PostgresConnection final : public sql::Connection {
   mutable std::mutex down_mu_;
   std::string down_why_;  // guarded by down_mu_
 };
+
+// Pipelined in chunks: the answers to a chunk (a few dozen bytes each) always fit the socket's buffer,
+// so the server never blocks writing them while this side is still sending.
+Status PostgresConnection::run_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row,
+                                    const char* what) {
+  constexpr size_t kChunk = 256;
+  if (Status s; lookup_many(sql, n, bind, row, what, &s)) return s;
+  Status s;
+  sql::Use use = prepare(sql, &s);
+  if (use == nullptr) return s;
+  auto& st = static_cast<PostgresStatement&>(*use);
+  if (!st.ensure_prepared()) return error(kFailed, what);
+  for (size_t from = 0; from < n; from += kChunk) {
+    const size_t to = std::min(n, from + kChunk);
+    if (PQenterPipelineMode(conn_) != 1) return fail(what);
+    bool sent = true;
+    for (size_t i = from; i < to && sent; ++i) {
+      st.reset();
+      bind(st, i);
+      sent = st.send();
+    }
+    sent = sent && PQpipelineSync(conn_) == 1;
+    bool failed = !sent;
+    for (size_t i = from; i < to && sent; ++i) {  // each answer, then the NULL that ends it
+      for (PGresult* r; (r = PQgetResult(conn_)) != nullptr; PQclear(r)) {
+        const ExecStatusType status = PQresultStatus(r);
+        if (status == PGRES_TUPLES_OK) {
+          for (int k = 0; k < PQntuples(r); ++k) {
+            st.show(r, k);
+            row(st, i);
+          }
+          st.show(nullptr, -1);
+        } else if (status != PGRES_COMMAND_OK && !failed) {
+          note(r, what);  // the first failure; the rest of the chunk is aborted
+          failed = true;
+        }
+      }
+    }
+    while (sent) {  // up to the sync point
+      PGresult* r = PQgetResult(conn_);
+      const bool sync = r == nullptr || PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+      PQclear(r);
+      if (sync) break;
+    }
+    st.reset();
+    if (PQexitPipelineMode(conn_) != 1 && !failed) return fail(what);
+    if (failed) {
+      if (!sent) (void)fail(what);
+      mark_down(lost());
+      return error(kFailed, what);
+    }
+  }
+  return Status::Ok();
+}
+
+// Captures what a call binds to ?1 when that is bytes (lookup_many's keys).
+class KeyCapture final : public sql::Statement {
+ public:
+  Statement& bind(int, int64_t) override { return fail(); }
+  Statement& bind(int i, const void* data, size_t len) override {
+    if (i != 1) return fail();
+    key.assign(static_cast<const char*>(data), len);
+    return *this;
+  }
+  Statement& bind(int, std::string_view) override { return fail(); }
+  int step() override { return sql::kDone; }
+  void reset() override { key.clear(); }
+  int64_t int64(int) const override { return 0; }
+  std::string_view blob(int) const override { return {}; }
+  bool is_null(int) const override { return true; }
+  std::string key;
+  bool bytes_only = true;
+
+ private:
+  Statement& fail() {
+    bytes_only = false;
+    return *this;
+  }
+};
+
+void put_be32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+// A point lookup by bytes for n keys, as one query per 1,000 keys (any_of) with the keys as one
+// binary bytea[]: false when `sql` is not such a lookup or a key is not bytes; then *s is untouched
+// and the caller runs it as it is.
+bool PostgresConnection::lookup_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row,
+                                     const char* what, Status* s) {
+  auto it = any_sql_.find(sql);
+  if (it == any_sql_.end()) it = any_sql_.emplace(sql, any_of(sql)).first;
+  if (it->second.empty()) return false;
+  KeyCapture capture;
+  std::vector<std::string> keys(n);
+  for (size_t i = 0; i < n; ++i) {
+    capture.reset();
+    bind(capture, i);
+    keys[i] = std::move(capture.key);
+  }
+  if (!capture.bytes_only) return false;
+  constexpr size_t kChunk = 1000;
+  for (size_t from = 0; from < n; from += kChunk) {
+    const size_t to = std::min(n, from + kChunk);
+    std::unordered_multimap<std::string_view, size_t> index;  // a key -> the calls that asked for it
+    std::string array;  // array_send's layout: dimensions, flags, element type, length and lower bound
+    for (const uint32_t v : {1u, 0u, static_cast<uint32_t>(kByteaOid), static_cast<uint32_t>(to - from), 1u}) {
+      put_be32(array, v);
+    }
+    for (size_t i = from; i < to; ++i) {
+      index.emplace(keys[i], i);
+      put_be32(array, static_cast<uint32_t>(keys[i].size()));
+      array += keys[i];
+    }
+    sql::Use st = prepare(it->second.c_str(), s);
+    if (st == nullptr) return true;
+    static_cast<PostgresStatement&>(*st).bind_array(1, kByteaArrayOid, array);
+    int rc;
+    while ((rc = st->step()) == sql::kRow) {
+      const auto [first, last] = index.equal_range(st->blob(static_cast<const PostgresStatement&>(*st).columns() - 1));
+      for (auto m = first; m != last; ++m) row(*st, m->second);
+    }
+    if (rc != sql::kDone) {
+      *s = error(rc, what);
+      return true;
+    }
+  }
+  *s = Status::Ok();
+  return true;
+}
+
+Status PostgresConnection::insert_many(const char* sql, size_t n, const BindEach& bind, const char* what) {
+  size_t columns = 0;
+  const std::string copy = copy_of(sql, &columns);
+  if (copy.empty()) return sql::Connection::insert_many(sql, n, bind, what);
+  if (n == 0) return Status::Ok();
+  if (!ready()) return unavailable();
+  PGresult* start = PQexec(conn_, copy.c_str());
+  const bool copying = PQresultStatus(start) == PGRES_COPY_IN;
+  if (!copying) note(start, what);
+  PQclear(start);
+  if (!copying) return error(kFailed, what);
+  CopyRow row(columns);
+  std::string data;
+  bool sent = true;
+  for (size_t i = 0; i < n && sent; ++i) {
+    row.reset();
+    bind(row, i);
+    row.append_to(data);
+    if (data.size() >= (1u << 16) || i + 1 == n) {
+      sent = PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) == 1;
+      data.clear();
+    }
+  }
+  if (PQputCopyEnd(conn_, sent ? nullptr : "the collector could not send every row") != 1) return fail(what);
+  bool ok = true;
+  for (PGresult* r; (r = PQgetResult(conn_)) != nullptr; PQclear(r)) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
+      note(r, what);
+      ok = false;
+    }
+  }
+  if (!ok || !sent) mark_down(lost());
+  return ok && sent ? Status::Ok() : error(kFailed, what);
+}
 
 PostgresStatement::PostgresStatement(PostgresConnection& conn, const char* sql) : conn_(conn) {
   int params = 0;
@@ -273,6 +543,25 @@ bool PostgresStatement::prepare() {
   if (!prepared_) conn_.note(r, "prepare");
   PQclear(r);
   return prepared_;
+}
+
+Wire PostgresStatement::wire() const {
+  Wire w;
+  for (const Param& p : params_) {
+    w.values.push_back(p.type == 0     ? nullptr
+                       : p.format == 0 ? p.text.c_str()
+                       : p.len != 0    ? static_cast<const char*>(p.data)
+                                       : "");
+    w.lengths.push_back(static_cast<int>(p.len));
+    w.formats.push_back(p.format);
+  }
+  return w;
+}
+
+bool PostgresStatement::send() {
+  const Wire w = wire();
+  return PQsendQueryPrepared(conn_.conn(), name_.c_str(), static_cast<int>(w.values.size()), w.values.data(),
+                             w.lengths.data(), w.formats.data(), 1) == 1;
 }
 
 int PostgresStatement::step() {
@@ -323,7 +612,6 @@ CREATE TABLE events(event_id bytea PRIMARY KEY, device_key bytea NOT NULL, batch
                     occurred_ms bigint NOT NULL, corrected_ms bigint NOT NULL, slot bytea NOT NULL,
                     revenue_minor bigint, currency text, campaign_source text, campaign_medium text,
                     campaign_name text, identifiers bytea, properties text, campaign_content text);
-CREATE INDEX events_by_time ON events(corrected_ms);
 CREATE TABLE consent_state(slot bytea NOT NULL, purpose integer NOT NULL, granted integer NOT NULL,
                            ledger_seq bigint NOT NULL, PRIMARY KEY(slot, purpose));
 CREATE TABLE tombstones(pseudonym bytea PRIMARY KEY, erased_ms bigint NOT NULL, shared integer NOT NULL DEFAULT 0);

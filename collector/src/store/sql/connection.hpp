@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -90,9 +91,36 @@ class Connection {
   }
   // The single integer a query returns, under this connection's lock.
   Result<int64_t> scalar(const char* sql, const char* what);
+  // Runs `sql` once for each i in [0, n): `bind(st, i)` binds it and `row(st, i)` sees each row it
+  // returns. A driver may send all of them before it reads the first answer (PostgreSQL pipelines
+  // them, one round trip instead of n); SQLite runs them one by one.
+  using BindEach = std::function<void(Statement&, size_t)>;
+  using RowEach = std::function<void(const Statement&, size_t)>;
+  virtual Status run_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row, const char* what);
+  // Inserts n rows with `sql`, a plain `INSERT INTO t(c1, …, cN) VALUES(?1, …, ?N)`: PostgreSQL copies
+  // them in (COPY … FROM STDIN), SQLite runs the statement n times.
+  virtual Status insert_many(const char* sql, size_t n, const BindEach& bind, const char* what) {
+    return run_many(
+        sql, n, bind, [](const Statement&, size_t) {}, what);
+  }
 
   std::mutex mu;
 };
+
+inline Status Connection::run_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row,
+                                   const char* what) {
+  Status s;
+  Use st = prepare(sql, &s);
+  if (st == nullptr) return s;
+  for (size_t i = 0; i < n; ++i) {
+    bind(*st, i);
+    int rc;
+    while ((rc = st->step()) == kRow) row(*st, i);
+    st->reset();
+    if (rc != kDone) return error(rc, what);
+  }
+  return Status::Ok();
+}
 
 inline Status Connection::done(Statement& st, const char* what) {
   const int rc = st.step();

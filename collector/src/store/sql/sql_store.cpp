@@ -203,18 +203,12 @@ Result<ReplayCheck> SqlStore::check_sequence(const Key32& device_key, uint64_t s
 }
 
 Result<std::vector<bool>> SqlStore::known_events(const std::vector<Bytes>& ids) {
-  Status s;
-  Use st = writer_.prepare("SELECT 1 FROM events WHERE event_id = ?1", &s);
-  if (st == nullptr) return s;
-  std::vector<bool> out;
-  out.reserve(ids.size());
-  for (const Bytes& id : ids) {
-    st->bind(1, id.data(), id.size());
-    const int rc = st->step();
-    st->reset();
-    if (rc != sql::kRow && rc != sql::kDone) return writer_.error(rc, "events");
-    out.push_back(rc == sql::kRow);
-  }
+  std::vector<bool> out(ids.size(), false);
+  const Status s = writer_.run_many(
+      "SELECT 1 FROM events WHERE event_id = ?1", ids.size(),
+      [&](sql::Statement& st, size_t i) { st.bind(1, ids[i].data(), ids[i].size()); },
+      [&](const sql::Statement&, size_t i) { out[i] = true; }, "events");
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -254,6 +248,26 @@ Status SqlStore::add_tombstone(const uint8_t* key, size_t len, int64_t now_ms, T
   return Status::Ok();
 }
 
+namespace {
+void bind_event(sql::Statement& ev, const BatchWrite& w, const StoredEvent& e, const Bytes& packed) {
+  ev.bind(1, e.event_id.data(), e.event_id.size())
+      .bind(2, w.device_key.data(), w.device_key.size())
+      .bind(3, w.batch_id.data(), w.batch_id.size())
+      .bind(4, e.type)
+      .bind(5, e.channel)
+      .bind(6, e.purpose)
+      .bind(7, e.name)
+      .bind(8, e.occurred_ms)
+      .bind(9, e.corrected_ms)
+      .bind(10, e.slot.data(), e.slot.size());
+  if (e.revenue_minor) ev.bind(11, *e.revenue_minor).bind(12, e.currency);
+  ev.bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
+  ev.bind(16, packed.data(), packed.size());
+  if (!e.properties.empty()) ev.bind(17, e.properties);
+  ev.bind(18, e.campaign_content);
+}
+}  // namespace
+
 Status SqlStore::write_batch(const BatchWrite& w) {
   Status s;
   Use device = writer_.prepare(
@@ -279,38 +293,24 @@ Status SqlStore::write_batch(const BatchWrite& w) {
       .bind(9, w.source.device_model)
       .bind(10, w.source.os_version);
   if (s = writer_.done(*batch, "batches"); !s.ok()) return s;
-  Use ev = writer_.prepare(
-      "INSERT INTO events(event_id, device_key, batch_id, type, channel, purpose, name, occurred_ms, corrected_ms, "
-      "slot, revenue_minor, currency, campaign_source, campaign_medium, campaign_name, identifiers, properties, "
-      "campaign_content) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-      &s);
-  if (ev == nullptr) return s;
-  Bytes packed, queued;
+  Bytes queued;
   size_t queued_bytes = 0;  // the resolve inputs, sized up front: no regrowth across a batch
   for (const StoredEvent& e : w.events) {
     queued_bytes += resolve_input_bytes(e.slot.size(), e.identifiers.size() * kPackedIdentifierBytes);
   }
   queued.reserve(queued_bytes);
-  for (const StoredEvent& e : w.events) {
-    ev->bind(1, e.event_id.data(), e.event_id.size())
-        .bind(2, w.device_key.data(), w.device_key.size())
-        .bind(3, w.batch_id.data(), w.batch_id.size())
-        .bind(4, e.type)
-        .bind(5, e.channel)
-        .bind(6, e.purpose)
-        .bind(7, e.name)
-        .bind(8, e.occurred_ms)
-        .bind(9, e.corrected_ms)
-        .bind(10, e.slot.data(), e.slot.size());
-    if (e.revenue_minor) ev->bind(11, *e.revenue_minor).bind(12, e.currency);
-    pack_identifiers(e.identifiers, packed);
-    ev->bind(13, e.campaign_source).bind(14, e.campaign_medium).bind(15, e.campaign_name);
-    ev->bind(16, packed.data(), packed.size());
-    if (!e.properties.empty()) ev->bind(17, e.properties);
-    ev->bind(18, e.campaign_content);
-    if (s = writer_.done(*ev, "events"); !s.ok()) return s;
-    if (s = append_resolve_input(queued, e.event_id, e.slot, e.corrected_ms, packed); !s.ok()) return s;
+  std::vector<Bytes> packed(w.events.size());
+  for (size_t i = 0; i < w.events.size(); ++i) {
+    const StoredEvent& e = w.events[i];
+    pack_identifiers(e.identifiers, packed[i]);
+    if (s = append_resolve_input(queued, e.event_id, e.slot, e.corrected_ms, packed[i]); !s.ok()) return s;
   }
+  s = writer_.insert_many(
+      "INSERT INTO events(event_id, device_key, batch_id, type, channel, purpose, name, occurred_ms, corrected_ms, "
+      "slot, revenue_minor, currency, campaign_source, campaign_medium, campaign_name, identifiers, properties, "
+      "campaign_content) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+      w.events.size(), [&](sql::Statement& ev, size_t i) { bind_event(ev, w, w.events[i], packed[i]); }, "events");
+  if (!s.ok()) return s;
   if (!queued.empty()) {  // identity resolution follows in commit order
     Use queue = writer_.prepare(kQueueResolveInputs, &s);
     if (queue == nullptr) return s;
