@@ -1,6 +1,7 @@
-// Collector ingest on one core with PostgreSQL (a private server on a Unix socket, started here with
-// scripts/private-postgres.sh): the workload of collector_bench, against a same-run floor of open +
-// verify + COPY of the same rows (event id and event bytes) into a table of the same database.
+// The collector on PostgreSQL (a private server on a Unix socket, started here with
+// scripts/private-postgres.sh). Ingest on one core: the workload of collector_bench, against a same-run
+// floor of open + verify + COPY of the same rows (event id and event bytes) into a table of the same
+// database. Identity resolution: identity_bench's traffic, 200k events of 60k customers (argv[2]).
 #include <libpq-fe.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "crypto/secure.hpp"
+#include "identity_workload.hpp"
 #include "ingest/ingest.hpp"
 #include "ingest_workload.hpp"
 #include "waymark/wire/v1/batch_generated.h"
@@ -58,6 +60,29 @@ double floor_rate(const std::vector<std::vector<uint8_t>>& envelopes, const uint
   return rate;
 }
 
+// Resolves identity_bench's traffic on a fresh database; false when it fails or splits a customer.
+bool resolve(const std::string& conninfo, uint64_t events) {
+  auto store = wc::open_postgres_store(conninfo);
+  if (!store.ok()) return false;
+  std::mt19937_64 rng(7);
+  const uint64_t customers = events * 3 / 10;
+  bench::load(*store.value(), bench::traffic(customers, events, rng));
+  const auto t = Clock::now();
+  auto resolved = store.value()->resolve_pending(INT64_MAX);
+  const double secs = std::chrono::duration<double>(Clock::now() - t).count();
+  if (!resolved.ok() || resolved.value() != static_cast<int64_t>(events)) return false;
+  for (uint64_t c = 0; c < customers; c += 997) {
+    const auto a = bench::key(c, 0), b = bench::key(c, 4);
+    auto pa = store.value()->profile_of(a.data(), a.size());
+    auto pb = store.value()->profile_of(b.data(), b.size());
+    if (!pa.ok() || !pb.ok() || !pa.value() || pa.value() != pb.value()) return false;
+  }
+  std::printf("BENCH identity_resolve_postgres_%llu_events_%llu_customers %.2f s\n",
+              static_cast<unsigned long long>(events), static_cast<unsigned long long>(customers), secs);
+  std::printf("BENCH identity_resolve_postgres_rate %.0f events/s\n", static_cast<double>(events) / secs);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +125,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "postgres bench: %d/%d batches accepted, %.0f events stored\n", accepted, bench::kBatches,
                      events);
       }
+    }
+  }
+  if (status == 0) {
+    const uint64_t events = argc > 2 ? std::stoull(argv[2]) : 200'000;
+    if (!run("psql -q '" + server + " dbname=postgres' -c 'CREATE DATABASE identity' >/dev/null") ||
+        !resolve(server + " dbname=identity", events)) {
+      std::fprintf(stderr, "postgres bench: identity resolution failed\n");
+      status = 1;
     }
   }
   run(script + " stop " + dir);

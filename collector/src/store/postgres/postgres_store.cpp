@@ -191,6 +191,7 @@ class PostgresStatement final : public sql::Statement {
   // Pipelining (PostgresConnection::run_many): prepares the statement outside the pipeline, sends it
   // with what is bound, and shows one answer's rows.
   bool ensure_prepared() { return prepared_ || prepare(); }
+  bool prepared() const { return prepared_; }
   bool send();
   int columns() const { return PQnfields(result_); }
   // An array in array_send's binary layout (lookup_many); `bytes` must outlive the statement's run.
@@ -296,6 +297,10 @@ class PostgresConnection final : public sql::Connection {
     return sql::Use(it->second.get());
   }
   Status exec(const char* sql, const char* what) override {
+    if (Status pending = settle(); !pending.ok()) {
+      if (!lost() && PQtransactionStatus(conn_) != PQTRANS_IDLE) (void)run("ROLLBACK", "rollback");
+      return pending;  // never a COMMIT after a write that failed
+    }
     if (!ready()) return unavailable();
     const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
     bool ok = run(sql, what);
@@ -323,6 +328,9 @@ class PostgresConnection final : public sql::Connection {
     if (disk_full()) return Error(WAYMARK_ERR_STORE_FULL, last_error_);
     return Error(WAYMARK_ERR_STORE_IO, last_error_.empty() ? std::string(what) : last_error_);
   }
+  Status done(sql::Statement& st, const char* what) override;
+  // Collects the answers to the writes done() sent; the first failure, if any.
+  Status settle();
   Status run_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row, const char* what) override;
   Status insert_many(const char* sql, size_t n, const BindEach& bind, const char* what) override;
   bool lookup_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row, const char* what, Status* s);
@@ -356,6 +364,7 @@ class PostgresConnection final : public sql::Connection {
   PGconn* conn_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<PostgresStatement>> cache_;
   std::unordered_map<const char*, std::string> any_sql_;  // lookup_many's query for a point lookup
+  std::vector<const char*> unsettled_;  // what each write done() sent and has no answer to yet says it is
   std::string last_error_, last_sqlstate_;
   int64_t statements_ = 0, backoff_ms_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
@@ -369,6 +378,7 @@ class PostgresConnection final : public sql::Connection {
 Status PostgresConnection::run_many(const char* sql, size_t n, const BindEach& bind, const RowEach& row,
                                     const char* what) {
   constexpr size_t kChunk = 256;
+  if (Status pending = settle(); !pending.ok()) return pending;
   if (Status s; lookup_many(sql, n, bind, row, what, &s)) return s;
   Status s;
   sql::Use use = prepare(sql, &s);
@@ -447,6 +457,62 @@ void put_be32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
 }
 
+// Inside a transaction: prepared outside the pipeline if it must be, then sent, its answer collected by
+// the next call that needs the connection (settle). Every 512 writes are settled too, so the answers
+// waiting on the socket stay far below its buffer.
+Status PostgresConnection::done(sql::Statement& st, const char* what) {
+  auto& ps = static_cast<PostgresStatement&>(st);
+  // (While writes are unsettled the status says ACTIVE: they were all sent inside this transaction.)
+  const bool in_transaction = !unsettled_.empty() || PQtransactionStatus(conn_) == PQTRANS_INTRANS;
+  if (lost() || !in_transaction || !ps.prepared() || unsettled_.size() >= 512) {
+    if (Status s = settle(); !s.ok()) {
+      st.reset();
+      return s;
+    }
+    if (lost() || PQtransactionStatus(conn_) != PQTRANS_INTRANS) return sql::Connection::done(st, what);
+    if (!ps.ensure_prepared()) {
+      st.reset();
+      return error(kFailed, what);
+    }
+  }
+  if (unsettled_.empty() && PQenterPipelineMode(conn_) != 1) {
+    st.reset();
+    return fail(what);
+  }
+  unsettled_.push_back(what);
+  const bool sent = ps.send();
+  st.reset();
+  return sent ? Status::Ok() : settle();
+}
+
+Status PostgresConnection::settle() {
+  if (unsettled_.empty()) return Status::Ok();
+  const bool synced = PQpipelineSync(conn_) == 1;
+  bool failed = !synced;
+  if (failed) (void)fail("pipeline");
+  for (size_t i = 0; i < unsettled_.size() && synced && !lost(); ++i) {  // each answer, then its NULL
+    for (PGresult* r; (r = PQgetResult(conn_)) != nullptr; PQclear(r)) {
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK && !failed) {
+        note(r, unsettled_[i]);
+        failed = true;
+      }
+    }
+  }
+  for (PGresult* r; synced && !lost() && (r = PQgetResult(conn_)) != nullptr;) {  // the sync point
+    const bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  unsettled_.clear();
+  if (PQexitPipelineMode(conn_) != 1 && !failed) {
+    (void)fail("pipeline");
+    failed = true;
+  }
+  if (!failed) return Status::Ok();
+  mark_down(lost());
+  return error(kFailed, "pipelined write");
+}
+
 // A point lookup by bytes for n keys, as one query per 1,000 keys (any_of) with the keys as one
 // binary bytea[]: false when `sql` is not such a lookup or a key is not bytes; then *s is untouched
 // and the caller runs it as it is.
@@ -498,6 +564,7 @@ Status PostgresConnection::insert_many(const char* sql, size_t n, const BindEach
   const std::string copy = copy_of(sql, &columns);
   if (copy.empty()) return sql::Connection::insert_many(sql, n, bind, what);
   if (n == 0) return Status::Ok();
+  if (Status pending = settle(); !pending.ok()) return pending;
   if (!ready()) return unavailable();
   PGresult* start = PQexec(conn_, copy.c_str());
   const bool copying = PQresultStatus(start) == PGRES_COPY_IN;
@@ -566,7 +633,7 @@ bool PostgresStatement::send() {
 
 int PostgresStatement::step() {
   if (result_ == nullptr) {
-    if (!conn_.ready()) return kFailed;
+    if (!conn_.settle().ok() || !conn_.ready()) return kFailed;
     // Outside a transaction a lost connection is made again and the statement run once more (a
     // query survives a server restart); inside one the transaction is gone, and so is the statement.
     const bool idle = PQtransactionStatus(conn_.conn()) == PQTRANS_IDLE;
@@ -617,6 +684,8 @@ CREATE TABLE consent_state(slot bytea NOT NULL, purpose integer NOT NULL, grante
 CREATE TABLE tombstones(pseudonym bytea PRIMARY KEY, erased_ms bigint NOT NULL, shared integer NOT NULL DEFAULT 0);
 CREATE TABLE resolve_inputs(seq bigserial PRIMARY KEY, batch_id bytea NOT NULL, events bigint NOT NULL,
                             inputs bytea NOT NULL, format integer NOT NULL DEFAULT 1);
+-- A batch's resolve inputs are read once and deleted: not worth compressing (pglz was 7 % of ingest).
+ALTER TABLE resolve_inputs ALTER COLUMN inputs SET STORAGE EXTERNAL;
 CREATE TABLE profiles(profile_id bigserial PRIMARY KEY, created_ms bigint NOT NULL, merged_into bigint);
 CREATE INDEX profiles_by_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
 CREATE TABLE nodes(node_id bigserial PRIMARY KEY, key bytea NOT NULL UNIQUE, kind integer NOT NULL,

@@ -78,8 +78,9 @@ class Connection {
   // Whether a table exists (the store converts some older layouts when they do).
   virtual Result<bool> has_table(const char* name) = 0;
 
-  // Steps a statement that returns no rows.
-  Status done(Statement& st, const char* what);
+  // Steps a statement that returns no rows. Inside a transaction a driver may send it and collect its
+  // answer later (PostgreSQL pipelines such writes); a failure then fails the transaction's next call.
+  virtual Status done(Statement& st, const char* what);
   // Prepares `sql`, has `bind` bind it, and steps it (a statement that returns no rows).
   template <class Bind>
   Status run(const char* sql, const char* what, Bind&& bind) {

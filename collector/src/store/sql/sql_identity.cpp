@@ -19,11 +19,17 @@ Status SqlStore::load_graph() {
   Status s;
   Use st = writer_.prepare("SELECT node_id, key, kind, profile, blocked, join_link FROM nodes", &s);
   if (st == nullptr) return s;
-  Use last = writer_.prepare("SELECT coalesce(max(link_id), 0) FROM link_log", &s);
+  // Ids are handed out here, not by the database, so that no write has to wait for its answer.
+  Use last = writer_.prepare(
+      "SELECT (SELECT coalesce(max(link_id), 0) FROM link_log), (SELECT coalesce(max(node_id), 0) FROM nodes), "
+      "(SELECT coalesce(max(profile_id), 0) FROM profiles)",
+      &s);
   if (last == nullptr) return s;
   int rc = last->step();
   if (rc != sql::kRow) return writer_.error(rc, "link log");
   next_link_ = last->int64(0) + 1;
+  next_node_ = last->int64(1) + 1;
+  next_profile_ = last->int64(2) + 1;
   while ((rc = st->step()) == sql::kRow) {
     const auto key = st->blob(1);
     graph_.add(reinterpret_cast<const uint8_t*>(key.data()), key.size(),
@@ -142,11 +148,11 @@ Result<int64_t> SqlStore::resolve_locked(int64_t max_events) {
 
 Result<int64_t> SqlStore::new_profile(int64_t now_ms) {
   Status s;
-  Use p = writer_.prepare("INSERT INTO profiles(created_ms) VALUES(?1) RETURNING profile_id", &s);
+  Use p = writer_.prepare("INSERT INTO profiles(profile_id, created_ms) VALUES(?1, ?2)", &s);
   if (p == nullptr) return s;
-  p->bind(1, now_ms);
-  if (const int rc = p->step(); rc != sql::kRow) return writer_.error(rc, "profiles");
-  return p->int64(0);
+  p->bind(1, next_profile_).bind(2, now_ms);
+  if (s = writer_.done(*p, "profiles"); !s.ok()) return s;
+  return next_profile_++;
 }
 
 Result<GraphIndex::Node> SqlStore::insert_node(uint8_t kind, std::span<const uint8_t> key,
@@ -158,8 +164,8 @@ Result<GraphIndex::Node> SqlStore::insert_node(uint8_t kind, std::span<const uin
     profile = fresh.value();
   }
   Use node = writer_.prepare(
-      "INSERT INTO nodes(key, kind, profile, join_link, join_with, join_anchored, join_event, join_batch, join_ms) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING node_id",
+      "INSERT INTO nodes(key, kind, profile, join_link, join_with, join_anchored, join_event, join_batch, join_ms, "
+      "node_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
       &s);
   if (node == nullptr) return s;
   node->bind(1, key.data(), key.size()).bind(2, kind).bind(3, *profile);
@@ -172,8 +178,9 @@ Result<GraphIndex::Node> SqlStore::insert_node(uint8_t kind, std::span<const uin
         .bind(8, join->batch_id.data(), join->batch_id.size())
         .bind(9, now_ms);
   }
-  if (const int rc = node->step(); rc != sql::kRow) return writer_.error(rc, "nodes");
-  return GraphIndex::Node{node->int64(0), *profile, kind, false};
+  node->bind(10, next_node_);
+  if (s = writer_.done(*node, "nodes"); !s.ok()) return s;
+  return GraphIndex::Node{next_node_++, *profile, kind, false};
 }
 
 Status SqlStore::anchor_event(std::span<const uint8_t> event_id, int64_t node_id) {

@@ -139,6 +139,7 @@ class SqlStore final : public Store, private IngestTxn, private GraphWriter {
   std::unique_ptr<Connection> writer_owned_, reader_owned_;
   GraphIndex graph_;       // writer lock held
   int64_t next_link_ = 1;  // link ids, shared by link_log and the links kept in node rows (load_graph)
+  int64_t next_node_ = 1, next_profile_ = 1;  // writer lock held; from the database at load_graph
   std::atomic<uint64_t> merges_{0}, refusals_{0};
   // Something may wait in the resolve queue (checked at open). Cleared only once a transaction that
   // emptied the queue has committed: a query that finds it clear reads the resolution it waits for.
