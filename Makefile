@@ -23,13 +23,20 @@ test-asan: deps
 
 # ThreadSanitizer (g++) over the SDK's concurrent paths: client and C ABI, faults (many threads recording
 # while the client closes), outbox, consent, shared devices, sync against a loopback collector, segments,
-# uploads through the fault proxy and storage faults, and the collector's group commit.
+# uploads through the fault proxy and storage faults, and the collector's group commit (on SQLite, then on
+# PostgreSQL).
 test-tsan: deps
 	CC=gcc CXX=g++ cmake -S . -B $(BUILD)/tsan -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DWAYMARK_SANITIZE=thread
 	cmake --build $(BUILD)/tsan -j $(JOBS) --target waymark_unit_tests waymark_sync_driver
 	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ./tests/waymark_unit_tests \
 	  "[capi],[faults],[outbox],[consent],[shared],[sync],[segments],[reliability],[concurrent]"
+	# The same store paths on PostgreSQL (a private server for the run): group commit, and health read
+	# beside a lost connection.
+	./scripts/private-postgres.sh start $(BUILD)/tsan/postgres
+	cd $(BUILD)/tsan && WAYMARK_TEST_POSTGRES=$(CURDIR)/$(BUILD)/tsan/postgres TSAN_OPTIONS=halt_on_error=1 \
+	  ./tests/waymark_unit_tests "[concurrent],[postgres]"; rc=$$?; cd $(CURDIR) && \
+	  ./scripts/private-postgres.sh stop $(BUILD)/tsan/postgres; exit $$rc
 
 # valgrind memcheck over the C ABI tests (tests/c_api) and the C header program: no invalid access, no
 # uninitialised read, no definite or indirect leak (libphonenumber's metadata singleton is "possibly lost").

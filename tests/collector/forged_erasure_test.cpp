@@ -27,7 +27,7 @@ std::vector<uint8_t> token_for(waymark_client_t* c, const uint8_t* authority_sk,
 }  // namespace
 
 TEST_CASE("a fresh device that forgets a victim's email erases only itself, the victim keeps everything",
-          "[collector][trust]") {
+          "[collector][trust][store]") {
   Collector collector;
   TempDir victim_dir, attacker_dir;
   waymark_client_t* victim = consenting_device(collector, victim_dir);

@@ -7,6 +7,7 @@
 #include <regex>
 #include <thread>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "support/raw_device.hpp"
@@ -16,9 +17,20 @@ using namespace waymark::test;
 namespace {
 
 // Whether a batch id is committed, read through a connection of its own (not the collector's).
-bool committed(const std::string& db, const std::array<uint8_t, 16>& batch_id) {
+bool committed(const Collector& collector, const std::array<uint8_t, 16>& batch_id) {
+  if (!collector.postgres.empty()) {
+    PGconn* c = PQconnectdb(collector.postgres.c_str());
+    const char* values[] = {reinterpret_cast<const char*>(batch_id.data())};
+    const int lengths[] = {16}, formats[] = {1};
+    PGresult* r = PQexecParams(c, "SELECT 1 FROM batches WHERE batch_id = $1", 1, nullptr, values, lengths, formats, 0);
+    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
+    const bool found = PQntuples(r) == 1;
+    PQclear(r);
+    PQfinish(c);
+    return found;
+  }
   sqlite3* c = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(collector.db_path().c_str(), &c, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   REQUIRE(sqlite3_prepare_v2(c, "SELECT 1 FROM batches WHERE batch_id = ?1", -1, &st, nullptr) == SQLITE_OK);
   sqlite3_bind_blob(st, 1, batch_id.data(), 16, SQLITE_STATIC);
@@ -38,7 +50,7 @@ int64_t metric(const Collector& c, const std::string& name) {
 }  // namespace
 
 TEST_CASE("concurrent batches share commits, each answered after its own commit, refusals harm none",
-          "[collector][concurrent]") {
+          "[collector][concurrent][store]") {
   Collector collector;
   constexpr int kDevices = 16, kBatches = 8, kEvents = 20;
   std::atomic<int> accepted{0}, replays_refused{0}, forged_refused{0}, unseen_at_answer{0};
@@ -55,7 +67,7 @@ TEST_CASE("concurrent batches share commits, each answered after its own commit,
         const auto sealed = device.seal(collector, events, &batch_id);
         if (request(collector.server->port(), http::verb::post, "/v1/batches", sealed).status == 200) {
           ++accepted;
-          if (!committed(collector.db_path(), batch_id)) ++unseen_at_answer;
+          if (!committed(collector, batch_id)) ++unseen_at_answer;
         }
         // Refused inside the group (an old sequence number) and before it (a damaged seal).
         const auto replayed = device.seal(collector, {device.event("replayed")}, nullptr, device.sequence - 1);

@@ -14,6 +14,7 @@
 #include "identity/rules.hpp"
 #include "store/store.hpp"
 #include "support/direct_store.hpp"
+#include "support/postgres_support.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::collector;
@@ -41,9 +42,18 @@ struct Graph {
   int64_t clock = 1'700'000'000'000;
   uint64_t counter = 0;
 
+  std::string postgres = waymark::test::postgres_test_database().value_or("");  // else SQLite in `dir`
+
   explicit Graph(IdentityRules rules = {}) {
     REQUIRE(sodium_init() >= 0);
-    auto s = open_sqlite_store(dir.path() + "/graph.db", 1000, rules);
+    reopen(std::move(rules));
+  }
+  // Closes the store (if open) and opens it again.
+  void reopen(IdentityRules rules = {}) {
+    store.reset();
+    auto s = postgres.empty() ? open_sqlite_store(dir.path() + "/graph.db", 1000, std::move(rules))
+                              : waymark::collector::open_postgres_store(postgres, std::move(rules));
+    INFO(s.status().message);
     REQUIRE(s.ok());
     store = std::move(s.value());
   }
@@ -139,7 +149,8 @@ TEST_CASE("identity rules: limits, strong ids, attribute kinds, config specs", "
   CHECK(why == "strong_id_conflict:account_id");
 }
 
-TEST_CASE("events carrying several identifiers link them into one profile, explained by the link log", "[identity]") {
+TEST_CASE("events carrying several identifiers link them into one profile, explained by the link log",
+          "[identity][store]") {
   Graph g;
   g.batch({{{kDevice, "phone-1"}}}, "s1");  // anonymous browsing on a phone
   CHECK_FALSE(g.together("phone-1", "ann@example.com"));
@@ -162,7 +173,7 @@ TEST_CASE("events carrying several identifiers link them into one profile, expla
 }
 
 TEST_CASE("protections: strong id conflicts, per-kind limits, shared devices and blocked pseudonyms never merge",
-          "[identity]") {
+          "[identity][store]") {
   IdentityRules rules;
   REQUIRE(rules.set_limit("email=2"));
   Graph g(rules);
@@ -200,7 +211,8 @@ TEST_CASE("protections: strong id conflicts, per-kind limits, shared devices and
   CHECK(has_link(g.explain("acct-3"), "blocked_pseudonym", "refused"));
 }
 
-TEST_CASE("unmerge by event, batch or identifier splits the profile again, and the result is exact", "[identity]") {
+TEST_CASE("unmerge by event, batch or identifier splits the profile again, and the result is exact",
+          "[identity][store]") {
   SECTION("by event") {
     Graph g;
     g.batch({{{kEmail, "a@example.com"}, {kPhone, "+447700900100"}}}, "s1");
@@ -271,7 +283,7 @@ TEST_CASE("unmerge by event, batch or identifier splits the profile again, and t
 }
 
 TEST_CASE("a new identifier's link, kept in its node's row, is explained, revoked and numbered like any other",
-          "[identity]") {
+          "[identity][store]") {
   Graph g;
   const auto browse = g.batch({{{kDevice, "phone-1"}}}, "s1");                              // s1 joins phone-1
   const auto login = g.batch({{{kEmail, "ann@example.com"}, {kDevice, "phone-1"}}}, "s1");  // ann joins phone-1
@@ -303,11 +315,7 @@ TEST_CASE("a new identifier's link, kept in its node's row, is explained, revoke
   const int64_t login_link = x.links[1].link_id;
 
   // A reopened store numbers new links after every id so far, also those kept in node rows.
-  const std::string path = g.dir.path() + "/graph.db";
-  g.store.reset();
-  auto reopened = open_sqlite_store(path, 1000, {});
-  REQUIRE(reopened.ok());
-  g.store = std::move(reopened.value());
+  g.reopen();
   g.batch({{{kDevice, "tablet-1"}}}, "s3");
   CHECK(g.explain("tablet-1").links.at(0).link_id == login_link + 1);
 
@@ -328,7 +336,7 @@ TEST_CASE("a new identifier's link, kept in its node's row, is explained, revoke
   CHECK(browse_stands);  // the recompute linked s1 again
 }
 
-TEST_CASE("erasure deletes the profile, its events and links, and tombstones its keys", "[identity]") {
+TEST_CASE("erasure deletes the profile, its events and links, and tombstones its keys", "[identity][store]") {
   Graph g;
   g.batch({{{kEmail, "gone@example.com"}, {kDevice, "g-phone"}}, {{kDevice, "g-phone"}}}, "g1");
   g.batch({{{kEmail, "stays@example.com"}}}, "g2");
@@ -382,7 +390,8 @@ TEST_CASE("a store queued before resolve inputs existed converts its queue and r
 // Resolution also runs on the collector's background thread. A query that finds nothing queued
 // must see what that thread resolved: a query racing its commit once saw the newest customers
 // missing (the queue was marked empty before the resolution committed).
-TEST_CASE("a query right after a commit sees it resolved while resolution runs in the background", "[identity]") {
+TEST_CASE("a query right after a commit sees it resolved while resolution runs in the background",
+          "[identity][store]") {
   Graph g;
   std::atomic<bool> stop{false};
   std::thread background([&] {
