@@ -19,7 +19,8 @@ bool metric_has(const Collector& c, const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("an event with 1,928 identifiers neither stalls identity resolution nor reaches the store", "[collector][store]") {
+TEST_CASE("an event with 1,928 identifiers neither stalls identity resolution nor reaches the store",
+          "[collector][store]") {
   Collector collector;
   RawDevice device;
   // 1,928 identifiers of 34 packed bytes each overflowed the resolve queue's 2-byte length: the
@@ -43,7 +44,8 @@ TEST_CASE("an event with 1,928 identifiers neither stalls identity resolution no
   CHECK(collector.events() == 2);
 }
 
-TEST_CASE("the store's resolve queue holds an event with thousands of identifiers without wrapping", "[collector][store]") {
+TEST_CASE("the store's resolve queue holds an event with thousands of identifiers without wrapping",
+          "[collector][store]") {
   // Below ingest's caps, the store itself must never misread a length: fed directly, an event with
   // 2,000 identifiers (68,000 packed bytes) is resolved and every identifier becomes a node.
   TempDir dir;

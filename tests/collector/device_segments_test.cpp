@@ -119,7 +119,8 @@ TEST_CASE("segment lists: signed requests, lists only the asking device can open
         WAYMARK_ERR_INVALID_VALUE);
 }
 
-TEST_CASE("devices pull their customer's segments: consent-gated, device-authenticated, sealed", "[api][segments][store]") {
+TEST_CASE("devices pull their customer's segments: consent-gated, device-authenticated, sealed",
+          "[api][segments][store]") {
   Collector c;
   auto rule = waymark::collector::analytics::parse_rule_segment("app_fans: channel.app >= 3");
   REQUIRE(rule.ok());

@@ -47,7 +47,8 @@ json journey_of(const Collector& collector, waymark_client_t* c, const std::stri
 
 }  // namespace
 
-TEST_CASE("typed properties, campaign content and the batch's source reach journeys and exports", "[collector][store]") {
+TEST_CASE("typed properties, campaign content and the batch's source reach journeys and exports",
+          "[collector][store]") {
   Collector collector;
   TempDir dir;
   waymark_client_t* c = nullptr;

@@ -192,8 +192,8 @@ TEST_CASE("query API: unmerge a wrong link, export, then erase with a signed rec
   // was being recorded?
   const int64_t other = shop.profile_of(shop.kiosk, WAYMARK_ID_LOYALTY_ID, "LOY-2002");
   bool both_visits = false;
-  const json other_links = get_json(shop.port, "/v1/profiles/" + std::to_string(other) + "/explain",
-                                    Collector::kReadToken);
+  const json other_links =
+      get_json(shop.port, "/v1/profiles/" + std::to_string(other) + "/explain", Collector::kReadToken);
   for (const auto& l : other_links.at("links")) both_visits = both_visits || l.at("batch_id") == kiosk_batch;
   const Reply by_event =
       api_post(shop.port, "/v1/unmerge", json{{"event_id", kiosk_event}}.dump(), Collector::kAdminToken);

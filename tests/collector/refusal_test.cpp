@@ -32,7 +32,8 @@ struct CapturedLog {
 
 }  // namespace
 
-TEST_CASE("a wrong collector key id: flush says REJECTED, the stats and the reason say why", "[collector][sync][store]") {
+TEST_CASE("a wrong collector key id: flush says REJECTED, the stats and the reason say why",
+          "[collector][sync][store]") {
   Collector collector;
   CapturedLog log;
   log.attach(collector.metrics);

@@ -207,7 +207,8 @@ TEST_CASE("identity assertions: bound to one identifier, one device, one signer 
   }
 }
 
-TEST_CASE("identify_verified and device_key: arguments checked, the key stable for the store's life", "[trust][store]") {
+TEST_CASE("identify_verified and device_key: arguments checked, the key stable for the store's life",
+          "[trust][store]") {
   TempDir dir;
   waymark_client_t* c = nullptr;
   REQUIRE(open_client(dir.store(), ClientConfig{}, &c) == WAYMARK_OK);
