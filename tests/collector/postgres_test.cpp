@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "crypto/secure.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
@@ -47,11 +48,19 @@ std::string dump(const std::string& conninfo) {
   return out;
 }
 
-std::string hex(const uint8_t* p, size_t n) {
-  std::string out(n * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), p, n);
-  out.pop_back();
-  return out;
+// A customer who grants analytics, identifies by `email` and views once, uploaded and resolved; her
+// device's pseudonym of the email in `pseudonym`.
+void one_customer(Collector& collector, const std::string& email, uint8_t pseudonym[32]) {
+  TempDir dir;
+  waymark_client_t* c = nullptr;
+  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
+  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
+  REQUIRE(identify(c, WAYMARK_ID_EMAIL, email) == WAYMARK_OK);
+  REQUIRE(track(c, "view") == WAYMARK_OK);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  REQUIRE(waymark_client_pseudonymize(c, WAYMARK_ID_EMAIL, email.data(), email.size(), pseudonym, 32) == WAYMARK_OK);
+  waymark_client_free(c);
+  REQUIRE(collector.store->resolve_pending(INT64_MAX).ok());
 }
 
 }  // namespace
@@ -124,36 +133,20 @@ TEST_CASE("PostgreSQL: the schema is versioned, and a newer one is refused", "[.
 TEST_CASE("PostgreSQL: no raw identifier and no device pseudonym in the database", "[.postgres][collector]") {
   Collector collector;
   REQUIRE_FALSE(collector.postgres.empty());
-  TempDir dir;
-  waymark_client_t* c = nullptr;
-  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
-  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  REQUIRE(identify(c, WAYMARK_ID_EMAIL, "pg.privacy@example.com") == WAYMARK_OK);
-  REQUIRE(track(c, "view") == WAYMARK_OK);
-  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
   uint8_t pseudonym[32];
-  REQUIRE(waymark_client_pseudonymize(c, WAYMARK_ID_EMAIL, "pg.privacy@example.com", 22, pseudonym, 32) == WAYMARK_OK);
-  waymark_client_free(c);
-  REQUIRE(collector.store->resolve_pending(INT64_MAX).ok());
+  one_customer(collector, "pg.privacy@example.com", pseudonym);
   const std::string all = dump(collector.postgres);
   CHECK(all.find("CREATE TABLE public.events") != std::string::npos);  // the dump is the database
   CHECK(all.find("pg.privacy") == std::string::npos);
-  CHECK(all.find(hex(pseudonym, 32)) == std::string::npos);
+  CHECK(all.find(waymark::detail::to_hex(pseudonym, 32)) == std::string::npos);
 }
 
 TEST_CASE("PostgreSQL: BI views show journeys and profiles, never a pseudonym, to a role granted them alone",
           "[.postgres][collector]") {
   Collector collector;
   REQUIRE_FALSE(collector.postgres.empty());
-  TempDir dir;
-  waymark_client_t* c = nullptr;
-  REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);
-  REQUIRE(grant(c, WAYMARK_PURPOSE_ANALYTICS) == WAYMARK_OK);
-  REQUIRE(identify(c, WAYMARK_ID_EMAIL, "pg.bi@example.com") == WAYMARK_OK);
-  REQUIRE(track(c, "view") == WAYMARK_OK);
-  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
-  waymark_client_free(c);
-  REQUIRE(collector.store->resolve_pending(INT64_MAX).ok());
+  uint8_t pseudonym[32];
+  one_customer(collector, "pg.bi@example.com", pseudonym);
 
   const std::string db = database_of(collector.postgres);
   admin("DROP ROLE IF EXISTS analyst_" + db);
