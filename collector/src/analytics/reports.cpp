@@ -61,7 +61,7 @@ bool is_customer_action(const AnalyticsEvent& e) {
          e.type != static_cast<uint8_t>(w::EventType::Consent);
 }
 
-Result<AttributionReport> attribution_report(Store& store, const AttributionQuery& q) {
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q) {
   AttributionReport report;
   report.query = q;
   struct Owned {
@@ -141,7 +141,7 @@ Result<AttributionReport> attribution_report(Store& store, const AttributionQuer
   return report;
 }
 
-Result<PurchaseLog> purchases_by_profile(Store& store, int64_t as_of_ms, const std::string& currency) {
+Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency) {
   constexpr int64_t kDayMs = 24LL * 3600 * 1000;
   struct Bought {
     int64_t profile;
@@ -171,7 +171,7 @@ Result<PurchaseLog> purchases_by_profile(Store& store, int64_t as_of_ms, const s
   return log;
 }
 
-Result<ClvReport> clv_report(Store& store, const ClvQuery& q) {
+Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
   auto log = purchases_by_profile(store, q.as_of_ms, q.currency);
   if (!log.ok()) return log.status();
   ClvReport report;

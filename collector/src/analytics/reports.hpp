@@ -50,7 +50,7 @@ struct AttributionReport {
 };
 
 // WAYMARK_ERR_INVALID_ARGUMENT when several currencies are present and none was chosen.
-Result<AttributionReport> attribution_report(Store& store, const AttributionQuery& q);
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q);
 
 // Every purchase with revenue up to `as_of_ms`, in `currency` (or the only one present; an
 // error when there are several), per profile in time order, each at the start of its UTC day
@@ -63,7 +63,7 @@ struct PurchaseLog {
   std::string currency;
   std::vector<ProfilePurchases> profiles;
 };
-Result<PurchaseLog> purchases_by_profile(Store& store, int64_t as_of_ms, const std::string& currency);
+Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency);
 
 struct ClvQuery {
   int64_t as_of_ms = 0;  // purchases up to here; T measured to here
@@ -87,6 +87,6 @@ struct ClvReport {
   std::vector<ClvCustomer> top;  // by predicted CLV
 };
 
-Result<ClvReport> clv_report(Store& store, const ClvQuery& q);
+Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q);
 
 }  // namespace waymark::collector::analytics

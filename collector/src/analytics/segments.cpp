@@ -474,7 +474,7 @@ Result<RuleSegment> parse_rule_segment(std::string_view spec) {
                      std::make_shared<const RuleExpr>(std::move(root.value()))};
 }
 
-Result<SegmentSet> compute_segments(Store& store, int64_t as_of_ms, const std::string& currency,
+Result<SegmentSet> compute_segments(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency,
                                     const std::vector<RuleSegment>& rules) {
   auto log = purchases_by_profile(store, as_of_ms, currency);
   if (!log.ok()) return log.status();

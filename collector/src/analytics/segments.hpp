@@ -62,7 +62,7 @@ struct SegmentSet {
   std::map<std::string, std::vector<int64_t>> members;
   std::map<std::string, std::string> rules;  // rule segment name -> expression
 };
-Result<SegmentSet> compute_segments(Store& store, int64_t as_of_ms, const std::string& currency,
+Result<SegmentSet> compute_segments(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency,
                                     const std::vector<RuleSegment>& rules);
 
 }  // namespace waymark::collector::analytics

@@ -247,7 +247,8 @@ int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_
   return std::max<int64_t>(0, std::llround(static_cast<double>(count) + noise));
 }
 
-ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms) {
+ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
+                                 int64_t now_ms) {
   analytics::AttributionQuery q;
   q.k = privacy.k;
   Params p(query);
@@ -311,7 +312,7 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
              {"rows", rows}});
 }
 
-ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms) {
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms) {
   analytics::ClvQuery q;
   Params p(query);
   p.only({"as_of", "months", "monthly_discount", "top", "currency"});

@@ -57,8 +57,9 @@ int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_
 
 // Reports, shared by the API and `waymark-collector report`: `query` holds the URL parameters.
 using QueryParams = std::map<std::string, std::string>;
-ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms);
-ApiResponse clv_response(Store& store, const QueryParams& query, int64_t now_ms);
+ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
+                                 int64_t now_ms);
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms);
 // One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
 std::string csv_field(const std::string& s);
 

@@ -189,7 +189,7 @@ struct Ingest::EventDecision {
   std::unordered_map<std::string_view, Key32> rekeyed;
 };
 
-Ingest::Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
+Ingest::Ingest(IngestStore& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
                IngestLimits limits)
     : store_(store), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
   std::memcpy(rekey_.data(), rekey_secret, 32);

@@ -65,7 +65,7 @@ class Ingest {
 
   // `rekey_secret` (32 bytes) re-keys every pseudonym: a stolen database plus the brand key
   // still cannot be dictionary-attacked. Starts the committer thread.
-  Ingest(Store& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
+  Ingest(IngestStore& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
          IngestLimits limits = {});
   // Answers what is still waiting with 503 and joins the committer.
   ~Ingest();
@@ -105,7 +105,7 @@ class Ingest {
   void finish(Request& r, const Result<bool>& wrote);
   void commit_loop();
 
-  Store& store_;
+  IngestStore& store_;
   std::vector<CollectorKey> keys_;
   std::vector<Result<detail::EnvelopeOpener>> openers_;  // one per key, same order
   detail::Secret<32> rekey_;

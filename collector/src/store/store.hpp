@@ -209,10 +209,10 @@ struct DeviceSlot {
   bool entitled = false;
 };
 
-class Store {
+// What ingest needs: batches committed in groups, and whether the store can take writes now.
+class IngestStore {
  public:
-  virtual ~Store() = default;
-
+  virtual ~IngestStore() = default;
   // Group commit: runs every build in order inside one write transaction (each sees what the ones
   // before it wrote) and commits once. Returns, per build, whether it wrote. A build that refuses
   // writes nothing and never affects the others; a store error from any lookup, write or the commit
@@ -224,11 +224,15 @@ class Store {
     if (!r.ok()) return r.status();
     return static_cast<bool>(r.value()[0]);
   }
-  virtual Result<int64_t> event_count() = 0;
-  // Why the store cannot commit now (the disk is full), or nothing. Writes are refused while it
-  // says so; queries still answer. Thread-safe.
+  // Why the store cannot commit now (the disk is full, the database is unreachable), or nothing.
+  // Writes are refused while it says so; queries still answer. Thread-safe.
   virtual std::optional<std::string> degraded() const = 0;
+};
 
+// The identity graph's upkeep: resolution behind ingest, the brand's blocklist, unmerge and erasure.
+class IdentityStore {
+ public:
+  virtual ~IdentityStore() = default;
   // Identity resolution runs behind ingest: every committed event is queued and linked in
   // commit order. Returns how many events were resolved (at most `max_events`).
   virtual Result<int64_t> resolve_pending(int64_t max_events) = 0;
@@ -240,9 +244,20 @@ class Store {
   virtual IdentityCounters identity_counters() const = 0;
   // Re-keyed pseudonyms that never link (a brand's junk list, computed by the caller).
   virtual Status set_blocked(const std::vector<Key32>& pseudonyms) = 0;
+  // Removes the links a given event, batch or identifier made and recomputes the affected
+  // profiles from their events. An identifier unmerged this way is blocked from linking again.
+  virtual Result<UnmergeResult> unmerge(const UnmergeTarget& target, int64_t now_ms) = 0;
+  // Deletes the profile, its events (those anchored to it or recorded in its visits), its links and
+  // nodes; strips its identifiers from other people's events that carried them (kept); tombstones
+  // its pseudonyms and slots so a replayed batch cannot bring it back.
+  virtual Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) = 0;
+};
 
-  // Queries resolve everything pending first. Profile ids merged into another answer with the
-  // surviving profile.
+// Profiles, journeys and explanations. Queries resolve everything pending first. Profile ids merged
+// into another answer with the surviving profile.
+class QueryStore {
+ public:
+  virtual ~QueryStore() = default;
   virtual Result<std::optional<Profile>> profile(int64_t profile_id) = 0;
   virtual Result<std::optional<int64_t>> profile_of(const uint8_t* key, size_t len) = 0;
   virtual Result<ProfilePage> profiles(const std::string& after, int limit) = 0;
@@ -251,20 +266,23 @@ class Store {
   virtual Result<std::optional<DeviceSlot>> device_slot(const Key32& device_key, const Bytes& slot) = 0;
   virtual Result<JourneyPage> journey(int64_t profile_id, const std::string& after, int limit) = 0;
   virtual Result<std::optional<Explanation>> explain(int64_t profile_id) = 0;
-  // Removes the links a given event, batch or identifier made and recomputes the affected
-  // profiles from their events. An identifier unmerged this way is blocked from linking again.
-  virtual Result<UnmergeResult> unmerge(const UnmergeTarget& target, int64_t now_ms) = 0;
-  // Deletes the profile, its events (those anchored to it or recorded in its visits), its links and
-  // nodes; strips its identifiers from other people's events that carried them (kept); tombstones
-  // its pseudonyms and slots so a replayed batch cannot bring it back.
-  virtual Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) = 0;
+  // Every stored event, counted (a full scan: for tests and benches, not for a request path).
+  virtual Result<int64_t> event_count() = 0;
+};
 
+// What the analytics read: every event of a window, profile by profile.
+class AnalyticsScan {
+ public:
+  virtual ~AnalyticsScan() = default;
   // Every event in [from_ms, to_ms) of customers who have not withdrawn analytics consent, one call
   // per profile with its events in time order. `fn` returning false stops the scan.
   virtual Status for_each_profile(
       int64_t from_ms, int64_t to_ms,
       const std::function<bool(int64_t profile, const std::vector<AnalyticsEvent>&)>& fn) = 0;
 };
+
+// A backend: all four. Each role of the collector takes only the part it uses.
+class Store : public IngestStore, public IdentityStore, public QueryStore, public AnalyticsScan {};
 
 // SQLite: WAL, migrations, one writer connection and one reader connection for queries.
 // `busy_timeout_ms`: how long a commit waits for a lock before the store reports itself unavailable.
