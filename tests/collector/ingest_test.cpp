@@ -262,3 +262,63 @@ TEST_CASE("an event already stored is a duplicate in any later batch, and twice 
   CHECK(collector.events() == 3);
   CHECK(request(port, http::verb::get, "/metrics").body.find("waymark_events_duplicate_total 2") != std::string::npos);
 }
+
+TEST_CASE("text with invalid UTF-8 or NUL is stored with U+FFFD, and fails no batch committed beside it",
+          "[collector][store]") {
+  Collector collector;
+  uint8_t pk[32], sk[64];
+  crypto_sign_keypair(pk, sk);
+  std::array<uint8_t, 16> slot{};
+  randombytes_buf(slot.data(), slot.size());
+  waymark::detail::ConsentState state;
+  const auto grant = waymark::detail::append_consent(state, slot, WAYMARK_PURPOSE_ANALYTICS, true, 1, "v1", sk);
+  std::vector<std::vector<uint8_t>> events;
+  for (int i = 0; i < 2; ++i) {
+    waymark::detail::EventDraft d = i == 0 ? waymark::detail::consent_draft() : waymark::detail::EventDraft{};
+    if (i == 1) {
+      d.name = std::string("caf\xC3\xA9 \xC3(\0x", 10);  // é, a cut sequence, NUL
+      d.channel = WAYMARK_CHANNEL_WEB;
+      d.campaign = waymark::detail::Campaign{};
+      d.campaign->source = "\xED\xA0\x80 surrogate";
+      d.campaign->medium = "\xC0\xAF overlong";
+      d.properties = {{std::string("k\0y", 3), waymark::detail::Property::Kind::String, std::string("v\0\xFF", 3)}};
+    }
+    waymark::detail::EventStamp st;
+    randombytes_buf(st.id.data(), 16);
+    st.sequence = static_cast<uint64_t>(i + 1);
+    st.slot = slot;
+    st.consent_head = state.head;
+    if (i == 0) {
+      st.consent = &grant;
+      st.device_public_key = pk;
+    }
+    std::vector<uint8_t> e;
+    waymark::detail::encode_event(d, st, e);
+    events.push_back(std::move(e));
+  }
+  const Reply r =
+      request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, sk, 1, events));
+  REQUIRE(r.status == 200);
+  CHECK(collector.events() == 2);
+  REQUIRE(collector.store->resolve_pending(INT64_MAX).ok());
+  std::vector<std::string> names, sources, mediums, properties;
+  REQUIRE(collector.store
+              ->for_each_profile(0, INT64_MAX,
+                                 [&](int64_t, const std::vector<AnalyticsEvent>& evs) {
+                                   for (const auto& e : evs) {
+                                     names.push_back(e.name);
+                                     sources.push_back(e.campaign_source);
+                                     mediums.push_back(e.campaign_medium);
+                                     properties.push_back(e.properties);
+                                   }
+                                   return true;
+                                 })
+              .ok());
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(std::find(names.begin(), names.end(), "caf\xC3\xA9 " + fffd + "(" + fffd + "x") != names.end());
+  CHECK(std::find(sources.begin(), sources.end(), fffd + fffd + fffd + " surrogate") != sources.end());
+  CHECK(std::find(mediums.begin(), mediums.end(), fffd + fffd + " overlong") != mediums.end());
+  // Not even escaped: PostgreSQL's jsonb (the BI views) refuses \u0000.
+  CHECK(std::find(properties.begin(), properties.end(), "{\"k" + fffd + "y\":\"v" + fffd + fffd + "\"}") !=
+        properties.end());
+}

@@ -43,8 +43,35 @@ Bytes bytes_of(const flatbuffers::Vector<uint8_t>* v) {
   return v == nullptr ? Bytes{} : Bytes(v->begin(), v->end());
 }
 
+// A device's text as the store keeps it: valid UTF-8 without NUL. Each byte that does not start a
+// well-formed sequence (overlong, surrogate, past U+10FFFF, cut short), and each NUL, becomes U+FFFD:
+// PostgreSQL's text refuses both, and one bad string must not fail a whole group commit.
 std::string str_of(const flatbuffers::String* s) {
-  return s == nullptr ? std::string() : s->str();
+  if (s == nullptr) return {};
+  const auto* p = reinterpret_cast<const uint8_t*>(s->data());
+  const size_t n = s->size();
+  std::string out;
+  out.reserve(n);
+  for (size_t i = 0; i < n;) {
+    const uint8_t c = p[i];
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && c != 0 && i + len <= n;
+    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1Fu : len == 3 ? c & 0x0Fu : c & 0x07u;
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (p[i + k] & 0xC0) == 0x80;
+      cp = cp << 6 | (p[i + k] & 0x3Fu);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kSmallest[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    if (ok) {
+      out.append(reinterpret_cast<const char*>(p + i), len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
 // A view of bytes held by the opened batch, which outlives every use of it here.
@@ -87,12 +114,12 @@ bool source_of(const w::Batch& b, const IngestLimits& limits, BatchSource* out) 
   return true;
 }
 
-// Typed properties as a JSON object (strings as sent; invalid UTF-8 is replaced, never stored).
+// Typed properties as a JSON object (keys and strings as str_of keeps them).
 std::string properties_json(const w::Event& e) {
   if (e.properties() == nullptr || e.properties()->size() == 0) return {};
   nlohmann::json j = nlohmann::json::object();
   for (const auto* p : *e.properties()) {
-    auto& v = j[p->key()->str()];
+    auto& v = j[str_of(p->key())];
     switch (p->kind()) {
       case w::PropertyKind::Int: v = p->i(); break;
       case w::PropertyKind::Double: v = std::isfinite(p->d()) ? nlohmann::json(p->d()) : nlohmann::json(); break;
