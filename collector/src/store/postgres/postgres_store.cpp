@@ -1,9 +1,11 @@
 // The PostgreSQL driver of the SQL store, through libpq. Statements are prepared once per connection
 // (`?N` becomes `$N`), integers travel as int8 text, bytes as binary bytea, and results come back in
-// binary. One collector writes to a database at a time: its writer connection holds a session
-// advisory lock, taken again whenever it reconnects. A lost connection makes every call fail with
-// a store error (ingest answers 503 and acknowledges nothing) until a reconnect succeeds; reconnects
-// are tried at most once per backoff interval, which doubles up to 5 s.
+// binary. Round trips are what cost here, so: a plain multi-row insert is a COPY, a point lookup run for
+// many keys is one `= ANY($1)` query, and writes inside a transaction are pipelined (sent without
+// waiting, settled before the next read or the commit). One collector writes to a database at a time:
+// its writer connection holds a session advisory lock, taken again whenever it reconnects. A lost
+// connection fails the call (ingest answers 503 and acknowledges nothing); a call outside a transaction
+// reconnects and runs once more; reconnects are tried at most once per backoff interval (100 ms to 5 s).
 #include "store/postgres/postgres_store.hpp"
 
 #include <libpq-fe.h>
@@ -11,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <mutex>
