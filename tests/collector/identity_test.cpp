@@ -416,3 +416,26 @@ TEST_CASE("a query right after a commit sees it resolved while resolution runs i
   background.join();
   CHECK(missing == 0);
 }
+
+TEST_CASE("an analytics scan stopped early leaves the store ready for the next query", "[identity][store]") {
+  Graph g;
+  for (const char* device : {"scan-a", "scan-b", "scan-c"}) g.batch({{{kDevice, device}}}, device);
+  int first = 0, all = 0;
+  REQUIRE(g.store
+              ->for_each_profile(0, INT64_MAX,
+                                 [&](int64_t, const std::vector<AnalyticsEvent>&) {
+                                   ++first;
+                                   return false;
+                                 })
+              .ok());
+  CHECK(first == 1);
+  REQUIRE(g.store
+              ->for_each_profile(0, INT64_MAX,
+                                 [&](int64_t, const std::vector<AnalyticsEvent>&) {
+                                   ++all;
+                                   return true;
+                                 })
+              .ok());
+  CHECK(all == 3);
+  CHECK(g.store->profiles("", 10).value().ids.size() == 3);
+}

@@ -169,11 +169,14 @@ class PostgresStatement final : public sql::Statement {
   }
   int step() override;
   void reset() override {
+    finish_stream();
     PQclear(result_);
     result_ = nullptr;
     row_ = -1;
     for (Param& p : params_) p = Param{};
   }
+  // From now on its rows come a row at a time (prepare_scan).
+  void stream() { streaming_ = true; }
   int64_t int64(int col) const override {
     const char* v = PQgetvalue(result_, row_, col);
     switch (PQftype(result_, col)) {
@@ -213,6 +216,8 @@ class PostgresStatement final : public sql::Statement {
     size_t len = 0;
   };
   Param& param(int i) { return params_.at(static_cast<size_t>(i - 1)); }
+  int step_stream();
+  void finish_stream();
   bool prepare();
   bool execute();
   Wire wire() const;
@@ -221,6 +226,7 @@ class PostgresStatement final : public sql::Statement {
   std::string sql_, name_;
   std::vector<Param> params_;
   bool prepared_ = false;
+  bool streaming_ = false, stream_open_ = false;
   PGresult* result_ = nullptr;
   int row_ = -1;
 };
@@ -289,15 +295,17 @@ class PostgresConnection final : public sql::Connection {
     return name;
   }
 
-  sql::Use prepare(const char* sql, Status* status) override {
+  sql::Use prepare(const char* sql, Status* status) override { return sql::Use(cached(sql, status)); }
+  // The statement for `sql`, reset; null (and `*status`) when the database cannot be reached.
+  PostgresStatement* cached(const char* sql, Status* status) {
     if (!ready()) {
       *status = unavailable();
-      return sql::Use(nullptr);
+      return nullptr;
     }
     auto it = cache_.find(sql);
     if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<PostgresStatement>(*this, sql)).first;
     it->second->reset();
-    return sql::Use(it->second.get());
+    return it->second.get();
   }
   Status exec(const char* sql, const char* what) override {
     if (Status pending = settle(); !pending.ok()) {
@@ -330,6 +338,11 @@ class PostgresConnection final : public sql::Connection {
       return Error(WAYMARK_ERR_STORE_IO, std::string(what) + ": unexpected rows");
     if (disk_full()) return Error(WAYMARK_ERR_STORE_FULL, last_error_);
     return Error(WAYMARK_ERR_STORE_IO, last_error_.empty() ? std::string(what) : last_error_);
+  }
+  sql::Use prepare_scan(const char* sql, Status* status) override {
+    PostgresStatement* st = cached(sql, status);
+    if (st != nullptr) st->stream();
+    return sql::Use(st);
   }
   Status done(sql::Statement& st, const char* what) override;
   // Collects the answers to the writes done() sent; the first failure, if any.
@@ -615,6 +628,32 @@ bool PostgresStatement::prepare() {
   return prepared_;
 }
 
+// Single-row mode: each step takes the next row off the connection.
+int PostgresStatement::step_stream() {
+  if (!stream_open_) {
+    if (!conn_.settle().ok() || !conn_.ready() || !ensure_prepared() || !send()) return kFailed;
+    PQsetSingleRowMode(conn_.conn());
+    stream_open_ = true;
+  }
+  PQclear(result_);
+  result_ = PQgetResult(conn_.conn());
+  row_ = 0;
+  const ExecStatusType status = result_ == nullptr ? PGRES_TUPLES_OK : PQresultStatus(result_);
+  if (status == PGRES_SINGLE_TUPLE) return sql::kRow;
+  if (status != PGRES_TUPLES_OK) conn_.note(result_, "scan");
+  finish_stream();
+  return status == PGRES_TUPLES_OK ? sql::kDone : kFailed;
+}
+
+// Reads what is left of a stream (the rest of its rows, its end), so the connection is free again.
+void PostgresStatement::finish_stream() {
+  if (!stream_open_) return;
+  PQclear(result_);
+  result_ = nullptr;
+  for (PGresult* r; (r = PQgetResult(conn_.conn())) != nullptr;) PQclear(r);
+  stream_open_ = false;
+}
+
 Wire PostgresStatement::wire() const {
   Wire w;
   for (const Param& p : params_) {
@@ -635,6 +674,7 @@ bool PostgresStatement::send() {
 }
 
 int PostgresStatement::step() {
+  if (streaming_) return step_stream();
   if (result_ == nullptr) {
     if (!conn_.settle().ok() || !conn_.ready()) return kFailed;
     // Outside a transaction a lost connection is made again and the statement run once more (a

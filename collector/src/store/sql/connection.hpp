@@ -63,6 +63,10 @@ class Connection {
   // A cached statement (keyed by the SQL literal's address), reset and ready to bind; null (and
   // `*status`) when the database refuses it or cannot be reached.
   virtual Use prepare(const char* sql, Status* status) = 0;
+  // A cached statement for a query read once, front to back, that may return more rows than memory
+  // should hold (PostgreSQL streams it a row at a time; nothing else may use the connection until it
+  // is done or reset). SQLite steps every statement that way anyway.
+  virtual Use prepare_scan(const char* sql, Status* status) { return prepare(sql, status); }
   // Runs statements that take no parameters and return no rows.
   virtual Status exec(const char* sql, const char* what) = 0;
   // The status for a step that returned `rc` (neither kRow nor kDone where one was expected).

@@ -251,7 +251,7 @@ Status SqlStore::for_each_profile(int64_t from_ms, int64_t to_ms,
   resolve_for_query();
   std::lock_guard lock(reader_.mu);
   Status s;
-  Use st = reader_.prepare(
+  Use st = reader_.prepare_scan(
       "SELECT n.profile, e.corrected_ms, e.type, e.channel, e.revenue_minor, e.currency, e.campaign_source, "
       "e.campaign_medium, e.campaign_name, e.name, e.properties FROM events e "
       "JOIN event_anchor a ON a.event_id = e.event_id "
