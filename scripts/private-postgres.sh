@@ -4,7 +4,7 @@
 # must let it through) and starts a server that listens only on a Unix socket in DIR, on a random port;
 # `halt DIR` stops it; `stop DIR` stops it and removes DIR. No system cluster is touched.
 set -euo pipefail
-cmd=${1:?start|halt|stop} dir=${2:?directory}
+cmd=${1:?start|halt|stop} dir=$(realpath -m "${2:?directory}")  # the server runs in its data directory
 bindir=$(pg_config --bindir)
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
