@@ -57,8 +57,8 @@ TEST_CASE("SDK to collector: events stored once, receipts honoured, health and m
   // Never a raw identifier, nor the device's pseudonym: the collector re-keys them.
   collector.server->stop();
   collector.store.reset();
-  CHECK_FALSE(any_file_contains(collector.dir.path(), "collector.test"));
-  CHECK_FALSE(any_file_contains(collector.dir.path(), std::string(reinterpret_cast<char*>(pseudonym), 32)));
+  CHECK_FALSE(collector.holds("collector.test"));
+  CHECK_FALSE(collector.holds(std::string(reinterpret_cast<char*>(pseudonym), 32)));
 }
 
 TEST_CASE("health and metrics endpoints", "[collector][store]") {
