@@ -29,6 +29,8 @@ std::string database_of(const std::string& conninfo) {
 // (default: the server's own).
 void admin(const std::string& sql, const std::string& conninfo = *postgres_test_server() + " dbname=postgres") {
   PGconn* c = PQconnectdb(conninfo.c_str());
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);  // "… does not exist, skipping"
   PGresult* r = PQexec(c, sql.c_str());
   INFO(sql << ": " << PQerrorMessage(c));
   CHECK((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));

@@ -178,6 +178,7 @@ class PostgresStatement final : public sql::Statement {
   // From now on its rows come a row at a time (prepare_scan).
   void stream() { streaming_ = true; }
   int64_t int64(int col) const override {
+    if (PQgetisnull(result_, row_, col) != 0) return 0;  // as SQLite reads NULL (its value is empty here)
     const char* v = PQgetvalue(result_, row_, col);
     switch (PQftype(result_, col)) {
       case kInt8Oid: return static_cast<int64_t>(big_endian(v, 8));

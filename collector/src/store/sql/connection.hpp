@@ -34,7 +34,7 @@ class Statement {
   virtual int step() = 0;
   // Ready to run again, with every parameter unbound (bindings point at caller memory).
   virtual void reset() = 0;
-  virtual int64_t int64(int col) const = 0;          // integers and booleans
+  virtual int64_t int64(int col) const = 0;          // integers and booleans; 0 for NULL
   virtual std::string_view blob(int col) const = 0;  // bytes and text
   virtual bool is_null(int col) const = 0;
 };

@@ -369,8 +369,9 @@ std::optional<std::string> SqlStore::degraded() const {
 void SqlStore::enter_degraded_locked(const std::string& why) {
   {
     std::lock_guard lock(degraded_mu_);
-    degraded_reason_ = "disk full (" + why + "): writes are refused until the file system has room again " +
-                       "for the disk reserve and 8 MiB more";
+    degraded_reason_ = "disk full (" + why + "): writes are refused until " +
+                       (reserve_ != nullptr ? "the file system has room again for the disk reserve and 8 MiB more"
+                                            : std::string("the database can write again"));
   }
   degraded_ = true;
   if (reserve_ != nullptr) reserve_->release();
