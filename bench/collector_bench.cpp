@@ -22,7 +22,6 @@ using namespace waymark::detail;
 namespace wc = waymark::collector;
 using bench::kBatches;
 using bench::kPerBatch;
-using bench::make_envelopes;
 
 namespace {
 
@@ -65,13 +64,7 @@ int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "bench-work";
   fs::create_directories(dir);
   if (sodium_init() < 0) return 1;
-  uint8_t device_pk[32], device_sk[64];
-  crypto_sign_keypair(device_pk, device_sk);
-  wc::CollectorKey key;
-  key.key_id = 1;
-  uint8_t collector_pk[32];
-  crypto_sign_keypair(collector_pk, key.secret.data());
-  const auto envelopes = make_envelopes(device_sk, device_pk, collector_pk);
+  const auto [key, envelopes] = bench::sealed_workload();
 
   const std::string db = dir + "/collector-bench.db";
   fs::remove(db);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "consent/ledger.hpp"
+#include "ingest/ingest.hpp"
 #include "wire/envelope.hpp"
 #include "wire/event_codec.hpp"
 
@@ -63,6 +64,21 @@ inline std::vector<std::vector<uint8_t>> make_envelopes(const uint8_t* device_sk
     out.push_back(seal_envelope(encode_batch(h, events), device_sk, collector_pk, 1).value());
   }
   return out;
+}
+
+// A collector key (id 1) and the workload a fresh device sealed to it.
+struct SealedWorkload {
+  waymark::collector::CollectorKey key;
+  std::vector<std::vector<uint8_t>> envelopes;
+};
+inline SealedWorkload sealed_workload() {
+  SealedWorkload w;
+  uint8_t device_pk[32], device_sk[64], collector_pk[32];
+  crypto_sign_keypair(device_pk, device_sk);
+  w.key.key_id = 1;
+  crypto_sign_keypair(collector_pk, w.key.secret.data());
+  w.envelopes = make_envelopes(device_sk, device_pk, collector_pk);
+  return w;
 }
 
 }  // namespace bench

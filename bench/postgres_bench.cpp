@@ -91,13 +91,7 @@ int main(int argc, char** argv) {
   if (sodium_init() < 0 || !run(script + " start " + dir + " >/dev/null")) return 1;
   std::string server;
   std::getline(std::ifstream(dir + "/conninfo"), server);
-  uint8_t device_pk[32], device_sk[64];
-  crypto_sign_keypair(device_pk, device_sk);
-  wc::CollectorKey key;
-  key.key_id = 1;
-  uint8_t collector_pk[32];
-  crypto_sign_keypair(collector_pk, key.secret.data());
-  const auto envelopes = bench::make_envelopes(device_sk, device_pk, collector_pk);
+  const auto [key, envelopes] = bench::sealed_workload();
   int status = 1;
   {
     auto store = wc::open_postgres_store(server + " dbname=postgres");

@@ -36,6 +36,35 @@ std::vector<uint8_t> envelope(const Collector& c, const uint8_t* device_sk, uint
       .value();
 }
 
+// A device made by hand: its keys, one customer slot with analytics granted, and events encoded as the
+// SDK encodes them (the first with the consent record, which the collector needs before any other).
+struct ConsentedDevice {
+  uint8_t pk[32], sk[64];
+  std::array<uint8_t, 16> slot{};
+  waymark::detail::ConsentState state;
+  waymark::detail::ConsentRecord grant;
+  ConsentedDevice() {
+    crypto_sign_keypair(pk, sk);
+    randombytes_buf(slot.data(), slot.size());
+    grant = waymark::detail::append_consent(state, slot, WAYMARK_PURPOSE_ANALYTICS, true, 1, "v1", sk);
+  }
+  std::vector<uint8_t> encode(const waymark::detail::EventDraft& d, uint64_t sequence, bool with_consent = false) {
+    waymark::detail::EventStamp st;
+    randombytes_buf(st.id.data(), 16);
+    st.sequence = sequence;
+    st.slot = slot;
+    st.consent_head = state.head;
+    if (with_consent) {
+      st.consent = &grant;
+      st.device_public_key = pk;
+    }
+    std::vector<uint8_t> e;
+    waymark::detail::encode_event(d, st, e);
+    return e;
+  }
+  std::vector<uint8_t> consent() { return encode(waymark::detail::consent_draft(), 1, true); }
+};
+
 }  // namespace
 
 TEST_CASE("SDK to collector: events stored once, receipts honoured, health and metrics answer", "[collector][store]") {
@@ -228,37 +257,21 @@ TEST_CASE("forget on the device erases what it sent at the collector - its slot 
 TEST_CASE("an event already stored is a duplicate in any later batch, and twice in one batch is once",
           "[collector][store]") {
   Collector collector;
-  uint8_t pk[32], sk[64];
-  crypto_sign_keypair(pk, sk);
-  std::array<uint8_t, 16> slot{};
-  randombytes_buf(slot.data(), slot.size());
-  waymark::detail::ConsentState state;
-  const auto grant = waymark::detail::append_consent(state, slot, WAYMARK_PURPOSE_ANALYTICS, true, 1, "v1", sk);
-  auto encode = [&](waymark::detail::EventDraft d, uint64_t sequence, bool with_consent) {
-    waymark::detail::EventStamp st;
-    randombytes_buf(st.id.data(), 16);
-    st.sequence = sequence;
-    st.slot = slot;
-    st.consent_head = state.head;
-    if (with_consent) {
-      st.consent = &grant;
-      st.device_public_key = pk;
-    }
-    std::vector<uint8_t> e;
-    waymark::detail::encode_event(d, st, e);
-    return e;
-  };
+  ConsentedDevice device;
   waymark::detail::EventDraft view;
   view.name = "view";
   view.channel = WAYMARK_CHANNEL_APP;
-  const auto consent = encode(waymark::detail::consent_draft(), 1, true);
-  const auto seen = encode(view, 2, false);
+  const auto consent = device.consent();
+  const auto seen = device.encode(view, 2);
   const uint16_t port = collector.server->port();
-  REQUIRE(request(port, http::verb::post, "/v1/batches", envelope(collector, sk, 1, {consent, seen})).status == 200);
+  REQUIRE(request(port, http::verb::post, "/v1/batches", envelope(collector, device.sk, 1, {consent, seen})).status ==
+          200);
   CHECK(collector.events() == 2);
   // A new batch (the device lost the first receipt and re-leased): the same view, twice, and a new one.
-  const auto next = encode(view, 3, false);
-  REQUIRE(request(port, http::verb::post, "/v1/batches", envelope(collector, sk, 2, {seen, next, seen})).status == 200);
+  const auto next = device.encode(view, 3);
+  REQUIRE(
+      request(port, http::verb::post, "/v1/batches", envelope(collector, device.sk, 2, {seen, next, seen})).status ==
+      200);
   CHECK(collector.events() == 3);
   CHECK(request(port, http::verb::get, "/metrics").body.find("waymark_events_duplicate_total 2") != std::string::npos);
 }
@@ -266,38 +279,17 @@ TEST_CASE("an event already stored is a duplicate in any later batch, and twice 
 TEST_CASE("text with invalid UTF-8 or NUL is stored with U+FFFD, and fails no batch committed beside it",
           "[collector][store]") {
   Collector collector;
-  uint8_t pk[32], sk[64];
-  crypto_sign_keypair(pk, sk);
-  std::array<uint8_t, 16> slot{};
-  randombytes_buf(slot.data(), slot.size());
-  waymark::detail::ConsentState state;
-  const auto grant = waymark::detail::append_consent(state, slot, WAYMARK_PURPOSE_ANALYTICS, true, 1, "v1", sk);
-  std::vector<std::vector<uint8_t>> events;
-  for (int i = 0; i < 2; ++i) {
-    waymark::detail::EventDraft d = i == 0 ? waymark::detail::consent_draft() : waymark::detail::EventDraft{};
-    if (i == 1) {
-      d.name = std::string("caf\xC3\xA9 \xC3(\0x", 10);  // é, a cut sequence, NUL
-      d.channel = WAYMARK_CHANNEL_WEB;
-      d.campaign = waymark::detail::Campaign{};
-      d.campaign->source = "\xED\xA0\x80 surrogate";
-      d.campaign->medium = "\xC0\xAF overlong";
-      d.properties = {{std::string("k\0y", 3), waymark::detail::Property::Kind::String, std::string("v\0\xFF", 3)}};
-    }
-    waymark::detail::EventStamp st;
-    randombytes_buf(st.id.data(), 16);
-    st.sequence = static_cast<uint64_t>(i + 1);
-    st.slot = slot;
-    st.consent_head = state.head;
-    if (i == 0) {
-      st.consent = &grant;
-      st.device_public_key = pk;
-    }
-    std::vector<uint8_t> e;
-    waymark::detail::encode_event(d, st, e);
-    events.push_back(std::move(e));
-  }
+  ConsentedDevice device;
+  waymark::detail::EventDraft d;
+  d.name = std::string("caf\xC3\xA9 \xC3(\0x", 10);  // é, a cut sequence, NUL
+  d.channel = WAYMARK_CHANNEL_WEB;
+  d.campaign = waymark::detail::Campaign{};
+  d.campaign->source = "\xED\xA0\x80 surrogate";
+  d.campaign->medium = "\xC0\xAF overlong";
+  d.properties = {{std::string("k\0y", 3), waymark::detail::Property::Kind::String, std::string("v\0\xFF", 3)}};
+  const std::vector<std::vector<uint8_t>> events = {device.consent(), device.encode(d, 2)};
   const Reply r =
-      request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, sk, 1, events));
+      request(collector.server->port(), http::verb::post, "/v1/batches", envelope(collector, device.sk, 1, events));
   REQUIRE(r.status == 200);
   CHECK(collector.events() == 2);
   REQUIRE(collector.store->resolve_pending(INT64_MAX).ok());

@@ -6,7 +6,6 @@
 #include <libpq-fe.h>
 
 #include <chrono>
-#include <cstdio>
 #include <thread>
 
 #include <sodium.h>
@@ -36,18 +35,6 @@ void admin(const std::string& sql, const std::string& conninfo = *postgres_test_
   CHECK((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));
   PQclear(r);
   PQfinish(c);
-}
-
-// The database's whole contents as `pg_dump` writes them (bytes as hex).
-std::string dump(const std::string& conninfo) {
-  const std::string cmd = "pg_dump --no-owner '" + conninfo + "'";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[65536];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  REQUIRE(pclose(p) == 0);
-  return out;
 }
 
 // A customer who grants analytics, identifies by `email` and views once, uploaded and resolved; her
@@ -137,8 +124,7 @@ TEST_CASE("PostgreSQL: no raw identifier and no device pseudonym in the database
   REQUIRE_FALSE(collector.postgres.empty());
   uint8_t pseudonym[32];
   one_customer(collector, "pg.privacy@example.com", pseudonym);
-  const std::string all = dump(collector.postgres);
-  CHECK(all.find("CREATE TABLE public.events") != std::string::npos);  // the dump is the database
+  const std::string all = postgres_dump(collector.postgres);  // checked to be the database
   CHECK(all.find("pg.privacy") == std::string::npos);
   CHECK(all.find(waymark::detail::to_hex(pseudonym, 32)) == std::string::npos);
 }

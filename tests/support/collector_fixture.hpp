@@ -3,7 +3,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <functional>
 #include <memory>
 
@@ -89,13 +88,7 @@ struct Collector {
   // database (PostgreSQL; bytes are dumped as hex, so the hex form is searched too).
   bool holds(const std::string& needle) const {
     if (postgres.empty()) return any_file_contains(dir.path(), needle);
-    FILE* p = popen(("pg_dump --no-owner '" + postgres + "'").c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string dump;
-    char buf[65536];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) dump.append(buf, n);
-    REQUIRE(pclose(p) == 0);
-    REQUIRE(dump.find("CREATE TABLE public.events") != std::string::npos);
+    const std::string dump = postgres_dump(postgres);
     std::string hex(needle.size() * 2 + 1, '\0');
     sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const uint8_t*>(needle.data()), needle.size());
     hex.pop_back();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -33,6 +34,18 @@ std::optional<std::string> postgres_test_database() {
   PQfinish(admin);
   if (!ok) throw std::runtime_error("cannot create a test database: " + why);
   return server + " dbname=" + name;
+}
+
+std::string postgres_dump(const std::string& conninfo) {
+  FILE* p = popen(("pg_dump --no-owner '" + conninfo + "'").c_str(), "r");
+  if (p == nullptr) throw std::runtime_error("cannot run pg_dump");
+  std::string dump;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) dump.append(buf, n);
+  if (pclose(p) != 0 || dump.find("CREATE TABLE public.events") == std::string::npos) {
+    throw std::runtime_error("pg_dump of the test database failed");
+  }
+  return dump;
 }
 
 }  // namespace waymark::test

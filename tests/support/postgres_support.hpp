@@ -14,4 +14,7 @@ std::optional<std::string> postgres_test_server();
 // tests run on SQLite.
 std::optional<std::string> postgres_test_database();
 
+// The whole database as `pg_dump` writes it (bytes as hex); checks that it is a Waymark store.
+std::string postgres_dump(const std::string& conninfo);
+
 }  // namespace waymark::test

@@ -35,7 +35,7 @@ constexpr int kFailed = 1;  // what step() returns when the database refused or 
 // A number the lock is known by: "waymark" in ASCII, the collector's writer lock.
 constexpr int64_t kWriterLock = 0x7761796d61726bLL;
 
-// `?N` placeholders become `$N` (outside quoted literals); *params is the highest N.
+// `?N` parameters become `$N` (outside quoted literals); *params is the highest N.
 std::string to_postgres(const char* sql, int* params) {
   std::string out;
   *params = 0;
@@ -62,6 +62,13 @@ uint64_t big_endian(const char* p, int bytes) {
 }
 
 class PostgresConnection;
+
+// "what: libpq's message", without the newline libpq ends it with.
+std::string message(const char* what, const char* libpq) {
+  std::string m = std::string(what) + ": " + libpq;
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
 
 // One row of a COPY in text format: what is bound, escaped as COPY reads it (bytes as \\x hex,
 // NULL as \N). Only binds; rows are read back by nothing.
@@ -280,15 +287,13 @@ class PostgresConnection final : public sql::Connection {
   }
   Status fail(const char* what) {
     last_sqlstate_.clear();
-    last_error_ = std::string(what) + ": " + (conn_ != nullptr ? PQerrorMessage(conn_) : "no connection");
-    while (!last_error_.empty() && (last_error_.back() == '\n' || last_error_.back() == ' ')) last_error_.pop_back();
+    last_error_ = message(what, conn_ != nullptr ? PQerrorMessage(conn_) : "no connection");
     return Error(WAYMARK_ERR_STORE_IO, last_error_);
   }
   void note(PGresult* r, const char* what) {
     const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     last_sqlstate_ = state != nullptr ? state : "";
-    last_error_ = std::string(what) + ": " + PQresultErrorMessage(r);
-    while (!last_error_.empty() && (last_error_.back() == '\n' || last_error_.back() == ' ')) last_error_.pop_back();
+    last_error_ = message(what, PQresultErrorMessage(r));
   }
   std::string next_name() {
     std::string name = std::to_string(++statements_);  // "w" + to_string trips g++ 12 -O3 -Wrestrict
