@@ -10,11 +10,11 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "ingest/ingest.hpp"
+#include "collector/ingest/ingest.hpp"
 #include "ingest_workload.hpp"
-#include "store/sqlite/sqlite_store.hpp"
+#include "collector/store/sqlite/sqlite_store.hpp"
 #include "waymark/wire/v1/batch_generated.h"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

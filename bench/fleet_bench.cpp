@@ -27,11 +27,11 @@
 #include <sqlite3.h>
 
 #include "collector_process.hpp"
-#include "consent/ledger.hpp"
-#include "store/sqlite/sqlite_store.hpp"
+#include "common/consent/ledger.hpp"
+#include "collector/store/sqlite/sqlite_store.hpp"
 #include "waymark/wire/v1/batch_generated.h"
-#include "wire/envelope.hpp"
-#include "wire/event_codec.hpp"
+#include "common/wire/envelope.hpp"
+#include "common/wire/event_codec.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;

@@ -9,10 +9,10 @@
 
 #include <sodium.h>
 
-#include "consent/ledger.hpp"
-#include "ingest/ingest.hpp"
-#include "wire/envelope.hpp"
-#include "wire/event_codec.hpp"
+#include "common/consent/ledger.hpp"
+#include "collector/ingest/ingest.hpp"
+#include "common/wire/envelope.hpp"
+#include "common/wire/event_codec.hpp"
 
 namespace bench {
 

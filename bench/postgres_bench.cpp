@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "crypto/secure.hpp"
+#include "common/crypto/secure.hpp"
 #include "identity_workload.hpp"
-#include "ingest/ingest.hpp"
+#include "collector/ingest/ingest.hpp"
 #include "ingest_workload.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 

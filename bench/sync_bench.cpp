@@ -11,8 +11,8 @@
 
 #include "support/receiver.hpp"
 #include "waymark/waymark.h"
-#include "wire/envelope.hpp"
-#include "wire/event_codec.hpp"
+#include "common/wire/envelope.hpp"
+#include "common/wire/event_codec.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

@@ -26,14 +26,14 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "authority/erasure_token.hpp"
-#include "authority/identity_assertion.hpp"
-#include "store/sqlite/backup.hpp"
-#include "config/options.hpp"
-#include "identity/normalizer.hpp"
-#include "identity/pseudonymizer.hpp"
-#include "ingest/ingest.hpp"
-#include "server/http_server.hpp"
+#include "collector/authority/erasure_token.hpp"
+#include "collector/authority/identity_assertion.hpp"
+#include "collector/store/sqlite/backup.hpp"
+#include "collector/config/options.hpp"
+#include "common/identity/normalizer.hpp"
+#include "common/identity/pseudonymizer.hpp"
+#include "collector/ingest/ingest.hpp"
+#include "collector/server/http_server.hpp"
 #include "waymark/platform.h"
 
 namespace po = boost::program_options;
@@ -164,7 +164,7 @@ int with_pseudonyms(const po::variables_map& vm, const char* command,
     const auto k = static_cast<waymark_id_kind_t>(*kind);
     if (auto st = normalize_identifier(k, std::string_view(line).substr(space + 1), config, id); !st.ok()) {
       // The SDK refuses these values itself (junk or invalid), so they never arrive.
-      std::cerr << "line " << line_no << ": skipped, the SDK refuses it (" << waymark_status_name(st.code) << ")\n";
+      std::cerr << "line " << line_no << ": skipped, the SDK refuses it (" << st.message << ")\n";
       continue;
     }
     use(k, pseudonymizer.value()->pseudonymize(k, id));
@@ -349,7 +349,7 @@ int backup_or_restore(const po::variables_map& vm, const std::string& which) {
   const Status s = which == "backup" ? backup_sqlite_store(db, file) : restore_sqlite_store(file, db);
   if (!s.ok()) {
     log("error", which + ": " + s.message);
-    return s.code == WAYMARK_ERR_INVALID_ARGUMENT ? 2 : 1;
+    return s.code == Errc::invalid ? 2 : 1;
   }
   log("info", which == "backup" ? "backed up " + db + " to " + file + " (back up keys/ separately)"
                                 : "restored " + db + " from " + file);
@@ -408,7 +408,7 @@ int serve(const po::variables_map& vm) {
   auto store = open_store(vm["store"].as<std::string>(), dir.string(), set.rules, set.disk_reserve_bytes);
   if (!store.ok()) {
     log("error", store.status().message);
-    return store.status().code == WAYMARK_ERR_INVALID_ARGUMENT ? 2 : 1;
+    return store.status().code == Errc::invalid ? 2 : 1;
   }
   if (vm.count("blocked-pseudonyms")) {  // SDK pseudonyms in hex, one per line (see `blocklist`)
     std::ifstream in(vm["blocked-pseudonyms"].as<std::string>());
@@ -466,7 +466,7 @@ int serve(const po::variables_map& vm) {
   Server server(config, ingest, metrics, &api);
   if (auto s = server.start(); !s.ok()) {
     log("error", s.message);
-    return s.code == WAYMARK_ERR_INVALID_ARGUMENT ? 2 : 1;  // unusable TLS files are a configuration error
+    return s.code == Errc::invalid ? 2 : 1;  // unusable TLS files are a configuration error
   }
   const bool tls = !config.tls_cert_file.empty();
   log("info", "listening on " + config.address + ":" + std::to_string(server.port()) + " (" + (tls ? "HTTPS" : "HTTP") +
@@ -506,7 +506,7 @@ int main(int argc, char** argv) {
   }
   const po::variables_map& vm = parsed.value();
   if (vm.count("version")) {
-    std::cout << "waymark-collector " << waymark_version() << "\n";
+    std::cout << "waymark-collector " << waymark::collector::kVersion << "\n";
     return 0;
   }
   auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>() : std::vector<std::string>{};

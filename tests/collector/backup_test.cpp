@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "store/sqlite/backup.hpp"
+#include "collector/store/sqlite/backup.hpp"
 #include "support/collector_fixture.hpp"
 
 using namespace waymark::test;
@@ -71,7 +71,7 @@ TEST_CASE("restore refuses what is not an intact Waymark store and leaves the st
   }
   const std::string junk = dir.path() + "/junk.db";
   std::ofstream(junk) << "not a database at all";
-  CHECK(wc::restore_sqlite_store(junk, db).code == WAYMARK_ERR_INVALID_ARGUMENT);
+  CHECK(wc::restore_sqlite_store(junk, db).code == wc::Errc::invalid);
   const std::string other = dir.path() + "/other.db";
   {
     sqlite3* raw = nullptr;  // an SQLite file of another application
@@ -81,7 +81,7 @@ TEST_CASE("restore refuses what is not an intact Waymark store and leaves the st
     sqlite3_close(raw);
   }
   CHECK(wc::restore_sqlite_store(other, db).message.find("not an intact Waymark collector store") != std::string::npos);
-  CHECK(wc::restore_sqlite_store(dir.path() + "/missing.db", db).code == WAYMARK_ERR_STORE_IO);
+  CHECK(wc::restore_sqlite_store(dir.path() + "/missing.db", db).code == wc::Errc::store_io);
   CHECK(events_in(db) == 0);  // untouched and still opens
   CHECK_FALSE(fs::exists(db + ".tmp"));
 }

@@ -10,10 +10,10 @@
 
 #include <sodium.h>
 
-#include "analytics/segments.hpp"
+#include "collector/analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 using namespace waymark::test;
 namespace d = waymark::detail;

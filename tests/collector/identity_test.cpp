@@ -11,8 +11,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "identity/rules.hpp"
-#include "store/store.hpp"
+#include "collector/identity/rules.hpp"
+#include "collector/store/store.hpp"
 #include "support/direct_store.hpp"
 #include "support/postgres_support.hpp"
 #include "support/test_support.hpp"
@@ -239,7 +239,7 @@ TEST_CASE("unmerge by event, batch or identifier splits the profile again, and t
     CHECK_FALSE(g.together("d1", "d3"));
     CHECK_FALSE(g.together("d2", "d3"));
     auto missing = g.store->unmerge({UnmergeTarget::By::Identifier, Bytes(32, 7)}, 1);
-    CHECK(missing.status().code == WAYMARK_ERR_INVALID_ARGUMENT);
+    CHECK(missing.status().code == Errc::invalid);
   }
   SECTION("by batch, compared with a store that never saw the batch") {
     // Random graphs: unmerging a batch must give exactly the profiles of a store that never

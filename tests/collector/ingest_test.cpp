@@ -10,14 +10,14 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "consent/ledger.hpp"
+#include "common/consent/ledger.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/test_support.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 #include "waymark/wire/v1/envelope_generated.h"
-#include "wire/envelope.hpp"
-#include "wire/event_codec.hpp"
+#include "common/wire/envelope.hpp"
+#include "common/wire/event_codec.hpp"
 
 using namespace waymark::test;
 using namespace waymark::collector;

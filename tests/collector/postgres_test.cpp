@@ -10,8 +10,8 @@
 
 #include <sodium.h>
 
-#include "crypto/secure.hpp"
-#include "store/postgres/postgres_store.hpp"
+#include "common/crypto/secure.hpp"
+#include "collector/store/postgres/postgres_store.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/test_support.hpp"

@@ -6,10 +6,10 @@
 
 #include <sodium.h>
 
-#include "authority/identity_assertion.hpp"
+#include "collector/authority/identity_assertion.hpp"
 #include "collector_process.hpp"
 #include "support/trust_support.hpp"
-#include "crypto/secure.hpp"
+#include "common/crypto/secure.hpp"
 
 using namespace waymark::test;
 namespace wc = waymark::collector;

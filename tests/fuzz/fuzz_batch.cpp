@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 namespace {
 waymark::fuzz::CollectorFixture& fixture() {

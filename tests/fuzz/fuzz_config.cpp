@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "config/options.hpp"
+#include "collector/config/options.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto opts = waymark::collector::collector_options();

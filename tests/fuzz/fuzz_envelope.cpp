@@ -2,7 +2,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 namespace d = waymark::detail;
 

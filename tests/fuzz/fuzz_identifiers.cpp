@@ -2,7 +2,7 @@
 // first byte picks the kind and options, the rest is the value.
 #include <string_view>
 
-#include "identity/normalizer.hpp"
+#include "common/identity/normalizer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

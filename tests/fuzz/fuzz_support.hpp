@@ -9,8 +9,8 @@
 
 #include <sodium.h>
 
-#include "ingest/ingest.hpp"
-#include "store/store.hpp"
+#include "collector/ingest/ingest.hpp"
+#include "collector/store/store.hpp"
 
 namespace waymark::fuzz {
 

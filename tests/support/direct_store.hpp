@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include "store/store.hpp"
+#include "collector/store/store.hpp"
 
 namespace waymark::test {
 
@@ -17,10 +17,10 @@ inline collector::Bytes ordered_event_id(uint64_t n) {
 }
 
 // Commits `events` (and `consent`) as one batch of a new device; its id goes to `*batch_id`.
-inline detail::Status commit_events(collector::Store& store, std::vector<collector::StoredEvent> events,
-                                    std::vector<collector::ConsentUpdate> consent = {},
-                                    collector::Bytes* batch_id = nullptr, int64_t received_ms = 0) {
-  auto r = store.ingest([&](collector::IngestTxn&, collector::BatchWrite& w) -> detail::Result<bool> {
+inline collector::Status commit_events(collector::Store& store, std::vector<collector::StoredEvent> events,
+                                       std::vector<collector::ConsentUpdate> consent = {},
+                                       collector::Bytes* batch_id = nullptr, int64_t received_ms = 0) {
+  auto r = store.ingest([&](collector::IngestTxn&, collector::BatchWrite& w) -> collector::Result<bool> {
     w.batch_id.resize(16);
     randombytes_buf(w.batch_id.data(), 16);
     randombytes_buf(w.device_key.data(), w.device_key.size());
@@ -32,7 +32,7 @@ inline detail::Status commit_events(collector::Store& store, std::vector<collect
     if (batch_id != nullptr) *batch_id = w.batch_id;
     return true;
   });
-  return r.ok() ? detail::Status::Ok() : r.status();
+  return r.ok() ? collector::Status::Ok() : r.status();
 }
 
 }  // namespace waymark::test

@@ -6,11 +6,11 @@
 
 #include <sodium.h>
 
-#include "consent/ledger.hpp"
+#include "common/consent/ledger.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
-#include "wire/envelope.hpp"
-#include "wire/event_codec.hpp"
+#include "common/wire/envelope.hpp"
+#include "common/wire/event_codec.hpp"
 
 namespace waymark::test {
 

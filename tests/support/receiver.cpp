@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "waymark/wire/v1/batch_generated.h"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 namespace waymark::test {
 

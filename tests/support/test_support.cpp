@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <sys/mount.h>
 
-#include "crypto/secure.hpp"
+#include "common/crypto/secure.hpp"
 #include "store/outbox.hpp"
 #include "waymark/platform.h"
 

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "identity/export_adapter.hpp"
-#include "wire/event_codec.hpp"
+#include "common/wire/event_codec.hpp"
 
 namespace waymark::detail {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "consent/ledger.hpp"
-#include "core/event.hpp"
-#include "identity/normalizer.hpp"
-#include "identity/pseudonymizer.hpp"
+#include "common/consent/ledger.hpp"
+#include "common/event.hpp"
+#include "common/identity/normalizer.hpp"
+#include "common/identity/pseudonymizer.hpp"
 #include "store/writer.hpp"
 #include "sync/uploader.hpp"
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "common/status.hpp"
-#include "identity/normalizer.hpp"
+#include "common/identity/normalizer.hpp"
 
 namespace waymark::detail {
 

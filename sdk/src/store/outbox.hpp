@@ -10,11 +10,18 @@
 #include <string>
 #include <vector>
 
-#include "core/event.hpp"
-#include "crypto/secure.hpp"
-#include "store/sqlite.hpp"
+#include "common/event.hpp"
+#include "common/crypto/secure.hpp"
+#include "common/sqlite/sqlite.hpp"
 
 namespace waymark::detail {
+
+// Priority for eviction: conversions and consent/erasure records go last.
+inline uint8_t priority_of(uint8_t type) {
+  if (type == WAYMARK_EVENT_PURCHASE || type == kEventTypeConsent || type == kEventTypeErasure) return 2;
+  if (type == kEventTypeIdentify) return 1;
+  return 0;
+}
 
 using SlotId = std::array<uint8_t, 16>;
 

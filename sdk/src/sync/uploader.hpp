@@ -21,7 +21,7 @@
 
 #include "store/writer.hpp"
 #include "transport/http_transport.hpp"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 namespace waymark::detail {
 

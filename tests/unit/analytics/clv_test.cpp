@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "analytics/clv.hpp"
+#include "collector/analytics/clv.hpp"
 
 using namespace waymark::collector::analytics;
 

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "analytics/segments.hpp"
-#include "api/query_api.hpp"
+#include "collector/analytics/segments.hpp"
+#include "collector/api/query_api.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/direct_store.hpp"
 #include "support/http_client.hpp"
@@ -83,7 +83,7 @@ analytics::RuleSegment rule(const std::string& spec) {
 std::string parse_error(const std::string& spec) {
   auto r = analytics::parse_rule_segment(spec);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().code == WAYMARK_ERR_INVALID_ARGUMENT);
+  CHECK(r.status().code == Errc::invalid);
   return r.status().message;
 }
 

@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include "consent/ledger.hpp"
+#include "common/consent/ledger.hpp"
 
 using namespace waymark::detail;
 

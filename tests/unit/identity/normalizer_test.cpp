@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "identity/normalizer.hpp"
-#include "identity/pseudonymizer.hpp"
+#include "common/identity/normalizer.hpp"
+#include "common/identity/pseudonymizer.hpp"
 
 using namespace waymark::detail;
 

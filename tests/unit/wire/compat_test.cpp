@@ -6,7 +6,7 @@
 #include <sodium.h>
 
 #include "waymark/wire/v1/batch_generated.h"
-#include "wire/envelope.hpp"
+#include "common/wire/envelope.hpp"
 
 using namespace waymark::detail;
 namespace w = waymark::wire::v1;
