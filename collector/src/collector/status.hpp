@@ -13,14 +13,15 @@ inline constexpr const char* kVersion = WAYMARK_COLLECTOR_VERSION;
 
 enum class Errc {
   ok = 0,
-  invalid,          // bad input: a request, a config value, a file the user named
-  unauthenticated,  // a signature or token does not verify
-  too_large,        // over a configured limit
-  store_io,         // the store failed or is unreachable
-  store_full,       // the disk under the store is full
-  store_busy,       // another process holds the store's one writer
-  listen,           // the server cannot listen on its address and port
-  internal,         // a broken invariant
+  invalid,            // bad input: a request, a config value, a file the user named
+  unauthenticated,    // a signature or token does not verify
+  too_large,          // over a configured limit
+  store_io,           // the store failed or is unreachable
+  store_full,         // the disk under the store is full
+  store_busy,         // another process holds the store's one writer
+  listen,             // the server cannot listen on its address and port
+  queue_unavailable,  // the batch queue (JetStream) did not take or give a message
+  internal,           // a broken invariant
 };
 
 struct [[nodiscard]] Status {

@@ -1,4 +1,6 @@
 #include "collector/ingest/ingest.hpp"
+#include "collector/ingest/queued_batch.hpp"
+#include "collector/queue/jetstream.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -217,7 +219,15 @@ struct Ingest::EventDecision {
 
 Ingest::Ingest(IngestStore& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
                IngestLimits limits)
-    : store_(store), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
+    : store_(&store), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
+  std::memcpy(rekey_.data(), rekey_secret, 32);
+  for (const CollectorKey& k : keys_) openers_.push_back(detail::EnvelopeOpener::create(k.secret.data()));
+  committer_ = std::thread([this] { commit_loop(); });
+}
+
+Ingest::Ingest(queue::JetStream& queue, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
+               IngestLimits limits)
+    : publish_to_(&queue), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
   std::memcpy(rekey_.data(), rekey_secret, 32);
   for (const CollectorKey& k : keys_) openers_.push_back(detail::EnvelopeOpener::create(k.secret.data()));
   committer_ = std::thread([this] { commit_loop(); });
@@ -277,25 +287,50 @@ std::unique_ptr<Ingest::Request> Ingest::verify(const uint8_t* body, size_t len,
   }
   auto r = std::make_unique<Request>();
   r->opened = std::move(opened.value());
-  r->batch = w::GetBatch(r->opened.batch.data());
   r->key = key;
-  r->batch_id = bytes_of(r->batch->batch_id());
-  if (!source_of(*r->batch, limits_, &r->source)) return refuse(400, "malformed_batch");
   r->now_ms = now_ms;
-  r->started = std::chrono::steady_clock::now();
+  if (const char* malformed = index_batch(*r, limits_)) return refuse(400, malformed);
   int assertion_budget = kMaxAssertionsPerBatch;
-  if (const auto* blobs = r->batch->events()) {
-    r->ids.reserve(blobs->size());
-    for (const auto* blob : *blobs) {
-      const w::Event* e = blob->bytes_nested_root();
-      if (e == nullptr || e->id() == nullptr || e->id()->size() != 16 || e->slot() == nullptr ||
-          e->slot()->size() != 16) {
-        return refuse(400, "malformed_event");
-      }
-      r->ids.push_back(bytes_of(e->id()));
-      r->asserted.push_back(asserted_identifiers(*r, *e, assertion_budget));
-    }
+  for (const auto* blob : *r->batch->events()) {
+    r->asserted.push_back(asserted_identifiers(*r, *blob->bytes_nested_root(), assertion_budget));
   }
+  return r;
+}
+
+// What both stages need of an opened batch: its id, source and event ids (each event with a 16-byte id
+// and slot). The reason it is malformed, or nullptr.
+const char* Ingest::index_batch(Request& r, const IngestLimits& limits) {
+  r.batch = w::GetBatch(r.opened.batch.data());
+  r.batch_id = bytes_of(r.batch->batch_id());
+  r.started = std::chrono::steady_clock::now();
+  if (!source_of(*r.batch, limits, &r.source)) return "malformed_batch";
+  if (r.batch->events() == nullptr) return "malformed_batch";
+  r.ids.reserve(r.batch->events()->size());
+  for (const auto* blob : *r.batch->events()) {
+    const w::Event* e = blob->bytes_nested_root();
+    if (e == nullptr || e->id() == nullptr || e->id()->size() != 16 || e->slot() == nullptr ||
+        e->slot()->size() != 16) {
+      return "malformed_event";
+    }
+    r.ids.push_back(bytes_of(e->id()));
+  }
+  return nullptr;
+}
+
+// A queued batch back into a request, checked again (the queue is inside the brand's trust boundary,
+// but a damaged message must not reach the store): nullptr when it is not one this collector can decide.
+std::unique_ptr<Ingest::Request> Ingest::from_queue(std::span<const uint8_t> message) {
+  const auto q = decode_queued_batch(message);
+  if (!q || !detail::batch_is_well_formed(q->batch.data(), q->batch.size())) return nullptr;
+  auto r = std::make_unique<Request>();
+  r->opened.batch.assign(q->batch.begin(), q->batch.end());
+  r->opened.device_public_key = q->device_key;
+  r->now_ms = q->received_ms;
+  r->asserted = q->asserted;
+  for (const CollectorKey& k : keys_) {
+    if (k.key_id == q->key_id) r->key = &k;
+  }
+  if (r->key == nullptr || index_batch(*r, limits_) != nullptr || r->asserted.size() != r->ids.size()) return nullptr;
   return r;
 }
 
@@ -320,8 +355,7 @@ uint64_t Ingest::asserted_identifiers(const Request& r, const w::Event& e, int& 
   return 0;
 }
 
-// Takes every verified batch waiting (up to max_group_events events), decides and writes them in
-// one transaction, commits once, then answers each.
+// Takes every verified batch waiting (up to max_group_events events) and commits or publishes them.
 void Ingest::commit_loop() {
   for (;;) {
     std::vector<std::unique_ptr<Request>> group;
@@ -336,17 +370,77 @@ void Ingest::commit_loop() {
         queue_.pop_front();
       }
     }
-    std::vector<IngestBuild> builds;
-    builds.reserve(group.size());
-    for (auto& r : group) {
-      builds.emplace_back([this, &r](IngestTxn& txn, BatchWrite& write) { return decide(*r, txn, write); });
+    publish_to_ != nullptr ? publish_group(group) : commit_group(group);
+  }
+}
+
+// Decides and writes the group in one transaction, commits once, then answers each.
+void Ingest::commit_group(std::vector<std::unique_ptr<Request>>& group) {
+  std::vector<IngestBuild> builds;
+  builds.reserve(group.size());
+  for (auto& r : group) {
+    builds.emplace_back([this, &r](IngestTxn& txn, BatchWrite& write) { return decide(*r, txn, write); });
+  }
+  auto wrote = store_->ingest_group(builds);
+  metrics_.add("ingest_commits_total", 1);
+  for (size_t i = 0; i < group.size(); ++i) {
+    finish(*group[i], wrote.ok() ? Result<bool>(wrote.value()[i]) : Result<bool>(wrote.status()));
+  }
+}
+
+// Publishes each batch and answers it once JetStream stored it. The receipt says "queued": its
+// accepted count is the events handed over; dedupe, consent and erasures are the merger's to decide.
+void Ingest::publish_group(std::vector<std::unique_ptr<Request>>& group) {
+  for (auto& r : group) {
+    struct Answered {
+      std::atomic<size_t>& waiting;
+      ~Answered() { --waiting; }
+    } answered{waiting_};
+    const Bytes message =
+        encode_queued_batch({r->key->key_id, r->now_ms, r->opened.device_public_key, r->asserted, r->opened.batch});
+    auto ack = publish_to_->publish(detail::to_hex(r->batch_id.data(), r->batch_id.size()), message);
+    metrics_.observe_ingest_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - r->started).count());
+    if (!ack.ok()) {
+      metrics_.add("queue_publish_failures_total", 1);
+      r->done({503, {}, "queue_unavailable", 2});  // nothing acknowledged: the device resends
+      continue;
     }
-    auto wrote = store_.ingest_group(builds);
-    metrics_.add("ingest_commits_total", 1);
-    for (size_t i = 0; i < group.size(); ++i) {
-      finish(*group[i], wrote.ok() ? Result<bool>(wrote.value()[i]) : Result<bool>(wrote.status()));
+    metrics_.add(ack->duplicate ? "batches_resent_total" : "batches_queued_total", 1);
+    std::memcpy(r->receipt.batch_id.data(), r->batch_id.data(), 16);
+    r->receipt.received_at_ms = r->now_ms;
+    r->receipt.accepted = static_cast<uint32_t>(r->ids.size());
+    r->done({200, detail::sign_receipt(r->receipt, r->key->key_id, r->key->secret.data()), "", -1});
+  }
+}
+
+Result<size_t> Ingest::commit_queued(const std::vector<std::span<const uint8_t>>& messages) {
+  std::vector<std::unique_ptr<Request>> group;
+  for (const auto& m : messages) {
+    if (auto r = from_queue(m)) {
+      group.push_back(std::move(r));
+    } else {
+      metrics_.refused_batch("malformed_queued_batch");
     }
   }
+  std::vector<IngestBuild> builds;
+  for (auto& r : group) {
+    builds.emplace_back([this, &r](IngestTxn& txn, BatchWrite& write) { return decide(*r, txn, write); });
+  }
+  auto wrote = store_->ingest_group(builds);
+  metrics_.add("ingest_commits_total", 1);
+  if (!wrote.ok()) {
+    metrics_.add("store_commit_failures_total", 1);
+    return wrote.status();
+  }
+  size_t fresh = 0;
+  for (size_t i = 0; i < group.size(); ++i) {
+    ++waiting_;  // finish() counts it answered
+    group[i]->done = [](IngestResponse) {};
+    finish(*group[i], Result<bool>(wrote.value()[i]));
+    fresh += wrote.value()[i] ? 1 : 0;
+  }
+  return fresh;
 }
 
 // Answers one batch; it stops counting as waiting only once its answer is handed over.

@@ -5,6 +5,8 @@
 // consent check of every event (fail closed) -> erasures and tombstones -> dedupe by event id forever
 // -> re-key pseudonyms -> a write. Concurrent batches share one transaction and one fsync (group
 // commit); each is answered only after the commit that holds it.
+// In a cluster (issue 21) the stages run apart: an ingest node verifies and publishes each batch to the
+// queue, answering once JetStream stored it; the merger decides and commits what it takes off the queue.
 #pragma once
 
 #include <atomic>
@@ -13,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +30,10 @@ struct Event;
 }
 
 namespace waymark::collector {
+
+namespace queue {
+class JetStream;
+}
 
 struct CollectorKey {
   uint32_t key_id = 0;
@@ -67,6 +74,11 @@ class Ingest {
   // still cannot be dictionary-attacked. Starts the committer thread.
   Ingest(IngestStore& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
          IngestLimits limits = {});
+  // An ingest node's: verified batches are published to `queue` (one message each, named by the batch
+  // id), and each is answered 200 with a signed "queued" receipt once JetStream stored it, or 503 when
+  // it did not. Nothing is decided or stored here.
+  Ingest(queue::JetStream& queue, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
+         IngestLimits limits = {});
   // Answers what is still waiting with 503 and joins the committer.
   ~Ingest();
   Ingest(const Ingest&) = delete;
@@ -91,11 +103,19 @@ class Ingest {
   static constexpr int kMaxAssertionsPerBatch = 64;
   // submit() and wait for the answer (tools, benches, tests).
   IngestResponse handle(const uint8_t* body, size_t len, int64_t now_ms);
+  // The merger's: decides the queued batches (encode_queued_batch) and commits them in one transaction,
+  // in order, on the calling thread. A message that is not a queued batch is counted and skipped (it can
+  // never succeed); a store failure stores none of them. Returns how many batches were new.
+  Result<size_t> commit_queued(const std::vector<std::span<const uint8_t>>& messages);
 
  private:
   struct Request;
   struct EventDecision;
   std::unique_ptr<Request> verify(const uint8_t* body, size_t len, int64_t now_ms, IngestResponse* refused);
+  static const char* index_batch(Request& r, const IngestLimits& limits);
+  std::unique_ptr<Request> from_queue(std::span<const uint8_t> message);
+  void commit_group(std::vector<std::unique_ptr<Request>>& group);
+  void publish_group(std::vector<std::unique_ptr<Request>>& group);
   uint64_t asserted_identifiers(const Request& r, const wire::v1::Event& e, int& budget);
   Result<bool> decide(Request& r, IngestTxn& txn, BatchWrite& write);
   Result<bool> decide_event(Request& r, size_t i, EventDecision& d, IngestTxn& txn, BatchWrite& write);
@@ -105,7 +125,8 @@ class Ingest {
   void finish(Request& r, const Result<bool>& wrote);
   void commit_loop();
 
-  IngestStore& store_;
+  IngestStore* store_ = nullptr;            // deciding and committing (single process, merger)
+  queue::JetStream* publish_to_ = nullptr;  // or publishing (ingest node)
   std::vector<CollectorKey> keys_;
   std::vector<detail::Result<detail::EnvelopeOpener>> openers_;  // one per key, same order
   detail::Secret<32> rekey_;

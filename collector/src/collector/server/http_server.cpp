@@ -49,7 +49,7 @@ int64_t now_ms() {
 
 struct Shared {
   ServerConfig config;
-  Ingest& ingest;
+  Ingest* ingest;  // null on a node that takes no batches (merger, query)
   Metrics& metrics;
   QueryApi* api;
   std::atomic<bool> stopping{false};
@@ -196,19 +196,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       res_.body() = "too many connections\n";
       return write(false);
     }
+    if (req.method() == http::verb::post && target == "/v1/batches" && shared_.ingest == nullptr) {
+      shared_.metrics.request("/v1/batches", 404, elapsed());
+      return respond(404, "text/plain", "this node takes no batches: send them to an ingest node\n", keep_alive);
+    }
     if (req.method() == http::verb::post && target == "/v1/batches") {
       // Answered when the group commit that holds the batch is over; the I/O thread moves on to
       // other connections meanwhile, so many devices' batches share one commit.
       const auto& body = req.body();
       // The answer comes from the committer thread: it hands its only reference to the session over
       // to the I/O thread, so no session is ever released (its socket closed) off the I/O threads.
-      shared_.ingest.submit(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms(),
-                            [self = this->shared_from_this(), keep_alive](IngestResponse r) mutable {
-                              const auto executor = self->stream_.get_executor();
-                              asio::post(executor, [self = std::move(self), keep_alive, r = std::move(r)]() mutable {
-                                self->answer_batch(std::move(r), keep_alive);
-                              });
-                            });
+      shared_.ingest->submit(reinterpret_cast<const uint8_t*>(body.data()), body.size(), now_ms(),
+                             [self = this->shared_from_this(), keep_alive](IngestResponse r) mutable {
+                               const auto executor = self->stream_.get_executor();
+                               asio::post(executor, [self = std::move(self), keep_alive, r = std::move(r)]() mutable {
+                                 self->answer_batch(std::move(r), keep_alive);
+                               });
+                             });
       return;
     }
     if (req.method() == http::verb::get && target == "/healthz") {
@@ -307,7 +311,7 @@ struct Server::Impl {
   asio::steady_timer background{ioc};
   asio::steady_timer accept_pause{ioc};
 
-  Impl(ServerConfig c, Ingest& i, Metrics& m, QueryApi* api) : shared{std::move(c), i, m, api} {}
+  Impl(ServerConfig c, Ingest* i, Metrics& m, QueryApi* api) : shared{std::move(c), i, m, api} {}
 
   void schedule_background() {
     if (!shared.config.background) return;
@@ -350,7 +354,10 @@ struct Server::Impl {
 };
 
 Server::Server(ServerConfig config, Ingest& ingest, Metrics& metrics, QueryApi* api)
-    : impl_(std::make_unique<Impl>(std::move(config), ingest, metrics, api)) {}
+    : impl_(std::make_unique<Impl>(std::move(config), &ingest, metrics, api)) {}
+
+Server::Server(ServerConfig config, Metrics& metrics, QueryApi* api)
+    : impl_(std::make_unique<Impl>(std::move(config), nullptr, metrics, api)) {}
 
 Server::~Server() {
   stop(0);
@@ -413,7 +420,9 @@ void Server::stop(int64_t drain_ms) {
   }
   // Batches still being committed answer through this server's I/O threads: wait for the committer
   // (bounded by the store's busy timeout) so that no answer is posted to a stopped server.
-  while (impl_->shared.ingest.waiting() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (impl_->shared.ingest != nullptr && impl_->shared.ingest->waiting() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   impl_->ioc.stop();  // idle keep-alive connections are simply closed
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();

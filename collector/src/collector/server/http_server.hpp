@@ -41,6 +41,8 @@ class Server {
  public:
   // `api` may be null: then only ingest, health and metrics are served.
   Server(ServerConfig config, Ingest& ingest, Metrics& metrics, QueryApi* api = nullptr);
+  // A node that takes no batches (a merger's health and metrics, or the query API alone).
+  Server(ServerConfig config, Metrics& metrics, QueryApi* api = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -209,12 +209,16 @@ Result<OpenedEnvelope> EnvelopeOpener::open(const uint8_t* data, size_t len, siz
   } else {
     out.batch.assign(env->payload()->begin(), env->payload()->end());
   }
-  flatbuffers::Verifier bv(out.batch.data(), out.batch.size(), limits());
-  if (!w::VerifyBatchBuffer(bv)) return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
-  const w::Batch* b = w::GetBatch(out.batch.data());
-  if (b->batch_id() == nullptr || b->batch_id()->size() != 16)
+  if (!batch_is_well_formed(out.batch.data(), out.batch.size()))
     return Error(WAYMARK_ERR_INVALID_VALUE, "malformed_batch");
   return out;
+}
+
+bool batch_is_well_formed(const uint8_t* data, size_t len) {
+  flatbuffers::Verifier bv(data, len, limits());
+  if (!w::VerifyBatchBuffer(bv)) return false;
+  const w::Batch* b = w::GetBatch(data);
+  return b->batch_id() != nullptr && b->batch_id()->size() == 16;
 }
 
 std::vector<uint8_t> sign_receipt(const ReceiptFields& f, uint32_t key_id, const uint8_t* collector_secret_key) {

@@ -56,6 +56,10 @@ struct OpenedEnvelope {
 Result<OpenedEnvelope> open_envelope(const uint8_t* data, size_t len, const uint8_t* collector_secret_key,
                                      size_t max_batch_bytes = kMaxBatchBytes);
 
+// A Batch buffer that passes the FlatBuffers Verifier (the limits open_envelope uses) with a 16-byte
+// batch id: what open_envelope checks of what it opened (the collector checks a queued batch again).
+bool batch_is_well_formed(const uint8_t* data, size_t len);
+
 // open_envelope for one collector key, many times: the key's X25519 form is derived once (a
 // conversion cost as much as the seal itself), zstd reuses a context per thread. Thread-safe.
 class EnvelopeOpener {

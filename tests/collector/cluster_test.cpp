@@ -1,0 +1,226 @@
+// Scale-out (issue 21): stateless ingest nodes publish verified batches to NATS JetStream, one merger
+// commits them. These tests start a real nats-server (JetStream, a temp store, loopback) and check what
+// the design rests on: JetStream drops a resend of one batch id, a message the merger never acked comes
+// back, a device is answered only once its batch is queued, and a merger that stops and another that
+// takes over store every event exactly once, in order.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "collector/cluster/merger.hpp"
+#include "collector/queue/jetstream.hpp"
+#include "support/nats_support.hpp"
+#include "support/raw_device.hpp"
+
+using namespace waymark::test;
+namespace wc = waymark::collector;
+namespace q = waymark::collector::queue;
+
+namespace {
+
+std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+std::string text(std::span<const uint8_t> b) { return {b.begin(), b.end()}; }
+
+q::StreamConfig stream_config(const NatsServer& nats) {
+  q::StreamConfig c;
+  c.servers = nats.url();
+  c.publish_wait_ms = 1000;
+  return c;
+}
+
+template <class Done>
+bool eventually(Done done, int seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+int64_t rejected(const wc::Metrics& metrics, const std::string& reason) {
+  std::smatch m;
+  const std::string text = metrics.prometheus();
+  const std::regex line("waymark_rejected_total\\{reason=\"" + reason + "\"\\} ([0-9]+)");
+  return std::regex_search(text, m, line) ? std::stoll(m[1]) : 0;
+}
+
+// An ingest node in front of `collector`'s keys: verifies, publishes, answers "queued".
+struct IngestNode {
+  wc::Metrics metrics;
+  wc::Ingest ingest;
+  wc::Server server;
+  IngestNode(q::JetStream& js, const Collector& c)
+      : ingest(js, {c.key}, c.rekey.data(), metrics), server(port_zero(), ingest, metrics) {
+    REQUIRE(server.start().ok());
+  }
+  static wc::ServerConfig port_zero() {
+    wc::ServerConfig config;
+    config.port = 0;
+    return config;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("batch queue: a resent batch id is stored once, an unacked message comes back, an acked one never",
+          "[collector][jetstream]") {
+  TempDir dir;
+  NatsServer nats(dir.path());
+  auto js = q::JetStream::connect(stream_config(nats));
+  INFO(js.status().message);
+  REQUIRE(js.ok());
+  auto first = js.value()->publish("batch-a", bytes("one"));
+  auto resent = js.value()->publish("batch-a", bytes("one"));
+  auto second = js.value()->publish("batch-b", bytes("two"));
+  REQUIRE((first.ok() && resent.ok() && second.ok()));
+  CHECK_FALSE(first->duplicate);
+  CHECK(resent->duplicate);
+  CHECK(second->sequence == first->sequence + 1);
+
+  auto consumer = q::Consumer::open(*js.value(), "merger", 300);
+  REQUIRE(consumer.ok());
+  auto got = consumer.value()->fetch(10, 2000);
+  REQUIRE(got.ok());
+  REQUIRE(got->size() == 2);  // in order, the resend not among them
+  CHECK(text(got->at(0)->data()) == "one");
+  CHECK(got->at(0)->msg_id() == "batch-a");
+  CHECK(text(got->at(1)->data()) == "two");
+  CHECK(got->at(1)->delivered() == 1);
+  REQUIRE(consumer.value()->ack(*got->at(0)).ok());  // the second is never acked: the merger "died"
+
+  auto again = consumer.value()->fetch(10, 3000);
+  REQUIRE(again.ok());
+  REQUIRE(again->size() == 1);
+  CHECK(text(again->at(0)->data()) == "two");
+  CHECK(again->at(0)->delivered() == 2);
+  REQUIRE(consumer.value()->ack(*again->at(0)).ok());
+  auto none = consumer.value()->fetch(10, 600);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  auto state = consumer.value()->state();
+  INFO(state.status().message);
+  REQUIRE(state.ok());
+  CHECK(state->lag() == 0);
+}
+
+TEST_CASE("batch queue: without a server nothing is queued (queue_unavailable); after its restart it is again",
+          "[collector][jetstream]") {
+  TempDir dir;
+  NatsServer nats(dir.path());
+  auto js = q::JetStream::connect(stream_config(nats));
+  REQUIRE(js.ok());
+  REQUIRE(js.value()->publish("before", bytes("kept")).ok());
+  nats.stop();
+  auto lost = js.value()->publish("during", bytes("refused"));
+  REQUIRE_FALSE(lost.ok());
+  CHECK(lost.status().code == wc::Errc::queue_unavailable);
+  nats.start();  // same store: the stream and its first message survive
+  CHECK(eventually([&] { return js.value()->publish("after", bytes("queued")).ok(); }));
+  auto consumer = q::Consumer::open(*js.value(), "merger", 30000);
+  REQUIRE(consumer.ok());
+  auto got = consumer.value()->fetch(10, 2000);
+  REQUIRE(got.ok());
+  REQUIRE(got->size() == 2);
+  CHECK(text(got->at(0)->data()) == "kept");
+  CHECK(text(got->at(1)->data()) == "queued");
+}
+
+TEST_CASE("ingest node and merger: devices are answered once their batch is queued; a merger that stops and one "
+          "that takes over store every event once, in order",
+          "[collector][jetstream][store]") {
+  Collector collector;  // the merger's store, decide stage and query side
+  NatsServer nats(collector.dir.path() + "/nats");
+  auto js = q::JetStream::connect(stream_config(nats));
+  REQUIRE(js.ok());
+  IngestNode node(*js.value(), collector);
+  auto merger = std::make_unique<wc::Merger>(*js.value(), *collector.ingest, collector.metrics);
+  REQUIRE(merger->start().ok());
+
+  constexpr int kDevices = 6, kBatches = 8, kEvents = 20;
+  std::vector<RawDevice> devices(kDevices);
+  std::vector<std::vector<uint8_t>> sent;  // every sealed batch, to resend later
+  const waymark::detail::TrustedKeys trusted = {{collector.key.key_id, collector.public_key}};
+  const auto send = [&](RawDevice& d, const std::vector<std::vector<uint8_t>>& events) {
+    std::array<uint8_t, 16> batch_id{};
+    sent.push_back(d.seal(collector, events, &batch_id));
+    const Reply r = request(node.server.port(), http::verb::post, "/v1/batches", sent.back());
+    REQUIRE(r.status == 200);
+    auto receipt = waymark::detail::verify_receipt(reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size(),
+                                                   trusted);
+    REQUIRE(receipt.ok());  // signed by the collector's key, for this batch, counting what was queued
+    CHECK(receipt->batch_id == batch_id);
+    CHECK(receipt->accepted == events.size());
+  };
+  for (auto& d : devices) send(d, {d.grant()});
+  for (int b = 0; b < kBatches; ++b) {
+    if (b == kBatches / 2) merger->stop();  // batches keep being queued while no merger runs
+    for (auto& d : devices) {
+      std::vector<std::vector<uint8_t>> events;
+      for (int e = 0; e < kEvents; ++e) events.push_back(d.event("view"));
+      send(d, events);
+    }
+  }
+  const int64_t expected = kDevices * (1 + kBatches * kEvents);
+  CHECK(collector.events() < expected);  // half of them wait on the stream
+  merger = std::make_unique<wc::Merger>(*js.value(), *collector.ingest, collector.metrics);
+  REQUIRE(merger->start().ok());
+  CHECK(eventually([&] { return collector.events() == expected; }));
+
+  // Everything again: resends inside JetStream's window are dropped by the server; the same messages
+  // committed a second time (a merger that died after its commit, before its acks) add nothing.
+  for (const auto& sealed : sent) CHECK(request(node.server.port(), http::verb::post, "/v1/batches", sealed).status == 200);
+  auto replay = q::Consumer::open(*js.value(), "replay-from-start", 30000);
+  REQUIRE(replay.ok());
+  size_t replayed = 0;
+  for (;;) {
+    auto got = replay.value()->fetch(64, 1000);
+    REQUIRE(got.ok());
+    if (got->empty()) break;
+    std::vector<std::span<const uint8_t>> messages;
+    for (const auto& d : got.value()) messages.push_back(d->data());
+    auto fresh = collector.ingest->commit_queued(messages);
+    REQUIRE(fresh.ok());
+    CHECK(fresh.value() == 0);
+    replayed += got->size();
+  }
+  CHECK(replayed == sent.size());  // the stream holds each batch once
+  CHECK(collector.events() == expected);
+  merger->stop();
+  CHECK(merger->committed() > 0);
+}
+
+TEST_CASE("a merger that died with batches taken and unacked: the next one decides them before anything newer",
+          "[collector][jetstream][store]") {
+  Collector collector;
+  NatsServer nats(collector.dir.path() + "/nats");
+  auto js = q::JetStream::connect(stream_config(nats));
+  REQUIRE(js.ok());
+  IngestNode node(*js.value(), collector);
+  wc::MergerOptions options;
+  options.ack_wait_ms = 800;
+  RawDevice device;
+  const auto send = [&](const std::vector<std::vector<uint8_t>>& events) {
+    REQUIRE(request(node.server.port(), http::verb::post, "/v1/batches", device.seal(collector, events)).status == 200);
+  };
+  send({device.grant()});  // the consent every later event needs
+  send({device.event("first")});
+  {  // the dead merger: took both, committed and acked nothing
+    auto dead = q::Consumer::open(*js.value(), options.durable, options.ack_wait_ms);
+    REQUIRE(dead.ok());
+    auto taken = dead.value()->fetch(10, 2000);
+    REQUIRE(taken.ok());
+    REQUIRE(taken->size() == 2);
+  }
+  for (int b = 0; b < 5; ++b) send({device.event("later"), device.event("later")});
+  wc::Merger next(*js.value(), *collector.ingest, collector.metrics, options);
+  const auto started = next.start();
+  INFO(started.message);
+  REQUIRE(started.ok());
+  CHECK(eventually([&] { return collector.events() == 1 + 1 + 10; }));
+  CHECK(rejected(collector.metrics, "no_consent") == 0);  // consent was decided first
+  CHECK(rejected(collector.metrics, "sequence_not_increasing") == 0);
+}
