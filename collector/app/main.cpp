@@ -14,6 +14,7 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -34,13 +35,14 @@
 #include "common/identity/pseudonymizer.hpp"
 #include "collector/ingest/ingest.hpp"
 #include "collector/server/http_server.hpp"
+#include "app.hpp"
 #include "waymark/platform.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 using namespace waymark::collector;
 
-namespace {
+namespace waymark::collector::app {
 
 // Structured logs: one JSON object per line with a UTC timestamp, never user data. Messages are
 // escaped (a file name may hold quotes or control characters); invalid UTF-8 is replaced.
@@ -61,6 +63,42 @@ bool read_key(const fs::path& path, uint8_t* out, size_t len) {
   std::ifstream in(path, std::ios::binary);
   return in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(len)) && in.peek() == EOF;
 }
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One `serve` per data directory: tombstones, the identity graph and the resolve queue live in one
+// process's memory, so a second process would let an erased customer back in. The lock is an flock
+// on <dir>/collector.lock, released by the kernel however the process ends (kill -9 included).
+bool lock_data_dir(const fs::path& dir, bool standby) {
+  const fs::path path = dir / "collector.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    log("error", "cannot create " + path.string() + ": " + std::strerror(errno));
+    return false;
+  }
+  if (standby && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    log("info", "standby: another merger is serving " + dir.string() + "; waiting to take over");
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+    log("info", "standby: the active merger is gone; this one takes over");
+    return true;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    log("error", "another waymark-collector is serving " + dir.string() + " (" + path.string() +
+                     " is locked): stop it first, or give this one its own --data-dir");
+    ::close(fd);
+    return false;
+  }
+  return true;  // held until the process exits
+}
+
+}  // namespace waymark::collector::app
+
+namespace {
+
+using namespace waymark::collector::app;
 
 bool write_private(const fs::path& path, const uint8_t* data, size_t len) {
   waymark_platform_t p{};
@@ -98,11 +136,6 @@ int keys_generate(const fs::path& dir, uint32_t key_id) {
   // The SDK is configured with this public key and key id.
   std::cout << "key_id=" << key_id << " public_key=" << waymark::detail::to_hex(pk, 32) << "\n";
   return 0;
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // A new key seals new batches; every older key keeps being accepted for `days`, then is retired.
@@ -310,25 +343,6 @@ int report(const po::variables_map& vm, const std::string& which) {
   return r.status == 200 ? 0 : 1;
 }
 
-// One `serve` per data directory: tombstones, the identity graph and the resolve queue live in one
-// process's memory, so a second process would let an erased customer back in. The lock is an flock
-// on <dir>/collector.lock, released by the kernel however the process ends (kill -9 included).
-bool lock_data_dir(const fs::path& dir) {
-  const fs::path path = dir / "collector.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    log("error", "cannot create " + path.string() + ": " + std::strerror(errno));
-    return false;
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    log("error", "another waymark-collector is serving " + dir.string() + " (" + path.string() +
-                     " is locked): stop it first, or give this one its own --data-dir");
-    ::close(fd);
-    return false;
-  }
-  return true;  // held until the process exits
-}
-
 // `backup`: a consistent copy of the store while the collector serves; `restore`: puts one back, with
 // the collector stopped (the data directory's lock is taken, so a running serve makes it fail).
 int backup_or_restore(const po::variables_map& vm, const std::string& which) {
@@ -353,143 +367,6 @@ int backup_or_restore(const po::variables_map& vm, const std::string& which) {
   }
   log("info", which == "backup" ? "backed up " + db + " to " + file + " (back up keys/ separately)"
                                 : "restored " + db + " from " + file);
-  return 0;
-}
-
-int serve(const po::variables_map& vm) {
-  const fs::path dir = vm["data-dir"].as<std::string>();
-  std::vector<CollectorKey> keys;
-  std::error_code ec;
-  fs::directory_iterator key_files(dir / "keys", ec);
-  if (ec) {
-    log("error", "no key directory: run `waymark-collector keys generate --data-dir DIR` first");
-    return 1;
-  }
-  for (const auto& entry : key_files) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("collector_key_", 0) != 0) continue;
-    CollectorKey k;
-    if (name.find('.') != std::string::npos) continue;  // collector_key_<id>.retire_at
-    const char* digits = name.c_str() + 14;
-    const auto [end, err] = std::from_chars(digits, name.c_str() + name.size(), k.key_id);
-    if (err != std::errc() || end != name.c_str() + name.size()) {
-      log("warning", "ignoring key file with a malformed name: " + name);
-      continue;
-    }
-    if (!read_key(entry.path(), k.secret.data(), k.secret.size())) {
-      log("error", "unreadable collector key file " + name);
-      return 1;
-    }
-    if (std::ifstream marker(entry.path().string() + ".retire_at"); marker && !(marker >> k.retire_at_ms)) {
-      log("error", "unreadable retire date for key " + name);
-      return 1;
-    }
-    if (k.retire_at_ms <= now_ms()) {
-      log("info", "key id " + std::to_string(k.key_id) + " is retired");
-      continue;
-    }
-    keys.push_back(k);
-  }
-  uint8_t rekey[32];
-  if (keys.empty() || !read_key(dir / "keys" / "rekey_secret", rekey, sizeof rekey)) {
-    log("error", "no keys: run `waymark-collector keys generate --data-dir DIR` first");
-    return 1;
-  }
-  auto settings = serve_settings(vm);
-  if (!settings.ok()) {
-    log("error", settings.status().message);
-    return 2;
-  }
-  ServeSettings& set = settings.value();
-  std::error_code perm_ec;  // made before this version, or by hand: the store's directory is private too
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, perm_ec);
-  if (perm_ec) log("warning", "cannot make " + dir.string() + " private (0700): " + perm_ec.message());
-  if (!lock_data_dir(dir)) return 1;
-  auto store = open_store(vm["store"].as<std::string>(), dir.string(), set.rules, set.disk_reserve_bytes);
-  if (!store.ok()) {
-    log("error", store.status().message);
-    return store.status().code == Errc::invalid ? 2 : 1;
-  }
-  if (vm.count("blocked-pseudonyms")) {  // SDK pseudonyms in hex, one per line (see `blocklist`)
-    std::ifstream in(vm["blocked-pseudonyms"].as<std::string>());
-    std::vector<Key32> blocked;
-    std::string line;
-    while (in >> line) {
-      uint8_t raw[32];
-      if (!waymark::detail::from_hex(line, raw, sizeof raw)) {
-        log("error", "blocked-pseudonyms: every line must be 64 hex characters");
-        return 2;
-      }
-      blocked.push_back(rekey_pseudonym(raw, rekey));
-    }
-    if (!in.eof()) {
-      log("error", "cannot read the blocked-pseudonyms file");
-      return 1;
-    }
-    if (auto st = store.value()->set_blocked(blocked); !st.ok()) {
-      log("error", st.message);
-      return 1;
-    }
-    log("info", "blocked pseudonyms: " + std::to_string(blocked.size()));
-  }
-  Metrics metrics;
-  metrics.set_log(log);
-  Ingest ingest(*store.value(), keys, rekey, metrics, set.ingest);
-  ingest.set_authority_keys(set.authority_keys);
-  ingest.set_verified_kinds(set.verified_kinds);
-  const CollectorKey newest = *std::max_element(
-      keys.begin(), keys.end(), [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
-  QueryApi api(*store.value(), set.tokens, rekey, newest, metrics);
-  api.set_report_privacy(set.privacy);
-  api.set_segments(std::move(set.segments), set.segment_currency);
-  sodium_memzero(rekey, sizeof rekey);
-  ServerConfig& config = set.server;
-  Store& s = *store.value();
-  // Identity resolution follows ingest in commit order. While batches wait for a commit it yields to
-  // them (a burst is acknowledged first and resolved after), unless kResolveLagEvents wait already.
-  // Every query resolves what is pending first, so answers never lag.
-  constexpr int64_t kResolveLagEvents = 1'000'000;
-  config.background = [&s, &metrics, &ingest] {
-    const auto pending = s.pending_events();
-    if (pending.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(pending.value()));
-    const bool degraded = s.degraded().has_value();
-    metrics.set("store_degraded", degraded ? 1 : 0);
-    if (degraded) return;  // resolution writes: it waits for space like ingest does
-    if (ingest.waiting() == 0 || !pending.ok() || pending.value() >= kResolveLagEvents) {
-      if (auto r = s.resolve_pending(20000); !r.ok()) log("warning", "identity resolution: " + r.status().message);
-    }
-    const auto c = s.identity_counters();
-    metrics.set("identity_merges_total", c.merges);
-    metrics.set("identity_refusals_total", c.refusals);
-  };
-  config.degraded = [&s] { return s.degraded(); };
-  Server server(config, ingest, metrics, &api);
-  if (auto s = server.start(); !s.ok()) {
-    log("error", s.message);
-    return s.code == Errc::invalid ? 2 : 1;  // unusable TLS files are a configuration error
-  }
-  const bool tls = !config.tls_cert_file.empty();
-  log("info", "listening on " + config.address + ":" + std::to_string(server.port()) + " (" + (tls ? "HTTPS" : "HTTP") +
-                  ", at most " + std::to_string(server.max_connections()) + " connections)");
-  // SIGTERM / SIGINT: stop accepting, finish requests in flight (each commits before it answers), exit 0.
-  // SIGHUP: read the TLS certificate and key again (a renewal); a failure keeps the ones in use.
-  boost::asio::io_context signals_ioc;
-  boost::asio::signal_set signals(signals_ioc, SIGTERM, SIGINT, SIGHUP);
-  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code&,
-                                                                             int signal) {
-    if (signal != SIGHUP) return server.stop();
-    if (!tls) {
-      log("info", "SIGHUP: TLS is not configured, nothing to reload");
-    } else if (auto r = server.reload_tls(); r.ok()) {
-      log("info", "TLS certificate reloaded");
-    } else {
-      log("error", "TLS reload failed, the certificate in use stays: " + r.message);
-    }
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
-  signals_ioc.run();
-  log("info", "stopped");
   return 0;
 }
 
@@ -535,7 +412,7 @@ int main(int argc, char** argv) {
   if (command.size() == 2 && command[0] == "report" && (command[1] == "attribution" || command[1] == "clv")) {
     return report(vm, command[1]);
   }
-  if (command == std::vector<std::string>{"serve"}) return serve(vm);
+  if (command == std::vector<std::string>{"serve"}) return app::serve(vm);
   if (command == std::vector<std::string>{"backup"} || command == std::vector<std::string>{"restore"}) {
     return backup_or_restore(vm, command[0]);
   }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "collector/cluster/merger.hpp"
+#include "collector/ingest/queued_batch.hpp"
 #include "collector/queue/jetstream.hpp"
 #include "support/nats_support.hpp"
 #include "support/raw_device.hpp"
@@ -20,9 +21,13 @@ namespace q = waymark::collector::queue;
 
 namespace {
 
-std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<uint8_t> bytes(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 
-std::string text(std::span<const uint8_t> b) { return {b.begin(), b.end()}; }
+std::string text(std::span<const uint8_t> b) {
+  return {b.begin(), b.end()};
+}
 
 q::StreamConfig stream_config(const NatsServer& nats) {
   q::StreamConfig c;
@@ -107,7 +112,7 @@ TEST_CASE("batch queue: a resent batch id is stored once, an unacked message com
   CHECK(state->lag() == 0);
 }
 
-TEST_CASE("batch queue: without a server nothing is queued (queue_unavailable); after its restart it is again",
+TEST_CASE("batch queue: without a server nothing is queued (queue_unavailable), after its restart it is again",
           "[collector][jetstream]") {
   TempDir dir;
   NatsServer nats(dir.path());
@@ -129,9 +134,10 @@ TEST_CASE("batch queue: without a server nothing is queued (queue_unavailable); 
   CHECK(text(got->at(1)->data()) == "queued");
 }
 
-TEST_CASE("ingest node and merger: devices are answered once their batch is queued; a merger that stops and one "
-          "that takes over store every event once, in order",
-          "[collector][jetstream][store]") {
+TEST_CASE(
+    "ingest node and merger: devices are answered once their batch is queued, a merger that stops and one "
+    "that takes over store every event once, in order",
+    "[collector][jetstream][store]") {
   Collector collector;  // the merger's store, decide stage and query side
   NatsServer nats(collector.dir.path() + "/nats");
   auto js = q::JetStream::connect(stream_config(nats));
@@ -149,8 +155,8 @@ TEST_CASE("ingest node and merger: devices are answered once their batch is queu
     sent.push_back(d.seal(collector, events, &batch_id));
     const Reply r = request(node.server.port(), http::verb::post, "/v1/batches", sent.back());
     REQUIRE(r.status == 200);
-    auto receipt = waymark::detail::verify_receipt(reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size(),
-                                                   trusted);
+    auto receipt =
+        waymark::detail::verify_receipt(reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size(), trusted);
     REQUIRE(receipt.ok());  // signed by the collector's key, for this batch, counting what was queued
     CHECK(receipt->batch_id == batch_id);
     CHECK(receipt->accepted == events.size());
@@ -172,7 +178,8 @@ TEST_CASE("ingest node and merger: devices are answered once their batch is queu
 
   // Everything again: resends inside JetStream's window are dropped by the server; the same messages
   // committed a second time (a merger that died after its commit, before its acks) add nothing.
-  for (const auto& sealed : sent) CHECK(request(node.server.port(), http::verb::post, "/v1/batches", sealed).status == 200);
+  for (const auto& sealed : sent)
+    CHECK(request(node.server.port(), http::verb::post, "/v1/batches", sealed).status == 200);
   auto replay = q::Consumer::open(*js.value(), "replay-from-start", 30000);
   REQUIRE(replay.ok());
   size_t replayed = 0;
@@ -223,4 +230,53 @@ TEST_CASE("a merger that died with batches taken and unacked: the next one decid
   CHECK(eventually([&] { return collector.events() == 1 + 1 + 10; }));
   CHECK(rejected(collector.metrics, "no_consent") == 0);  // consent was decided first
   CHECK(rejected(collector.metrics, "sequence_not_increasing") == 0);
+}
+
+TEST_CASE("the queue's store on disk holds no SDK pseudonym: queued batches are sealed with the collector's key",
+          "[collector][jetstream]") {
+  Collector collector;
+  NatsServer nats(collector.dir.path() + "/nats");
+  auto js = q::JetStream::connect(stream_config(nats));
+  REQUIRE(js.ok());
+  IngestNode node(*js.value(), collector);
+  RawDevice device;
+  const auto ids = random_identifiers(2, WAYMARK_ID_EMAIL);
+  std::array<uint8_t, 16> batch_id{};
+  const auto sealed = device.seal(collector, {device.grant(), device.event("login", ids)}, &batch_id);
+  REQUIRE(request(node.server.port(), http::verb::post, "/v1/batches", sealed).status == 200);
+  nats.stop();  // every write of the stream on disk
+  const std::string store = collector.dir.path() + "/nats";
+  // The scan sees the stream: the message's id (the batch id in hex, a header) is there in the clear.
+  CHECK(any_file_contains(store, waymark::detail::to_hex(batch_id.data(), batch_id.size())));
+  for (const auto& id : ids) {
+    const std::string pseudonym(id.pseudonym.begin(), id.pseudonym.end());
+    CHECK_FALSE(any_file_contains(store, pseudonym));
+    CHECK_FALSE(any_file_contains(store, waymark::detail::to_hex(id.pseudonym.data(), id.pseudonym.size())));
+  }
+  CHECK_FALSE(any_file_contains(store, std::string(device.pk.begin(), device.pk.end())));
+}
+
+TEST_CASE(
+    "a message on the queue that the collector's roles did not seal is refused, counted and never blocks "
+    "the batches behind it",
+    "[collector][jetstream]") {
+  Collector collector;
+  NatsServer nats(collector.dir.path() + "/nats");
+  auto js = q::JetStream::connect(stream_config(nats));
+  REQUIRE(js.ok());
+  IngestNode node(*js.value(), collector);
+  RawDevice device;
+  // Someone on the NATS network publishes to the subject: junk, then a batch they opened themselves.
+  REQUIRE(js.value()->publish("forged-1", bytes("not a queued batch")).ok());
+  waymark::collector::QueuedBatch forged;
+  forged.key_id = collector.key.key_id;
+  waymark::collector::Key32 wrong_key{};
+  REQUIRE(js.value()->publish("forged-2", waymark::collector::seal_queued_batch(forged, wrong_key.data())).ok());
+  REQUIRE(request(node.server.port(), http::verb::post, "/v1/batches",
+                  device.seal(collector, {device.grant(), device.event("real")}))
+              .status == 200);
+  wc::Merger merger(*js.value(), *collector.ingest, collector.metrics);
+  REQUIRE(merger.start().ok());
+  CHECK(eventually([&] { return collector.events() == 2; }));
+  CHECK(rejected(collector.metrics, "malformed_queued_batch") == 2);
 }

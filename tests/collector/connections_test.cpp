@@ -163,5 +163,5 @@ TEST_CASE("a collector with 1,024 descriptors and 2,000 idle connections still a
   CHECK(health_within(server.port(), 10) == "HTTP/1.1 200 OK");
   std::ifstream log(dir.path() + "/collector.log");
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  CHECK(text.find("(HTTP, at most 896 connections)") != std::string::npos);  // 1,024 less 128 kept spare
+  CHECK(text.find("(HTTP, at most 896 connections, role all)") != std::string::npos);  // 1,024 less 128 kept spare
 }

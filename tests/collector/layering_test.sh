@@ -17,7 +17,8 @@ if [ -n "$hits" ]; then echo "SQL outside store/: $hits"; fail=1; fi
 # or the public C headers: nothing from sdk/src.
 while IFS= read -r inc; do
   path=${inc#*\"}; path=${path%\"}
-  [ -e "$src/collector/src/$path" ] || [ -e "$src/common/src/$path" ] || [ -e "$src/sdk/include/$path" ] ||
+  [ -e "$src/collector/src/$path" ] || [ -e "$src/collector/app/$path" ] || [ -e "$src/common/src/$path" ] ||
+    [ -e "$src/sdk/include/$path" ] ||
     [ -e "$src/platform/include/$path" ] || [[ $path == waymark/wire/v1/* ]] ||
     { echo "include outside the collector's roots: $inc"; fail=1; }
 done < <(grep -rhoE '#include "[^"]+"' "$src/collector/src" "$src/collector/app")

@@ -34,9 +34,13 @@ bool accepts(int port) {
 
 }  // namespace
 
-NatsServer::NatsServer(std::string dir) : dir_(std::move(dir)), port_(free_port()) { start(); }
+NatsServer::NatsServer(std::string dir) : dir_(std::move(dir)), port_(free_port()) {
+  start();
+}
 
-NatsServer::~NatsServer() { stop(); }
+NatsServer::~NatsServer() {
+  stop();
+}
 
 void NatsServer::start() {
   fs::create_directories(dir_ + "/jetstream");

@@ -19,7 +19,9 @@ Merger::Merger(queue::JetStream& js, Ingest& ingest, Metrics& metrics, MergerOpt
   if (!log_) log_ = [](const std::string&, const std::string&) {};
 }
 
-Merger::~Merger() { stop(); }
+Merger::~Merger() {
+  stop();
+}
 
 Status Merger::start() {
   auto c = queue::Consumer::open(js_, options_.durable, options_.ack_wait_ms);

@@ -23,7 +23,7 @@ struct MergerOptions {
   // Unacked this long, a batch is delivered again; a merger taking over from a dead one waits this
   // long first (the takeover time). Longer than any commit should take.
   int64_t ack_wait_ms = 10000;
-  int64_t idle_wait_ms = 500;              // how long one fetch waits on an empty stream
+  int64_t idle_wait_ms = 500;  // how long one fetch waits on an empty stream
 };
 
 class Merger {

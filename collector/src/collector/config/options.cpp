@@ -85,7 +85,16 @@ po::options_description serve_options() {
       "assertions it signs verify an identifier (repeatable)")(
       "verified-kinds", po::value<std::string>(),
       "identifier kinds that join profiles only with the brand's identity assertion, comma-separated, e.g. "
-      "account_id,loyalty_id (default: none; needs brand-authority-key)");
+      "account_id,loyalty_id (default: none; needs brand-authority-key)")(
+      "role", po::value<std::string>()->default_value("all"),
+      "all (one process: ingest, store, query API), ingest (verify and queue batches on JetStream; no store) or "
+      "merger (commit queued batches to the store; a second merger waits as a standby); docs/scale-out.md")(
+      "nats", po::value<std::string>(), "NATS server URLs of the queue, comma-separated (roles ingest and merger)")(
+      "queue-replicas", po::value<int>()->default_value(1),
+      "copies JetStream keeps of each queued batch (1..5; 3 in a cluster of three NATS nodes)")(
+      "merger-ack-wait-ms", po::value<int64_t>()->default_value(10000),
+      "a batch a merger took and did not ack is delivered again after this long, and a standby that takes over "
+      "waits this long first (1000..600000)");
   return o;
 }
 
@@ -311,6 +320,31 @@ Result<std::vector<uint8_t>> verified_kinds(const std::string& spec) {
 
 }  // namespace
 
+namespace {
+
+// The role, and for a cluster's roles the queue they share.
+Status queue_settings(const po::variables_map& vm, ServeSettings& s) {
+  const std::string role = vm["role"].as<std::string>();
+  if (role != "all" && role != "ingest" && role != "merger") return invalid("role must be all, ingest or merger");
+  s.role = role == "all" ? Role::All : role == "ingest" ? Role::Ingest : Role::Merger;
+  if (s.role == Role::All) {
+    return vm.count("nats") ? invalid("nats is for the ingest and merger roles (role = all has no queue)")
+                            : Status::Ok();
+  }
+  if (!vm.count("nats") || vm["nats"].as<std::string>().empty()) return invalid("role " + role + " needs nats = URL");
+  s.queue.servers = vm["nats"].as<std::string>();
+  const int replicas = vm["queue-replicas"].as<int>();
+  if (replicas < 1 || replicas > 5) return invalid("queue-replicas must be between 1 and 5");
+  s.queue.replicas = replicas;
+  s.merger.ack_wait_ms = vm["merger-ack-wait-ms"].as<int64_t>();
+  if (s.merger.ack_wait_ms < 1000 || s.merger.ack_wait_ms > 600000) {
+    return invalid("merger-ack-wait-ms must be between 1000 and 600000");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<ServeSettings> serve_settings(const po::variables_map& vm) {
   ServeSettings s;
   const auto list = [&](const char* name) {
@@ -377,6 +411,7 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
     }
     s.verified_kinds = std::move(kinds.value());
   }
+  if (auto q = queue_settings(vm, s); !q.ok()) return q;
   return s;
 }
 

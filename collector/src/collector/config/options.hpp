@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include "collector/analytics/segments.hpp"
+#include "collector/cluster/merger.hpp"
 #include "collector/api/query_api.hpp"
 #include "collector/identity/rules.hpp"
 #include "collector/server/http_server.hpp"
@@ -34,7 +35,13 @@ Status parse_config(std::istream& in, const boost::program_options::options_desc
 Result<ReportPrivacy> report_privacy(const boost::program_options::variables_map& vm);
 
 // Everything `serve` takes from the options besides the keys and the store, validated.
+// What one `serve` process does (issue 21, docs/scale-out.md).
+enum class Role { All, Ingest, Merger };
+
 struct ServeSettings {
+  Role role = Role::All;
+  queue::StreamConfig queue;  // ingest and merger
+  MergerOptions merger;
   IdentityRules rules;
   ReportPrivacy privacy;
   std::vector<analytics::RuleSegment> segments;

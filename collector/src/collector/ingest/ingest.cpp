@@ -220,15 +220,18 @@ struct Ingest::EventDecision {
 Ingest::Ingest(IngestStore& store, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
                IngestLimits limits)
     : store_(&store), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
-  std::memcpy(rekey_.data(), rekey_secret, 32);
-  for (const CollectorKey& k : keys_) openers_.push_back(detail::EnvelopeOpener::create(k.secret.data()));
-  committer_ = std::thread([this] { commit_loop(); });
+  start(rekey_secret);
 }
 
 Ingest::Ingest(queue::JetStream& queue, std::vector<CollectorKey> keys, const uint8_t* rekey_secret, Metrics& metrics,
                IngestLimits limits)
     : publish_to_(&queue), keys_(std::move(keys)), metrics_(metrics), limits_(limits) {
+  start(rekey_secret);
+}
+
+void Ingest::start(const uint8_t* rekey_secret) {
   std::memcpy(rekey_.data(), rekey_secret, 32);
+  derive_queue_key(rekey_secret, queue_key_.data());
   for (const CollectorKey& k : keys_) openers_.push_back(detail::EnvelopeOpener::create(k.secret.data()));
   committer_ = std::thread([this] { commit_loop(); });
 }
@@ -320,10 +323,10 @@ const char* Ingest::index_batch(Request& r, const IngestLimits& limits) {
 // A queued batch back into a request, checked again (the queue is inside the brand's trust boundary,
 // but a damaged message must not reach the store): nullptr when it is not one this collector can decide.
 std::unique_ptr<Ingest::Request> Ingest::from_queue(std::span<const uint8_t> message) {
-  const auto q = decode_queued_batch(message);
+  auto q = open_queued_batch(message, queue_key_.data());
   if (!q || !detail::batch_is_well_formed(q->batch.data(), q->batch.size())) return nullptr;
   auto r = std::make_unique<Request>();
-  r->opened.batch.assign(q->batch.begin(), q->batch.end());
+  r->opened.batch = std::move(q->batch);
   r->opened.device_public_key = q->device_key;
   r->now_ms = q->received_ms;
   r->asserted = q->asserted;
@@ -396,8 +399,8 @@ void Ingest::publish_group(std::vector<std::unique_ptr<Request>>& group) {
       std::atomic<size_t>& waiting;
       ~Answered() { --waiting; }
     } answered{waiting_};
-    const Bytes message =
-        encode_queued_batch({r->key->key_id, r->now_ms, r->opened.device_public_key, r->asserted, r->opened.batch});
+    const Bytes message = seal_queued_batch(
+        {r->key->key_id, r->now_ms, r->opened.device_public_key, r->asserted, r->opened.batch}, queue_key_.data());
     auto ack = publish_to_->publish(detail::to_hex(r->batch_id.data(), r->batch_id.size()), message);
     metrics_.observe_ingest_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - r->started).count());

@@ -111,6 +111,7 @@ class Ingest {
  private:
   struct Request;
   struct EventDecision;
+  void start(const uint8_t* rekey_secret);
   std::unique_ptr<Request> verify(const uint8_t* body, size_t len, int64_t now_ms, IngestResponse* refused);
   static const char* index_batch(Request& r, const IngestLimits& limits);
   std::unique_ptr<Request> from_queue(std::span<const uint8_t> message);
@@ -130,6 +131,7 @@ class Ingest {
   std::vector<CollectorKey> keys_;
   std::vector<detail::Result<detail::EnvelopeOpener>> openers_;  // one per key, same order
   detail::Secret<32> rekey_;
+  detail::Secret<32> queue_key_;  // seals queued batches (queued_batch.hpp)
   Metrics& metrics_;
   IngestLimits limits_;
   std::vector<std::array<uint8_t, 32>> authority_keys_;

@@ -130,8 +130,8 @@ Result<PublishAck> JetStream::publish(std::string_view msg_id, std::span<const u
   po.MaxWait = config_.publish_wait_ms;
   jsPubAck* ack = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = js_Publish(&ack, h_->js, config_.subject.c_str(), data.data(), static_cast<int>(data.size()),
-                                  &po, &code);
+  const natsStatus s =
+      js_Publish(&ack, h_->js, config_.subject.c_str(), data.data(), static_cast<int>(data.size()), &po, &code);
   if (s != NATS_OK) return unavailable("publish to " + config_.stream, s, code);
   PublishAck out{ack->Sequence, ack->Duplicate};
   jsPubAck_Destroy(ack);
@@ -188,8 +188,8 @@ Result<std::unique_ptr<Consumer>> Consumer::open(JetStream& js, const std::strin
   so.Stream = js.config_.stream.c_str();
   so.Consumer = h->durable.c_str();  // bind to it as configured
   jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = js_PullSubscribe(&h->sub, js.h_->js, js.config_.subject.c_str(), h->durable.c_str(), nullptr,
-                                        &so, &code);
+  const natsStatus s =
+      js_PullSubscribe(&h->sub, js.h_->js, js.config_.subject.c_str(), h->durable.c_str(), nullptr, &so, &code);
   if (s != NATS_OK) return unavailable("cannot consume " + js.config_.stream + " as " + durable, s, code);
   return std::unique_ptr<Consumer>(new Consumer(js, std::move(h)));
 }

@@ -21,9 +21,9 @@ struct StreamConfig {
   std::string servers = "nats://127.0.0.1:4222";  // comma-separated URLs of the cluster's nodes
   std::string stream = "WAYMARK_BATCHES";
   std::string subject = "waymark.batches";
-  int replicas = 1;                            // 3 in a cluster: a batch survives one node's loss
-  int64_t duplicate_window_ms = 10 * 60'000;   // resends of one batch id inside it are dropped
-  int64_t publish_wait_ms = 5000;              // no ack by then: the batch is not queued
+  int replicas = 1;                           // 3 in a cluster: a batch survives one node's loss
+  int64_t duplicate_window_ms = 10 * 60'000;  // resends of one batch id inside it are dropped
+  int64_t publish_wait_ms = 5000;             // no ack by then: the batch is not queued
 };
 
 struct PublishAck {

@@ -242,7 +242,13 @@ class PostgresConnection final : public sql::Connection {
   PostgresConnection(std::string conninfo, bool writer) : conninfo_(std::move(conninfo)), writer_(writer) {}
   ~PostgresConnection() override {
     cache_.clear();
-    if (conn_ != nullptr) PQfinish(conn_);
+    if (conn_ == nullptr) return;
+    // The server frees a session's locks when its backend exits, which may be after PQfinish returns:
+    // the writer lets go of the lock itself, so a store reopened (or a standby) finds it free at once.
+    if (writer_ && PQstatus(conn_) == CONNECTION_OK) {
+      PQclear(PQexec(conn_, ("SELECT pg_advisory_unlock(" + std::to_string(kWriterLock) + ")").c_str()));
+    }
+    PQfinish(conn_);
   }
 
   Status connect() {
