@@ -213,9 +213,8 @@ int serve_merger(const po::variables_map& vm, const fs::path& dir, ServeSettings
   Ingest ingest(*store, keys.signing, keys.rekey, metrics, set.ingest);
   keys.wipe();
   trust(ingest, set);
-  Merger merger(*js.value(), ingest, metrics, set.merger, [](const std::string& level, const std::string& m) {
-    log(level.c_str(), m);
-  });
+  Merger merger(*js.value(), ingest, metrics, set.merger,
+                [](const std::string& level, const std::string& m) { log(level.c_str(), m); });
   if (auto s = merger.start(); !s.ok()) {
     log("error", s.message);
     return 1;
@@ -234,8 +233,9 @@ int serve_all(const po::variables_map& vm, const fs::path& dir, ServeSettings& s
   metrics.set_log(log);
   Ingest ingest(*store, keys.signing, keys.rekey, metrics, set.ingest);
   trust(ingest, set);
-  const CollectorKey newest = *std::max_element(keys.signing.begin(), keys.signing.end(),
-                                                [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
+  const CollectorKey newest =
+      *std::max_element(keys.signing.begin(), keys.signing.end(),
+                        [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   QueryApi api(*store, set.tokens, keys.rekey, newest, metrics);
   api.set_report_privacy(set.privacy);
   api.set_segments(std::move(set.segments), set.segment_currency);

@@ -41,14 +41,15 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 
 }  // namespace
 
-TEST_CASE("roles as processes: devices upload through an ingest node, the merger is killed with -9, its standby "
-          "takes over, every event is stored once",
-          "[collector][jetstream]") {
+TEST_CASE(
+    "roles as processes: devices upload through an ingest node, the merger is killed with -9, its standby "
+    "takes over, every event is stored once",
+    "[collector][jetstream]") {
   TempDir dir, nats_dir;
   NatsServer nats(nats_dir.path());
   const std::string bin = WAYMARK_COLLECTOR_BIN;
   const auto key = demo::CollectorProcess::generate_keys(bin, dir.path());
-  const std::vector<std::string> cluster = {"--data-dir", dir.path(), "--nats", nats.url(), "--port", "0",
+  const std::vector<std::string> cluster = {"--data-dir",           dir.path(), "--nats", nats.url(), "--port", "0",
                                             "--merger-ack-wait-ms", "1000"};
   demo::CollectorProcess ingest(bin, with({"serve", "--role", "ingest"}, cluster), dir.path() + "/ingest.log");
   auto active = std::make_unique<demo::CollectorProcess>(bin, with({"serve", "--role", "merger"}, cluster),
@@ -85,7 +86,7 @@ TEST_CASE("roles as processes: devices upload through an ingest node, the merger
     }
   }
   for (auto& t : devices) t.join();
-  const auto next = standby.get();  // took over once the killed merger's lock was released
+  const auto next = standby.get();                    // took over once the killed merger's lock was released
   const int64_t expected = kDevices * (1 + kEvents);  // each device's consent record and its events
   CHECK(uploaded == expected);
   const std::string db = dir.path() + "/collector.db";
