@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "app.hpp"
+#include "collector/cluster/lag_watch.hpp"
 #include "collector/cluster/merger.hpp"
 #include "collector/config/options.hpp"
 #include "collector/ingest/ingest.hpp"
@@ -198,6 +199,12 @@ int serve_ingest(ServeSettings& set, Keys& keys) {
   Ingest ingest(*js.value(), keys.signing, keys.rekey, metrics, set.ingest);
   keys.wipe();
   trust(ingest, set);
+  LagWatch lag(*js.value(), set.merger.durable, set.max_queue_lag);
+  set.server.background = [&lag, &ingest, &metrics] {
+    if (auto s = lag.poll(ingest, metrics); !s.ok()) log("warning", s.message);
+  };
+  set.server.background_interval_ms = 1000;
+  set.server.health_note = [&lag] { return lag.note(); };
   Server server(set.server, ingest, metrics);
   return run(server, set.server, "ingest");
 }
@@ -221,6 +228,7 @@ int serve_merger(const po::variables_map& vm, const fs::path& dir, ServeSettings
   }
   set.server.background = resolution(*store, metrics, [] { return size_t{0}; });
   set.server.degraded = [&store] { return store->degraded(); };
+  set.server.health_note = [&merger] { return merger.note(); };
   Server server(set.server, metrics);
   return run(server, set.server, "merger");
 }

@@ -9,6 +9,7 @@
 #include <regex>
 #include <thread>
 
+#include "collector/cluster/lag_watch.hpp"
 #include "collector/cluster/merger.hpp"
 #include "collector/ingest/queued_batch.hpp"
 #include "collector/queue/jetstream.hpp"
@@ -279,4 +280,35 @@ TEST_CASE(
   REQUIRE(merger.start().ok());
   CHECK(eventually([&] { return collector.events() == 2; }));
   CHECK(rejected(collector.metrics, "malformed_queued_batch") == 2);
+}
+
+TEST_CASE(
+    "back-pressure: an ingest node answers 503 while the merger is more than max-queue-lag behind, and "
+    "accepts again once it caught up",
+    "[collector][jetstream]") {
+  Collector collector;
+  NatsServer nats(collector.dir.path() + "/nats");
+  auto js = q::JetStream::connect(stream_config(nats));
+  REQUIRE(js.ok());
+  IngestNode node(*js.value(), collector);
+  wc::MergerOptions options;
+  wc::LagWatch watch(*js.value(), options.durable, 3);
+  RawDevice device;
+  const auto send = [&] {
+    return request(node.server.port(), http::verb::post, "/v1/batches", device.seal(collector, {device.grant()}));
+  };
+  for (int b = 0; b < 4; ++b) REQUIRE(send().status == 200);  // no merger yet: 4 batches wait
+  REQUIRE(watch.poll(node.ingest, node.metrics).ok());
+  CHECK(watch.lag() == 4);
+  CHECK(watch.note() == " (queue lag: 4 batches)");
+  const Reply refused = send();
+  CHECK(refused.status == 503);
+  CHECK(refused.retry_after == "5");
+  CHECK(rejected(node.metrics, "queue_lagging") == 1);
+
+  wc::Merger merger(*js.value(), *collector.ingest, collector.metrics, options);
+  REQUIRE(merger.start().ok());
+  CHECK(eventually([&] { return watch.poll(node.ingest, node.metrics).ok() && watch.lag() == 0; }));
+  CHECK(send().status == 200);
+  CHECK(eventually([&] { return merger.note() == " (queue lag: 0 batches, 0 s)" && collector.events() == 5; }));
 }

@@ -85,9 +85,16 @@ bool Merger::commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery
 // Lag in messages (not yet delivered, or delivered and not acked) and in seconds (how long the oldest
 // batch just taken waited on the stream).
 void Merger::report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& batch) {
-  if (auto st = consumer_->state(); st.ok()) metrics_.set("queue_lag_messages", st->lag());
+  if (auto st = consumer_->state(); st.ok()) lag_messages_ = st->lag();
   const int64_t waited_ms = batch.empty() ? 0 : std::max<int64_t>(0, wall_ms() - batch.front()->published_ms());
-  metrics_.set("queue_lag_seconds", static_cast<uint64_t>(waited_ms / 1000));
+  lag_seconds_ = static_cast<uint64_t>(waited_ms / 1000);
+  metrics_.set("queue_lag_messages", lag_messages_);
+  metrics_.set("queue_lag_seconds", lag_seconds_);
+}
+
+std::string Merger::note() const {
+  return " (queue lag: " + std::to_string(lag_messages_.load()) + " batches, " + std::to_string(lag_seconds_.load()) +
+         " s)";
 }
 
 }  // namespace waymark::collector

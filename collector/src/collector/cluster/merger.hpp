@@ -40,6 +40,8 @@ class Merger {
   void stop();
   // Batches committed (new or resent) since start.
   uint64_t committed() const { return committed_.load(); }
+  // For /healthz: " (queue lag: N batches, S s)".
+  std::string note() const;
 
  private:
   void run();
@@ -54,6 +56,7 @@ class Merger {
   std::unique_ptr<queue::Consumer> consumer_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> lag_messages_{0}, lag_seconds_{0};
   std::thread thread_;
 };
 

@@ -92,6 +92,8 @@ po::options_description serve_options() {
       "nats", po::value<std::string>(), "NATS server URLs of the queue, comma-separated (roles ingest and merger)")(
       "queue-replicas", po::value<int>()->default_value(1),
       "copies JetStream keeps of each queued batch (1..5; 3 in a cluster of three NATS nodes)")(
+      "max-queue-lag", po::value<int64_t>()->default_value(1000000),
+      "an ingest node answers 503 while the merger is more than this many batches behind (0: never)")(
       "merger-ack-wait-ms", po::value<int64_t>()->default_value(10000),
       "a batch a merger took and did not ack is delivered again after this long, and a standby that takes over "
       "waits this long first (1000..600000)");
@@ -336,6 +338,9 @@ Status queue_settings(const po::variables_map& vm, ServeSettings& s) {
   const int replicas = vm["queue-replicas"].as<int>();
   if (replicas < 1 || replicas > 5) return invalid("queue-replicas must be between 1 and 5");
   s.queue.replicas = replicas;
+  const int64_t max_lag = vm["max-queue-lag"].as<int64_t>();
+  if (max_lag < 0) return invalid("max-queue-lag must be 0 (never) or more");
+  s.max_queue_lag = static_cast<uint64_t>(max_lag);
   s.merger.ack_wait_ms = vm["merger-ack-wait-ms"].as<int64_t>();
   if (s.merger.ack_wait_ms < 1000 || s.merger.ack_wait_ms > 600000) {
     return invalid("merger-ack-wait-ms must be between 1000 and 600000");

@@ -42,6 +42,7 @@ struct ServeSettings {
   Role role = Role::All;
   queue::StreamConfig queue;  // ingest and merger
   MergerOptions merger;
+  uint64_t max_queue_lag = 1'000'000;  // batches; 0: never push back
   IdentityRules rules;
   ReportPrivacy privacy;
   std::vector<analytics::RuleSegment> segments;

@@ -246,6 +246,11 @@ Ingest::~Ingest() {
 }
 
 void Ingest::submit(const uint8_t* body, size_t len, int64_t now_ms, Done done) {
+  if (queue_lagging_) {
+    IngestResponse lagging = reject(metrics_, 503, "queue_lagging");
+    lagging.retry_after_s = 5;
+    return done(std::move(lagging));
+  }
   IngestResponse refused;
   auto request = verify(body, len, now_ms, &refused);
   if (!request) return done(std::move(refused));

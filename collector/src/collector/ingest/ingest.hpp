@@ -97,6 +97,9 @@ class Ingest {
   void set_verified_kinds(const std::vector<uint8_t>& kinds) {
     for (uint8_t k : kinds) verified_kinds_[k] = true;
   }
+  // An ingest node's back-pressure: while set, batches are answered 503 (Retry-After) before any work,
+  // because the merger is further behind than the operator allows (`max-queue-lag`).
+  void set_queue_lagging(bool lagging) { queue_lagging_ = lagging; }
   // Batches verified and not answered yet (waiting for a commit, or in the one under way).
   size_t waiting() const { return waiting_.load(); }
   // Identity assertions checked in one batch at most (an honest SDK sends one per identify event).
@@ -142,6 +145,7 @@ class Ingest {
   std::deque<std::unique_ptr<Request>> queue_;  // verified, waiting for a commit (guarded by mu_)
   bool stopping_ = false;                       // guarded by mu_
   std::atomic<size_t> waiting_{0};
+  std::atomic<bool> queue_lagging_{false};
   std::thread committer_;
 };
 

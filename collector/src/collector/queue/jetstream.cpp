@@ -138,6 +138,25 @@ Result<PublishAck> JetStream::publish(std::string_view msg_id, std::span<const u
   return out;
 }
 
+Result<JetStream::ConsumerState> JetStream::consumer_state(const std::string& durable) {
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetConsumerInfo(&ci, h_->js, config_.stream.c_str(), durable.c_str(), nullptr, &code);
+  if (s == NATS_NOT_FOUND) {
+    jsStreamInfo* si = nullptr;
+    if (js_GetStreamInfo(&si, h_->js, config_.stream.c_str(), nullptr, &code) != NATS_OK) {
+      return unavailable("stream info", s, code);
+    }
+    const ConsumerState out{si->State.Msgs, 0};
+    jsStreamInfo_Destroy(si);
+    return out;
+  }
+  if (s != NATS_OK) return unavailable("consumer info", s, code);
+  const ConsumerState out{ci->NumPending, static_cast<uint64_t>(ci->NumAckPending)};
+  jsConsumerInfo_Destroy(ci);
+  return out;
+}
+
 struct Consumer::Handles {
   natsSubscription* sub = nullptr;
   std::string durable;
@@ -194,6 +213,10 @@ Result<std::unique_ptr<Consumer>> Consumer::open(JetStream& js, const std::strin
   return std::unique_ptr<Consumer>(new Consumer(js, std::move(h)));
 }
 
+Result<JetStream::ConsumerState> Consumer::state() {
+  return js_.consumer_state(h_->durable);
+}
+
 Result<std::vector<std::unique_ptr<Delivery>>> Consumer::fetch(int max, int64_t timeout_ms) {
   natsMsgList list{};
   jsErrCode code = static_cast<jsErrCode>(0);
@@ -213,17 +236,6 @@ Status Consumer::ack(Delivery& d) {
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s = natsMsg_AckSync(d.msg_->m, nullptr, &code);
   return s == NATS_OK ? Status::Ok() : unavailable("ack on " + js_.config_.stream, s, code);
-}
-
-Result<Consumer::State> Consumer::state() {
-  jsConsumerInfo* ci = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s =
-      js_GetConsumerInfo(&ci, js_.h_->js, js_.config_.stream.c_str(), h_->durable.c_str(), nullptr, &code);
-  if (s != NATS_OK) return unavailable("consumer info", s, code);
-  const State out{ci->NumPending, static_cast<uint64_t>(ci->NumAckPending)};
-  jsConsumerInfo_Destroy(ci);
-  return out;
 }
 
 }  // namespace waymark::collector::queue

@@ -61,6 +61,15 @@ class JetStream {
   JetStream(const JetStream&) = delete;
   JetStream& operator=(const JetStream&) = delete;
 
+  struct ConsumerState {
+    uint64_t undelivered = 0;  // on the stream, not delivered to the consumer yet
+    uint64_t unacked = 0;      // delivered (to any of its subscribers, a dead one too) and not acked
+    uint64_t lag() const { return undelivered + unacked; }
+  };
+  // The durable consumer's state (an ingest node asks for the merger's, for back-pressure); a consumer
+  // that does not exist yet has everything on the stream undelivered.
+  Result<ConsumerState> consumer_state(const std::string& durable);
+
   // Returns once JetStream stored the message; Errc::queue_unavailable when it did not (nothing may
   // be acknowledged to the device then).
   Result<PublishAck> publish(std::string_view msg_id, std::span<const uint8_t> data);
@@ -88,12 +97,7 @@ class Consumer {
   Result<std::vector<std::unique_ptr<Delivery>>> fetch(int max, int64_t timeout_ms);
   // Acks and waits for the server to confirm, so a confirmed ack is never redelivered.
   Status ack(Delivery& d);
-  struct State {
-    uint64_t undelivered = 0;  // on the stream, not delivered to this consumer yet
-    uint64_t unacked = 0;      // delivered (to any of its subscribers, a dead one too) and not acked
-    uint64_t lag() const { return undelivered + unacked; }
-  };
-  Result<State> state();
+  Result<JetStream::ConsumerState> state();
 
  private:
   struct Handles;

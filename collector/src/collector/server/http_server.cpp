@@ -218,7 +218,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (req.method() == http::verb::get && target == "/healthz") {
       const auto why = shared_.config.degraded ? shared_.config.degraded() : std::nullopt;
       shared_.metrics.request("/healthz", why ? 503 : 200, elapsed());
-      return respond(why ? 503 : 200, "text/plain", why ? "degraded: " + *why + "\n" : "ok\n", keep_alive);
+      const std::string note = !why && shared_.config.health_note ? shared_.config.health_note() : "";
+      return respond(why ? 503 : 200, "text/plain", why ? "degraded: " + *why + "\n" : "ok" + note + "\n", keep_alive);
     }
     if (req.method() == http::verb::get && target == "/metrics") {
       shared_.metrics.request("/metrics", 200, elapsed());

@@ -30,6 +30,8 @@ struct ServerConfig {
   int64_t background_interval_ms = 200;
   // Why the collector cannot do its job now, or nothing: GET /healthz answers 503 "degraded: <why>".
   std::function<std::optional<std::string>()> degraded;
+  // What a healthy /healthz adds after "ok" (a cluster role's queue lag), or nothing.
+  std::function<std::string()> health_note;
   // HTTPS (TLS 1.2 or later) when both are set: PEM files, read by start() and again by reload_tls().
   std::string tls_cert_file, tls_key_file;
   // With TLS: clients may present a certificate these CAs (PEM) signed, and the query API requires one
