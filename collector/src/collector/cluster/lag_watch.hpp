@@ -17,7 +17,8 @@ namespace waymark::collector {
 class LagWatch {
  public:
   // `max_lag` 0: never push back.
-  LagWatch(queue::JetStream& js, std::string durable, uint64_t max_lag) : js_(js), durable_(std::move(durable)), max_lag_(max_lag) {}
+  LagWatch(queue::JetStream& js, std::string durable, uint64_t max_lag)
+      : js_(js), durable_(std::move(durable)), max_lag_(max_lag) {}
   // Reads the consumer's state; on failure (the queue is away) leaves everything as it was.
   Status poll(Ingest& ingest, Metrics& metrics);
   uint64_t lag() const { return lag_.load(); }
