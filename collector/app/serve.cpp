@@ -1,7 +1,9 @@
-// waymark-collector serve: one process in one of three roles (docs/scale-out.md).
+// waymark-collector serve: one process in one of four roles (docs/scale-out.md).
 //   all     ingest, store, identity resolution and the query API in one process (the default);
 //   ingest  verifies batches and queues them on JetStream; no store, nothing to lose when killed;
-//   merger  commits queued batches to the store and resolves identities; health and metrics only.
+//   merger  commits queued batches to the store, resolves identities, serves the query API (it alone
+//           takes unmerges and erasures);
+//   query   the query API on a PostgreSQL database or replica, read-only.
 #include <utility>  // before Asio
 
 #include <algorithm>
@@ -111,12 +113,16 @@ bool apply_blocklist(const po::variables_map& vm, Store& store, const uint8_t* r
 int open_serving_store(const po::variables_map& vm, const fs::path& dir, const ServeSettings& set,
                        std::unique_ptr<Store>& out) {
   const std::string where = vm["store"].as<std::string>();
+  const Access access = set.role == Role::Query ? Access::ReadOnly : Access::Write;
   // One process per data directory, whose memory holds the graph and tombstones; mergers of one
   // PostgreSQL database take its advisory lock instead (a standby may share the directory's keys).
   const bool standby = set.role == Role::Merger;
-  if ((set.role == Role::All || !is_postgres_location(where)) && !lock_data_dir(dir, standby)) return 1;
+  if (set.role != Role::Query && (set.role == Role::All || !is_postgres_location(where)) &&
+      !lock_data_dir(dir, standby)) {
+    return 1;
+  }
   for (bool waiting = false;; waiting = true) {
-    auto store = open_store(where, dir.string(), set.rules, set.disk_reserve_bytes);
+    auto store = open_store(where, dir.string(), set.rules, set.disk_reserve_bytes, access);
     if (store.ok()) {
       if (waiting) log("info", "standby: the active merger is gone; this one takes over");
       out = std::move(store.value());
@@ -180,6 +186,16 @@ int run(Server& server, const ServerConfig& config, const std::string& role) {
   return 0;
 }
 
+std::unique_ptr<QueryApi> query_api(Store& store, ServeSettings& set, Keys& keys, Metrics& metrics) {
+  const CollectorKey newest =
+      *std::max_element(keys.signing.begin(), keys.signing.end(),
+                        [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
+  auto api = std::make_unique<QueryApi>(store, set.tokens, keys.rekey, newest, metrics);
+  api->set_report_privacy(set.privacy);
+  api->set_segments(std::move(set.segments), set.segment_currency);
+  return api;
+}
+
 void trust(Ingest& ingest, const ServeSettings& set) {
   ingest.set_authority_keys(set.authority_keys);
   ingest.set_verified_kinds(set.verified_kinds);
@@ -218,6 +234,7 @@ int serve_merger(const po::variables_map& vm, const fs::path& dir, ServeSettings
   Metrics metrics;
   metrics.set_log(log);
   Ingest ingest(*store, keys.signing, keys.rekey, metrics, set.ingest);
+  auto api = query_api(*store, set, keys, metrics);
   keys.wipe();
   trust(ingest, set);
   Merger merger(*js.value(), ingest, metrics, set.merger,
@@ -229,8 +246,20 @@ int serve_merger(const po::variables_map& vm, const fs::path& dir, ServeSettings
   set.server.background = resolution(*store, metrics, [] { return size_t{0}; });
   set.server.degraded = [&store] { return store->degraded(); };
   set.server.health_note = [&merger] { return merger.note(); };
-  Server server(set.server, metrics);
+  Server server(set.server, metrics, api.get());
   return run(server, set.server, "merger");
+}
+
+int serve_query(const po::variables_map& vm, const fs::path& dir, ServeSettings& set, Keys& keys) {
+  std::unique_ptr<Store> store;
+  if (int rc = open_serving_store(vm, dir, set, store); rc != 0) return rc;
+  Metrics metrics;
+  metrics.set_log(log);
+  auto api = query_api(*store, set, keys, metrics);
+  api->set_read_only();
+  keys.wipe();
+  Server server(set.server, metrics, api.get());
+  return run(server, set.server, "query");
 }
 
 int serve_all(const po::variables_map& vm, const fs::path& dir, ServeSettings& set, Keys& keys) {
@@ -241,17 +270,12 @@ int serve_all(const po::variables_map& vm, const fs::path& dir, ServeSettings& s
   metrics.set_log(log);
   Ingest ingest(*store, keys.signing, keys.rekey, metrics, set.ingest);
   trust(ingest, set);
-  const CollectorKey newest =
-      *std::max_element(keys.signing.begin(), keys.signing.end(),
-                        [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
-  QueryApi api(*store, set.tokens, keys.rekey, newest, metrics);
-  api.set_report_privacy(set.privacy);
-  api.set_segments(std::move(set.segments), set.segment_currency);
+  auto api = query_api(*store, set, keys, metrics);
   keys.wipe();
   // Every query resolves what is pending first, so answers never lag.
   set.server.background = resolution(*store, metrics, [&ingest] { return ingest.waiting(); });
   set.server.degraded = [&store] { return store->degraded(); };
-  Server server(set.server, ingest, metrics, &api);
+  Server server(set.server, ingest, metrics, api.get());
   return run(server, set.server, "all");
 }
 
@@ -273,6 +297,7 @@ int serve(const po::variables_map& vm) {
   switch (set.role) {
     case Role::Ingest: return serve_ingest(set, keys);
     case Role::Merger: return serve_merger(vm, dir, set, keys);
+    case Role::Query: return serve_query(vm, dir, set, keys);
     case Role::All: break;
   }
   return serve_all(vm, dir, set, keys);

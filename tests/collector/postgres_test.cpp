@@ -14,6 +14,7 @@
 #include "collector/store/postgres/postgres_store.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
+#include "support/raw_device.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::test;
@@ -176,4 +177,40 @@ TEST_CASE("PostgreSQL: BI views show journeys and profiles, never a pseudonym, t
   PQfinish(analyst);
   admin("DROP OWNED BY analyst_" + db, collector.postgres);  // its grants, so the role can go
   admin("DROP ROLE analyst_" + db);
+}
+
+TEST_CASE("PostgreSQL: a query node reads what the writer stored, beside its lock, and writes nothing",
+          "[.postgres][collector]") {
+  Collector writer;  // holds the writer's advisory lock
+  REQUIRE_FALSE(writer.postgres.empty());
+  RawDevice device;
+  REQUIRE(device.send(writer, {device.grant(), device.event("view", random_identifiers(1, WAYMARK_ID_EMAIL))}).status ==
+          200);
+  REQUIRE(writer.store->resolve_pending(INT64_MAX).ok());
+
+  auto store = waymark::collector::open_postgres_store(writer.postgres, {}, waymark::collector::Access::ReadOnly);
+  INFO(store.status().message);
+  REQUIRE(store.ok());
+  waymark::collector::Metrics metrics;
+  waymark::collector::QueryApi api(
+      *store.value(), {{"admin", Collector::kAdminToken, {"profiles:read", "identity:write", "erasure:write"}}},
+      writer.rekey.data(), writer.key, metrics);
+  api.set_read_only();
+  waymark::collector::ServerConfig config;
+  config.port = 0;
+  waymark::collector::Server query(config, metrics, &api);
+  REQUIRE(query.start().ok());
+
+  const Reply mine = api_get(query.port(), "/v1/profiles", Collector::kAdminToken);
+  const Reply theirs = api_get(writer.server->port(), "/v1/profiles", Collector::kAdminToken);
+  REQUIRE(mine.status == 200);
+  CHECK(mine.body == theirs.body);  // the same profiles, read through its own connections
+  CHECK(api_post(query.port(), "/v1/unmerge", R"({"batch_id":"00000000000000000000000000000000"})",
+                 Collector::kAdminToken)
+            .status == 421);
+  CHECK(api_post(query.port(), "/v1/erasure", R"({"profile_id":1})", Collector::kAdminToken).status == 421);
+  // Below the API, PostgreSQL itself refuses the session's writes.
+  CHECK_FALSE(store.value()->set_blocked({waymark::collector::Key32{}}).ok());
+  CHECK(request(query.port(), http::verb::post, "/v1/batches", device.seal(writer, {device.event("x")})).status == 404);
+  query.stop();
 }

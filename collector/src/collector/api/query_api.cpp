@@ -663,6 +663,7 @@ ApiResponse QueryApi::device_segments(const Request& r, int64_t now_ms) {
 }
 
 ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
+  if (read_only_) return problem(421, "this node reads a replica (role query): send erasures to the merger");
   const json in = json::parse(r.body, nullptr, false);
   if (!in.is_object()) return problem(400, "body must be a JSON object");
   int64_t profile = 0;
@@ -702,6 +703,7 @@ ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
 }
 
 ApiResponse QueryApi::unmerge(const Request& r, int64_t now_ms) {
+  if (read_only_) return problem(421, "this node reads a replica (role query): send unmerges to the merger");
   const json in = json::parse(r.body, nullptr, false);
   if (!in.is_object()) return problem(400, "body must be a JSON object");
   UnmergeTarget target;

@@ -73,6 +73,9 @@ class QueryApi {
                                     std::string_view body, int64_t now_ms);
   // Its noise key is the collector's (report_noise_key).
   void set_report_privacy(ReportPrivacy p);
+  // A query node's (role query, a read-only store): unmerge and erasure answer 421, naming the merger
+  // as the node that takes writes.
+  void set_read_only() { read_only_ = true; }
   // Rule segments from the config, and the currency RFM scores (empty: the only one present).
   void set_segments(std::vector<analytics::RuleSegment> rules, std::string currency) {
     rules_ = std::move(rules);
@@ -92,6 +95,7 @@ class QueryApi {
   std::optional<Key32> rekey(std::string_view hex) const;
 
   Store& store_;
+  bool read_only_ = false;
   std::vector<ApiToken> tokens_;
   detail::Secret<32> rekey_;
   CollectorKey signing_key_;

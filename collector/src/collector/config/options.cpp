@@ -87,8 +87,9 @@ po::options_description serve_options() {
       "identifier kinds that join profiles only with the brand's identity assertion, comma-separated, e.g. "
       "account_id,loyalty_id (default: none; needs brand-authority-key)")(
       "role", po::value<std::string>()->default_value("all"),
-      "all (one process: ingest, store, query API), ingest (verify and queue batches on JetStream; no store) or "
-      "merger (commit queued batches to the store; a second merger waits as a standby); docs/scale-out.md")(
+      "all (one process: ingest, store, query API), ingest (verify and queue batches on JetStream; no store), "
+      "merger (commit queued batches to the store, the query API; a second merger waits as a standby) or query "
+      "(the query API on the store or a replica of it, read-only); docs/scale-out.md")(
       "nats", po::value<std::string>(), "NATS server URLs of the queue, comma-separated (roles ingest and merger)")(
       "queue-replicas", po::value<int>()->default_value(1),
       "copies JetStream keeps of each queued batch (1..5; 3 in a cluster of three NATS nodes)")(
@@ -327,10 +328,12 @@ namespace {
 // The role, and for a cluster's roles the queue they share.
 Status queue_settings(const po::variables_map& vm, ServeSettings& s) {
   const std::string role = vm["role"].as<std::string>();
-  if (role != "all" && role != "ingest" && role != "merger") return invalid("role must be all, ingest or merger");
-  s.role = role == "all" ? Role::All : role == "ingest" ? Role::Ingest : Role::Merger;
-  if (s.role == Role::All) {
-    return vm.count("nats") ? invalid("nats is for the ingest and merger roles (role = all has no queue)")
+  if (role != "all" && role != "ingest" && role != "merger" && role != "query") {
+    return invalid("role must be all, ingest, merger or query");
+  }
+  s.role = role == "all" ? Role::All : role == "ingest" ? Role::Ingest : role == "merger" ? Role::Merger : Role::Query;
+  if (s.role == Role::All || s.role == Role::Query) {
+    return vm.count("nats") ? invalid("nats is for the ingest and merger roles (role = " + role + " has no queue)")
                             : Status::Ok();
   }
   if (!vm.count("nats") || vm["nats"].as<std::string>().empty()) return invalid("role " + role + " needs nats = URL");

@@ -36,7 +36,7 @@ Result<ReportPrivacy> report_privacy(const boost::program_options::variables_map
 
 // Everything `serve` takes from the options besides the keys and the store, validated.
 // What one `serve` process does (issue 21, docs/scale-out.md).
-enum class Role { All, Ingest, Merger };
+enum class Role { All, Ingest, Merger, Query };
 
 struct ServeSettings {
   Role role = Role::All;

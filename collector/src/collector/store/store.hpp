@@ -290,8 +290,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, int bu
 
 // What `store = …` names: "sqlite" (collector.db in `data_dir`) or a PostgreSQL URI (postgresql:// or
 // postgres://). Anything else is refused with a message that says what is accepted.
+enum class Access { Write, ReadOnly };
 Result<std::unique_ptr<Store>> open_store(const std::string& store, const std::string& data_dir,
-                                          IdentityRules rules = {}, uint64_t disk_reserve_bytes = 0);
+                                          IdentityRules rules = {}, uint64_t disk_reserve_bytes = 0,
+                                          Access access = Access::Write);
 bool is_postgres_location(const std::string& store);
 // The `store` option's default and its help text.
 inline constexpr const char* kDefaultStore = "sqlite";
@@ -299,7 +301,9 @@ inline constexpr const char* kStoreHelp =
     "sqlite (collector.db in data-dir) or a PostgreSQL URI, postgresql://host/db (password: PGPASSFILE)";
 
 // PostgreSQL 15: `conninfo` is a libpq connection string or URI (postgresql://…). Refuses a database
-// another collector is writing to.
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules = {});
+// another collector is writing to. Access::ReadOnly (a query node, which may read a replica): no lock,
+// no migration (the schema must be this build's), every transaction read-only, nothing resolved.
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules = {},
+                                                   Access access = Access::Write);
 
 }  // namespace waymark::collector

@@ -239,7 +239,8 @@ class PostgresStatement final : public sql::Statement {
 
 class PostgresConnection final : public sql::Connection {
  public:
-  PostgresConnection(std::string conninfo, bool writer) : conninfo_(std::move(conninfo)), writer_(writer) {}
+  PostgresConnection(std::string conninfo, bool writer, bool read_only = false)
+      : conninfo_(std::move(conninfo)), writer_(writer), read_only_(read_only) {}
   ~PostgresConnection() override {
     cache_.clear();
     if (conn_ == nullptr) return;
@@ -263,6 +264,9 @@ class PostgresConnection final : public sql::Connection {
         conn_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
     for (auto& [sql, st] : cache_) st->forget_prepared();
     if (Status s = exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'", "session"); !s.ok()) return s;
+    if (read_only_) {  // every transaction of this session: PostgreSQL itself refuses a write
+      if (Status s = exec("SET default_transaction_read_only = on", "session"); !s.ok()) return s;
+    }
     if (writer_) {
       PGresult* r = PQexec(conn_, ("SELECT pg_try_advisory_lock(" + std::to_string(kWriterLock) + ")").c_str());
       const bool locked = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
@@ -386,6 +390,7 @@ class PostgresConnection final : public sql::Connection {
  private:
   std::string conninfo_;
   bool writer_;
+  bool read_only_;
   PGconn* conn_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<PostgresStatement>> cache_;
   std::unordered_map<const char*, std::string> any_sql_;  // lookup_many's query for a point lookup
@@ -815,19 +820,33 @@ Status migrate(PostgresConnection& c) {
   return Status::Ok();
 }
 
+// A query node reads what a merger migrated: this build's schema exactly.
+Status check_schema(PostgresConnection& c) {
+  auto version = c.scalar("SELECT coalesce(max(version), 0) FROM waymark_schema", "schema");
+  if (!version.ok()) return Error(Errc::store_io, "no Waymark schema in this database: start a merger on it first");
+  const auto newest = static_cast<int64_t>(std::size(kMigrations));
+  if (version.value() != newest) {
+    return Error(Errc::store_io, "the database's schema is " + std::to_string(version.value()) + ", this build reads " +
+                                     std::to_string(newest) + ": run the same version as the merger");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int64_t postgres_store_schema_version() {
   return static_cast<int64_t>(std::size(kMigrations));
 }
 
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules) {
-  auto writer = std::make_unique<PostgresConnection>(conninfo, true);
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo, IdentityRules rules, Access access) {
+  const bool read_only = access == Access::ReadOnly;
+  auto writer = std::make_unique<PostgresConnection>(conninfo, !read_only, read_only);
   if (Status s = writer->connect(); !s.ok()) return s;
-  if (Status s = migrate(*writer); !s.ok()) return s;
-  auto reader = std::make_unique<PostgresConnection>(conninfo, false);
+  if (Status s = read_only ? check_schema(*writer) : migrate(*writer); !s.ok()) return s;
+  auto reader = std::make_unique<PostgresConnection>(conninfo, false, read_only);
   if (Status s = reader->connect(); !s.ok()) return s;
   auto store = std::make_unique<SqlStore>(std::move(rules), std::move(writer), std::move(reader), nullptr);
+  if (read_only) store->set_read_only();
   if (Status s = store->init(); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -25,6 +25,7 @@ bool parse_cursor(const std::string& s, int64_t* ms, Bytes* id) {
 }  // namespace
 
 Result<int64_t> SqlStore::resolve_pending(int64_t max_events) {
+  if (read_only_) return int64_t{0};  // the merger resolves; a query node answers from what it has
   // Transactions of a few thousand events: ingest gets the writer lock in between.
   int64_t total = 0;
   while (queued_ && total < max_events) {

@@ -61,6 +61,8 @@ class SqlStore final : public Store, private IngestTxn, private GraphWriter {
         reader_(*reader),
         writer_owned_(std::move(writer)),
         reader_owned_(std::move(reader)) {}
+  // A query node's store: it never resolves (the merger does), and its driver refuses writes.
+  void set_read_only() { read_only_ = true; }
   // Reads what the store keeps in memory (tombstones, the resolve queue's length), after the driver
   // laid out the schema.
   Status init();
@@ -131,6 +133,7 @@ class SqlStore final : public Store, private IngestTxn, private GraphWriter {
                             const std::set<std::string, std::less<>>& keys, std::set<std::string, std::less<>>* shared);
 
   IdentityRules rules_;
+  bool read_only_ = false;
   std::unique_ptr<DiskReserve> reserve_;
   std::atomic<bool> degraded_{false};
   mutable std::mutex degraded_mu_;
