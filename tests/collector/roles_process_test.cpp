@@ -78,7 +78,7 @@ TEST_CASE(
       }
       REQUIRE(waymark_client_flush(c, 20000) == WAYMARK_OK);
       uploaded += static_cast<int>(client_stat(c, WAYMARK_STAT_UPLOADED));
-      waymark_client_close(c);
+      waymark_client_free(c);
     });
     if (d == kDevices / 2) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));

@@ -1,6 +1,6 @@
-#include "support/nats_support.hpp"
+#include <utility>  // before Asio
 
-#include <catch2/catch.hpp>
+#include "support/nats_support.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -46,7 +47,7 @@ void NatsServer::start() {
   fs::create_directories(dir_ + "/jetstream");
   const std::string port = std::to_string(port_), store = dir_ + "/jetstream", log = dir_ + "/nats.log";
   pid_ = fork();
-  REQUIRE(pid_ >= 0);
+  if (pid_ < 0) throw std::runtime_error("cannot fork for nats-server");
   if (pid_ == 0) {
     execlp("nats-server", "nats-server", "-js", "-sd", store.c_str(), "-a", "127.0.0.1", "-p", port.c_str(), "-l",
            log.c_str(), static_cast<char*>(nullptr));
@@ -55,8 +56,11 @@ void NatsServer::start() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!accepts(port_)) {
     int status = 0;
-    REQUIRE(waitpid(pid_, &status, WNOHANG) == 0);  // exited: see nats.log in the test's directory
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    if (waitpid(pid_, &status, WNOHANG) != 0) {
+      pid_ = -1;
+      throw std::runtime_error("nats-server exited at start (is it installed?): see " + log);
+    }
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("nats-server did not listen within 10 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

@@ -10,7 +10,7 @@ namespace waymark::test {
 
 class NatsServer {
  public:
-  explicit NatsServer(std::string dir);  // starts it; REQUIREs that it listens
+  explicit NatsServer(std::string dir);  // starts it; throws std::runtime_error when it does not listen
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;

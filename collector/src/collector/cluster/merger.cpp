@@ -61,8 +61,8 @@ void Merger::run() {
     report_lag(batch.value());
     if (batch->empty() || !commit_with_retry(batch.value())) continue;
     for (const auto& d : batch.value()) {
-      // A lost ack only means a redelivery, which commits nothing new.
-      if (Status s = consumer_->ack(*d); !s.ok()) log_("warning", "merger: " + s.message);
+      // Not waited for: a lost ack only means a redelivery, which commits nothing new.
+      if (Status s = consumer_->ack(*d, false); !s.ok()) log_("warning", "merger: " + s.message);
     }
     committed_ += batch->size();
   }

@@ -232,9 +232,9 @@ Result<std::vector<std::unique_ptr<Delivery>>> Consumer::fetch(int max, int64_t 
   return out;
 }
 
-Status Consumer::ack(Delivery& d) {
+Status Consumer::ack(Delivery& d, bool confirm) {
   jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = natsMsg_AckSync(d.msg_->m, nullptr, &code);
+  const natsStatus s = confirm ? natsMsg_AckSync(d.msg_->m, nullptr, &code) : natsMsg_Ack(d.msg_->m, nullptr);
   return s == NATS_OK ? Status::Ok() : unavailable("ack on " + js_.config_.stream, s, code);
 }
 

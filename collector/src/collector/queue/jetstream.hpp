@@ -95,8 +95,9 @@ class Consumer {
 
   // Up to `max` messages in stream order; none when `timeout_ms` passes first.
   Result<std::vector<std::unique_ptr<Delivery>>> fetch(int max, int64_t timeout_ms);
-  // Acks and waits for the server to confirm, so a confirmed ack is never redelivered.
-  Status ack(Delivery& d);
+  // Acks; with `confirm`, waits for the server to confirm it, so a confirmed ack is never redelivered.
+  // Without, an ack lost on the way means a redelivery (which an idempotent consumer can take).
+  Status ack(Delivery& d, bool confirm = true);
   Result<JetStream::ConsumerState> state();
 
  private:
