@@ -22,7 +22,7 @@ constexpr int kBatchesPerDevice = 15, kEventsPerBatch = 20;
 // One device's batches, sealed ahead of the timed run: a consent record, then app views carrying
 // its device id and, after a login, an email.
 inline std::vector<std::vector<uint8_t>> device_batches(const std::array<uint8_t, 32>& collector_pk, int device,
-                                                 uint64_t* id_counter) {
+                                                        uint64_t* id_counter) {
   uint8_t pk[32], sk[64];
   crypto_sign_keypair(pk, sk);
   std::array<uint8_t, 16> slot{};

@@ -144,4 +144,8 @@ void PrivatePostgres::halt() {
   if (!dir_.empty()) run_capture(shell_quote(WAYMARK_PRIVATE_POSTGRES) + " halt " + shell_quote(dir_));
 }
 
+void PrivatePostgres::restart() {
+  if (!dir_.empty()) run_capture(shell_quote(WAYMARK_PRIVATE_POSTGRES) + " restart " + shell_quote(dir_));
+}
+
 }  // namespace demo

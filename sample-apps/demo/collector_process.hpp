@@ -53,6 +53,8 @@ class PrivatePostgres {
   const std::string& dir() const { return dir_; }
   // Stops the server, its files kept (every buffer written out, for a scan).
   void halt();
+  // Stops and starts it again on the same files and port (every connection to it is cut).
+  void restart();
 
  private:
   std::string dir_, uri_;
