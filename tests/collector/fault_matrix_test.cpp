@@ -60,27 +60,28 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 
 }  // namespace
 
-TEST_CASE("fault matrix (short): ingest node and merger killed, NATS and PostgreSQL restarted while devices "
-          "upload, every event stored exactly once",
-          "[collector][jetstream]") {
+TEST_CASE(
+    "fault matrix (short): ingest node and merger killed, NATS and PostgreSQL restarted while devices "
+    "upload, every event stored exactly once",
+    "[collector][jetstream]") {
   TempDir dir, nats_dir;
   // In /tmp itself: the postgres user must reach it (a TempDir is 0700).
   demo::PrivatePostgres pg("/tmp/waymark-fault-matrix-pg-" + std::to_string(getpid()));
   NatsServer nats(nats_dir.path());
   const std::string bin = WAYMARK_COLLECTOR_BIN;
   const auto key = demo::CollectorProcess::generate_keys(bin, dir.path());
-  const std::vector<std::string> cluster = {"--data-dir", dir.path(), "--nats", nats.url(), "--merger-ack-wait-ms",
-                                            "1000", "--store", pg.uri()};
-  const std::vector<std::string> ingest_args = {"serve", "--role", "ingest", "--data-dir", dir.path(), "--nats",
-                                                nats.url()};
+  const std::vector<std::string> cluster = {"--data-dir",           dir.path(), "--nats",  nats.url(),
+                                            "--merger-ack-wait-ms", "1000",     "--store", pg.uri()};
+  const std::vector<std::string> ingest_args = {"serve",    "--role", "ingest",  "--data-dir",
+                                                dir.path(), "--nats", nats.url()};
   const std::array<int, 2> ports = {free_port(), free_port()};
   const auto ingest = [&](int i) {
-    return std::make_unique<demo::CollectorProcess>(
-        bin, with(ingest_args, {"--port", std::to_string(ports[i])}), dir.path() + "/ingest" + std::to_string(i) + ".log");
+    return std::make_unique<demo::CollectorProcess>(bin, with(ingest_args, {"--port", std::to_string(ports[i])}),
+                                                    dir.path() + "/ingest" + std::to_string(i) + ".log");
   };
   std::array<std::unique_ptr<demo::CollectorProcess>, 2> nodes = {ingest(0), ingest(1)};
-  auto active = std::make_unique<demo::CollectorProcess>(bin, with({"serve", "--role", "merger", "--port", "0"}, cluster),
-                                                         dir.path() + "/merger1.log");
+  auto active = std::make_unique<demo::CollectorProcess>(
+      bin, with({"serve", "--role", "merger", "--port", "0"}, cluster), dir.path() + "/merger1.log");
   auto standby = std::async(std::launch::async, [&] {
     return std::make_unique<demo::CollectorProcess>(bin, with({"serve", "--role", "merger", "--port", "0"}, cluster),
                                                     dir.path() + "/merger2.log");

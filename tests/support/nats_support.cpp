@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -35,8 +36,27 @@ bool accepts(int port) {
 
 }  // namespace
 
-NatsServer::NatsServer(std::string dir) : dir_(std::move(dir)), port_(free_port()) {
+NatsServer::NatsServer(std::string dir) : NatsServer(std::move(dir), Peer{}) {}
+
+NatsServer::NatsServer(std::string dir, Peer peer) : dir_(std::move(dir)), peer_(std::move(peer)), port_(free_port()) {
   start();
+}
+
+NatsCluster::NatsCluster(const std::string& dir) {
+  const std::vector<int> route_ports = {free_port(), free_port(), free_port()};
+  for (int i = 0; i < 3; ++i) {
+    NatsServer::Peer peer{"n" + std::to_string(i), route_ports[static_cast<size_t>(i)], {}};
+    for (int j = 0; j < 3; ++j) {
+      if (j != i) peer.routes.push_back(route_ports[static_cast<size_t>(j)]);
+    }
+    nodes_.push_back(std::make_unique<NatsServer>(dir + "/n" + std::to_string(i), peer));
+  }
+}
+
+std::string NatsCluster::urls() const {
+  std::string out;
+  for (const auto& n : nodes_) out += (out.empty() ? "" : ",") + n->url();
+  return out;
 }
 
 NatsServer::~NatsServer() {
@@ -46,11 +66,20 @@ NatsServer::~NatsServer() {
 void NatsServer::start() {
   fs::create_directories(dir_ + "/jetstream");
   const std::string port = std::to_string(port_), store = dir_ + "/jetstream", log = dir_ + "/nats.log";
+  std::vector<std::string> args = {"nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", port, "-l", log};
+  if (!peer_.name.empty()) {
+    std::string routes;
+    for (int r : peer_.routes) routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(r));
+    args.insert(args.end(), {"--server_name", peer_.name, "--cluster_name", "waymark", "--cluster",
+                             "nats://127.0.0.1:" + std::to_string(peer_.route_port), "--routes", routes});
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("cannot fork for nats-server");
   if (pid_ == 0) {
-    execlp("nats-server", "nats-server", "-js", "-sd", store.c_str(), "-a", "127.0.0.1", "-p", port.c_str(), "-l",
-           log.c_str(), static_cast<char*>(nullptr));
+    execvp("nats-server", argv.data());
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

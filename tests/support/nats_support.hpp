@@ -4,13 +4,22 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace waymark::test {
 
 class NatsServer {
  public:
+  // A node of a cluster: its name, its route port, and the route ports of the others.
+  struct Peer {
+    std::string name;
+    int route_port = 0;
+    std::vector<int> routes;
+  };
   explicit NatsServer(std::string dir);  // starts it; throws std::runtime_error when it does not listen
+  NatsServer(std::string dir, Peer peer);
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
@@ -22,8 +31,20 @@ class NatsServer {
 
  private:
   std::string dir_;
+  Peer peer_;
   int port_ = 0;
   pid_t pid_ = -1;
+};
+
+// Three JetStream nodes clustered on loopback (cluster "waymark"), for queue-replicas = 3.
+class NatsCluster {
+ public:
+  explicit NatsCluster(const std::string& dir);
+  std::string urls() const;  // all three, comma-separated
+  NatsServer& node(int i) { return *nodes_[static_cast<size_t>(i)]; }
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> nodes_;
 };
 
 }  // namespace waymark::test
