@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan test-tsan test-valgrind test-aarch64 test-armhf test-all soak bench bench-build demo fuzz fuzz-long format format-check clean
+.PHONY: deps test test-asan test-tsan test-valgrind test-aarch64 test-armhf test-all soak bench bench-build demo demo-cluster fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -106,6 +106,13 @@ demo: deps
 	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD)/default -j $(JOBS) --target waymark-demo
 	$(BUILD)/default/sample-apps/waymark-demo $(DEMO_ARGS)
+
+# The same simulated brand against the collector as a cluster on loopback (docs/scale-out.md): three NATS
+# nodes, two ingest nodes behind haproxy, a merger and its standby, a query node, PostgreSQL.
+demo-cluster: deps
+	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)/default -j $(JOBS) --target waymark-demo
+	$(BUILD)/default/sample-apps/waymark-demo --cluster $(DEMO_ARGS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
 

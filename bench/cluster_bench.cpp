@@ -22,7 +22,7 @@
 #include "collector/queue/jetstream.hpp"
 #include "collector/store/store.hpp"
 #include "fleet_workload.hpp"
-#include "support/nats_support.hpp"
+#include "nats_process.hpp"
 
 namespace fs = std::filesystem;
 namespace wc = waymark::collector;
@@ -77,7 +77,7 @@ bool wait_for(wc::Store& store, int64_t events) {
   }
 }
 
-std::unique_ptr<wc::queue::JetStream> stream(const waymark::test::NatsServer& nats, const std::string& name) {
+std::unique_ptr<wc::queue::JetStream> stream(const demo::NatsServer& nats, const std::string& name) {
   wc::queue::StreamConfig c;
   c.servers = nats.url();
   c.stream = name;
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<std::vector<uint8_t>>> fleet;
   for (int d = 0; d < kDevices; ++d) fleet.push_back(bench::device_batches(collector_pk, d, &ids));
   const int64_t events = static_cast<int64_t>(kDevices) * bench::kBatchesPerDevice * bench::kEventsPerBatch;
-  waymark::test::NatsServer nats(dir + "/nats");
+  demo::NatsServer nats(dir + "/nats");
 
   // 1. The single process (role all).
   double single_rate = 0;

@@ -77,7 +77,7 @@ std::vector<uint8_t> CollectorProcess::erasure_token(const std::string& binary, 
 }
 
 CollectorProcess::CollectorProcess(const std::string& binary, const std::vector<std::string>& args,
-                                   const std::string& log_file) {
+                                   const std::string& log_file, bool wait) {
   std::vector<std::string> argv_s = {binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -90,6 +90,7 @@ CollectorProcess::CollectorProcess(const std::string& binary, const std::vector<
   const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + binary);
+  if (!wait) return;
   const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
   for (int i = 0; i < 300; ++i) {  // up to 30 s
     std::ifstream in(log_file);

@@ -27,7 +27,10 @@ class CollectorProcess {
                                             const std::string& brand_key_file, uint32_t epoch,
                                             const std::string& identities_file);
 
-  CollectorProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log_file);
+  // Waits until it listens (its port is then known), unless `wait` is false (a standby merger, which
+  // listens only once it takes over).
+  CollectorProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log_file,
+                   bool wait = true);
   ~CollectorProcess();
   uint16_t port() const { return port_; }
   int stop(int signal = 15);  // SIGTERM (or `signal`, e.g. SIGKILL), waits; the exit code (128 + signal if killed)

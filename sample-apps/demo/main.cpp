@@ -22,6 +22,7 @@
 
 #include <waymark/waymark.hpp>
 
+#include "cluster.hpp"
 #include "collector_process.hpp"
 #include "devices.hpp"
 #include "http_client.hpp"
@@ -38,13 +39,15 @@ struct Args {
   uint64_t seed = 42;
   int customers = 2000, days = 90, threads = 3;
   std::string collector = WAYMARK_DEMO_COLLECTOR, report, workdir, store = "sqlite";
-  bool keep = false, progress = isatty(2) != 0;
+  bool keep = false, progress = isatty(2) != 0, cluster = false;
 };
 
 [[noreturn]] void usage(int code) {
   std::cout << "usage: waymark-demo [--seed N] [--customers N] [--days N] [--report FILE.html] [--workdir DIR]\n"
                "                    [--collector PATH] [--threads N] [--store sqlite|postgresql] [--keep]\n"
-               "                    [--no-progress]\n";
+               "                    [--no-progress] [--cluster]\n"
+               "  --cluster  the collector as a cluster on this machine (implies --store postgresql): three NATS\n"
+               "             nodes, two ingest nodes behind haproxy, a merger and its standby, a query node\n";
   std::exit(code);
 }
 
@@ -86,7 +89,9 @@ Args parse(int argc, char** argv) {
         std::cerr << "waymark-demo: --store must be sqlite or postgresql\n";
         std::exit(2);
       }
-    } else if (f == "--keep")
+    } else if (f == "--cluster")
+      a.cluster = true;
+    else if (f == "--keep")
       a.keep = true;
     else if (f == "--no-progress")
       a.progress = false;
@@ -97,6 +102,7 @@ Args parse(int argc, char** argv) {
       usage(2);
     }
   }
+  if (a.cluster) a.store = "postgresql";
   return a;
 }
 
@@ -223,24 +229,33 @@ int run(const Args& args) {
     char tmpl[] = "/tmp/waymark-demo-postgres-XXXXXX";
     return std::string(mkdtemp(tmpl));
   }());
-  std::vector<std::string> serve = {"serve",
-                                    "--data-dir",
-                                    work + "/collector",
-                                    "--port",
-                                    "0",
-                                    "--api-token",
-                                    "demo:" + token + ":profiles:read,reports:read",
-                                    "--blocked-pseudonyms",
-                                    work + "/blocked.txt",
-                                    "--brand-authority-key",
-                                    authority_public};
+  // What every collector process takes (each role of a cluster too).
+  const std::vector<std::string> every_role = {"--api-token",           "demo:" + token + ":profiles:read,reports:read",
+                                               "--blocked-pseudonyms",  work + "/blocked.txt",
+                                               "--brand-authority-key", authority_public};
+  std::vector<std::string> serve = {"serve", "--data-dir", work + "/collector", "--port", "0"};
+  serve.insert(serve.end(), every_role.begin(), every_role.end());
   if (!postgres.uri().empty()) {
-    serve.insert(serve.end(), {"--store", postgres.uri()});
+    if (!args.cluster) serve.insert(serve.end(), {"--store", postgres.uri()});
     std::cout << "  store: PostgreSQL in " << postgres.dir() << "\n";
   }
-  CollectorProcess collector(args.collector, serve, log_file);
-  std::cout << "  collector: http://127.0.0.1:" << collector.port() << " (log " << log_file << ")\n";
-  env.collector_url = "http://127.0.0.1:" + std::to_string(collector.port()) + "/v1/batches";
+  std::unique_ptr<CollectorProcess> collector;
+  std::unique_ptr<DemoCluster> cluster;
+  std::vector<std::string> logs = {log_file};
+  uint16_t device_port = 0, api_port = 0;
+  if (args.cluster) {
+    cluster = std::make_unique<DemoCluster>(args.collector, work, work + "/collector", every_role, postgres.uri());
+    device_port = cluster->device_port();
+    api_port = cluster->query_port();
+    logs = cluster->logs();
+    std::cout << "  collector: a cluster, devices through haproxy on http://127.0.0.1:" << device_port
+              << ", queries on port " << api_port << " (logs in " << work << ")\n";
+  } else {
+    collector = std::make_unique<CollectorProcess>(args.collector, serve, log_file);
+    device_port = api_port = collector->port();
+    std::cout << "  collector: http://127.0.0.1:" << device_port << " (log " << log_file << ")\n";
+  }
+  env.collector_url = "http://127.0.0.1:" + std::to_string(device_port) + "/v1/batches";
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -300,7 +315,8 @@ int run(const Args& args) {
 
   // Identity: every identifier the collector was given with consent, looked up by the brand's pseudonym
   // (computed with the brand key, as the brand's own systems would).
-  HttpClient api("127.0.0.1", collector.port(), token);
+  if (cluster) cluster->wait_settled();  // the query node answers from what the merger resolved
+  HttpClient api("127.0.0.1", api_port, token);
   waymark::Options tool_options;
   tool_options.store_path(work + "/brand-tool").app_id("brand-tool").default_region("GB").gmail_rules(true);
   waymark::check(waymark_options_set_brand_key(tool_options.get(), env.brand_key.data(), 32, env.brand_key_epoch));
@@ -466,7 +482,7 @@ int run(const Args& args) {
   }
 
   // Privacy: every raw identifier (as typed and normalised) searched for in every file written.
-  const int exit_code = collector.stop();
+  const int exit_code = cluster ? cluster->stop() : collector->stop();
   postgres.halt();
   res.checks.push_back({"collector stopped cleanly on SIGTERM", std::to_string(exit_code), exit_code == 0});
   std::vector<std::string> needles = plan.junk;
@@ -479,7 +495,8 @@ int run(const Args& args) {
   }
   for (const auto& [what, dir] : {std::pair<std::string, std::string>{"device stores", work + "/devices"},
                                   {"collector store and keys", work + "/collector"},
-                                  {"PostgreSQL's files", postgres.dir()}}) {
+                                  {"PostgreSQL's files", postgres.dir()},
+                                  {"the queue's files (NATS JetStream)", cluster ? work + "/nats" : ""}}) {
     if (dir.empty()) continue;
     const ScanResult r = scan_tree(dir, needles);
     res.checks.push_back({"raw identifiers in " + what + " (" + std::to_string(r.files) + " files, " +
@@ -487,8 +504,9 @@ int run(const Args& args) {
                           std::to_string(r.hits), r.hits == 0});
     for (const auto& e : r.examples) std::cout << "    found in " << e << "\n";
   }
-  const ScanResult logs = scan_tree(log_file, needles);
-  res.checks.push_back({"raw identifiers in the collector log", std::to_string(logs.hits), logs.hits == 0});
+  int64_t log_hits = 0;
+  for (const std::string& log : logs) log_hits += scan_tree(log, needles).hits;
+  res.checks.push_back({"raw identifiers in the collector's logs", std::to_string(log_hits), log_hits == 0});
   res.checks.push_back({"SDK errors", std::to_string(total.errors), total.errors == 0});
   res.checks.push_back(
       {"events left on devices after upload", std::to_string(total.queued_left), total.queued_left == 0});

@@ -14,10 +14,12 @@
 #include "collector/cluster/merger.hpp"
 #include "collector/ingest/queued_batch.hpp"
 #include "collector/queue/jetstream.hpp"
-#include "support/nats_support.hpp"
+#include "nats_process.hpp"
 #include "support/raw_device.hpp"
 
 using namespace waymark::test;
+using demo::NatsCluster;
+using demo::NatsServer;
 namespace wc = waymark::collector;
 namespace q = waymark::collector::queue;
 

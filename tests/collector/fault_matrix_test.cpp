@@ -22,10 +22,12 @@
 
 #include "collector_process.hpp"
 #include "support/http_client.hpp"
-#include "support/nats_support.hpp"
+#include "nats_process.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::test;
+using demo::NatsCluster;
+using demo::NatsServer;
 
 namespace {
 
@@ -119,9 +121,16 @@ TEST_CASE(
   CHECK(active->stop(SIGKILL) == 128 + SIGKILL);
   const auto next = standby.get();
   pause();
-  nats.stop();  // ingest answers 503, the merger waits
-  pause();
-  const int64_t refused_while_down = metric(ports[1], "waymark_queue_publish_failures_total");
+  nats.stop();  // ingest answers 503, the merger waits; down until the outage has met devices' traffic
+  const auto refused = [&] {
+    return metric(ports[0], "waymark_queue_publish_failures_total") +
+           metric(ports[1], "waymark_queue_publish_failures_total");
+  };
+  const auto outage_end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (refused() == 0 && std::chrono::steady_clock::now() < outage_end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int64_t refused_while_down = refused();
   nats.start();
   pause();
   pg.restart();  // the merger's connections are cut: it reconnects and commits in order

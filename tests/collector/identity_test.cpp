@@ -439,3 +439,41 @@ TEST_CASE("an analytics scan stopped early leaves the store ready for the next q
   CHECK(all == 3);
   CHECK(g.store->profiles("", 10).value().ids.size() == 3);
 }
+
+TEST_CASE("a group commit whose forget resolved the queue still resolves the batches committed after it",
+          "[collector][identity][store]") {
+  // Found by the cluster demo: a device's forget resolves the whole queue inside the group's transaction;
+  // a later batch of the same group queued new events, yet the store marked its queue empty at the
+  // commit, and those events waited unresolved until some later batch arrived (on a merger: forever).
+  Graph g;
+  g.batch({{{kEmail, "ann@x"}}}, "ann");
+  const auto batch = [&](std::vector<Bytes> forget, std::vector<Id> ids) {
+    return [&g, forget = std::move(forget), ids = std::move(ids)](IngestTxn&, BatchWrite& w) -> Result<bool> {
+      w.batch_id = waymark::test::ordered_event_id(++g.counter);
+      randombytes_buf(w.device_key.data(), w.device_key.size());
+      w.sequence = 1;
+      w.received_ms = ++g.clock;
+      w.receipt = {1};
+      w.forget_slots = forget;
+      StoredEvent e;
+      e.event_id = waymark::test::ordered_event_id(++g.counter);
+      e.name = "view";
+      e.purpose = 1;
+      e.occurred_ms = e.corrected_ms = g.clock;
+      const Key32 s = key_of("slot:bob");
+      e.slot.assign(s.begin(), s.begin() + 16);
+      for (const Id& id : ids) e.identifiers.push_back({id.kind, key_of(id.name), true});
+      w.events.push_back(std::move(e));
+      return true;
+    };
+  };
+  const Key32 gone = key_of("slot:someone");
+  auto wrote = g.store->ingest_group(
+      {batch({Bytes(gone.begin(), gone.begin() + 16)}, {}), batch({}, {{kEmail, "bob@x"}, {kPhone, "+447700900001"}})});
+  REQUIRE(wrote.ok());
+  CHECK(g.store->pending_events().value() == 1);
+  auto resolved = g.store->resolve_pending(INT64_MAX);
+  REQUIRE(resolved.ok());
+  CHECK(resolved.value() == 1);  // was 0: the queue was marked empty
+  CHECK(g.together("bob@x", "+447700900001"));
+}

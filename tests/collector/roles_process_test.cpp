@@ -12,10 +12,12 @@
 #include <thread>
 
 #include "collector_process.hpp"
-#include "support/nats_support.hpp"
+#include "nats_process.hpp"
 #include "support/test_support.hpp"
 
 using namespace waymark::test;
+using demo::NatsCluster;
+using demo::NatsServer;
 
 namespace {
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo on SQLite and on PostgreSQL, same seed: the same identity scores, attribution table and
+# The demo on SQLite and on PostgreSQL (or, with `cluster`, on the cluster of `--cluster`: NATS,
+# ingest nodes behind haproxy, merger, query node), same seed: the same identity scores, attribution table and
 # segments, line for line; the same lifetime-value customers (purchases, historic value) with
 # predictions within 0.5 %. One upload thread: the devices then upload in one order, so both stores
 # resolve the same batches in the same order (with two, a run's order depends on timing, and the
@@ -8,10 +9,12 @@
 # for this data (issue "Analytics"), and its as-of time is the run's clock.
 set -euo pipefail
 demo=$1
+other=${2:-postgresql}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for store in sqlite postgresql; do
-  "$demo" --customers 200 --days 30 --seed 11 --threads 1 --no-progress --store "$store" \
+for store in sqlite "$other"; do
+  if [ "$store" = cluster ]; then mode=(--cluster); else mode=(--store "$store"); fi
+  "$demo" --customers 200 --days 30 --seed 11 --threads 1 --no-progress "${mode[@]}" \
     --workdir "$out/$store" >"$out/$store.txt" 2>&1 || { cat "$out/$store.txt"; exit 1; }
   sed -n '/^identity:/,/^lifetime value/p' "$out/$store.txt" | grep -v '^lifetime value' >"$out/$store.exact"
   grep '^segments:' "$out/$store.txt" >>"$out/$store.exact"
@@ -19,17 +22,21 @@ for store in sqlite postgresql; do
   # Sorted by purchases and historic value: two customers whose predictions are close may swap places.
   grep '^  profile ' "$out/$store.txt" | awk '{print $4, $6, $NF}' | sed 's/£//g' | sort >"$out/$store.clv"
 done
-if ! diff "$out/sqlite.exact" "$out/postgresql.exact"; then
-  echo "FAIL: the stores disagree (< sqlite, > postgresql)"
-  cat "$out/sqlite.txt" "$out/postgresql.txt"
+if ! diff "$out/sqlite.exact" "$out/$other.exact"; then
+  echo "FAIL: the runs disagree (< sqlite, > $other)"
+  cat "$out/sqlite.txt" "$out/$other.txt"
   exit 1
 fi
 [ "$(wc -l <"$out/sqlite.exact")" -ge 14 ] || { echo "FAIL: the demo printed no results"; exit 1; }
-paste -d' ' "$out/sqlite.clv" "$out/postgresql.clv" | awk '
+paste -d' ' "$out/sqlite.clv" "$out/$other.clv" | awk '
   NF != 6 || $1 != $4 || $2 != $5 { print "FAIL: lifetime value customers differ: " $0; bad = 1 }
   { d = $3 - $6; if (d < 0) d = -d; if (d > 0.005 * $3) { print "FAIL: CLV differs by more than 0.5 %: " $0; bad = 1 } }
   END { if (NR != 10) { print "FAIL: expected 10 lifetime value rows, got " NR; bad = 1 }; exit bad }' ||
-  { cat "$out/sqlite.txt" "$out/postgresql.txt"; exit 1; }
-grep -q "raw identifiers in PostgreSQL's files ([1-9][0-9]* files" "$out/postgresql.txt" ||
-  { echo "FAIL: the PostgreSQL run scanned no database files"; exit 1; }
-echo "ok: SQLite and PostgreSQL agree ($(wc -l <"$out/sqlite.exact") result lines, 10 lifetime values)"
+  { cat "$out/sqlite.txt" "$out/$other.txt"; exit 1; }
+grep -q "raw identifiers in PostgreSQL's files ([1-9][0-9]* files" "$out/$other.txt" ||
+  { echo "FAIL: the $other run scanned no database files"; exit 1; }
+if [ "$other" = cluster ]; then
+  grep -q "raw identifiers in the queue's files (NATS JetStream) ([1-9][0-9]* files" "$out/cluster.txt" ||
+    { echo "FAIL: the cluster run scanned no queue files"; exit 1; }
+fi
+echo "ok: SQLite and $other agree ($(wc -l <"$out/sqlite.exact") result lines, 10 lifetime values)"

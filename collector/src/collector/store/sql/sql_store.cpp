@@ -319,6 +319,7 @@ Status SqlStore::write_batch(const BatchWrite& w) {
         .bind(3, queued.data(), queued.size());
     if (s = writer_.done(*queue, "resolve queue"); !s.ok()) return s;
     queued_ = true;
+    drained_ = false;  // a forget earlier in this group may have emptied the queue: it is not empty now
     pending_delta_ += static_cast<int64_t>(w.events.size());
   }
   Use consent = writer_.prepare(

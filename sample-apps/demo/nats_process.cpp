@@ -1,6 +1,6 @@
 #include <utility>  // before Asio
 
-#include "support/nats_support.hpp"
+#include "nats_process.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,7 +16,7 @@
 
 namespace fs = std::filesystem;
 
-namespace waymark::test {
+namespace demo {
 
 namespace {
 
@@ -102,4 +102,4 @@ void NatsServer::stop(int signal) {
   pid_ = -1;
 }
 
-}  // namespace waymark::test
+}  // namespace demo

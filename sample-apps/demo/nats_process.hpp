@@ -1,5 +1,6 @@
-// A private `nats-server` with JetStream for a test: on 127.0.0.1, a free port, its store in a temp
-// directory; stopped (SIGTERM, or SIGKILL to simulate a crash) by the test or the destructor.
+// A private `nats-server` with JetStream on 127.0.0.1 (a free port, its store in a directory of its
+// own), for the demo, the tests and the benches; stopped (SIGTERM, or SIGKILL for a crash) on request or
+// by the destructor.
 #pragma once
 
 #include <sys/types.h>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace waymark::test {
+namespace demo {
 
 class NatsServer {
  public:
@@ -47,4 +48,4 @@ class NatsCluster {
   std::vector<std::unique_ptr<NatsServer>> nodes_;
 };
 
-}  // namespace waymark::test
+}  // namespace demo
