@@ -75,7 +75,8 @@ DemoCluster::DemoCluster(const std::string& collector, const std::string& work, 
     return std::make_unique<CollectorProcess>(collector, args, logs_.back(), wait);
   };
   // The first role to connect creates the stream: JetStream needs a moment to elect its leaders.
-  const std::vector<std::string> ingest_args = with(with({"serve", "--role", "ingest", "--port", "0"}, queue), serve_args);
+  const std::vector<std::string> ingest_args =
+      with(with({"serve", "--role", "ingest", "--port", "0"}, queue), serve_args);
   for (int attempt = 0; ingest_.empty(); ++attempt) {
     try {
       ingest_.push_back(start("ingest0", ingest_args));
@@ -89,9 +90,9 @@ DemoCluster::DemoCluster(const std::string& collector, const std::string& work, 
       with(with({"serve", "--role", "merger", "--port", "0", "--store", store_uri}, queue), serve_args);
   merger_ = start("merger", merger_args);
   standby_ = start("merger-standby", merger_args, false);
-  query_ = start("query", with({"serve", "--role", "query", "--port", "0", "--data-dir", data_dir, "--store",
-                                store_uri},
-                               serve_args));
+  query_ = start(
+      "query",
+      with({"serve", "--role", "query", "--port", "0", "--data-dir", data_dir, "--store", store_uri}, serve_args));
   haproxy_port_ = free_port();
   const std::string config = work + "/haproxy.cfg";
   std::ofstream(config) << haproxy_config(haproxy_port_, {ingest_[0]->port(), ingest_[1]->port()}, query_->port());
@@ -104,7 +105,9 @@ DemoCluster::DemoCluster(const std::string& collector, const std::string& work, 
   wait_for_port(haproxy_port_);
 }
 
-DemoCluster::~DemoCluster() { stop(); }
+DemoCluster::~DemoCluster() {
+  stop();
+}
 
 void DemoCluster::wait_settled() {
   HttpClient merger("127.0.0.1", merger_->port(), "");

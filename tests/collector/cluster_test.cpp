@@ -73,6 +73,22 @@ struct IngestNode {
   }
 };
 
+// What most of these tests stand on: a collector (the merger's store and decide stage, and its query
+// side), a private NATS server, the stream on it, and an ingest node in front of the collector's keys.
+struct Rig {
+  Collector collector;
+  NatsServer nats{collector.dir.path() + "/nats"};
+  std::unique_ptr<q::JetStream> js = connected(nats);
+  IngestNode node{*js, collector};
+
+  static std::unique_ptr<q::JetStream> connected(const NatsServer& nats) {
+    auto js = q::JetStream::connect(stream_config(nats));
+    INFO(js.status().message);
+    REQUIRE(js.ok());
+    return std::move(js.value());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("batch queue: a resent batch id is stored once, an unacked message comes back, an acked one never",
@@ -142,12 +158,9 @@ TEST_CASE(
     "ingest node and merger: devices are answered once their batch is queued, a merger that stops and one "
     "that takes over store every event once, in order",
     "[collector][jetstream][store]") {
-  Collector collector;  // the merger's store, decide stage and query side
-  NatsServer nats(collector.dir.path() + "/nats");
-  auto js = q::JetStream::connect(stream_config(nats));
-  REQUIRE(js.ok());
-  IngestNode node(*js.value(), collector);
-  auto merger = std::make_unique<wc::Merger>(*js.value(), *collector.ingest, collector.metrics);
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
+  auto merger = std::make_unique<wc::Merger>(*js, *collector.ingest, collector.metrics);
   REQUIRE(merger->start().ok());
 
   constexpr int kDevices = 6, kBatches = 8, kEvents = 20;
@@ -176,7 +189,7 @@ TEST_CASE(
   }
   const int64_t expected = kDevices * (1 + kBatches * kEvents);
   CHECK(collector.events() < expected);  // half of them wait on the stream
-  merger = std::make_unique<wc::Merger>(*js.value(), *collector.ingest, collector.metrics);
+  merger = std::make_unique<wc::Merger>(*js, *collector.ingest, collector.metrics);
   REQUIRE(merger->start().ok());
   CHECK(eventually([&] { return collector.events() == expected; }));
 
@@ -184,7 +197,7 @@ TEST_CASE(
   // committed a second time (a merger that died after its commit, before its acks) add nothing.
   for (const auto& sealed : sent)
     CHECK(request(node.server.port(), http::verb::post, "/v1/batches", sealed).status == 200);
-  auto replay = q::Consumer::open(*js.value(), "replay-from-start", 30000);
+  auto replay = q::Consumer::open(*js, "replay-from-start", 30000);
   REQUIRE(replay.ok());
   size_t replayed = 0;
   for (;;) {
@@ -206,11 +219,8 @@ TEST_CASE(
 
 TEST_CASE("a merger that died with batches taken and unacked: the next one decides them before anything newer",
           "[collector][jetstream][store]") {
-  Collector collector;
-  NatsServer nats(collector.dir.path() + "/nats");
-  auto js = q::JetStream::connect(stream_config(nats));
-  REQUIRE(js.ok());
-  IngestNode node(*js.value(), collector);
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
   wc::MergerOptions options;
   options.ack_wait_ms = 800;
   RawDevice device;
@@ -220,14 +230,14 @@ TEST_CASE("a merger that died with batches taken and unacked: the next one decid
   send({device.grant()});  // the consent every later event needs
   send({device.event("first")});
   {  // the dead merger: took both, committed and acked nothing
-    auto dead = q::Consumer::open(*js.value(), options.durable, options.ack_wait_ms);
+    auto dead = q::Consumer::open(*js, options.durable, options.ack_wait_ms);
     REQUIRE(dead.ok());
     auto taken = dead.value()->fetch(10, 2000);
     REQUIRE(taken.ok());
     REQUIRE(taken->size() == 2);
   }
   for (int b = 0; b < 5; ++b) send({device.event("later"), device.event("later")});
-  wc::Merger next(*js.value(), *collector.ingest, collector.metrics, options);
+  wc::Merger next(*js, *collector.ingest, collector.metrics, options);
   const auto started = next.start();
   INFO(started.message);
   REQUIRE(started.ok());
@@ -238,11 +248,8 @@ TEST_CASE("a merger that died with batches taken and unacked: the next one decid
 
 TEST_CASE("the queue's store on disk holds no SDK pseudonym: queued batches are sealed with the collector's key",
           "[collector][jetstream]") {
-  Collector collector;
-  NatsServer nats(collector.dir.path() + "/nats");
-  auto js = q::JetStream::connect(stream_config(nats));
-  REQUIRE(js.ok());
-  IngestNode node(*js.value(), collector);
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
   RawDevice device;
   const auto ids = random_identifiers(2, WAYMARK_ID_EMAIL);
   std::array<uint8_t, 16> batch_id{};
@@ -264,22 +271,19 @@ TEST_CASE(
     "a message on the queue that the collector's roles did not seal is refused, counted and never blocks "
     "the batches behind it",
     "[collector][jetstream]") {
-  Collector collector;
-  NatsServer nats(collector.dir.path() + "/nats");
-  auto js = q::JetStream::connect(stream_config(nats));
-  REQUIRE(js.ok());
-  IngestNode node(*js.value(), collector);
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
   RawDevice device;
   // Someone on the NATS network publishes to the subject: junk, then a batch they opened themselves.
-  REQUIRE(js.value()->publish("forged-1", bytes("not a queued batch")).ok());
+  REQUIRE(js->publish("forged-1", bytes("not a queued batch")).ok());
   waymark::collector::QueuedBatch forged;
   forged.key_id = collector.key.key_id;
   waymark::collector::Key32 wrong_key{};
-  REQUIRE(js.value()->publish("forged-2", waymark::collector::seal_queued_batch(forged, wrong_key.data())).ok());
+  REQUIRE(js->publish("forged-2", waymark::collector::seal_queued_batch(forged, wrong_key.data())).ok());
   REQUIRE(request(node.server.port(), http::verb::post, "/v1/batches",
                   device.seal(collector, {device.grant(), device.event("real")}))
               .status == 200);
-  wc::Merger merger(*js.value(), *collector.ingest, collector.metrics);
+  wc::Merger merger(*js, *collector.ingest, collector.metrics);
   REQUIRE(merger.start().ok());
   CHECK(eventually([&] { return collector.events() == 2; }));
   CHECK(rejected(collector.metrics, "malformed_queued_batch") == 2);
@@ -289,13 +293,10 @@ TEST_CASE(
     "back-pressure: an ingest node answers 503 while the merger is more than max-queue-lag behind, and "
     "accepts again once it caught up",
     "[collector][jetstream]") {
-  Collector collector;
-  NatsServer nats(collector.dir.path() + "/nats");
-  auto js = q::JetStream::connect(stream_config(nats));
-  REQUIRE(js.ok());
-  IngestNode node(*js.value(), collector);
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
   wc::MergerOptions options;
-  wc::LagWatch watch(*js.value(), options.durable, 3);
+  wc::LagWatch watch(*js, options.durable, 3);
   RawDevice device;
   const auto send = [&] {
     return request(node.server.port(), http::verb::post, "/v1/batches", device.seal(collector, {device.grant()}));
@@ -309,7 +310,7 @@ TEST_CASE(
   CHECK(refused.retry_after == "5");
   CHECK(rejected(node.metrics, "queue_lagging") == 1);
 
-  wc::Merger merger(*js.value(), *collector.ingest, collector.metrics, options);
+  wc::Merger merger(*js, *collector.ingest, collector.metrics, options);
   REQUIRE(merger.start().ok());
   CHECK(eventually([&] { return watch.poll(node.ingest, node.metrics).ok() && watch.lag() == 0; }));
   CHECK(send().status == 200);
