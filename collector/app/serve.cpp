@@ -58,7 +58,7 @@ bool load_key_file(const fs::directory_entry& entry, std::vector<CollectorKey>& 
     return false;
   }
   if (k.retire_at_ms <= now_ms()) {
-    log("info", "key id " + std::to_string(k.key_id) + " is retired");
+    log("info", std::string("key id ") + std::to_string(k.key_id) + " is retired");
     return true;
   }
   out.push_back(k);
@@ -104,7 +104,7 @@ bool apply_blocklist(const po::variables_map& vm, Store& store, const uint8_t* r
     log("error", st.message);
     return false;
   }
-  log("info", "blocked pseudonyms: " + std::to_string(blocked.size()));
+  log("info", std::string("blocked pseudonyms: ") + std::to_string(blocked.size()));
   return true;
 }
 

@@ -42,7 +42,8 @@ std::string haproxy_config(uint16_t port, const std::vector<uint16_t>& ingest, u
       "\n  acl segments path_beg /v1/devices/\n  use_backend query if segments\n  default_backend ingest\n"
       "backend ingest\n  balance roundrobin\n  option httpchk GET /healthz\n";
   for (size_t i = 0; i < ingest.size(); ++i) {
-    c += "  server ingest" + std::to_string(i) + " 127.0.0.1:" + std::to_string(ingest[i]) + " check inter 500\n";
+    c += std::string("  server ingest") + std::to_string(i) + " 127.0.0.1:" + std::to_string(ingest[i]) +
+         " check inter 500\n";
   }
   return c + "backend query\n  server query 127.0.0.1:" + std::to_string(query) + "\n";
 }
@@ -56,7 +57,7 @@ void wait_for_port(uint16_t port) {
     if (!ec) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  throw std::runtime_error("haproxy did not listen on port " + std::to_string(port));
+  throw std::runtime_error(std::string("haproxy did not listen on port ") + std::to_string(port));
 }
 
 int64_t metric(const std::string& body, const std::string& name) {

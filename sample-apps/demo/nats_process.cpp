@@ -45,7 +45,7 @@ NatsServer::NatsServer(std::string dir, Peer peer) : dir_(std::move(dir)), peer_
 NatsCluster::NatsCluster(const std::string& dir) {
   const std::vector<int> route_ports = {free_port(), free_port(), free_port()};
   for (int i = 0; i < 3; ++i) {
-    NatsServer::Peer peer{"n" + std::to_string(i), route_ports[static_cast<size_t>(i)], {}};
+    NatsServer::Peer peer{std::string("n") + std::to_string(i), route_ports[static_cast<size_t>(i)], {}};
     for (int j = 0; j < 3; ++j) {
       if (j != i) peer.routes.push_back(route_ports[static_cast<size_t>(j)]);
     }
@@ -55,7 +55,10 @@ NatsCluster::NatsCluster(const std::string& dir) {
 
 std::string NatsCluster::urls() const {
   std::string out;
-  for (const auto& n : nodes_) out += (out.empty() ? "" : ",") + n->url();
+  for (const auto& n : nodes_) {
+    if (!out.empty()) out += ',';
+    out += n->url();
+  }
   return out;
 }
 
@@ -69,9 +72,12 @@ void NatsServer::start() {
   std::vector<std::string> args = {"nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", port, "-l", log};
   if (!peer_.name.empty()) {
     std::string routes;
-    for (int r : peer_.routes) routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(r));
+    for (int r : peer_.routes) {
+      if (!routes.empty()) routes += ',';
+      routes += std::string("nats://127.0.0.1:") + std::to_string(r);
+    }
     args.insert(args.end(), {"--server_name", peer_.name, "--cluster_name", "waymark", "--cluster",
-                             "nats://127.0.0.1:" + std::to_string(peer_.route_port), "--routes", routes});
+                             std::string("nats://127.0.0.1:") + std::to_string(peer_.route_port), "--routes", routes});
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

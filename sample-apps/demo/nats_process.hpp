@@ -25,7 +25,7 @@ class NatsServer {
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
 
-  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return std::string("nats://127.0.0.1:") + std::to_string(port_); }
   void stop(int signal = 15);
   void start();  // again, on the same port and store (after stop)
   bool running() const { return pid_ > 0; }

@@ -12,7 +12,7 @@ Status LagWatch::poll(Ingest& ingest, Metrics& metrics) {
 }
 
 std::string LagWatch::note() const {
-  return " (queue lag: " + std::to_string(lag_.load()) + " batches)";
+  return std::string(" (queue lag: ") + std::to_string(lag_.load()) + " batches)";
 }
 
 }  // namespace waymark::collector

@@ -41,7 +41,7 @@ void Merger::stop() {
 // passed, ahead of anything newer, so a merger that finds such batches waits that long first.
 void Merger::run() {
   if (auto st = consumer_->state(); st.ok() && st->unacked > 0) {
-    log_("info", "merger: " + std::to_string(st->unacked) +
+    log_("info", std::string("merger: ") + std::to_string(st->unacked) +
                      " batches were taken by a merger that stopped; waiting for them to be delivered again");
     const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.ack_wait_ms);
     while (!stopping_ && std::chrono::steady_clock::now() < due) {
@@ -93,8 +93,8 @@ void Merger::report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& bat
 }
 
 std::string Merger::note() const {
-  return " (queue lag: " + std::to_string(lag_messages_.load()) + " batches, " + std::to_string(lag_seconds_.load()) +
-         " s)";
+  return std::string(" (queue lag: ") + std::to_string(lag_messages_.load()) + " batches, " +
+         std::to_string(lag_seconds_.load()) + " s)";
 }
 
 }  // namespace waymark::collector

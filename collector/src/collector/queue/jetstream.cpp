@@ -13,7 +13,7 @@ constexpr jsErrCode kStreamNameInUse = static_cast<jsErrCode>(10058);
 
 Status unavailable(const std::string& what, natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
   std::string text = what + ": " + natsStatus_GetText(s);
-  if (code != 0) text += " (JetStream error " + std::to_string(static_cast<int>(code)) + ")";
+  if (code != 0) text += std::string(" (JetStream error ") + std::to_string(static_cast<int>(code)) + ")";
   return Error(Errc::queue_unavailable, text);
 }
 
