@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "collector/analytics/attribution.hpp"
-#include "collector/analytics/clv.hpp"
+#include "analytics/attribution.hpp"
+#include "analytics/clv.hpp"
 
 using Clock = std::chrono::steady_clock;
 using namespace waymark::collector::analytics;

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "collector/cluster/merger.hpp"
-#include "collector/ingest/ingest.hpp"
-#include "collector/queue/jetstream.hpp"
-#include "collector/store/store.hpp"
+#include "cluster/merger.hpp"
+#include "ingest/ingest.hpp"
+#include "queue/jetstream.hpp"
+#include "store/store.hpp"
 #include "fleet_workload.hpp"
 #include "nats_process.hpp"
 

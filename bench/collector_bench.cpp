@@ -10,9 +10,9 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "collector/ingest/ingest.hpp"
+#include "ingest/ingest.hpp"
 #include "ingest_workload.hpp"
-#include "collector/store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 #include "common/wire/envelope.hpp"
 

@@ -28,7 +28,7 @@
 
 #include "collector_process.hpp"
 #include "common/consent/ledger.hpp"
-#include "collector/store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 #include "common/wire/envelope.hpp"
 #include "fleet_workload.hpp"

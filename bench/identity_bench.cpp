@@ -15,8 +15,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "collector/store/sqlite/sqlite_store.hpp"
-#include "collector/store/store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
 #include "identity_workload.hpp"
 
 namespace fs = std::filesystem;

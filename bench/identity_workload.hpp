@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "collector/store/store.hpp"
+#include "store/store.hpp"
 #include "support/direct_store.hpp"
 
 namespace bench {

@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "common/consent/ledger.hpp"
-#include "collector/ingest/ingest.hpp"
+#include "ingest/ingest.hpp"
 #include "common/wire/envelope.hpp"
 #include "common/wire/event_codec.hpp"
 

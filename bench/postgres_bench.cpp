@@ -12,7 +12,7 @@
 
 #include "common/crypto/secure.hpp"
 #include "identity_workload.hpp"
-#include "collector/ingest/ingest.hpp"
+#include "ingest/ingest.hpp"
 #include "ingest_workload.hpp"
 #include "waymark/wire/v1/batch_generated.h"
 

@@ -27,14 +27,14 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "collector/authority/erasure_token.hpp"
-#include "collector/authority/identity_assertion.hpp"
-#include "collector/store/sqlite/backup.hpp"
-#include "collector/config/options.hpp"
+#include "authority/erasure_token.hpp"
+#include "authority/identity_assertion.hpp"
+#include "store/sqlite/backup.hpp"
+#include "config/options.hpp"
 #include "common/identity/normalizer.hpp"
 #include "common/identity/pseudonymizer.hpp"
-#include "collector/ingest/ingest.hpp"
-#include "collector/server/http_server.hpp"
+#include "ingest/ingest.hpp"
+#include "server/http_server.hpp"
 #include "app.hpp"
 #include "waymark/platform.h"
 

@@ -17,12 +17,12 @@
 #include <sodium.h>
 
 #include "app.hpp"
-#include "collector/cluster/lag_watch.hpp"
-#include "collector/cluster/merger.hpp"
-#include "collector/config/options.hpp"
-#include "collector/ingest/ingest.hpp"
-#include "collector/queue/jetstream.hpp"
-#include "collector/server/http_server.hpp"
+#include "cluster/lag_watch.hpp"
+#include "cluster/merger.hpp"
+#include "config/options.hpp"
+#include "ingest/ingest.hpp"
+#include "queue/jetstream.hpp"
+#include "server/http_server.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

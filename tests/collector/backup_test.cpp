@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "collector/store/sqlite/backup.hpp"
+#include "store/sqlite/backup.hpp"
 #include "support/collector_fixture.hpp"
 
 using namespace waymark::test;

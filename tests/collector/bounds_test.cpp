@@ -2,7 +2,7 @@
 // may cost the collector, each limit tried through the real server.
 #include <catch2/catch.hpp>
 
-#include "collector/store/sql/sql_store.hpp"
+#include "store/sql/sql_store.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/direct_store.hpp"
 #include "support/http_client.hpp"

@@ -10,10 +10,10 @@
 #include <regex>
 #include <thread>
 
-#include "collector/cluster/lag_watch.hpp"
-#include "collector/cluster/merger.hpp"
-#include "collector/ingest/queued_batch.hpp"
-#include "collector/queue/jetstream.hpp"
+#include "cluster/lag_watch.hpp"
+#include "cluster/merger.hpp"
+#include "ingest/queued_batch.hpp"
+#include "queue/jetstream.hpp"
 #include "nats_process.hpp"
 #include "support/raw_device.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "collector/analytics/segments.hpp"
+#include "analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "common/wire/envelope.hpp"

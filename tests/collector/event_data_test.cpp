@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "collector/analytics/segments.hpp"
+#include "analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/raw_device.hpp"

@@ -4,7 +4,7 @@
 // erases what its own slot sent; the whole customer only with a token the brand's backend signed.
 #include <catch2/catch.hpp>
 
-#include "collector/authority/erasure_token.hpp"
+#include "authority/erasure_token.hpp"
 #include "support/trust_support.hpp"
 
 using namespace waymark::test;

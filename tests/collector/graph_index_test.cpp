@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "collector/identity/graph_index.hpp"
+#include "identity/graph_index.hpp"
 
 using waymark::collector::GraphIndex;
 

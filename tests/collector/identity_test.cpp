@@ -11,8 +11,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "collector/identity/rules.hpp"
-#include "collector/store/store.hpp"
+#include "identity/rules.hpp"
+#include "store/store.hpp"
 #include "support/direct_store.hpp"
 #include "support/postgres_support.hpp"
 #include "support/test_support.hpp"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The collector's layering (issue 20): SQL and the database drivers live under collector/src/collector/store
+# The collector's layering (issue 20): SQL and the database drivers live under collector/src/store
 # only; the collector stands on the shared library (common/), never on the SDK's private sources; and the
 # collector binary holds none of the SDK's client code.
 # Usage: layering_test.sh <source dir> <waymark-collector binary>
@@ -7,9 +7,9 @@ set -uo pipefail
 src=$1
 bin=$2
 fail=0
-outside_store() { grep -rlE "$1" "$src/collector/src" | grep -v '^'"$src"'/collector/src/collector/store/' || true; }
+outside_store() { grep -rlE "$1" "$src/collector/src" | grep -v '^'"$src"'/collector/src/store/' || true; }
 
-hits=$(grep -rliE 'sqlite|libpq|postgres' "$src/collector/src" | grep -v '/collector/store/' || true)
+hits=$(grep -rliE 'sqlite|libpq|postgres' "$src/collector/src" | grep -v '/collector/src/store/' || true)
 if [ -n "$hits" ]; then echo "mentions a database outside store/: $hits"; fail=1; fi
 hits=$(outside_store '\b(SELECT|INSERT INTO|UPDATE [a-z_]+ SET|DELETE FROM|CREATE (TABLE|INDEX|VIEW))\b')
 if [ -n "$hits" ]; then echo "SQL outside store/: $hits"; fail=1; fi

@@ -8,7 +8,7 @@
 #include <regex>
 #include <set>
 
-#include "collector/analytics/segments.hpp"
+#include "analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 

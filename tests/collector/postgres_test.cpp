@@ -11,7 +11,7 @@
 #include <sodium.h>
 
 #include "common/crypto/secure.hpp"
-#include "collector/store/postgres/postgres_store.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/raw_device.hpp"

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "collector/analytics/reports.hpp"
-#include "collector/analytics/segments.hpp"
+#include "analytics/reports.hpp"
+#include "analytics/segments.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/direct_store.hpp"
 #include "support/http_client.hpp"

@@ -6,7 +6,7 @@
 
 #include <sodium.h>
 
-#include "collector/authority/identity_assertion.hpp"
+#include "authority/identity_assertion.hpp"
 #include "collector_process.hpp"
 #include "support/trust_support.hpp"
 #include "common/crypto/secure.hpp"

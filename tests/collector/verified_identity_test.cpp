@@ -5,8 +5,8 @@
 // answers only for a profile the device proved, or one that holds nothing but its own events.
 #include <catch2/catch.hpp>
 
-#include "collector/analytics/segments.hpp"
-#include "collector/authority/identity_assertion.hpp"
+#include "analytics/segments.hpp"
+#include "authority/identity_assertion.hpp"
 #include "support/raw_device.hpp"
 #include "support/trust_support.hpp"
 

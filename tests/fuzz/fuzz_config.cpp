@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "collector/config/options.hpp"
+#include "config/options.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto opts = waymark::collector::collector_options();

@@ -3,7 +3,7 @@
 // byte, then target, token and body separated by newlines.
 #include <string_view>
 
-#include "collector/api/query_api.hpp"
+#include "api/query_api.hpp"
 #include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,7 +2,7 @@
 // (every metric kind meets a real profile).
 #include <string_view>
 
-#include "collector/analytics/segments.hpp"
+#include "analytics/segments.hpp"
 #include "fuzz_support.hpp"
 #include "support/direct_store.hpp"
 

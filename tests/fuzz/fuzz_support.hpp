@@ -9,8 +9,8 @@
 
 #include <sodium.h>
 
-#include "collector/ingest/ingest.hpp"
-#include "collector/store/store.hpp"
+#include "ingest/ingest.hpp"
+#include "store/store.hpp"
 
 namespace waymark::fuzz {
 

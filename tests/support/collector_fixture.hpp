@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "collector/server/http_server.hpp"
+#include "server/http_server.hpp"
 #include "support/postgres_support.hpp"
 #include "support/test_support.hpp"
 

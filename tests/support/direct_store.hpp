@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include "collector/store/store.hpp"
+#include "store/store.hpp"
 
 namespace waymark::test {
 

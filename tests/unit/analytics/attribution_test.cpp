@@ -9,8 +9,8 @@
 #include <random>
 #include <sstream>
 
-#include "collector/analytics/attribution.hpp"
-#include "collector/analytics/channel_groups.hpp"
+#include "analytics/attribution.hpp"
+#include "analytics/channel_groups.hpp"
 #include "waymark/wire/v1/event_generated.h"
 
 using namespace waymark::collector::analytics;

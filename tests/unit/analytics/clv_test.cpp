@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "collector/analytics/clv.hpp"
+#include "analytics/clv.hpp"
 
 using namespace waymark::collector::analytics;
 

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "collector/analytics/segments.hpp"
-#include "collector/api/query_api.hpp"
+#include "analytics/segments.hpp"
+#include "api/query_api.hpp"
 #include "support/collector_fixture.hpp"
 #include "support/direct_store.hpp"
 #include "support/http_client.hpp"

@@ -1,0 +1,209 @@
+#include "analytics/reports.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "analytics/channel_groups.hpp"
+#include "waymark/wire/v1/event_generated.h"
+
+namespace waymark::collector::analytics {
+
+namespace w = waymark::wire::v1;
+
+namespace {
+
+constexpr double kWeekMs = 7.0 * 24 * 3600 * 1000;
+
+bool is_conversion(const AnalyticsEvent& e) {
+  return e.type == static_cast<uint8_t>(w::EventType::Purchase);
+}
+
+// The one currency of the purchases, or the chosen one; an error when there are several.
+Result<std::string> pick_currency(const std::map<std::string, int64_t>& seen, const std::string& chosen) {
+  if (!chosen.empty()) return chosen;
+  if (seen.size() > 1) {
+    std::string list;
+    for (const auto& [c, n] : seen) {
+      if (!list.empty()) list += ", ";
+      list += c;
+    }
+    return Error(Errc::invalid, "purchases in several currencies (" + list + "): choose one");
+  }
+  return seen.empty() ? std::string() : seen.begin()->first;
+}
+
+// The key an event is credited under.
+std::string attribution_key(const AnalyticsEvent& e, AttributeBy by) {
+  switch (by) {
+    case AttributeBy::ChannelGroup: return std::string(channel_group(e.channel, e.campaign_source, e.campaign_medium));
+    case AttributeBy::Campaign: return e.campaign.empty() ? "(none)" : e.campaign;
+    case AttributeBy::CampaignSource: return e.campaign_source.empty() ? "(none)" : e.campaign_source;
+    default: return w::EnumNameChannel(static_cast<w::Channel>(e.channel));
+  }
+}
+
+}  // namespace
+
+std::optional<AttributeBy> attribute_by_from_name(std::string_view name) {
+  if (name == "channel") return AttributeBy::Channel;
+  if (name == "channel_group") return AttributeBy::ChannelGroup;
+  if (name == "campaign") return AttributeBy::Campaign;
+  if (name == "campaign_source") return AttributeBy::CampaignSource;
+  return std::nullopt;
+}
+
+bool is_customer_action(const AnalyticsEvent& e) {
+  return e.type != static_cast<uint8_t>(w::EventType::Identify) &&
+         e.type != static_cast<uint8_t>(w::EventType::Consent);
+}
+
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q) {
+  AttributionReport report;
+  report.query = q;
+  struct Owned {
+    int64_t profile;
+    Path path;
+    std::string currency;
+  };
+  std::vector<Owned> paths;
+  std::map<std::string, int64_t> currencies;
+  Status s = store.for_each_profile(q.from_ms - q.lookback_ms, q.to_ms, [&](int64_t profile, const auto& events) {
+    std::vector<JourneyTouch> journey;
+    journey.reserve(events.size());
+    std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
+    for (const AnalyticsEvent& e : events) {
+      if (!is_customer_action(e)) continue;
+      const std::string key = attribution_key(e, q.by);
+      const bool conversion = is_conversion(e);
+      journey.push_back(
+          {e.time_ms, key, conversion, conversion ? static_cast<double>(e.revenue_minor.value_or(0)) : 0});
+      if (conversion) {
+        conversions.emplace_back(e.time_ms, e.currency);
+        if (e.time_ms >= q.from_ms && e.revenue_minor) ++currencies[e.currency];
+      }
+    }
+    // Conversions close paths in time order, so the i-th converting path is the i-th conversion.
+    size_t next = 0;
+    for (const Path& p : extract_paths(journey, q.lookback_ms, q.session_gap_ms, q.conversion_is_touch)) {
+      if (p.conversions > 0) {
+        const auto& [at, currency] = conversions[next++];
+        if (at >= q.from_ms) paths.push_back({profile, p, currency});
+      } else if (journey.back().time_ms >= q.from_ms) {
+        paths.push_back({profile, p, ""});
+      }
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  auto currency = pick_currency(currencies, q.currency);
+  if (!currency.ok()) return currency.status();
+  report.currency = currency.value();
+
+  std::vector<Path> plain;
+  plain.reserve(paths.size());
+  std::unordered_map<std::string, std::unordered_set<int64_t>> profiles_of;
+  std::unordered_set<int64_t> all_profiles;
+  for (Owned& o : paths) {
+    if (o.currency != report.currency) o.path.revenue = 0;  // counted as a conversion, not as revenue
+    report.conversions += o.path.conversions;
+    report.revenue_minor += o.path.revenue;
+    for (const Touch& t : o.path.touches) profiles_of[t.key].insert(o.profile);
+    all_profiles.insert(o.profile);
+    plain.push_back(std::move(o.path));
+  }
+  report.paths = static_cast<int64_t>(plain.size());
+  report.profiles = static_cast<int64_t>(all_profiles.size());
+
+  AttributionRow other{"other", 0, 0, 0};
+  std::unordered_set<int64_t> other_profiles;
+  for (const auto& [key, credit] : attribute(plain, q.model, q.options)) {
+    const auto& who = profiles_of[key];
+    if (static_cast<int64_t>(who.size()) < q.k) {  // too few people to show on its own
+      other.conversions += credit.conversions;
+      other.revenue_minor += credit.revenue;
+      other_profiles.insert(who.begin(), who.end());
+      ++report.suppressed;
+      continue;
+    }
+    report.rows.push_back({key, credit.conversions, credit.revenue, static_cast<int64_t>(who.size())});
+  }
+  std::sort(report.rows.begin(), report.rows.end(), [](const AttributionRow& a, const AttributionRow& b) {
+    return a.conversions != b.conversions ? a.conversions > b.conversions : a.key < b.key;
+  });
+  if (report.suppressed > 0) {
+    other.profiles = static_cast<int64_t>(other_profiles.size());
+    report.rows.push_back(other);
+  }
+  return report;
+}
+
+Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency) {
+  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+  struct Bought {
+    int64_t profile;
+    std::string currency;
+    double day_ms, value;
+  };
+  std::vector<Bought> bought;
+  std::map<std::string, int64_t> currencies;
+  Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
+    for (const AnalyticsEvent& e : events) {
+      if (!is_conversion(e) || !e.revenue_minor) continue;
+      ++currencies[e.currency];
+      bought.push_back({profile, e.currency, static_cast<double>(e.time_ms / kDayMs * kDayMs),
+                        static_cast<double>(*e.revenue_minor)});
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  auto chosen = pick_currency(currencies, currency);
+  if (!chosen.ok()) return chosen.status();
+  PurchaseLog log{chosen.value(), {}};
+  for (const Bought& b : bought) {  // grouped by profile, in time order
+    if (b.currency != log.currency) continue;
+    if (log.profiles.empty() || log.profiles.back().profile != b.profile) log.profiles.push_back({b.profile, {}});
+    log.profiles.back().purchases.push_back({{}, b.day_ms, b.value});  // one customer: an empty id
+  }
+  return log;
+}
+
+Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
+  auto log = purchases_by_profile(store, q.as_of_ms, q.currency);
+  if (!log.ok()) return log.status();
+  ClvReport report;
+  report.currency = log.value().currency;
+  std::vector<ClvCustomer> rows;
+  std::vector<RfmRow> rfm;
+  for (const ProfilePurchases& c : log.value().profiles) {
+    const auto summary = summarise(c.purchases, static_cast<double>(q.as_of_ms), kWeekMs);
+    ClvCustomer row;
+    row.profile = c.profile;
+    row.rfm = summary.front().second;
+    for (const Purchase& p : c.purchases) row.historic_minor += p.value;
+    rows.push_back(row);
+    rfm.push_back(row.rfm);
+  }
+  report.customers = static_cast<int64_t>(rows.size());
+  report.bgnbd = fit_bgnbd(rfm);
+  report.gamma_gamma = fit_gamma_gamma(rfm);
+  if (report.bgnbd && report.gamma_gamma) {
+    for (ClvCustomer& r : rows) {
+      const double month = 52.0 / 12;
+      r.p_alive = bgnbd_p_alive(*report.bgnbd, r.rfm.x, r.rfm.t_x, r.rfm.T);
+      r.expected_purchases = bgnbd_expected(*report.bgnbd, q.periods * month, r.rfm.x, r.rfm.t_x, r.rfm.T);
+      r.expected_value_minor = gamma_gamma_expected(*report.gamma_gamma, r.rfm.x, r.rfm.mean_value);
+      r.clv_minor = discounted_clv(*report.bgnbd, *report.gamma_gamma, r.rfm, q.periods, month, q.monthly_discount);
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const ClvCustomer& a, const ClvCustomer& b) {
+    return a.clv_minor != b.clv_minor ? a.clv_minor > b.clv_minor : a.historic_minor > b.historic_minor;
+  });
+  if (rows.size() > static_cast<size_t>(q.top)) rows.resize(static_cast<size_t>(q.top));
+  report.top = std::move(rows);
+  return report;
+}
+
+}  // namespace waymark::collector::analytics

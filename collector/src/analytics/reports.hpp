@@ -1,0 +1,92 @@
+// Reports over the store: attribution by channel or campaign, and lifetime value. Every aggregate row
+// backed by fewer than `k` distinct profiles is merged into "other" (k-anonymity), and customers who
+// withdrew analytics consent are left out (the store's scan does that).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analytics/attribution.hpp"
+#include "analytics/clv.hpp"
+#include "store/store.hpp"
+
+namespace waymark::collector::analytics {
+
+// False for the SDK's own bookkeeping (identify and consent records): not something the customer
+// did, so neither a touch in a journey nor a count in a segment rule.
+bool is_customer_action(const AnalyticsEvent& e);
+
+// What attribution credits: the event's channel, its channel group (channel_groups.hpp), its whole
+// campaign ("source / medium / name") or the campaign's source.
+enum class AttributeBy { Channel, ChannelGroup, Campaign, CampaignSource };
+std::optional<AttributeBy> attribute_by_from_name(std::string_view name);
+
+struct AttributionQuery {
+  Model model = Model::Markov;
+  AttributeBy by = AttributeBy::Channel;
+  bool conversion_is_touch = false;  // the converting event is a touch of its own (see extract_paths)
+  int64_t from_ms = 0, to_ms = 0;    // conversions in [from, to)
+  int64_t lookback_ms = 30LL * 24 * 3600 * 1000;
+  int64_t session_gap_ms = 30LL * 60 * 1000;
+  AttributionOptions options;
+  std::string currency;  // revenue counted in this currency; empty: the only one present
+  int k = 10;
+};
+
+struct AttributionRow {
+  std::string key;
+  double conversions = 0, revenue_minor = 0;
+  int64_t profiles = 0;  // distinct profiles whose paths touched this key
+};
+
+struct AttributionReport {
+  AttributionQuery query;
+  std::string currency;
+  double conversions = 0, revenue_minor = 0;
+  int64_t paths = 0, profiles = 0;
+  std::vector<AttributionRow> rows;  // by credit, largest first; "other" last
+  int64_t suppressed = 0;            // rows merged into "other"
+};
+
+// Errc::invalid when several currencies are present and none was chosen.
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q);
+
+// Every purchase with revenue up to `as_of_ms`, in `currency` (or the only one present; an
+// error when there are several), per profile in time order, each at the start of its UTC day
+// (purchases on the same day are one purchase, the CDNOW convention).
+struct ProfilePurchases {
+  int64_t profile = 0;
+  std::vector<Purchase> purchases;
+};
+struct PurchaseLog {
+  std::string currency;
+  std::vector<ProfilePurchases> profiles;
+};
+Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency);
+
+struct ClvQuery {
+  int64_t as_of_ms = 0;  // purchases up to here; T measured to here
+  int periods = 12;      // months ahead
+  double monthly_discount = 0.01;
+  std::string currency;
+  int top = 20;
+};
+
+struct ClvCustomer {
+  int64_t profile = 0;
+  RfmRow rfm;  // weeks
+  double p_alive = 0, expected_purchases = 0, expected_value_minor = 0, clv_minor = 0, historic_minor = 0;
+};
+
+struct ClvReport {
+  std::string currency;
+  int64_t customers = 0;
+  std::optional<BgNbd> bgnbd;
+  std::optional<GammaGamma> gamma_gamma;
+  std::vector<ClvCustomer> top;  // by predicted CLV
+};
+
+Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q);
+
+}  // namespace waymark::collector::analytics

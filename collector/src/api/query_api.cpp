@@ -1,0 +1,733 @@
+#include "api/query_api.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "analytics/reports.hpp"
+#include "analytics/segments.hpp"
+#include "waymark/wire/v1/event_generated.h"
+#include "common/wire/envelope.hpp"
+
+namespace waymark::collector {
+
+using nlohmann::json;
+namespace w = waymark::wire::v1;
+
+namespace {
+
+constexpr int kDefaultPage = 100, kMaxPage = 1000;
+constexpr std::string_view kErasureDomain = "waymark.erasure-receipt.v1\n";
+
+std::string hex(const Bytes& b) {
+  return detail::to_hex(b.data(), b.size());
+}
+
+std::optional<Bytes> unhex(std::string_view s, size_t len) {
+  Bytes out(len);
+  if (!detail::from_hex(s, out.data(), len)) return std::nullopt;
+  return out;
+}
+
+// Text devices sent (names, properties) is stored as sent: bytes that are not UTF-8 are replaced in
+// answers, never passed through (and never a reason to fail one).
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+ApiResponse problem(int status, std::string_view message) {
+  return {status, "application/json", dump(json{{"error", message}, {"status", status}}) + "\n"};
+}
+
+ApiResponse ok(const json& j) {
+  return {200, "application/json", dump(j) + "\n"};
+}
+
+ApiResponse store_failure() {
+  return problem(503, "the store is unavailable; retry later");
+}
+
+json node_json(const ProfileNode& n) {
+  json j{{"node_id", n.node_id}, {"kind", kind_name(n.kind)}, {"key", hex(n.key)}};
+  if (n.blocked) j["blocked"] = true;
+  return j;
+}
+
+json profile_json(const Profile& p) {
+  json nodes = json::array();
+  for (const auto& n : p.nodes) nodes.push_back(node_json(n));
+  return {{"profile_id", p.profile_id},
+          {"created_ms", p.created_ms},
+          {"events", p.events},
+          {"first_seen_ms", p.first_seen_ms},
+          {"last_seen_ms", p.last_seen_ms},
+          {"revenue_minor", p.revenue_minor},
+          {"currencies", p.currencies},
+          {"identifiers", nodes}};
+}
+
+json touchpoint_json(const Touchpoint& t) {
+  json j{{"event_id", hex(t.event_id)},
+         {"batch_id", hex(t.batch_id)},
+         {"type", w::EnumNameEventType(static_cast<w::EventType>(t.type))},
+         {"channel", w::EnumNameChannel(static_cast<w::Channel>(t.channel))},
+         {"purpose", w::EnumNamePurpose(static_cast<w::Purpose>(t.purpose))},
+         {"name", t.name},
+         {"occurred_ms", t.occurred_ms},
+         {"corrected_ms", t.corrected_ms},
+         {"anchor_node", t.anchor_node}};
+  if (t.revenue_minor) j["revenue"] = {{"amount_minor", *t.revenue_minor}, {"currency", t.currency}};
+  if (!t.campaign_source.empty() || !t.campaign_medium.empty() || !t.campaign_name.empty() ||
+      !t.campaign_content.empty()) {
+    j["campaign"] = {{"source", t.campaign_source},
+                     {"medium", t.campaign_medium},
+                     {"name", t.campaign_name},
+                     {"content", t.campaign_content}};
+  }
+  j["properties"] = t.properties.empty() ? json::object() : json::parse(t.properties, nullptr, false);
+  j["source"] = {{"app_id", t.source.app_id},
+                 {"platform", t.source.platform},
+                 {"sdk_version", t.source.sdk_version},
+                 {"device_model", t.source.device_model},
+                 {"os_version", t.source.os_version}};
+  return j;
+}
+
+json link_json(const LinkRecord& l) {
+  json j{{"link_id", l.link_id},        {"a", nullptr},         {"b", l.b},       {"event_id", hex(l.event_id)},
+         {"batch_id", hex(l.batch_id)}, {"time_ms", l.time_ms}, {"rule", l.rule}, {"outcome", l.outcome}};
+  if (l.a) j["a"] = *l.a;
+  if (l.revoked_ms) j["revoked_ms"] = *l.revoked_ms;
+  return j;
+}
+
+std::optional<int64_t> parse_int(std::string_view s) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+// A time parameter: Unix milliseconds, or a UTC date YYYY-MM-DD.
+std::optional<int64_t> parse_time(const std::string& s) {
+  if (s.size() == 10 && s[4] == '-' && s[7] == '-') {
+    const auto y = parse_int(s.substr(0, 4)), m = parse_int(s.substr(5, 2)), d = parse_int(s.substr(8, 2));
+    if (!y || !m || !d) return std::nullopt;
+    const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(*y)),
+                                          std::chrono::month(static_cast<unsigned>(*m)),
+                                          std::chrono::day(static_cast<unsigned>(*d))};
+    if (!ymd.ok()) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::sys_days(ymd).time_since_epoch()).count();
+  }
+  return parse_int(s);
+}
+
+std::optional<double> parse_double(const std::string& s) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Year 1970 to 9999 in Unix ms: every time a report can mean, and none that overflows arithmetic on it.
+constexpr int64_t kMaxTimeMs = 253402300799999;
+
+// Numeric query parameters, each range-checked: the first one out of range or unreadable becomes
+// a 400 that names it (lookback_days=1e12 used to overflow an int64 conversion).
+class Params {
+ public:
+  explicit Params(const QueryParams& q) : q_(q) {}
+  double number(const char* name, double fallback, double lo, double hi) {
+    const auto it = q_.find(name);
+    const auto v = it == q_.end() ? std::optional<double>(fallback) : parse_double(it->second);
+    return check(name, v, lo, hi, fallback);
+  }
+  int64_t integer(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+    const auto it = q_.find(name);
+    const auto v = it == q_.end() ? std::optional<int64_t>(fallback) : parse_int(it->second);
+    return check(name, v, lo, hi, fallback);
+  }
+  // Unix ms or YYYY-MM-DD, 1970 to 9999.
+  int64_t time(const char* name, int64_t fallback) {
+    const auto it = q_.find(name);
+    const auto v = it == q_.end() ? std::optional<int64_t>(fallback) : parse_time(it->second);
+    if (!v || *v < 0 || *v > kMaxTimeMs) fail(std::string(name) + " must be Unix ms or YYYY-MM-DD, 1970 to 9999");
+    return v && !error_ ? *v : fallback;
+  }
+  // Fails on a parameter the route does not take: a typo (modle=linear) must not be silently ignored.
+  void only(std::initializer_list<std::string_view> known) {
+    for (const auto& [name, value] : q_) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string list;
+        for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+        fail("unknown parameter " + name + " (this report takes " + list + ")");
+      }
+    }
+  }
+  // The 400 for the first bad parameter, if any.
+  std::optional<ApiResponse> error() const {
+    if (!error_) return std::nullopt;
+    return problem(400, *error_);
+  }
+
+ private:
+  template <class T>
+  T check(const char* name, std::optional<T> v, T lo, T hi, T fallback) {
+    if (v && *v >= lo && *v <= hi) return *v;
+    std::ostringstream m;
+    m << name << " must be a number from " << lo << " to " << hi;
+    fail(m.str());
+    return fallback;
+  }
+  void fail(std::string message) {
+    if (!error_) error_ = std::move(message);
+  }
+  const QueryParams& q_;
+  std::optional<std::string> error_;
+};
+
+std::string param(const QueryParams& q, const char* name, const std::string& fallback = "") {
+  auto it = q.find(name);
+  return it == q.end() ? fallback : it->second;
+}
+
+json privacy_json(const ReportPrivacy& p) {
+  json j{{"k", p.k}};
+  if (p.epsilon > 0) {
+    j["noise"] = {
+        {"mechanism", "laplace"}, {"epsilon", p.epsilon}, {"sensitivity", 1}, {"applies_to", "profile counts"}};
+  }
+  return j;
+}
+
+}  // namespace
+
+// A CSV field (RFC 4180). Keys come from devices: one that a spreadsheet would run as a formula
+// (leading = + - @, tab or carriage return) gets a leading apostrophe (OWASP's advice).
+std::string csv_field(const std::string& s) {
+  const bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos;
+  const std::string v = formula ? "'" + s : s;
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::array<uint8_t, 32> report_noise_key(const uint8_t* rekey_secret) {
+  constexpr std::string_view kDomain = "waymark.report-noise.v1";
+  std::array<uint8_t, 32> key{};
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(kDomain.data()), kDomain.size(),
+                     rekey_secret, 32);
+  return key;
+}
+
+int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_view statistic) {
+  if (privacy.epsilon <= 0) return count;
+  // 64 pseudo-random bits from the key, the statistic's name and its true value.
+  std::string input(statistic);
+  input.push_back('\0');
+  for (int i = 0; i < 8; ++i) input.push_back(static_cast<char>(static_cast<uint64_t>(count) >> (8 * i)));
+  uint64_t bits = 0;
+  crypto_generichash(reinterpret_cast<uint8_t*>(&bits), sizeof bits, reinterpret_cast<const uint8_t*>(input.data()),
+                     input.size(), privacy.noise_key.data(), privacy.noise_key.size());
+  // Inverse CDF of Laplace(0, 1/epsilon) at u uniform in (-1/2, 1/2), from 53 of those bits.
+  const double u = (static_cast<double>(bits >> 11) + 0.5) / 9007199254740992.0 - 0.5;
+  const double noise = -(u < 0 ? -1.0 : 1.0) * std::log(1 - 2 * std::fabs(u)) / privacy.epsilon;
+  return std::max<int64_t>(0, std::llround(static_cast<double>(count) + noise));
+}
+
+ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
+                                 int64_t now_ms) {
+  analytics::AttributionQuery q;
+  q.k = privacy.k;
+  Params p(query);
+  p.only({"model", "by", "from", "to", "lookback_days", "half_life_days", "order", "session_minutes", "currency",
+          "conversion_touch", "format"});
+  if (auto bad = p.error()) return *bad;
+  const auto model = analytics::model_from_name(param(query, "model", "markov"));
+  if (!model)
+    return problem(400, "model must be first_touch, last_touch, linear, time_decay, position_based or markov");
+  q.model = *model;
+  const std::string by = param(query, "by", "channel");
+  const auto attribute_by = analytics::attribute_by_from_name(by);
+  if (!attribute_by) return problem(400, "by must be channel, channel_group, campaign or campaign_source");
+  q.by = *attribute_by;
+  const std::string touch = param(query, "conversion_touch", "exclude");
+  if (touch != "exclude" && touch != "include") return problem(400, "conversion_touch must be exclude or include");
+  q.conversion_is_touch = touch == "include";
+  q.to_ms = p.time("to", now_ms);
+  q.from_ms = p.time("from", now_ms - 30LL * 24 * 3600 * 1000);
+  q.lookback_ms = static_cast<int64_t>(p.number("lookback_days", 30, 0.001, 3650) * 24 * 3600 * 1000);
+  q.options.half_life_days = p.number("half_life_days", 7, 0.001, 3650);
+  q.options.markov_order = static_cast<int>(p.integer("order", 1, 1, 4));
+  q.session_gap_ms = static_cast<int64_t>(p.number("session_minutes", 30, 0, 7 * 24 * 60) * 60 * 1000);
+  if (auto bad = p.error()) return *bad;
+  if (q.from_ms >= q.to_ms) return problem(400, "from must be before to");
+  q.currency = param(query, "currency");
+  auto report = analytics::attribution_report(store, q);
+  if (!report.ok()) {
+    return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
+  }
+  const auto& r = report.value();
+  if (param(query, "format", "json") == "csv") {
+    std::string csv = by + ",conversions,revenue_minor,profiles\n";
+    for (const auto& row : r.rows) {
+      csv += csv_field(row.key) + "," + std::to_string(row.conversions) + "," + std::to_string(row.revenue_minor) +
+             "," + std::to_string(released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key)) +
+             "\n";
+    }
+    return {200, "text/csv", csv};
+  }
+  json rows = json::array();
+  for (const auto& row : r.rows) {
+    rows.push_back({{"key", row.key},
+                    {"conversions", row.conversions},
+                    {"revenue_minor", row.revenue_minor},
+                    {"profiles", released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key)}});
+  }
+  return ok({{"model", analytics::model_name(q.model)},
+             {"by", by},
+             {"from_ms", q.from_ms},
+             {"to_ms", q.to_ms},
+             {"currency", r.currency},
+             {"privacy", privacy_json(privacy)},
+             {"totals",
+              {{"conversions", r.conversions},
+               {"revenue_minor", r.revenue_minor},
+               {"paths", r.paths},
+               {"profiles", released_count(r.profiles, privacy, "attribution.profiles")}}},
+             {"suppressed_rows", r.suppressed},
+             {"rows", rows}});
+}
+
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms) {
+  analytics::ClvQuery q;
+  Params p(query);
+  p.only({"as_of", "months", "monthly_discount", "top", "currency"});
+  q.as_of_ms = p.time("as_of", now_ms);
+  q.periods = static_cast<int>(p.integer("months", 12, 1, 120));
+  q.monthly_discount = p.number("monthly_discount", 0.01, 0, 1);
+  q.top = static_cast<int>(p.integer("top", 20, 0, kMaxPage));
+  if (auto bad = p.error()) return *bad;
+  q.currency = param(query, "currency");
+  auto report = analytics::clv_report(store, q);
+  if (!report.ok()) {
+    return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
+  }
+  const auto& r = report.value();
+  json j{{"currency", r.currency}, {"customers", r.customers}, {"as_of_ms", q.as_of_ms},
+         {"months", q.periods},    {"bgnbd", nullptr},         {"gamma_gamma", nullptr}};
+  if (r.bgnbd) {
+    j["bgnbd"] = {{"r", r.bgnbd->r},
+                  {"alpha", r.bgnbd->alpha},
+                  {"a", r.bgnbd->a},
+                  {"b", r.bgnbd->b},
+                  {"log_likelihood", r.bgnbd->log_likelihood}};
+  }
+  if (r.gamma_gamma) {
+    j["gamma_gamma"] = {{"p", r.gamma_gamma->p},
+                        {"q", r.gamma_gamma->q},
+                        {"v", r.gamma_gamma->v},
+                        {"log_likelihood", r.gamma_gamma->log_likelihood}};
+  }
+  json top_rows = json::array();
+  for (const auto& c : r.top) {
+    top_rows.push_back({{"profile_id", c.profile},
+                        {"frequency", c.rfm.x},
+                        {"recency_weeks", c.rfm.t_x},
+                        {"age_weeks", c.rfm.T},
+                        {"historic_minor", c.historic_minor},
+                        {"p_alive", c.p_alive},
+                        {"expected_purchases", c.expected_purchases},
+                        {"expected_value_minor", c.expected_value_minor},
+                        {"clv_minor", c.clv_minor}});
+  }
+  j["top"] = top_rows;
+  return ok(j);
+}
+
+std::optional<ApiToken> parse_api_token(std::string_view spec, std::string* error) {
+  const size_t a = spec.find(':'), b = a == std::string_view::npos ? a : spec.find(':', a + 1);
+  if (b == std::string_view::npos) {
+    *error = "api-token must be name:secret:scope[,scope...]";
+    return std::nullopt;
+  }
+  ApiToken t{std::string(spec.substr(0, a)), std::string(spec.substr(a + 1, b - a - 1)), {}};
+  if (t.name.empty() || t.secret.size() < 16) {
+    *error = "api-token " + t.name + ": a name and a secret of at least 16 characters are required";
+    return std::nullopt;
+  }
+  static const std::set<std::string> known = {"profiles:read", "profiles:export", "identity:write", "erasure:write",
+                                              "reports:read"};
+  for (std::string_view rest = spec.substr(b + 1); !rest.empty();) {
+    const size_t comma = rest.find(',');
+    const std::string scope(rest.substr(0, comma));
+    if (known.count(scope) == 0) {
+      *error = "api-token " + t.name + ": unknown scope '" + scope + "'";
+      return std::nullopt;
+    }
+    t.scopes.insert(scope);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (t.scopes.empty()) {
+    *error = "api-token " + t.name + ": at least one scope is required";
+    return std::nullopt;
+  }
+  return t;
+}
+
+struct QueryApi::Request {
+  std::string method;
+  std::vector<std::string> path;  // "/v1/profiles/7" -> {"v1", "profiles", "7"}
+  QueryParams query;
+  std::string body;
+  const ApiToken* token = nullptr;
+};
+
+QueryApi::QueryApi(Store& store, std::vector<ApiToken> tokens, const uint8_t* rekey_secret, CollectorKey signing_key,
+                   Metrics& metrics)
+    : store_(store), tokens_(std::move(tokens)), signing_key_(signing_key), metrics_(metrics) {
+  std::memcpy(rekey_.data(), rekey_secret, 32);
+  privacy_.noise_key = report_noise_key(rekey_secret);
+}
+
+void QueryApi::set_report_privacy(ReportPrivacy p) {
+  privacy_ = p;
+  privacy_.noise_key = report_noise_key(rekey_.data());
+}
+
+std::optional<Key32> QueryApi::rekey(std::string_view hex_pseudonym) const {
+  uint8_t raw[32];
+  if (!detail::from_hex(hex_pseudonym, raw, sizeof raw)) return std::nullopt;
+  return rekey_pseudonym(raw, rekey_.data());
+}
+
+std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string_view target,
+                                            std::string_view authorization, std::string_view body, int64_t now_ms) {
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  if (path.substr(0, 4) != "/v1/") return std::nullopt;
+  Request r;
+  r.method = std::string(method);
+  r.body = std::string(body);
+  for (size_t at = 1; at <= path.size();) {
+    const size_t slash = std::min(path.find('/', at), path.size());
+    r.path.emplace_back(path.substr(at, slash - at));
+    at = slash + 1;
+  }
+  if (r.path.size() < 2 || (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" &&
+                            r.path[1] != "reports" && r.path[1] != "segments" && r.path[1] != "devices")) {
+    return std::nullopt;
+  }
+  for (std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+       !rest.empty();) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const size_t eq = pair.find('=');
+    r.query[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+  }
+  // Bearer token, compared in constant time through fixed-size digests.
+  // The scheme is case-insensitive (RFC 9110 section 11.1).
+  constexpr std::string_view kBearer = "bearer ";
+  const auto scheme = authorization.substr(0, kBearer.size());
+  if (std::equal(scheme.begin(), scheme.end(), kBearer.begin(), kBearer.end(),
+                 [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+    const std::string_view presented = authorization.substr(kBearer.size());
+    uint8_t want[32], got[32];
+    crypto_generichash(got, sizeof got, reinterpret_cast<const uint8_t*>(presented.data()), presented.size(), nullptr,
+                       0);
+    for (const ApiToken& t : tokens_) {
+      crypto_generichash(want, sizeof want, reinterpret_cast<const uint8_t*>(t.secret.data()), t.secret.size(), nullptr,
+                         0);
+      if (sodium_memcmp(want, got, sizeof want) == 0) r.token = &t;
+    }
+  }
+  ApiResponse res;
+  if (r.path[1] == "devices") {  // authenticated by the device's own key, not a bearer token
+    res = r.path.size() == 3 && r.path[2] == "segments" ? device_segments(r, now_ms) : problem(404, "no such route");
+  } else {
+    res = r.token == nullptr ? problem(401, "a valid bearer token is required") : route(r, now_ms);
+  }
+  res.route = "/v1/" + r.path[1];  // counted by the server once answered (Metrics::request)
+  return res;
+}
+
+ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
+  const auto need = [&](const char* scope) { return r.token->scopes.count(scope) != 0; };
+  const std::string& resource = r.path[1];
+  if (resource == "erasure" && r.path.size() == 2) {
+    if (r.method != "POST") return problem(405, "use POST");
+    return need("erasure:write") ? erasure(r, now_ms) : problem(403, "the token lacks the erasure:write scope");
+  }
+  if (resource == "unmerge" && r.path.size() == 2) {
+    if (r.method != "POST") return problem(405, "use POST");
+    return need("identity:write") ? unmerge(r, now_ms) : problem(403, "the token lacks the identity:write scope");
+  }
+  if (resource == "reports" && r.path.size() == 3) {
+    if (r.method != "GET") return problem(405, "use GET");
+    if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
+    if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
+    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms);
+    return problem(404, "no such report");
+  }
+  if (resource == "segments" && r.path.size() <= 3) {
+    if (r.method != "GET") return problem(405, "use GET");
+    if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
+    return segments_response(r, now_ms);
+  }
+  if (resource != "profiles" || r.path.size() > 4) return problem(404, "no such route");
+  if (r.method != "GET") return problem(405, "use GET");
+  const std::string sub = r.path.size() == 4 ? r.path[3] : "";
+  if (!need(sub == "export" ? "profiles:export" : "profiles:read")) {
+    return problem(
+        403, sub == "export" ? "the token lacks the profiles:export scope" : "the token lacks the profiles:read scope");
+  }
+  Params p(r.query);
+  const int limit = static_cast<int>(p.integer("limit", kDefaultPage, 1, kMaxPage));
+  if (auto bad = p.error()) return *bad;
+  const std::string after = r.query.count("after") != 0 ? r.query.at("after") : "";
+
+  if (r.path.size() == 2) {  // lookup by pseudonym, or the list of profiles
+    if (auto it = r.query.find("pseudonym"); it != r.query.end()) {
+      const auto key = rekey(it->second);
+      if (!key) return problem(400, "pseudonym must be 64 hex characters");
+      auto found = store_.profile_of(key->data(), key->size());
+      if (!found.ok()) return store_failure();
+      if (!found.value()) return problem(404, "no profile holds this identifier");
+      return ok({{"profile_id", *found.value()}});
+    }
+    auto page = store_.profiles(after, limit);
+    if (!page.ok()) return page.status().code == Errc::invalid ? problem(400, "bad cursor") : store_failure();
+    json j{{"profiles", page.value().ids}};
+    if (!page.value().next.empty()) j["next"] = page.value().next;
+    return ok(j);
+  }
+  const auto id = parse_int(r.path[2]);
+  if (!id || *id <= 0) return problem(404, "no such profile");
+  if (sub.empty()) {
+    auto p = store_.profile(*id);
+    if (!p.ok()) return store_failure();
+    if (!p.value()) return problem(404, "no such profile");
+    return ok(profile_json(*p.value()));
+  }
+  if (sub == "journey") {
+    auto page = store_.journey(*id, after, limit);
+    if (!page.ok()) return page.status().code == Errc::invalid ? problem(400, "bad cursor") : store_failure();
+    json items = json::array();
+    for (const auto& t : page.value().items) items.push_back(touchpoint_json(t));
+    json j{{"profile_id", *id}, {"touchpoints", items}};
+    if (!page.value().next.empty()) j["next"] = page.value().next;
+    return ok(j);
+  }
+  if (sub == "explain") {
+    auto x = store_.explain(*id);
+    if (!x.ok()) return store_failure();
+    if (!x.value()) return problem(404, "no such profile");
+    json links = json::array();
+    for (const auto& l : x.value()->links) links.push_back(link_json(l));
+    json j = profile_json(x.value()->profile);
+    j["links"] = links;
+    return ok(j);
+  }
+  if (sub == "export") return export_profile(*id);
+  return problem(404, "no such route");
+}
+
+// Everything held about a profile: its identifiers (as stored: re-keyed), every event, every
+// link and refusal. Journeys are read page by page so a large profile does not need one query.
+ApiResponse QueryApi::export_profile(int64_t id) {
+  auto x = store_.explain(id);
+  if (!x.ok()) return store_failure();
+  if (!x.value()) return problem(404, "no such profile");
+  json j = profile_json(x.value()->profile);
+  json links = json::array();
+  for (const auto& l : x.value()->links) links.push_back(link_json(l));
+  j["links"] = links;
+  json events = json::array();
+  std::string after;
+  do {
+    auto page = store_.journey(x.value()->profile.profile_id, after, kMaxPage);
+    if (!page.ok()) return store_failure();
+    for (const auto& t : page.value().items) events.push_back(touchpoint_json(t));
+    after = page.value().next;
+  } while (!after.empty());
+  j["touchpoints"] = events;
+  return ok(j);
+}
+
+// GET /v1/segments: every segment (RFM and rules) and its size; GET /v1/segments/{name}: members,
+// paged by profile id.
+ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
+  Params p(r.query);
+  const int64_t as_of = p.time("as_of", now_ms);
+  const int limit = static_cast<int>(p.integer("limit", kDefaultPage, 1, kMaxPage));
+  const int64_t after = p.integer("after", 0, 0, INT64_MAX);
+  if (auto bad = p.error()) return *bad;
+  auto set = analytics::compute_segments(store_, as_of, param(r.query, "currency", segment_currency_), rules_);
+  if (!set.ok()) {
+    return set.status().code == Errc::invalid ? problem(400, set.status().message) : store_failure();
+  }
+  const auto& segments = set.value().members;
+  const auto& rules = set.value().rules;
+  if (r.path.size() == 2) {
+    json list = json::array();
+    for (const auto& [name, members] : segments) {
+      json item{{"name", name},
+                {"size", released_count(static_cast<int64_t>(members.size()), privacy_, "segment.size." + name)}};
+      const auto rule = rules.find(name);
+      item["kind"] = rule == rules.end() ? "rfm" : "rule";
+      if (rule != rules.end()) item["rule"] = rule->second;
+      list.push_back(item);
+    }
+    return ok(
+        {{"as_of_ms", as_of},
+         {"customers", released_count(static_cast<int64_t>(set.value().customers), privacy_, "segments.customers")},
+         {"privacy", privacy_json(privacy_)},
+         {"segments", list}});
+  }
+  const auto it = segments.find(r.path[2]);
+  if (it == segments.end()) return problem(404, "no such segment");
+  json members = json::array();
+  auto m = std::upper_bound(it->second.begin(), it->second.end(), after);
+  for (; m != it->second.end() && static_cast<int64_t>(members.size()) < limit; ++m) members.push_back(*m);
+  json j{{"name", it->first}, {"as_of_ms", as_of}, {"size", it->second.size()}, {"profiles", members}};
+  if (m != it->second.end()) j["next"] = std::to_string(members.back().get<int64_t>());
+  return ok(j);
+}
+
+Result<std::shared_ptr<const analytics::SegmentSet>> QueryApi::cached_segments(int64_t now_ms) {
+  constexpr int64_t kRefreshMs = 60 * 1000;
+  std::lock_guard lock(cache_mu_);  // one computation at a time; the others wait for its result
+  if (cache_ != nullptr && now_ms >= cache_->as_of_ms && now_ms - cache_->as_of_ms < kRefreshMs) return cache_;
+  auto set = analytics::compute_segments(store_, now_ms, segment_currency_, rules_);
+  if (!set.ok()) return set.status();
+  cache_ = std::make_shared<const analytics::SegmentSet>(std::move(set.value()));
+  return cache_;
+}
+
+// GET (or POST with an empty body) /v1/devices/segments?device=&slot=&nonce=&signature=: the
+// segments of the customer in one slot of the asking device, signed by the collector and sealed
+// to the device. A slot that has not granted personalisation gets an empty list.
+ApiResponse QueryApi::device_segments(const Request& r, int64_t now_ms) {
+  if ((r.method != "GET" && r.method != "POST") || !r.body.empty()) {
+    return problem(405, "GET (or POST without a body) /v1/devices/segments");
+  }
+  auto request = detail::verify_segment_request(param(r.query, "device"), param(r.query, "slot"),
+                                                param(r.query, "nonce"), param(r.query, "signature"));
+  if (!request.ok()) {
+    metrics_.add("device_segment_refusals_total", 1);
+    return problem(from_common(request.status()).code == Errc::unauthenticated ? 401 : 400, request.status().message);
+  }
+  const auto& q = request.value();
+  auto slot = store_.device_slot(q.device_public_key, Bytes(q.slot.begin(), q.slot.end()));
+  if (!slot.ok()) return store_failure();
+  if (!slot.value()) return problem(404, "this device has sent no events of this customer slot");
+  if (!slot.value()->entitled) {
+    metrics_.add("device_segment_refusals_total", 1);
+    return problem(403,
+                   "this customer's profile holds other devices' events and this device holds no verified "
+                   "identifier of theirs (identify with an identity assertion: docs/security.md)");
+  }
+  detail::SegmentListFields list;
+  list.request = q;
+  list.issued_at_ms = now_ms;
+  list.as_of_ms = now_ms;
+  list.personalisation = slot.value()->personalisation;
+  if (list.personalisation) {
+    auto set = cached_segments(now_ms);
+    if (!set.ok()) {
+      return set.status().code == Errc::invalid ? problem(500, "segments cannot be computed: " + set.status().message)
+                                                : store_failure();
+    }
+    list.as_of_ms = set.value()->as_of_ms;
+    for (const auto& [name, members] : set.value()->members) {
+      if (std::binary_search(members.begin(), members.end(), slot.value()->profile)) list.segments.push_back(name);
+    }
+  }
+  auto sealed = detail::seal_segment_list(list, signing_key_.key_id, signing_key_.secret.data());
+  if (!sealed.ok()) return problem(400, sealed.status().message);
+  metrics_.add("device_segment_lists_total", 1);
+  return {200, "application/vnd.waymark.segments", std::string(sealed.value().begin(), sealed.value().end())};
+}
+
+ApiResponse QueryApi::erasure(const Request& r, int64_t now_ms) {
+  if (read_only_) return problem(421, "this node reads a replica (role query): send erasures to the merger");
+  const json in = json::parse(r.body, nullptr, false);
+  if (!in.is_object()) return problem(400, "body must be a JSON object");
+  int64_t profile = 0;
+  if (in.contains("profile_id") && in["profile_id"].is_number_integer()) {
+    profile = in["profile_id"].get<int64_t>();
+  } else if (in.contains("pseudonym") && in["pseudonym"].is_string()) {
+    const auto key = rekey(in["pseudonym"].get<std::string>());
+    if (!key) return problem(400, "pseudonym must be 64 hex characters");
+    auto found = store_.profile_of(key->data(), key->size());
+    if (!found.ok()) return store_failure();
+    if (!found.value()) return problem(404, "no profile holds this identifier");
+    profile = *found.value();
+  } else {
+    return problem(400, "give profile_id (integer) or pseudonym (64 hex characters)");
+  }
+  auto erased = store_.erase(profile, now_ms);
+  if (!erased.ok()) return store_failure();
+  if (erased.value().profiles == 0) return problem(404, "no such profile");
+  metrics_.add("erasures_total", 1);
+  uint8_t id[16];
+  randombytes_buf(id, sizeof id);
+  const std::string receipt = json{
+      {"erasure_id", detail::to_hex(id, sizeof id)},
+      {"profile_id", profile},
+      {"events_deleted", erased.value().events},
+      {"events_stripped", erased.value().events_stripped},
+      {"identifiers_tombstoned", erased.value().identifiers},
+      {"erased_at_ms", now_ms},
+      {"requested_by",
+       r.token->name}}.dump();
+  // Signed over a domain prefix and the exact receipt bytes returned, with the collector's key.
+  std::string signed_bytes = std::string(kErasureDomain) + receipt;
+  uint8_t sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size(),
+                       signing_key_.secret.data());
+  return ok({{"receipt", receipt}, {"key_id", signing_key_.key_id}, {"signature", detail::to_hex(sig, sizeof sig)}});
+}
+
+ApiResponse QueryApi::unmerge(const Request& r, int64_t now_ms) {
+  if (read_only_) return problem(421, "this node reads a replica (role query): send unmerges to the merger");
+  const json in = json::parse(r.body, nullptr, false);
+  if (!in.is_object()) return problem(400, "body must be a JSON object");
+  UnmergeTarget target;
+  if (in.contains("event_id") && in["event_id"].is_string()) {
+    auto b = unhex(in["event_id"].get<std::string>(), 16);
+    if (!b) return problem(400, "event_id must be 32 hex characters");
+    target = {UnmergeTarget::By::Event, *b};
+  } else if (in.contains("batch_id") && in["batch_id"].is_string()) {
+    auto b = unhex(in["batch_id"].get<std::string>(), 16);
+    if (!b) return problem(400, "batch_id must be 32 hex characters");
+    target = {UnmergeTarget::By::Batch, *b};
+  } else if (in.contains("pseudonym") && in["pseudonym"].is_string()) {
+    const auto key = rekey(in["pseudonym"].get<std::string>());
+    if (!key) return problem(400, "pseudonym must be 64 hex characters");
+    target = {UnmergeTarget::By::Identifier, Bytes(key->begin(), key->end())};
+  } else {
+    return problem(400, "give event_id, batch_id or pseudonym");
+  }
+  auto result = store_.unmerge(target, now_ms);
+  if (!result.ok()) {
+    return result.status().code == Errc::invalid ? problem(404, result.status().message) : store_failure();
+  }
+  metrics_.add("unmerges_total", 1);
+  return ok({{"links_revoked", result.value().links_revoked}, {"profiles", result.value().profiles}});
+}
+
+}  // namespace waymark::collector

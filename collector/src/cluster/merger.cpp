@@ -1,0 +1,100 @@
+#include "cluster/merger.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace waymark::collector {
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Merger::Merger(queue::JetStream& js, Ingest& ingest, Metrics& metrics, MergerOptions options, Log log)
+    : js_(js), ingest_(ingest), metrics_(metrics), options_(std::move(options)), log_(std::move(log)) {
+  if (!log_) log_ = [](const std::string&, const std::string&) {};
+}
+
+Merger::~Merger() {
+  stop();
+}
+
+Status Merger::start() {
+  auto c = queue::Consumer::open(js_, options_.durable, options_.ack_wait_ms);
+  if (!c.ok()) return c.status();
+  consumer_ = std::move(c.value());
+  thread_ = std::thread([this] { run(); });
+  return Status::Ok();
+}
+
+void Merger::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+// Batches of one device must be decided in order (its consent before its events, sequences rising).
+// A merger that died leaves batches delivered and unacked: they come back once `ack_wait_ms` has
+// passed, ahead of anything newer, so a merger that finds such batches waits that long first.
+void Merger::run() {
+  if (auto st = consumer_->state(); st.ok() && st->unacked > 0) {
+    log_("info", std::string("merger: ") + std::to_string(st->unacked) +
+                     " batches were taken by a merger that stopped; waiting for them to be delivered again");
+    const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.ack_wait_ms);
+    while (!stopping_ && std::chrono::steady_clock::now() < due) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  int64_t backoff_ms = 100;
+  while (!stopping_) {
+    auto batch = consumer_->fetch(options_.fetch_batches, options_.idle_wait_ms);
+    if (!batch.ok()) {  // the queue is away: libnats reconnects, we wait
+      log_("warning", "merger: " + batch.status().message);
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+      continue;
+    }
+    backoff_ms = 100;
+    report_lag(batch.value());
+    if (batch->empty() || !commit_with_retry(batch.value())) continue;
+    for (const auto& d : batch.value()) {
+      // Not waited for: a lost ack only means a redelivery, which commits nothing new.
+      if (Status s = consumer_->ack(*d, false); !s.ok()) log_("warning", "merger: " + s.message);
+    }
+    committed_ += batch->size();
+  }
+}
+
+// Commits the batch, retrying with backoff until it is stored or the merger stops (then nothing is
+// acked, and the messages come back to the next merger).
+bool Merger::commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery>>& batch) {
+  std::vector<std::span<const uint8_t>> messages;
+  for (const auto& d : batch) messages.push_back(d->data());
+  for (int64_t backoff_ms = 100;; backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000)) {
+    auto stored = ingest_.commit_queued(messages);
+    if (stored.ok()) return true;
+    if (stopping_) return false;
+    log_("warning", "merger: commit failed, retrying in order: " + stored.status().message);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+  }
+}
+
+// Lag in messages (not yet delivered, or delivered and not acked) and in seconds (how long the oldest
+// batch just taken waited on the stream).
+void Merger::report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& batch) {
+  if (auto st = consumer_->state(); st.ok()) lag_messages_ = st->lag();
+  const int64_t waited_ms = batch.empty() ? 0 : std::max<int64_t>(0, wall_ms() - batch.front()->published_ms());
+  lag_seconds_ = static_cast<uint64_t>(waited_ms / 1000);
+  metrics_.set("queue_lag_messages", lag_messages_);
+  metrics_.set("queue_lag_seconds", lag_seconds_);
+}
+
+std::string Merger::note() const {
+  return std::string(" (queue lag: ") + std::to_string(lag_messages_.load()) + " batches, " +
+         std::to_string(lag_seconds_.load()) + " s)";
+}
+
+}  // namespace waymark::collector

@@ -1,0 +1,63 @@
+// The merger role (issue 21): takes verified batches off the queue in order, decides and commits them
+// (Ingest::commit_queued) and acks them only after that commit. A failed commit acks nothing and is
+// retried with backoff, in order, before anything after it; a merger that dies leaves its messages
+// unacked, and JetStream delivers them again to whichever merger consumes next. Committing is
+// idempotent (batch receipts and event ids are kept forever), so a batch delivered twice is stored once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "ingest/ingest.hpp"
+#include "ingest/metrics.hpp"
+#include "queue/jetstream.hpp"
+
+namespace waymark::collector {
+
+struct MergerOptions {
+  std::string durable = "waymark-merger";  // every merger of a cluster shares this consumer
+  int fetch_batches = 256;                 // batches taken (and committed together) at most at once
+  // Unacked this long, a batch is delivered again; a merger taking over from a dead one waits this
+  // long first (the takeover time). Longer than any commit should take.
+  int64_t ack_wait_ms = 10000;
+  int64_t idle_wait_ms = 500;  // how long one fetch waits on an empty stream
+};
+
+class Merger {
+ public:
+  using Log = std::function<void(const std::string& level, const std::string& message)>;
+  Merger(queue::JetStream& js, Ingest& ingest, Metrics& metrics, MergerOptions options = {}, Log log = {});
+  ~Merger();
+  Merger(const Merger&) = delete;
+  Merger& operator=(const Merger&) = delete;
+
+  // Binds the durable consumer and starts consuming on a thread of its own.
+  Status start();
+  // Finishes the commit under way (its acks included), then returns.
+  void stop();
+  // Batches committed (new or resent) since start.
+  uint64_t committed() const { return committed_.load(); }
+  // For /healthz: " (queue lag: N batches, S s)".
+  std::string note() const;
+
+ private:
+  void run();
+  bool commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
+  void report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
+
+  queue::JetStream& js_;
+  Ingest& ingest_;
+  Metrics& metrics_;
+  MergerOptions options_;
+  Log log_;
+  std::unique_ptr<queue::Consumer> consumer_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> lag_messages_{0}, lag_seconds_{0};
+  std::thread thread_;
+};
+
+}  // namespace waymark::collector
