@@ -3,7 +3,7 @@ BUILD ?= build
 GENERATOR ?= Ninja
 JOBS ?= $(shell nproc)
 
-.PHONY: deps test test-asan test-tsan test-valgrind test-aarch64 test-armhf test-all soak bench bench-build demo demo-cluster fuzz fuzz-long format format-check clean
+.PHONY: deps test test-asan test-tsan test-valgrind test-aarch64 test-armhf test-all soak soak-cluster bench bench-build demo demo-cluster fuzz fuzz-long format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -78,6 +78,19 @@ soak: deps
 	cmake --build $(BUILD)/default -j $(JOBS) --target waymark-soak waymark-soak-device waymark-collector
 	$(BUILD)/default/tests/waymark-soak --collector $(BUILD)/default/collector/waymark-collector \
 	  --device $(BUILD)/default/tests/waymark-soak-device --kills $(SOAK_KILLS) $(SOAK_ARGS)
+
+# The scale-out fault matrix, long (docs/reliability.md): the demo's brand on the cluster of
+# `make demo-cluster` while, round after round, an ingest node, the active merger and a NATS node are
+# killed with -9, a NATS node is partitioned and PostgreSQL restarted; then compared with the same seed
+# on one SQLite process: the same stored events, profiles, attribution, segments and CLV. Prints the counts.
+SOAK_CLUSTER_CUSTOMERS ?= 3000
+SOAK_CLUSTER_DAYS ?= 90
+SOAK_CLUSTER_GAP_MS ?= 1000
+soak-cluster: deps
+	cmake -S . -B $(BUILD)/default -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)/default -j $(JOBS) --target waymark-demo waymark-collector
+	DEMO_CUSTOMERS=$(SOAK_CLUSTER_CUSTOMERS) DEMO_DAYS=$(SOAK_CLUSTER_DAYS) FAULT_GAP_MS=$(SOAK_CLUSTER_GAP_MS) \
+	  tests/sample_apps/demo_stores_test.sh $(BUILD)/default/sample-apps/waymark-demo cluster-faults
 
 # libFuzzer targets (tests/fuzz, clang + ASan/UBSan): each runs its seed corpus plus FUZZ_SECONDS of new
 # inputs; a crash stops the run and leaves crash-<hash> in $(BUILD)/fuzz/tests/fuzz.

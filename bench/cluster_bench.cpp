@@ -1,10 +1,12 @@
-// Scale-out (issue 21) on this machine, a fleet of devices with small batches (fleet_workload.hpp), a
-// private nats-server (JetStream, one replica) on loopback, the merger's store on SQLite:
-//   cluster_ingest                 device -> ingest -> JetStream -> merger -> store, end to end, against
-//                                  the single-process collector (role all) on the same batches;
+// Scale-out (issue 21) on this machine, a fleet of devices with small batches (fleet_workload.hpp),
+// private nats-servers (JetStream) on loopback:
+//   cluster_ingest_r1, _r3         device -> ingest -> JetStream -> merger -> SQLite, end to end, with one
+//                                  NATS node and with three (stream replicas 3), against the
+//                                  single-process collector (role all) on the same batches;
 //   ingest_node_verify_per_core    batches verified, sealed and published per CPU second of the ingest
 //                                  node, against libsodium's open + verify of the same envelopes;
-//   merger_commit                  a merger draining a full stream.
+//   merger_commit_sqlite, _postgres  a merger draining a full stream into each store (PostgreSQL: a
+//                                  private server on a Unix socket).
 // In-process: the node, the merger and the devices share this process, so the CPU figure is measured
 // with no merger running.
 #include <sys/resource.h>
@@ -22,6 +24,7 @@
 #include "queue/jetstream.hpp"
 #include "store/store.hpp"
 #include "fleet_workload.hpp"
+#include "collector_process.hpp"
 #include "nats_process.hpp"
 
 namespace fs = std::filesystem;
@@ -77,17 +80,51 @@ bool wait_for(wc::Store& store, int64_t events) {
   }
 }
 
-std::unique_ptr<wc::queue::JetStream> stream(const demo::NatsServer& nats, const std::string& name) {
+std::unique_ptr<wc::queue::JetStream> stream(const std::string& servers, const std::string& name, int replicas = 1) {
   wc::queue::StreamConfig c;
-  c.servers = nats.url();
+  c.servers = servers;
   c.stream = name;
   c.subject = "bench." + name;
-  auto js = wc::queue::JetStream::connect(c);
+  c.replicas = replicas;
+  auto js = wc::queue::JetStream::connect(c);  // waits while a new cluster elects its leaders
   if (!js.ok()) {
     std::fprintf(stderr, "cluster bench: %s\n", js.status().message.c_str());
     std::exit(1);
   }
   return std::move(js.value());
+}
+
+using Fleet = std::vector<std::vector<std::vector<uint8_t>>>;
+
+struct Setup {
+  wc::CollectorKey key;
+  uint8_t rekey[32];
+  Fleet fleet;
+  int64_t events = 0;
+};
+
+// End to end through `js` into `store`: events/s from the first send to the last event stored.
+double end_to_end(const Setup& s, wc::queue::JetStream& js, wc::Store& store) {
+  wc::Metrics node_m, merger_m;
+  wc::Ingest node(js, {s.key}, s.rekey, node_m);
+  wc::Ingest decide(store, {s.key}, s.rekey, merger_m);
+  wc::Merger merger(js, decide, merger_m);
+  if (!merger.start().ok()) std::exit(1);
+  const auto t = Clock::now();
+  if (!send_all(node, s.fleet) || !wait_for(store, s.events)) std::exit(1);
+  return static_cast<double>(s.events) / std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A merger (consumer `durable`) draining the full stream into `store`: events/s.
+double drain(const Setup& s, wc::queue::JetStream& js, wc::Store& store, const std::string& durable) {
+  wc::Metrics m;
+  wc::Ingest decide(store, {s.key}, s.rekey, m);
+  wc::MergerOptions options;
+  options.durable = durable;
+  wc::Merger merger(js, decide, m, options);
+  const auto t = Clock::now();
+  if (!merger.start().ok() || !wait_for(store, s.events)) std::exit(1);
+  return static_cast<double>(s.events) / std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 }  // namespace
@@ -96,16 +133,15 @@ int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "bench-work";
   fs::create_directories(dir);
   if (sodium_init() < 0) return 1;
-  wc::CollectorKey key;
-  key.key_id = 1;
+  Setup s;
+  s.key.key_id = 1;
   std::array<uint8_t, 32> collector_pk{};
-  crypto_sign_keypair(collector_pk.data(), key.secret.data());
-  uint8_t rekey[32];
-  randombytes_buf(rekey, sizeof rekey);
+  crypto_sign_keypair(collector_pk.data(), s.key.secret.data());
+  randombytes_buf(s.rekey, sizeof s.rekey);
   uint64_t ids = 0;
-  std::vector<std::vector<std::vector<uint8_t>>> fleet;
-  for (int d = 0; d < kDevices; ++d) fleet.push_back(bench::device_batches(collector_pk, d, &ids));
-  const int64_t events = static_cast<int64_t>(kDevices) * bench::kBatchesPerDevice * bench::kEventsPerBatch;
+  for (int d = 0; d < kDevices; ++d) s.fleet.push_back(bench::device_batches(collector_pk, d, &ids));
+  s.events = static_cast<int64_t>(kDevices) * bench::kBatchesPerDevice * bench::kEventsPerBatch;
+  fs::remove_all(dir + "/nats");  // no stream or consumer left from an earlier run
   demo::NatsServer nats(dir + "/nats");
 
   // 1. The single process (role all).
@@ -113,57 +149,54 @@ int main(int argc, char** argv) {
   {
     auto store = fresh_store(dir + "/cluster-single.db");
     wc::Metrics m;
-    wc::Ingest ingest(*store, {key}, rekey, m);
+    wc::Ingest ingest(*store, {s.key}, s.rekey, m);
     const auto t = Clock::now();
-    if (!send_all(ingest, fleet)) return 1;
-    single_rate = static_cast<double>(events) / std::chrono::duration<double>(Clock::now() - t).count();
+    if (!send_all(ingest, s.fleet)) return 1;
+    single_rate = static_cast<double>(s.events) / std::chrono::duration<double>(Clock::now() - t).count();
   }
-  // 2. End to end: ingest node, JetStream, merger, store.
-  double cluster_rate = 0;
+  // 2. End to end: ingest node, JetStream (one node; then three, replicas 3), merger, store.
+  const double r1_rate = end_to_end(s, *stream(nats.url(), "E2E"), *fresh_store(dir + "/cluster-e2e.db"));
+  double r3_rate = 0;
   {
-    auto js = stream(nats, "E2E");
-    auto store = fresh_store(dir + "/cluster-e2e.db");
-    wc::Metrics node_m, merger_m;
-    wc::Ingest node(*js, {key}, rekey, node_m);
-    wc::Ingest decide(*store, {key}, rekey, merger_m);
-    wc::Merger merger(*js, decide, merger_m);
-    if (!merger.start().ok()) return 1;
-    const auto t = Clock::now();
-    if (!send_all(node, fleet) || !wait_for(*store, events)) return 1;
-    cluster_rate = static_cast<double>(events) / std::chrono::duration<double>(Clock::now() - t).count();
+    fs::remove_all(dir + "/nats3");
+    demo::NatsCluster three(dir + "/nats3");
+    r3_rate = end_to_end(s, *stream(three.urls(), "E2E3", 3), *fresh_store(dir + "/cluster-e2e3.db"));
   }
-  // 3. The ingest node alone (CPU per event), then a merger draining what it queued.
-  double node_rate = 0, merger_rate = 0;
+  // 3. The ingest node alone (CPU per event), then mergers draining what it queued, into each store.
+  double node_rate = 0, sqlite_rate = 0, postgres_rate = 0;
   {
-    auto js = stream(nats, "SPLIT");
-    wc::Metrics node_m, merger_m;
-    wc::Ingest node(*js, {key}, rekey, node_m);
+    auto js = stream(nats.url(), "SPLIT");
+    wc::Metrics node_m;
+    wc::Ingest node(*js, {s.key}, s.rekey, node_m);
     const double cpu = cpu_seconds();
-    if (!send_all(node, fleet)) return 1;
-    node_rate = static_cast<double>(events) / (cpu_seconds() - cpu);
-    auto store = fresh_store(dir + "/cluster-merger.db");
-    wc::Ingest decide(*store, {key}, rekey, merger_m);
-    wc::Merger merger(*js, decide, merger_m);
-    const auto t = Clock::now();
-    if (!merger.start().ok() || !wait_for(*store, events)) return 1;
-    merger_rate = static_cast<double>(events) / std::chrono::duration<double>(Clock::now() - t).count();
+    if (!send_all(node, s.fleet)) return 1;
+    node_rate = static_cast<double>(s.events) / (cpu_seconds() - cpu);
+    sqlite_rate = drain(s, *js, *fresh_store(dir + "/cluster-merger.db"), "merger-sqlite");
+    char tmpl[] = "/tmp/waymark-cluster-bench-pg-XXXXXX";  // the postgres user must reach it
+    demo::PrivatePostgres pg(mkdtemp(tmpl));
+    auto store = wc::open_postgres_store(pg.uri());
+    if (!store.ok()) return 1;
+    postgres_rate = drain(s, *js, *store.value(), "merger-postgres");
   }
   // Floor: libsodium's open + verify of the same envelopes, per CPU second.
-  auto opener = waymark::detail::EnvelopeOpener::create(key.secret.data());
+  auto opener = waymark::detail::EnvelopeOpener::create(s.key.secret.data());
   const double cpu = cpu_seconds();
-  for (const auto& device : fleet) {
+  for (const auto& device : s.fleet) {
     for (const auto& batch : device) {
       if (!opener->open(batch.data(), batch.size()).ok()) return 1;
     }
   }
-  const double floor_rate = static_cast<double>(events) / (cpu_seconds() - cpu);
+  const double floor_rate = static_cast<double>(s.events) / (cpu_seconds() - cpu);
 
-  std::printf("BENCH cluster_ingest_r1 %.0f events/s\n", cluster_rate);
+  std::printf("BENCH cluster_ingest_r1 %.0f events/s\n", r1_rate);
+  std::printf("BENCH cluster_ingest_r3 %.0f events/s\n", r3_rate);
   std::printf("BENCH collector_single_process_fleet %.0f events/s\n", single_rate);
-  std::printf("RATIO cluster_ingest_r1 %.3f vs collector_single_process_fleet\n", cluster_rate / single_rate);
+  std::printf("RATIO cluster_ingest_r1 %.3f vs collector_single_process_fleet\n", r1_rate / single_rate);
+  std::printf("RATIO cluster_ingest_r3 %.3f vs collector_single_process_fleet\n", r3_rate / single_rate);
   std::printf("BENCH ingest_node_verify_per_core %.0f events/cpu-s\n", node_rate);
   std::printf("BENCH envelope_open_verify_floor %.0f events/cpu-s\n", floor_rate);
   std::printf("RATIO ingest_node_verify_per_core %.3f vs envelope_open_verify_floor\n", node_rate / floor_rate);
-  std::printf("BENCH merger_commit_sqlite %.0f events/s\n", merger_rate);
+  std::printf("BENCH merger_commit_sqlite %.0f events/s\n", sqlite_rate);
+  std::printf("BENCH merger_commit_postgres %.0f events/s\n", postgres_rate);
   return 0;
 }

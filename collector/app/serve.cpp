@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <csignal>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -109,7 +110,9 @@ bool apply_blocklist(const po::variables_map& vm, Store& store, const uint8_t* r
 }
 
 // Opens the store. A merger whose store another merger is writing (PostgreSQL's advisory lock) is a
-// standby: it tries again every second until that one is gone. Exit code on failure.
+// standby: it tries again every second until that one is gone, and once waiting it also waits out
+// PostgreSQL being away (restarted, or failing over). At start an unreachable store is an error (a
+// wrong address should not look like a standby). Exit code on failure.
 int open_serving_store(const po::variables_map& vm, const fs::path& dir, const ServeSettings& set,
                        std::unique_ptr<Store>& out) {
   const std::string where = vm["store"].as<std::string>();
@@ -128,11 +131,16 @@ int open_serving_store(const po::variables_map& vm, const fs::path& dir, const S
       out = std::move(store.value());
       return 0;
     }
-    if (set.role != Role::Merger || store.status().code != Errc::store_busy) {
+    const Errc code = store.status().code;
+    if (set.role != Role::Merger || (code != Errc::store_busy && !(waiting && code == Errc::store_io))) {
       log("error", store.status().message);
-      return store.status().code == Errc::invalid ? 2 : 1;
+      return code == Errc::invalid ? 2 : 1;
     }
-    if (!waiting) log("info", "standby: another merger is writing the store; waiting to take over");
+    if (code == Errc::store_io) {
+      log("warning", "standby: " + store.status().message + "; trying again");
+    } else if (!waiting) {
+      log("info", "standby: another merger is writing the store; waiting to take over");
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }
@@ -243,11 +251,17 @@ int serve_merger(const po::variables_map& vm, const fs::path& dir, ServeSettings
     log("error", s.message);
     return 1;
   }
-  set.server.background = resolution(*store, metrics, [] { return size_t{0}; });
+  // Deposed (another merger took the store over while this one's connection was cut): exit 1, so that
+  // systemd's Restart=on-failure starts it again, as a standby.
+  set.server.background = [&merger, resolve = resolution(*store, metrics, [] { return size_t{0}; })] {
+    if (merger.deposed()) return (void)std::raise(SIGTERM);
+    resolve();
+  };
   set.server.degraded = [&store] { return store->degraded(); };
   set.server.health_note = [&merger] { return merger.note(); };
   Server server(set.server, metrics, api.get());
-  return run(server, set.server, "merger");
+  const int rc = run(server, set.server, "merger");
+  return merger.deposed() ? 1 : rc;
 }
 
 int serve_query(const po::variables_map& vm, const fs::path& dir, ServeSettings& set, Keys& keys) {

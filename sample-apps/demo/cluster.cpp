@@ -69,34 +69,30 @@ int64_t metric(const std::string& body, const std::string& name) {
 
 DemoCluster::DemoCluster(const std::string& collector, const std::string& work, const std::string& data_dir,
                          const std::vector<std::string>& serve_args, const std::string& store_uri)
-    : nats_(work + "/nats") {
+    : collector_(collector), work_(work), nats_(work + "/nats") {
   const std::vector<std::string> queue = {"--data-dir", data_dir, "--nats", nats_.urls(), "--queue-replicas", "3"};
-  const auto start = [&](const std::string& name, const std::vector<std::string>& args, bool wait = true) {
-    logs_.push_back(work + "/" + name + ".log");
-    return std::make_unique<CollectorProcess>(collector, args, logs_.back(), wait);
-  };
-  // The first role to connect creates the stream: JetStream needs a moment to elect its leaders.
-  const std::vector<std::string> ingest_args =
-      with(with({"serve", "--role", "ingest", "--port", "0"}, queue), serve_args);
-  for (int attempt = 0; ingest_.empty(); ++attempt) {
-    try {
-      ingest_.push_back(start("ingest0", ingest_args));
-    } catch (const std::exception&) {
-      if (attempt == 20) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+  // Ingest nodes on ports of their own: one killed comes back where haproxy expects it.
+  for (int i = 0; i < 2; ++i) {
+    roles_.push_back(
+        {"ingest" + std::to_string(i),
+         with(with({"serve", "--role", "ingest", "--port", std::to_string(free_port())}, queue), serve_args), false,
+         nullptr});
   }
-  ingest_.push_back(start("ingest1", ingest_args));
-  const std::vector<std::string> merger_args =
-      with(with({"serve", "--role", "merger", "--port", "0", "--store", store_uri}, queue), serve_args);
-  merger_ = start("merger", merger_args);
-  standby_ = start("merger-standby", merger_args, false);
-  query_ = start(
-      "query",
-      with({"serve", "--role", "query", "--port", "0", "--data-dir", data_dir, "--store", store_uri}, serve_args));
-  haproxy_port_ = free_port();
+  const auto merger = with(with({"serve", "--role", "merger", "--port", "0", "--store", store_uri}, queue), serve_args);
+  roles_.push_back({"merger-a", merger, true, nullptr});
+  roles_.push_back({"merger-b", merger, true, nullptr});
+  roles_.push_back(
+      {"query",
+       with({"serve", "--role", "query", "--port", "0", "--data-dir", data_dir, "--store", store_uri}, serve_args),
+       false, nullptr});
+  for (Role& r : roles_) {
+    start(r);
+    if (r.name == "merger-a") await_active_merger();  // so that merger-b starts as its standby
+  }
   const std::string config = work + "/haproxy.cfg";
-  std::ofstream(config) << haproxy_config(haproxy_port_, {ingest_[0]->port(), ingest_[1]->port()}, query_->port());
+  haproxy_port_ = free_port();
+  std::ofstream(config) << haproxy_config(haproxy_port_, {roles_[0].process->port(), roles_[1].process->port()},
+                                          roles_[kQuery].process->port());
   haproxy_ = fork();
   if (haproxy_ < 0) throw std::runtime_error("cannot fork for haproxy");
   if (haproxy_ == 0) {
@@ -110,14 +106,59 @@ DemoCluster::~DemoCluster() {
   stop();
 }
 
+void DemoCluster::start(Role& role) {
+  logs_.push_back(work_ + "/" + role.name + "-" + std::to_string(logs_.size()) + ".log");
+  role.process = std::make_unique<CollectorProcess>(collector_, role.args, logs_.back(), !role.merger);
+}
+
+void DemoCluster::supervise() {
+  for (Role& r : roles_) {
+    if (r.process && r.process->exited()) start(r);
+  }
+}
+
+CollectorProcess* DemoCluster::active_merger() {
+  for (size_t i : kMergers) {
+    CollectorProcess* m = roles_[i].process.get();
+    if (m != nullptr && !m->exited() && m->listening()) return m;
+  }
+  return nullptr;
+}
+
+CollectorProcess& DemoCluster::await_active_merger() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    supervise();
+    if (CollectorProcess* m = active_merger()) return *m;
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("no merger took the store over");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void DemoCluster::kill_ingest(int i) {
+  roles_.at(static_cast<size_t>(i)).process->stop(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // haproxy's health check finds it down
+  start(roles_[static_cast<size_t>(i)]);
+}
+
+void DemoCluster::kill_merger() {
+  await_active_merger().stop(SIGKILL);
+  await_active_merger();  // restarts the killed one as the standby, and waits for the other to take over
+}
+
+// Settled: the active merger has nothing left on the queue and nothing unresolved. A merger deposed a
+// moment ago may still answer; it exits within a tick, and the next round asks the one that took over.
 void DemoCluster::wait_settled() {
-  HttpClient merger("127.0.0.1", merger_->port(), "");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
   for (;;) {
-    const auto r = merger.get("/metrics");
-    if (r.status == 200 && metric(r.body, "waymark_queue_lag_messages") == 0 &&
-        metric(r.body, "waymark_identity_pending_events") == 0) {
-      return;
+    try {
+      HttpClient merger("127.0.0.1", await_active_merger().port(), "");
+      const auto r = merger.get("/metrics");
+      if (r.status == 200 && metric(r.body, "waymark_queue_lag_messages") == 0 &&
+          metric(r.body, "waymark_identity_pending_events") == 0) {
+        return;
+      }
+    } catch (const std::runtime_error&) {  // it stopped between the look and the request
     }
     if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("the merger did not catch up");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -131,17 +172,15 @@ int DemoCluster::stop() {
     haproxy_ = -1;
   }
   int rc = 0;
-  const auto note = [&rc](int code) {
-    if (rc == 0) rc = code;
-  };
-  if (standby_) standby_->stop();  // first, so that it does not take over from the merger stopping
-  for (auto& n : ingest_) note(n->stop());
-  if (query_) note(query_->stop());
-  if (merger_) note(merger_->stop());
-  ingest_.clear();
-  query_.reset();
-  merger_.reset();
-  standby_.reset();
+  CollectorProcess* active = roles_.empty() ? nullptr : active_merger();
+  for (size_t i : kMergers) {  // standbys first, so that none takes over from the merger stopping
+    if (!roles_.empty() && roles_[i].process.get() != active) roles_[i].process->stop();
+  }
+  for (Role& r : roles_) {
+    const int code = r.process->stop();
+    if (rc == 0 && code > 0) rc = code;  // -1: stopped already
+  }
+  roles_.clear();
   return rc;
 }
 

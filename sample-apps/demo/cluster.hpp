@@ -24,17 +24,36 @@ class DemoCluster {
   DemoCluster& operator=(const DemoCluster&) = delete;
 
   uint16_t device_port() const { return haproxy_port_; }
-  uint16_t query_port() const { return query_->port(); }
-  // Waits until the merger committed every queued batch and resolved every event.
+  uint16_t query_port() const { return roles_[kQuery].process->port(); }
+  // Waits until the active merger committed every queued batch and resolved every event.
   void wait_settled();
-  // Stops every process; the first non-zero exit code of a role, else 0.
+  // Stops every process; the first non-zero exit code of a role (standbys aside), else 0.
   int stop();
   const std::vector<std::string>& logs() const { return logs_; }
 
+  // Starts again every role whose process exited (a merger deposed when PostgreSQL restarted, an ingest
+  // node that found no stream), as systemd's Restart=on-failure does (deploy/systemd).
+  void supervise();
+  // Faults (waymark-demo --faults): each returns once the cluster is whole again.
+  void kill_ingest(int i);  // kill -9, then started again on its port
+  void kill_merger();       // kill -9 of the active merger: the standby takes over, it comes back as one
+  NatsCluster& nats() { return nats_; }
+
  private:
+  struct Role {
+    std::string name;
+    std::vector<std::string> args;
+    bool merger = false;  // starts as a standby: listens once it holds the store
+    std::unique_ptr<CollectorProcess> process;
+  };
+  static constexpr size_t kMergers[] = {2, 3}, kQuery = 4;  // after the two ingest nodes
+  void start(Role& role);
+  CollectorProcess* active_merger();  // the merger that listens, or null
+  CollectorProcess& await_active_merger();
+
+  std::string collector_, work_;
   NatsCluster nats_;
-  std::vector<std::unique_ptr<CollectorProcess>> ingest_;
-  std::unique_ptr<CollectorProcess> merger_, standby_, query_;
+  std::vector<Role> roles_;
   uint16_t haproxy_port_ = 0;
   pid_t haproxy_ = -1;
   std::vector<std::string> logs_;

@@ -77,7 +77,8 @@ std::vector<uint8_t> CollectorProcess::erasure_token(const std::string& binary, 
 }
 
 CollectorProcess::CollectorProcess(const std::string& binary, const std::vector<std::string>& args,
-                                   const std::string& log_file, bool wait) {
+                                   const std::string& log_file, bool wait)
+    : log_file_(log_file) {
   std::vector<std::string> argv_s = {binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -90,25 +91,37 @@ CollectorProcess::CollectorProcess(const std::string& binary, const std::vector<
   const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + binary);
-  if (!wait) return;
-  const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-  for (int i = 0; i < 300; ++i) {  // up to 30 s
-    std::ifstream in(log_file);
-    const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::smatch m;
-    if (std::regex_search(log, m, listening)) {
-      port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
-      return;
-    }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("the collector exited at start:\n" + log);
+  if (wait) wait_listening();
+}
+
+bool CollectorProcess::listening() {
+  if (port_ != 0) return true;
+  std::ifstream in(log_file_);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::smatch m;
+  if (!std::regex_search(log, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"))) return false;
+  port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
+  return true;
+}
+
+bool CollectorProcess::exited() {
+  int status = 0;
+  if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
+  return pid_ < 0;
+}
+
+void CollectorProcess::wait_listening(int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (listening()) return;
+    if (exited()) {
+      std::ifstream in(log_file_);
+      throw std::runtime_error("the collector exited at start:\n" +
+                               std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   stop();
-  throw std::runtime_error("the collector did not start listening within 30 s");
+  throw std::runtime_error("the collector did not start listening within " + std::to_string(seconds) + " s");
 }
 
 CollectorProcess::~CollectorProcess() {

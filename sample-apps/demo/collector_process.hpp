@@ -33,9 +33,16 @@ class CollectorProcess {
                    bool wait = true);
   ~CollectorProcess();
   uint16_t port() const { return port_; }
+  // Waits until it listens, up to `seconds` (a standby: until it took over); throws when it exited.
+  void wait_listening(int seconds = 30);
+  // Whether it listens now (its port is then known), without waiting.
+  bool listening();
+  // Whether it has exited (reaped here; stop() then answers -1).
+  bool exited();
   int stop(int signal = 15);  // SIGTERM (or `signal`, e.g. SIGKILL), waits; the exit code (128 + signal if killed)
 
  private:
+  std::string log_file_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };

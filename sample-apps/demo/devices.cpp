@@ -13,6 +13,7 @@ namespace demo {
 void Outcome::add(const Outcome& o) {
   recorded += o.recorded, refused += o.refused, junk += o.junk, invalid += o.invalid, errors += o.errors;
   uploaded += o.uploaded, purged += o.purged, dead_lettered += o.dead_lettered, queued_left += o.queued_left;
+  dropped += o.dropped, evicted += o.evicted, unreadable += o.unreadable;
   presented.insert(presented.end(), o.presented.begin(), o.presented.end());
   for (const auto& m : o.messages)
     if (messages.size() < 5) messages.push_back(m);
@@ -56,11 +57,11 @@ class SimulatedDevice {
     };
     platform_.clock_wall_ms = [](void* u) {
       auto* self = static_cast<SimulatedDevice*>(u);
-      return self->env_.wall_origin_ms + self->now_.load() + self->device_.clock_skew_ms;
+      return self->env_.wall_origin_ms + self->clock() + self->device_.clock_skew_ms;
     };
     platform_.clock_monotonic_ms = [](void* u) {
       auto* self = static_cast<SimulatedDevice*>(u);
-      return 1'000'000 + self->now_.load();  // a boot some time before the simulation started
+      return 1'000'000 + self->clock();  // a boot some time before the simulation started
     };
     platform_.network_reachable = [](void* u) { return static_cast<SimulatedDevice*>(u)->online_.load() ? 1 : 0; };
     platform_.user_data = this;
@@ -72,6 +73,12 @@ class SimulatedDevice {
   const Device& device() const { return device_; }
   const DeviceEnv& env() const { return env_; }
   void at(int64_t t) { now_ = std::max(now_.load(), t); }
+  // Simulated time; online (uploading, after `send_at`), real time since the demo's "now".
+  int64_t clock() const {
+    if (!online_) return now_.load();
+    const auto real = std::chrono::steady_clock::now() - env_.started;
+    return std::max(now_.load(), env_.send_at + std::chrono::duration_cast<std::chrono::milliseconds>(real).count());
+  }
 
   // The personal device's own id, as the app could read it from its keystore.
   std::string device_id_hex() {
@@ -93,6 +100,9 @@ class SimulatedDevice {
     out.dead_lettered += client.stat(WAYMARK_STAT_DEAD_LETTERED);
     out.refused += client.stat(WAYMARK_STAT_REFUSED);
     out.queued_left += client.stat(WAYMARK_STAT_QUEUED);
+    out.dropped += client.stat(WAYMARK_STAT_DROPPED);
+    out.evicted += client.stat(WAYMARK_STAT_EVICTED);
+    out.unreadable += client.stat(WAYMARK_STAT_UNREADABLE);
     client.close();
   }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +26,9 @@ struct DeviceEnv {
   uint32_t collector_key_id = 1;
   int64_t wall_origin_ms = 0;  // real Unix time of simulated t = 0
   int64_t send_at = 0;         // simulated time at which every device uploads (the demo's "now")
+  // The real moment simulated `send_at` stands for: online, a device's clock runs in real time from it,
+  // so the collector, which places events by when their batch arrived, places them alike in every run.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   // The brand's backend: an erasure token for a customer who asks to be forgotten after signing in.
   std::function<std::vector<uint8_t>(int customer)> erasure_token;
 };
@@ -39,6 +43,7 @@ struct Presented {
 struct Outcome {
   int64_t recorded = 0, refused = 0, junk = 0, invalid = 0, errors = 0;
   int64_t uploaded = 0, purged = 0, dead_lettered = 0, queued_left = 0;
+  int64_t dropped = 0, evicted = 0, unreadable = 0;  // lost on the device: a full queue, the caps, bad rows
   std::vector<Presented> presented;
   std::vector<std::string> messages;  // the first few errors, for the summary
   void add(const Outcome& o);

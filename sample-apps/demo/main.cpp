@@ -25,6 +25,7 @@
 #include "cluster.hpp"
 #include "collector_process.hpp"
 #include "devices.hpp"
+#include "faults.hpp"
 #include "http_client.hpp"
 #include "report.hpp"
 #include "scan.hpp"
@@ -37,17 +38,22 @@ namespace {
 
 struct Args {
   uint64_t seed = 42;
-  int customers = 2000, days = 90, threads = 3;
+  int customers = 2000, days = 90, threads = 3, fault_gap_ms = 1000;
   std::string collector = WAYMARK_DEMO_COLLECTOR, report, workdir, store = "sqlite";
-  bool keep = false, progress = isatty(2) != 0, cluster = false;
+  std::vector<std::string> fault_kinds;  // empty: all
+  bool keep = false, progress = isatty(2) != 0, cluster = false, faults = false;
 };
 
 [[noreturn]] void usage(int code) {
   std::cout << "usage: waymark-demo [--seed N] [--customers N] [--days N] [--report FILE.html] [--workdir DIR]\n"
                "                    [--collector PATH] [--threads N] [--store sqlite|postgresql] [--keep]\n"
-               "                    [--no-progress] [--cluster]\n"
+               "                    [--no-progress] [--cluster [--faults] [--fault-gap-ms N] [--fault-kinds LIST]]\n"
                "  --cluster  the collector as a cluster on this machine (implies --store postgresql): three NATS\n"
-               "             nodes, two ingest nodes behind haproxy, a merger and its standby, a query node\n";
+               "             nodes, two ingest nodes behind haproxy, a merger and its standby, a query node\n"
+               "  --faults   while the devices upload, kill -9 an ingest node, the active merger and a NATS\n"
+               "             node, partition a NATS node and restart PostgreSQL, round after round, each\n"
+               "             repaired before the next; --fault-gap-ms between faults (default 1000);\n"
+               "             --fault-kinds some of ingest,merger,nats-kill,nats-partition,postgres\n";
   std::exit(code);
 }
 
@@ -91,6 +97,20 @@ Args parse(int argc, char** argv) {
       }
     } else if (f == "--cluster")
       a.cluster = true;
+    else if (f == "--faults")
+      a.faults = true;
+    else if (f == "--fault-kinds") {
+      std::stringstream list(value());
+      for (std::string k; std::getline(list, k, ',');) {
+        if (std::find(std::begin(FaultLoop::kNames), std::end(FaultLoop::kNames), k) == std::end(FaultLoop::kNames)) {
+          std::cerr << "waymark-demo: unknown fault " << k
+                    << " (ingest, merger, nats-kill, nats-partition, postgres)\n";
+          std::exit(2);
+        }
+        a.fault_kinds.push_back(k);
+      }
+    } else if (f == "--fault-gap-ms")
+      a.fault_gap_ms = static_cast<int>(number(100, 600'000));
     else if (f == "--keep")
       a.keep = true;
     else if (f == "--no-progress")
@@ -101,6 +121,10 @@ Args parse(int argc, char** argv) {
       std::cerr << "waymark-demo: unknown flag " << f << "\n";
       usage(2);
     }
+  }
+  if (a.faults && !a.cluster) {
+    std::cerr << "waymark-demo: --faults needs --cluster\n";
+    std::exit(2);
   }
   if (a.cluster) a.store = "postgresql";
   return a;
@@ -247,7 +271,6 @@ int run(const Args& args) {
     cluster = std::make_unique<DemoCluster>(args.collector, work, work + "/collector", every_role, postgres.uri());
     device_port = cluster->device_port();
     api_port = cluster->query_port();
-    logs = cluster->logs();
     std::cout << "  collector: a cluster, devices through haproxy on http://127.0.0.1:" << device_port
               << ", queries on port " << api_port << " (logs in " << work << ")\n";
   } else {
@@ -256,12 +279,15 @@ int run(const Args& args) {
     std::cout << "  collector: http://127.0.0.1:" << device_port << " (log " << log_file << ")\n";
   }
   env.collector_url = "http://127.0.0.1:" + std::to_string(device_port) + "/v1/batches";
+  std::unique_ptr<FaultLoop> faults;
+  if (args.faults) faults = std::make_unique<FaultLoop>(*cluster, postgres, args.fault_gap_ms, args.fault_kinds);
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
   env.send_at = static_cast<int64_t>(args.days) * kDay;
   for (const Device& d : plan.devices) env.send_at = std::max(env.send_at, d.last_t() + 1000);
   env.wall_origin_ms = now_ms - env.send_at;
+  env.started = std::chrono::steady_clock::now();
 
   // Devices: each customer's own devices in the order they were last used (so a "forget me" is sent
   // after the customer's other devices uploaded, as it would be in life); the shared devices record
@@ -309,9 +335,15 @@ int run(const Args& args) {
   std::cout << "  devices: " << plan.devices.size() << " (" << shared.size() << " shared), events recorded "
             << total.recorded << ", uploaded " << total.uploaded << ", refused for consent " << total.refused
             << ", purged " << total.purged << ", junk identifiers refused " << total.junk << ", dead-lettered "
-            << total.dead_lettered << ", left queued " << total.queued_left << ", errors " << total.errors << "  ("
-            << static_cast<int>(elapsed()) << " s)\n";
+            << total.dead_lettered << ", left queued " << total.queued_left << ", lost on devices: dropped "
+            << total.dropped << ", evicted " << total.evicted << ", unreadable " << total.unreadable << ", errors "
+            << total.errors << "  (" << static_cast<int>(elapsed()) << " s)\n";
   for (const auto& m : total.messages) std::cout << "    error: " << m << "\n";
+  if (faults) {
+    faults->stop();
+    std::cout << "  faults while the devices uploaded (" << faults->rounds() << " full rounds): " << faults->counts()
+              << "\n";
+  }
 
   // Identity: every identifier the collector was given with consent, looked up by the brand's pseudonym
   // (computed with the brand key, as the brand's own systems would).
@@ -384,12 +416,21 @@ int run(const Args& args) {
                 by_profile.size(), per_customer.size());
   Results res;
   res.facts.push_back(line);
-  std::cout << line << "\n  identifiers scored: " << records.size() << " (not found: " << unresolved
+  const auto totals = api.get("/v1/reports/totals");
+  if (totals.status != 200) throw std::runtime_error("totals: HTTP " + std::to_string(totals.status));
+  std::cout << line << "\n  events stored: " << json::parse(totals.body).at("events").get<int64_t>()
+            << "\n  identifiers scored: " << records.size() << " (not found: " << unresolved
             << "), wrong merges: " << wrong_merges << " (through shared devices: " << wrong_shared
             << "), families sharing a loyalty card: " << plan.households << "\n";
   res.checks.push_back({"identity precision >= 0.99", std::to_string(precision), precision >= 0.99});
   res.checks.push_back({"identity recall >= 0.95", std::to_string(recall), recall >= 0.95});
   res.checks.push_back({"wrong merges through shared devices", std::to_string(wrong_shared), wrong_shared == 0});
+  if (faults) {
+    const std::string error = faults->error();
+    res.checks.push_back({"every fault injected and repaired while devices uploaded",
+                          error.empty() ? std::to_string(faults->rounds()) + " rounds" : error,
+                          error.empty() && faults->rounds() >= 1});
+  }
 
   // Forgotten customers: none of their identifiers may find a profile.
   int forgotten = 0, still_present = 0;
@@ -505,6 +546,7 @@ int run(const Args& args) {
     for (const auto& e : r.examples) std::cout << "    found in " << e << "\n";
   }
   int64_t log_hits = 0;
+  if (cluster) logs = cluster->logs();  // every role's, the restarted ones' too
   for (const std::string& log : logs) log_hits += scan_tree(log, needles).hits;
   res.checks.push_back({"raw identifiers in the collector's logs", std::to_string(log_hits), log_hits == 0});
   res.checks.push_back({"SDK errors", std::to_string(total.errors), total.errors == 0});

@@ -14,6 +14,8 @@
 
 #include <boost/asio.hpp>
 
+#include "http_client.hpp"
+
 namespace fs = std::filesystem;
 
 namespace demo {
@@ -38,7 +40,8 @@ bool accepts(int port) {
 
 NatsServer::NatsServer(std::string dir) : NatsServer(std::move(dir), Peer{}) {}
 
-NatsServer::NatsServer(std::string dir, Peer peer) : dir_(std::move(dir)), peer_(std::move(peer)), port_(free_port()) {
+NatsServer::NatsServer(std::string dir, Peer peer)
+    : dir_(std::move(dir)), peer_(std::move(peer)), port_(free_port()), monitor_port_(free_port()) {
   start();
 }
 
@@ -69,7 +72,8 @@ NatsServer::~NatsServer() {
 void NatsServer::start() {
   fs::create_directories(dir_ + "/jetstream");
   const std::string port = std::to_string(port_), store = dir_ + "/jetstream", log = dir_ + "/nats.log";
-  std::vector<std::string> args = {"nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", port, "-l", log};
+  std::vector<std::string> args = {"nats-server", "-js", "-sd", store, "-a", "127.0.0.1",
+                                   "-p",          port,  "-l",  log,   "-m", std::to_string(monitor_port_)};
   if (!peer_.name.empty()) {
     std::string routes;
     for (int r : peer_.routes) {
@@ -100,9 +104,30 @@ void NatsServer::start() {
   }
 }
 
+void NatsServer::freeze() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void NatsServer::thaw() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
+bool NatsServer::wait_healthy(int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (HttpClient("127.0.0.1", static_cast<uint16_t>(monitor_port_), "").get("/healthz").status == 200) return true;
+    } catch (const std::runtime_error&) {  // not listening yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 void NatsServer::stop(int signal) {
   if (pid_ <= 0) return;
   kill(pid_, signal);
+  kill(pid_, SIGCONT);  // a frozen node acts on SIGTERM only once it runs again
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

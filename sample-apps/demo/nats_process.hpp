@@ -28,12 +28,19 @@ class NatsServer {
   std::string url() const { return std::string("nats://127.0.0.1:") + std::to_string(port_); }
   void stop(int signal = 15);
   void start();  // again, on the same port and store (after stop)
+  // A partition without a network namespace: SIGSTOP leaves every socket open while the node answers
+  // neither clients nor peers, until thaw() (SIGCONT).
+  void freeze();
+  void thaw();
+  // Waits (up to `seconds`) until its monitoring endpoint says it is healthy: listening, and its
+  // JetStream current with the cluster (a restarted or thawed node has caught up). False on timeout.
+  bool wait_healthy(int seconds = 60);
   bool running() const { return pid_ > 0; }
 
  private:
   std::string dir_;
   Peer peer_;
-  int port_ = 0;
+  int port_ = 0, monitor_port_ = 0;
   pid_t pid_ = -1;
 };
 

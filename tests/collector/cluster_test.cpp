@@ -5,6 +5,8 @@
 // takes over store every event exactly once, in order.
 #include <catch2/catch.hpp>
 
+#include <libpq-fe.h>
+
 #include <chrono>
 #include <csignal>
 #include <regex>
@@ -241,6 +243,19 @@ TEST_CASE("a merger that died with batches taken and unacked: the next one decid
   const auto started = next.start();
   INFO(started.message);
   REQUIRE(started.ok());
+  // While it waits for the redelivery its lag says so (found by `waymark-demo --faults`: it said 0, and
+  // whoever waited for lag 0 read a store missing most of the queue).
+  const auto lag = [&] {
+    std::smatch m;
+    const std::string text = collector.metrics.prometheus();
+    return std::regex_search(text, m, std::regex("\nwaymark_queue_lag_messages ([0-9]+)\n")) ? std::stoll(m[1]) : -1;
+  };
+  const auto waiting_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+  while (lag() != 7 && std::chrono::steady_clock::now() < waiting_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(lag() == 7);  // 2 taken by the dead merger, 5 never delivered
+  CHECK(collector.events() == 0);
   CHECK(eventually([&] { return collector.events() == 1 + 1 + 10; }));
   CHECK(rejected(collector.metrics, "no_consent") == 0);  // consent was decided first
   CHECK(rejected(collector.metrics, "sequence_not_increasing") == 0);
@@ -327,12 +342,10 @@ TEST_CASE(
   config.servers = nats.urls();
   config.replicas = 3;
   config.publish_wait_ms = 2000;
-  std::unique_ptr<q::JetStream> js;
-  REQUIRE(eventually([&] {  // until the nodes elected a JetStream leader
-    auto c = q::JetStream::connect(config);
-    if (c.ok()) js = std::move(c.value());
-    return c.ok();
-  }));
+  auto connected = q::JetStream::connect(config);  // waits while the nodes elect their leaders
+  INFO(connected.status().message);
+  REQUIRE(connected.ok());
+  auto js = std::move(connected.value());
   IngestNode node(*js, collector);
   wc::Merger merger(*js, *collector.ingest, collector.metrics);
   REQUIRE(merger.start().ok());
@@ -354,4 +367,46 @@ TEST_CASE(
   CHECK(eventually([&] { return collector.events() == expected; }, 60));
   CHECK(rejected(collector.metrics, "sequence_not_increasing") == 0);
   CHECK(rejected(collector.metrics, "no_consent") == 0);
+}
+
+// Found by `make soak-cluster`: PostgreSQL restarted, the active merger's session (and with it its
+// advisory lock) was cut, and the standby took the lock first. The old merger went on retrying its
+// commit ("unreachable") for ever, listening and healthy to every probe. Now its store answers
+// store_busy, and the merger stops, acks nothing and says it was deposed (its process exits 1).
+TEST_CASE("a merger whose store was taken over while its connection was cut stops, and its batches go to the new one",
+          "[.postgres][collector][jetstream]") {
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
+  REQUIRE_FALSE(collector.postgres.empty());
+  wc::MergerOptions options;
+  options.ack_wait_ms = 1000;
+  wc::Merger old(*js, *collector.ingest, collector.metrics, options);
+  REQUIRE(old.start().ok());
+  RawDevice device;
+  const auto send = [&](const std::vector<std::vector<uint8_t>>& events) {
+    REQUIRE(request(node.server.port(), http::verb::post, "/v1/batches", device.seal(collector, events)).status == 200);
+  };
+  send({device.grant(), device.event("before")});
+  REQUIRE(eventually([&] { return collector.events() == 2; }));
+
+  // Its session ends (as in a restart), and the standby's store takes the lock before it reconnects.
+  PGconn* admin = PQconnectdb(collector.postgres.c_str());
+  PQclear(PQexec(admin,
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND "
+                 "pid <> pg_backend_pid()"));
+  PQfinish(admin);
+  auto taken = wc::open_postgres_store(collector.postgres);
+  INFO(taken.status().message);
+  REQUIRE(taken.ok());
+  send({device.event("after")});
+  CHECK(eventually([&] { return old.deposed(); }));
+  old.stop();
+
+  // The standby decides what the deposed one took and never acked.
+  wc::Metrics metrics;
+  wc::Ingest decide(*taken.value(), {collector.key}, collector.rekey.data(), metrics);
+  wc::Merger next(*js, decide, metrics, options);
+  REQUIRE(next.start().ok());
+  CHECK(eventually([&] { return taken.value()->event_count().value() == 3; }));
+  CHECK(rejected(metrics, "sequence_not_increasing") == 0);
 }

@@ -246,7 +246,7 @@ TEST_CASE("the OpenAPI document describes every endpoint the collector serves", 
   for (const char* path : {"/v1/batches:", "/healthz:", "/metrics:", "/v1/profiles:", "/v1/profiles/{id}:",
                            "/v1/profiles/{id}/journey:", "/v1/profiles/{id}/explain:", "/v1/profiles/{id}/export:",
                            "/v1/unmerge:", "/v1/erasure:", "/v1/reports/attribution:", "/v1/reports/clv:",
-                           "/v1/segments:", "/v1/segments/{name}:", "/v1/devices/segments:"}) {
+                           "/v1/reports/totals:", "/v1/segments:", "/v1/segments/{name}:", "/v1/devices/segments:"}) {
     INFO(path);
     CHECK(doc.find(std::string("  ") + path + "\n") != std::string::npos);
   }

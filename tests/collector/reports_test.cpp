@@ -177,6 +177,22 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   }
 }
 
+TEST_CASE("totals report: the stored events, counted, scope checked", "[analytics][reports]") {
+  Collector c;
+  const uint16_t port = c.server->port();
+  const auto events = [&] {
+    const Reply r = api_get(port, "/v1/reports/totals", Collector::kAdminToken);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body).at("events").get<int64_t>();
+  };
+  CHECK(events() == 0);
+  customer(*c.store, {{w::Channel::Email, kStart}, {w::Channel::Pos, kStart + kDay, true, 2500}});
+  customer(*c.store, {{w::Channel::Web, kStart}});
+  CHECK(events() == 3);
+  CHECK(api_get(port, "/v1/reports/totals", Collector::kReadToken).status == 403);
+  CHECK(api_get(port, "/v1/reports/totals?from=2026-01-01", Collector::kAdminToken).status == 400);
+}
+
 TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "[analytics][reports][store]") {
   Collector c;
   std::mt19937 rng(5);

@@ -46,6 +46,7 @@ struct Receiver::State {
   size_t resent = 0;
   int request_count = 0;
   std::vector<uint64_t> sequences;
+  std::vector<int64_t> sent_monotonic;
   std::vector<std::vector<uint8_t>> bodies;
 
   // The fault planned for the next request (counting every request).
@@ -63,6 +64,7 @@ struct Receiver::State {
     const std::string batch_id(reinterpret_cast<const char*>(batch->batch_id()->data()), 16);
     std::lock_guard lock(mu);
     bodies.push_back(body);
+    sent_monotonic.push_back(batch->sent_monotonic_ms());
     if (auto it = receipts.find(batch_id); it != receipts.end()) {
       ++resent;
       *response = it->second;
@@ -248,6 +250,10 @@ size_t Receiver::requests() const {
 std::vector<uint64_t> Receiver::sequences_in_arrival_order() const {
   std::lock_guard lock(state_->mu);
   return state_->sequences;
+}
+std::vector<int64_t> Receiver::sent_monotonic_in_arrival_order() const {
+  std::lock_guard lock(state_->mu);
+  return state_->sent_monotonic;
 }
 std::vector<std::vector<uint8_t>> Receiver::envelopes() const {
   std::lock_guard lock(state_->mu);

@@ -58,8 +58,9 @@ class Receiver {
   size_t batches() const;         // distinct batch ids
   size_t resent_batches() const;  // envelopes whose batch id was already acknowledged
   size_t requests() const;
-  std::vector<uint64_t> sequences_in_arrival_order() const;  // event sequence numbers
-  std::vector<std::vector<uint8_t>> envelopes() const;       // raw bodies, for leak scans
+  std::vector<uint64_t> sequences_in_arrival_order() const;      // event sequence numbers
+  std::vector<int64_t> sent_monotonic_in_arrival_order() const;  // each envelope's batch header
+  std::vector<std::vector<uint8_t>> envelopes() const;           // raw bodies, for leak scans
 
  private:
   struct State;

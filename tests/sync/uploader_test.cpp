@@ -125,6 +125,21 @@ TEST_CASE("resets mid body, lost, truncated, forged and misdirected receipts kee
   waymark_client_free(c);
 }
 
+// Found by `make soak-cluster`: a resend carried the first attempt's send time, and the collector, which
+// places events relative to when their batch arrived, moved them later by the retry delay (after hours
+// offline, by hours). A resend from the same process is stamped when it is sent.
+TEST_CASE("a resent batch carries the time of this attempt, so its events keep their place", "[sync]") {
+  Receiver receiver([](int i) { return i == 0 ? Fault{Fault::Kind::LoseResponse} : Fault{}; });
+  TempDir dir;
+  waymark_client_t* c = record_n(dir.store(), uploading_to(receiver), 3);
+  REQUIRE(waymark_client_flush(c, 10000) == WAYMARK_OK);
+  const auto sent = receiver.sent_monotonic_in_arrival_order();
+  REQUIRE(sent.size() >= 2);  // the attempt whose answer was lost, then its resend (the leased batch first)
+  CHECK(receiver.resent_batches() == 1);
+  CHECK(sent[1] > sent[0]);  // later by the backoff, as the device's clock says
+  waymark_client_free(c);
+}
+
 TEST_CASE("a permanent rejection dead-letters the batch instead of retrying forever", "[sync]") {
   Receiver receiver([](int) { return Fault{Fault::Kind::Status, 422}; });
   TempDir dir;

@@ -311,6 +311,16 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
              {"rows", rows}});
 }
 
+// What the store holds: every stored event (erased ones are gone), counted.
+ApiResponse totals_response(QueryStore& store, const QueryParams& query) {
+  Params p(query);
+  p.only({});
+  if (auto bad = p.error()) return *bad;
+  auto events = store.event_count();
+  if (!events.ok()) return store_failure();
+  return ok({{"events", events.value()}});
+}
+
 ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms) {
   analytics::ClvQuery q;
   Params p(query);
@@ -480,6 +490,7 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
     if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
     if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms);
+    if (r.path[2] == "totals") return totals_response(store_, r.query);
     return problem(404, "no such report");
   }
   if (resource == "segments" && r.path.size() <= 3) {

@@ -7,6 +7,9 @@ namespace waymark::collector {
 
 namespace {
 
+// Beyond a fetch's own wait: how late a fetch that another merger started may still deliver.
+constexpr int64_t kFetchSlackMs = 500;
+
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -36,20 +39,17 @@ void Merger::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-// Batches of one device must be decided in order (its consent before its events, sequences rising).
-// A merger that died leaves batches delivered and unacked: they come back once `ack_wait_ms` has
-// passed, ahead of anything newer, so a merger that finds such batches waits that long first.
+// Batches of one device must be decided in order (its consent before its events, sequences rising), so
+// only the merger holding the store's writer lock takes batches: it confirms the lock before every
+// fetch, and a fetch lasts `idle_wait_ms` at most. A merger taking over therefore waits that long (the
+// previous one may be inside its last fetch), then, finding batches delivered and unacked (a dead or
+// deposed merger's), waits `ack_wait_ms` for them to come back, ahead of anything newer.
 void Merger::run() {
-  if (auto st = consumer_->state(); st.ok() && st->unacked > 0) {
-    log_("info", std::string("merger: ") + std::to_string(st->unacked) +
-                     " batches were taken by a merger that stopped; waiting for them to be delivered again");
-    const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.ack_wait_ms);
-    while (!stopping_ && std::chrono::steady_clock::now() < due) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  report_lag({});  // from the start: a merger that waits below is behind, and must say so
+  wait_for_predecessor();
   int64_t backoff_ms = 100;
   while (!stopping_) {
+    if (!may_fetch()) continue;
     auto batch = consumer_->fetch(options_.fetch_batches, options_.idle_wait_ms);
     if (!batch.ok()) {  // the queue is away: libnats reconnects, we wait
       log_("warning", "merger: " + batch.status().message);
@@ -68,6 +68,42 @@ void Merger::run() {
   }
 }
 
+void Merger::wait_for_predecessor() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(options_.idle_wait_ms + kFetchSlackMs));
+  auto st = consumer_->state();
+  while (!st.ok() && !stopping_) {  // unknown is not "none": a queue electing a leader answers in a moment
+    log_("warning", "merger: " + st.status().message + "; asking the queue again");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    st = consumer_->state();
+  }
+  if (!st.ok() || st->unacked == 0) return;
+  log_("info", std::string("merger: ") + std::to_string(st->unacked) +
+                   " batches were taken by a merger that stopped; waiting for them to be delivered again");
+  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.ack_wait_ms);
+  while (!stopping_ && std::chrono::steady_clock::now() < due) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Whether this merger still holds the store (waiting a moment when the store is away).
+bool Merger::may_fetch() {
+  const Status writer = ingest_.check_writer();
+  if (writer.ok() || deposed_by(writer)) return writer.ok();
+  log_("warning", "merger: " + writer.message);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  return false;
+}
+
+// Another merger took the store over (this one's store session was cut, and the standby took the
+// lock first): this one stops, acking nothing, and says so (deposed()).
+bool Merger::deposed_by(const Status& s) {
+  if (s.code != Errc::store_busy) return false;
+  log_("error", "merger: another merger took over the store (" + s.message + "); stopping");
+  deposed_ = true;
+  stopping_ = true;
+  return true;
+}
+
 // Commits the batch, retrying with backoff until it is stored or the merger stops (then nothing is
 // acked, and the messages come back to the next merger).
 bool Merger::commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery>>& batch) {
@@ -76,7 +112,7 @@ bool Merger::commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery
   for (int64_t backoff_ms = 100;; backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000)) {
     auto stored = ingest_.commit_queued(messages);
     if (stored.ok()) return true;
-    if (stopping_) return false;
+    if (deposed_by(stored.status()) || stopping_) return false;
     log_("warning", "merger: commit failed, retrying in order: " + stored.status().message);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
   }

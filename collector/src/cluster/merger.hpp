@@ -42,9 +42,15 @@ class Merger {
   uint64_t committed() const { return committed_.load(); }
   // For /healthz: " (queue lag: N batches, S s)".
   std::string note() const;
+  // Another merger took the store over (its lock went with a store session that was cut): this one
+  // stopped merging, and its process should exit so that it comes back as a standby.
+  bool deposed() const { return deposed_.load(); }
 
  private:
   void run();
+  void wait_for_predecessor();
+  bool may_fetch();
+  bool deposed_by(const Status& s);
   bool commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
   void report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
 
@@ -54,7 +60,7 @@ class Merger {
   MergerOptions options_;
   Log log_;
   std::unique_ptr<queue::Consumer> consumer_;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false}, deposed_{false};
   std::atomic<uint64_t> committed_{0};
   std::atomic<uint64_t> lag_messages_{0}, lag_seconds_{0};
   std::thread thread_;

@@ -110,6 +110,8 @@ class Ingest {
   // in order, on the calling thread. A message that is not a queued batch is counted and skipped (it can
   // never succeed); a store failure stores none of them. Returns how many batches were new.
   Result<size_t> commit_queued(const std::vector<std::span<const uint8_t>>& messages);
+  // The merger's, before it takes batches: whether its store still lets it write (IngestStore::check_writer).
+  Status check_writer() { return store_->check_writer(); }
 
  private:
   struct Request;

@@ -2,7 +2,9 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 namespace waymark::collector::queue {
 
@@ -10,6 +12,7 @@ namespace {
 
 constexpr int64_t kNanosPerMs = 1'000'000;
 constexpr jsErrCode kStreamNameInUse = static_cast<jsErrCode>(10058);
+constexpr jsErrCode kClusterNotAvailable = static_cast<jsErrCode>(10008);
 
 Status unavailable(const std::string& what, natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
   std::string text = what + ": " + natsStatus_GetText(s);
@@ -89,7 +92,8 @@ Status connect_to(const StreamConfig& c, natsConnection** nc) {
   return s == NATS_OK ? Status::Ok() : unavailable("cannot connect to NATS at " + c.servers, s);
 }
 
-Status ensure_stream(jsCtx* js, const StreamConfig& c) {
+// Creates the stream, or updates it to `c`; JetStream's own answer.
+natsStatus add_or_update_stream(jsCtx* js, const StreamConfig& c, jsErrCode* code) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   const char* subjects[] = {c.subject.c_str()};
@@ -99,12 +103,27 @@ Status ensure_stream(jsCtx* js, const StreamConfig& c) {
   cfg.Storage = js_FileStorage;
   cfg.Replicas = c.replicas;
   cfg.Duplicates = c.duplicate_window_ms * kNanosPerMs;
-  jsErrCode code = static_cast<jsErrCode>(0);
   jsStreamInfo* si = nullptr;
-  natsStatus s = js_AddStream(&si, js, &cfg, nullptr, &code);
-  if (s != NATS_OK && code == kStreamNameInUse) s = js_UpdateStream(&si, js, &cfg, nullptr, &code);
+  natsStatus s = js_AddStream(&si, js, &cfg, nullptr, code);
+  if (s != NATS_OK && *code == kStreamNameInUse) s = js_UpdateStream(&si, js, &cfg, nullptr, code);
   jsStreamInfo_Destroy(si);
-  return s == NATS_OK ? Status::Ok() : unavailable("cannot create stream " + c.stream, s, code);
+  return s;
+}
+
+// JetStream answers a timeout, or "cluster not available", until its nodes have elected their leaders:
+// tried again until `ready_wait_ms` has passed.
+Status ensure_stream(jsCtx* js, const StreamConfig& c) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.ready_wait_ms);
+  for (;;) {
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = add_or_update_stream(js, c, &code);
+    if (s == NATS_OK) return Status::Ok();
+    const bool not_ready = s == NATS_TIMEOUT || code == kClusterNotAvailable;
+    if (!not_ready || std::chrono::steady_clock::now() > give_up) {
+      return unavailable("cannot create stream " + c.stream, s, code);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
 }
 
 }  // namespace

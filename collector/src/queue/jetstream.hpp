@@ -24,6 +24,9 @@ struct StreamConfig {
   int replicas = 1;                           // 3 in a cluster: a batch survives one node's loss
   int64_t duplicate_window_ms = 10 * 60'000;  // resends of one batch id inside it are dropped
   int64_t publish_wait_ms = 5000;             // no ack by then: the batch is not queued
+  // Connected, but JetStream not answering yet (a cluster starting, or electing a stream leader after
+  // losing a node): creating the stream is tried again until this has passed.
+  int64_t ready_wait_ms = 30'000;
 };
 
 struct PublishAck {

@@ -225,6 +225,10 @@ class IngestStore {
   // Why the store cannot commit now (the disk is full, the database is unreachable), or nothing.
   // Writes are refused while it says so; queries still answer. Thread-safe.
   virtual std::optional<std::string> degraded() const = 0;
+  // Whether this process may write now: on PostgreSQL its session is alive and holds the writer lock
+  // (reconnecting if it was cut); store_busy once another writer took the lock. A merger asks before it
+  // takes batches off the queue.
+  virtual Status check_writer() = 0;
 };
 
 // The identity graph's upkeep: resolution behind ingest, the brand's blocklist, unmerge and erasure.
@@ -264,7 +268,7 @@ class QueryStore {
   virtual Result<std::optional<DeviceSlot>> device_slot(const Key32& device_key, const Bytes& slot) = 0;
   virtual Result<JourneyPage> journey(int64_t profile_id, const std::string& after, int limit) = 0;
   virtual Result<std::optional<Explanation>> explain(int64_t profile_id) = 0;
-  // Every stored event, counted (a full scan: for tests and benches, not for a request path).
+  // Every stored event, counted (a full scan, behind GET /v1/reports/totals).
   virtual Result<int64_t> event_count() = 0;
 };
 

@@ -216,8 +216,13 @@ void Uploader::send(LeasedBatch batch) {
   header.platform = config_.platform;
   header.os_version = config_.os_version;
   header.device_model = config_.device_model;
-  header.sent_at_ms = batch.sent_at_ms;
-  header.sent_monotonic_ms = batch.sent_monotonic_ms;
+  // The collector places events relative to when their batch arrived, by this pair: a resend from this
+  // process is stamped now (else its events would move later by the retry delay). A batch first sent by
+  // an earlier process keeps its stamp: after a reboot this monotonic clock is not its events' one.
+  const bool resend = sent_batch_ == batch.batch_id;
+  header.sent_at_ms = resend ? source_.wall_ms() : batch.sent_at_ms;
+  header.sent_monotonic_ms = resend ? source_.monotonic_ms() : batch.sent_monotonic_ms;
+  sent_batch_ = batch.batch_id;
   header.dropped = static_cast<uint64_t>(batch.dropped);
   header.refused = static_cast<uint64_t>(batch.refused);
   header.evicted = static_cast<uint64_t>(batch.evicted);

@@ -112,7 +112,8 @@ class Uploader {
   bool backing_off_ = false;
   int attempt_ = 0;
   std::optional<LeasedBatch> current_;
-  Uuid refused_batch_{};  // the batch the collector last refused, and how many times in a row
+  std::optional<Uuid> sent_batch_;  // the batch this process last sent (a resend of it is stamped anew)
+  Uuid refused_batch_{};            // the batch the collector last refused, and how many times in a row
   int refusals_ = 0;
 
   std::atomic<bool> kick_posted_{false};

@@ -275,10 +275,12 @@ class PostgresConnection final : public sql::Connection {
         PQfinish(conn_);
         conn_ = nullptr;
         last_error_ = "another waymark-collector is writing to this PostgreSQL database; stop it first";
+        taken_over_ = true;
         mark_down(true);
         return Error(Errc::store_busy, last_error_);
       }
     }
+    taken_over_ = false;
     backoff_ms_ = 0;
     mark_down(false);
     return Status::Ok();
@@ -350,6 +352,7 @@ class PostgresConnection final : public sql::Connection {
     if (rc == sql::kCorrupt) return Error(Errc::store_io, std::string(what) + ": a stored row is malformed");
     if (rc == sql::kRow || rc == sql::kDone) return Error(Errc::store_io, std::string(what) + ": unexpected rows");
     if (disk_full()) return Error(Errc::store_full, last_error_);
+    if (taken_over_) return Error(Errc::store_busy, last_error_);
     return Error(Errc::store_io, last_error_.empty() ? std::string(what) : last_error_);
   }
   sql::Use prepare_scan(const char* sql, Status* status) override {
@@ -384,6 +387,7 @@ class PostgresConnection final : public sql::Connection {
     return ok;
   }
   Status unavailable() const {
+    if (taken_over_) return Error(Errc::store_busy, last_error_);
     return Error(Errc::store_io, "PostgreSQL is unreachable (" + last_error_ + "); retrying");
   }
 
@@ -391,6 +395,9 @@ class PostgresConnection final : public sql::Connection {
   std::string conninfo_;
   bool writer_;
   bool read_only_;
+  // The writer reconnected (the server restarted, the session was cut) and found the lock taken: a
+  // standby took over, and every call answers store_busy until this connection holds it again.
+  bool taken_over_ = false;
   PGconn* conn_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<PostgresStatement>> cache_;
   std::unordered_map<const char*, std::string> any_sql_;  // lookup_many's query for a point lookup

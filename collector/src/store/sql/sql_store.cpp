@@ -367,6 +367,11 @@ std::optional<std::string> SqlStore::degraded() const {
   return degraded_reason_;
 }
 
+Status SqlStore::check_writer() {
+  std::lock_guard lock(writer_.mu);
+  return writer_.exec("SELECT 1", "writer check");
+}
+
 void SqlStore::enter_degraded_locked(const std::string& why) {
   {
     std::lock_guard lock(degraded_mu_);

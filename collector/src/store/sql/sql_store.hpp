@@ -70,6 +70,7 @@ class SqlStore final : public Store, private IngestTxn, private GraphWriter {
   Result<std::vector<bool>> ingest_group(const std::vector<IngestBuild>& builds) override;
   Result<int64_t> event_count() override;
   std::optional<std::string> degraded() const override;
+  Status check_writer() override;
   Result<int64_t> resolve_pending(int64_t max_events) override;
   Result<int64_t> pending_events() override;
   IdentityCounters identity_counters() const override { return {merges_.load(), refusals_.load()}; }
