@@ -6,7 +6,8 @@
 //   ingest_node_verify_per_core    batches verified, sealed and published per CPU second of the ingest
 //                                  node, against libsodium's open + verify of the same envelopes;
 //   merger_commit_sqlite, _postgres  a merger draining a full stream into each store (PostgreSQL: a
-//                                  private server on a Unix socket).
+//                                  private server on a Unix socket), then on PostgreSQL identity
+//                                  resolution of what it stored and the tables' bytes per event.
 // In-process: the node, the merger and the devices share this process, so the CPU figure is measured
 // with no merger running.
 #include <sys/resource.h>
@@ -70,14 +71,25 @@ std::unique_ptr<wc::Store> fresh_store(const std::string& path) {
   return std::move(s.value());
 }
 
-bool wait_for(wc::Store& store, int64_t events) {
+// Bytes of the regular files under `dir`.
+uint64_t tree_bytes(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& f : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied)) {
+    std::error_code ec;
+    if (f.is_regular_file(ec)) n += f.file_size(ec);
+  }
+  return n;
+}
+
+// Until the merger committed every batch (its own count: a count of the store's events is a full scan,
+// which on PostgreSQL would compete with the commits it waits for).
+bool wait_for(const wc::Merger& merger, size_t batches) {
   const auto deadline = Clock::now() + std::chrono::minutes(5);
-  for (;;) {
-    auto n = store.event_count();
-    if (n.ok() && n.value() >= events) return true;
+  while (merger.committed() < batches) {
     if (Clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  return true;
 }
 
 std::unique_ptr<wc::queue::JetStream> stream(const std::string& servers, const std::string& name, int replicas = 1) {
@@ -101,6 +113,7 @@ struct Setup {
   uint8_t rekey[32];
   Fleet fleet;
   int64_t events = 0;
+  size_t batches = 0;
 };
 
 // End to end through `js` into `store`: events/s from the first send to the last event stored.
@@ -111,20 +124,24 @@ double end_to_end(const Setup& s, wc::queue::JetStream& js, wc::Store& store) {
   wc::Merger merger(js, decide, merger_m);
   if (!merger.start().ok()) std::exit(1);
   const auto t = Clock::now();
-  if (!send_all(node, s.fleet) || !wait_for(store, s.events)) std::exit(1);
+  if (!send_all(node, s.fleet) || !wait_for(merger, s.batches)) std::exit(1);
   return static_cast<double>(s.events) / std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// A merger (consumer `durable`) draining the full stream into `store`: events/s.
+// A merger (consumer `durable`) draining the full stream into `store`: events/s from its first commit
+// (before it, the start-up wait of decision 0011) to its last.
 double drain(const Setup& s, wc::queue::JetStream& js, wc::Store& store, const std::string& durable) {
   wc::Metrics m;
   wc::Ingest decide(store, {s.key}, s.rekey, m);
   wc::MergerOptions options;
   options.durable = durable;
   wc::Merger merger(js, decide, m, options);
+  if (!merger.start().ok() || !wait_for(merger, 1)) std::exit(1);
   const auto t = Clock::now();
-  if (!merger.start().ok() || !wait_for(store, s.events)) std::exit(1);
-  return static_cast<double>(s.events) / std::chrono::duration<double>(Clock::now() - t).count();
+  const size_t first = merger.committed();
+  if (!wait_for(merger, s.batches)) std::exit(1);
+  const double secs = std::chrono::duration<double>(Clock::now() - t).count();
+  return static_cast<double>((s.batches - first) * bench::kEventsPerBatch) / secs;
 }
 
 }  // namespace
@@ -140,7 +157,8 @@ int main(int argc, char** argv) {
   randombytes_buf(s.rekey, sizeof s.rekey);
   uint64_t ids = 0;
   for (int d = 0; d < kDevices; ++d) s.fleet.push_back(bench::device_batches(collector_pk, d, &ids));
-  s.events = static_cast<int64_t>(kDevices) * bench::kBatchesPerDevice * bench::kEventsPerBatch;
+  s.batches = static_cast<size_t>(kDevices) * bench::kBatchesPerDevice;
+  s.events = static_cast<int64_t>(s.batches) * bench::kEventsPerBatch;
   fs::remove_all(dir + "/nats");  // no stream or consumer left from an earlier run
   demo::NatsServer nats(dir + "/nats");
 
@@ -163,7 +181,7 @@ int main(int argc, char** argv) {
     r3_rate = end_to_end(s, *stream(three.urls(), "E2E3", 3), *fresh_store(dir + "/cluster-e2e3.db"));
   }
   // 3. The ingest node alone (CPU per event), then mergers draining what it queued, into each store.
-  double node_rate = 0, sqlite_rate = 0, postgres_rate = 0;
+  double node_rate = 0, sqlite_rate = 0, postgres_rate = 0, resolve_rate = 0, bytes_per_event = 0;
   {
     auto js = stream(nats.url(), "SPLIT");
     wc::Metrics node_m;
@@ -176,7 +194,13 @@ int main(int argc, char** argv) {
     demo::PrivatePostgres pg(mkdtemp(tmpl));
     auto store = wc::open_postgres_store(pg.uri());
     if (!store.ok()) return 1;
+    const std::string tables = pg.dir() + "/data/base";  // the databases' files, without the WAL
+    const uint64_t empty = tree_bytes(tables);
     postgres_rate = drain(s, *js, *store.value(), "merger-postgres");
+    const auto t = Clock::now();
+    if (!store.value()->resolve_pending(INT64_MAX).ok()) return 1;
+    resolve_rate = static_cast<double>(s.events) / std::chrono::duration<double>(Clock::now() - t).count();
+    bytes_per_event = static_cast<double>(tree_bytes(tables) - empty) / static_cast<double>(s.events);
   }
   // Floor: libsodium's open + verify of the same envelopes, per CPU second.
   auto opener = waymark::detail::EnvelopeOpener::create(s.key.secret.data());
@@ -198,5 +222,7 @@ int main(int argc, char** argv) {
   std::printf("RATIO ingest_node_verify_per_core %.3f vs envelope_open_verify_floor\n", node_rate / floor_rate);
   std::printf("BENCH merger_commit_sqlite %.0f events/s\n", sqlite_rate);
   std::printf("BENCH merger_commit_postgres %.0f events/s\n", postgres_rate);
+  std::printf("BENCH identity_resolve_postgres_fleet %.0f events/s\n", resolve_rate);
+  std::printf("BENCH postgres_bytes_per_event %.0f bytes\n", bytes_per_event);
   return 0;
 }

@@ -69,17 +69,21 @@ void Merger::run() {
 }
 
 void Merger::wait_for_predecessor() {
-  std::this_thread::sleep_for(std::chrono::milliseconds(options_.idle_wait_ms + kFetchSlackMs));
+  pause(options_.idle_wait_ms + kFetchSlackMs);
   auto st = consumer_->state();
   while (!st.ok() && !stopping_) {  // unknown is not "none": a queue electing a leader answers in a moment
     log_("warning", "merger: " + st.status().message + "; asking the queue again");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    pause(500);
     st = consumer_->state();
   }
   if (!st.ok() || st->unacked == 0) return;
   log_("info", std::string("merger: ") + std::to_string(st->unacked) +
                    " batches were taken by a merger that stopped; waiting for them to be delivered again");
-  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.ack_wait_ms);
+  pause(options_.ack_wait_ms);
+}
+
+void Merger::pause(int64_t ms) {
+  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   while (!stopping_ && std::chrono::steady_clock::now() < due) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

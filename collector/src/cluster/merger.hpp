@@ -49,6 +49,7 @@ class Merger {
  private:
   void run();
   void wait_for_predecessor();
+  void pause(int64_t ms);  // returns early once stopping
   bool may_fetch();
   bool deposed_by(const Status& s);
   bool commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
