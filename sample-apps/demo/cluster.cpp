@@ -20,12 +20,6 @@ namespace demo {
 
 namespace {
 
-uint16_t free_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -90,7 +84,7 @@ DemoCluster::DemoCluster(const std::string& collector, const std::string& work, 
     if (r.name == "merger-a") await_active_merger();  // so that merger-b starts as its standby
   }
   const std::string config = work + "/haproxy.cfg";
-  haproxy_port_ = free_port();
+  haproxy_port_ = static_cast<uint16_t>(free_port());
   std::ofstream(config) << haproxy_config(haproxy_port_, {roles_[0].process->port(), roles_[1].process->port()},
                                           roles_[kQuery].process->port());
   haproxy_ = fork();

@@ -22,12 +22,6 @@ namespace demo {
 
 namespace {
 
-int free_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
 bool accepts(int port) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket s(ioc);
@@ -37,6 +31,12 @@ bool accepts(int port) {
 }
 
 }  // namespace
+
+int free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
 
 NatsServer::NatsServer(std::string dir) : NatsServer(std::move(dir), Peer{}) {}
 

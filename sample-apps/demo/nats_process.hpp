@@ -11,6 +11,9 @@
 
 namespace demo {
 
+// A TCP port on 127.0.0.1 that nothing listens on now (for the processes the demo, tests and benches start).
+int free_port();
+
 class NatsServer {
  public:
   // A node of a cluster: its name, its route port, and the route ports of the others.

@@ -26,6 +26,7 @@
 #include "support/test_support.hpp"
 
 using namespace waymark::test;
+using demo::free_port;
 using demo::NatsCluster;
 using demo::NatsServer;
 
@@ -41,12 +42,6 @@ int64_t stored(const std::string& uri) {
   PQclear(r);
   PQfinish(c);
   return n;
-}
-
-int free_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
 }
 
 int64_t metric(int port, const std::string& name) {
