@@ -145,13 +145,24 @@ int open_serving_store(const po::variables_map& vm, const fs::path& dir, const S
   }
 }
 
+// Events waiting for identity resolution, as the identity_pending_events gauge (withdrawn while the
+// store does not answer).
+Result<int64_t> report_pending(Store& s, Metrics& metrics) {
+  auto pending = s.pending_events();
+  if (pending.ok()) {
+    metrics.set("identity_pending_events", static_cast<uint64_t>(pending.value()));
+  } else {
+    metrics.unset("identity_pending_events");
+  }
+  return pending;
+}
+
 // Identity resolution follows ingest in commit order. While batches wait for a commit it yields to
 // them (a burst is acknowledged first and resolved after), unless kResolveLagEvents wait already.
 std::function<void()> resolution(Store& s, Metrics& metrics, std::function<size_t()> waiting) {
   constexpr int64_t kResolveLagEvents = 1'000'000;
   return [&s, &metrics, waiting = std::move(waiting)] {
-    const auto pending = s.pending_events();
-    if (pending.ok()) metrics.set("identity_pending_events", static_cast<uint64_t>(pending.value()));
+    const auto pending = report_pending(s, metrics);
     const bool degraded = s.degraded().has_value();
     metrics.set("store_degraded", degraded ? 1 : 0);
     if (degraded) return;  // resolution writes: it waits for space like ingest does
@@ -223,9 +234,10 @@ int serve_ingest(ServeSettings& set, Keys& keys) {
   Ingest ingest(*js.value(), keys.signing, keys.rekey, metrics, set.ingest);
   keys.wipe();
   trust(ingest, set);
-  LagWatch lag(*js.value(), set.merger.durable, set.max_queue_lag);
-  set.server.background = [&lag, &ingest, &metrics] {
-    if (auto s = lag.poll(ingest, metrics); !s.ok()) log("warning", s.message);
+  LagWatch lag(*js.value(), set.merger.durable, set.max_queue_lag, metrics);
+  set.server.background = [&lag, &ingest] {
+    if (auto s = lag.poll(); !s.ok()) log("warning", s.message);
+    ingest.set_queue_lagging(lag.over());
   };
   set.server.background_interval_ms = 1000;
   set.server.health_note = [&lag] { return lag.note(); };
@@ -259,6 +271,10 @@ int serve_merger(const po::variables_map& vm, const fs::path& dir, ServeSettings
   };
   set.server.degraded = [&store] { return store->degraded(); };
   set.server.health_note = [&merger] { return merger.note(); };
+  set.server.before_metrics = [&merger, &store, &metrics] {
+    merger.refresh_lag();
+    (void)report_pending(*store, metrics);
+  };
   Server server(set.server, metrics, api.get());
   const int rc = run(server, set.server, "merger");
   return merger.deposed() ? 1 : rc;
@@ -272,6 +288,18 @@ int serve_query(const po::variables_map& vm, const fs::path& dir, ServeSettings&
   auto api = query_api(*store, set, keys, metrics);
   api->set_read_only();
   keys.wipe();
+  // With nats: the merger's lag, so that an operator sees how far behind the answers may be.
+  std::unique_ptr<queue::JetStream> js;
+  std::unique_ptr<LagWatch> lag;
+  if (!set.queue.servers.empty()) {
+    auto connected = connect_queue(set);
+    if (!connected.ok()) return 1;
+    js = std::move(connected.value());
+    lag = std::make_unique<LagWatch>(*js, set.merger.durable, 0, metrics);
+    set.server.background = [&lag] { (void)lag->poll(); };  // unknown while NATS is away: no log line a second
+    set.server.background_interval_ms = 1000;
+    set.server.health_note = [&lag] { return lag->note(); };
+  }
   Server server(set.server, metrics, api.get());
   return run(server, set.server, "query");
 }

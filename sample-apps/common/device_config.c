@@ -97,5 +97,6 @@ waymark_status_t sample_apply_config(const sample_device_config_t* c, waymark_op
     s = waymark_options_set_tls_ca_file(o, c->tls_ca_file, strlen(c->tls_ca_file));
   }
   if (s == WAYMARK_OK && c->platform != NULL) s = waymark_options_set_platform(o, c->platform);
+  if (s == WAYMARK_OK && c->max_age_ms > 0) s = waymark_options_set_caps(o, 64LL << 20, 1000000, c->max_age_ms);
   return s;
 }

@@ -25,6 +25,9 @@ typedef struct sample_device_config_s {
   uint32_t collector_key_id;
   int has_collector_key;
   const waymark_platform_t* platform; /* NULL: the SDK's POSIX platform */
+  /* How long an event may wait on the device before it is evicted, for a device that may be offline
+   * longer than the SDK's default of 30 days (caps then 64 MiB and 1M events); 0: the SDK's caps. */
+  int64_t max_age_ms;
 } sample_device_config_t;
 
 /*

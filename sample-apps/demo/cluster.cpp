@@ -75,10 +75,11 @@ DemoCluster::DemoCluster(const std::string& collector, const std::string& work, 
   const auto merger = with(with({"serve", "--role", "merger", "--port", "0", "--store", store_uri}, queue), serve_args);
   roles_.push_back({"merger-a", merger, true, nullptr});
   roles_.push_back({"merger-b", merger, true, nullptr});
-  roles_.push_back(
-      {"query",
-       with({"serve", "--role", "query", "--port", "0", "--data-dir", data_dir, "--store", store_uri}, serve_args),
-       false, nullptr});
+  roles_.push_back({"query",
+                    with({"serve", "--role", "query", "--port", "0", "--data-dir", data_dir, "--store", store_uri,
+                          "--nats", nats_.urls()},
+                         serve_args),
+                    false, nullptr});
   for (Role& r : roles_) {
     start(r);
     if (r.name == "merger-a") await_active_merger();  // so that merger-b starts as its standby

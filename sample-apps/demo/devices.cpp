@@ -33,6 +33,10 @@ class SimulatedDevice {
     std::memcpy(config_.collector_key, env.collector_key.data(), 32);
     config_.collector_key_id = env.collector_key_id;
     config_.has_collector_key = 1;
+    // The devices record the whole period offline and upload at its end. Their age cap covers it, with
+    // 30 days to spare: what they keep then does not depend on how long the upload takes in real time,
+    // so that a faulted cluster run can be compared with one SQLite process event for event.
+    config_.max_age_ms = env.send_at + 30 * kDay;
     platform_.version = WAYMARK_PLATFORM_VERSION;
     platform_.keystore_get = [](const char*, const char* name, uint8_t* out, size_t cap, size_t* len, void* u) {
       auto* self = static_cast<SimulatedDevice*>(u);

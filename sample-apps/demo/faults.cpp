@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <vector>
@@ -71,12 +72,24 @@ void FaultLoop::run() {
         faults[f](round);
         cluster_.supervise();  // a role the fault made exit (a deposed merger) comes back
         ++done_[f];
+        std::lock_guard lock(mu_);
+        ++injected_;
+        cv_.notify_all();
       }
     }
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
     error_ = e.what();
+    cv_.notify_all();
   }
+}
+
+void FaultLoop::keep_pace(double share, int rounds) {
+  size_t kinds = 0;
+  for (size_t f = 0; f < done_.size(); ++f) kinds += enabled(f) ? 1 : 0;
+  const auto due = static_cast<int>(std::ceil(share * rounds * static_cast<double>(kinds)));
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return injected_ >= due || stopping_ || !error_.empty(); });
 }
 
 std::string FaultLoop::counts() const {

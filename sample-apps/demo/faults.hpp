@@ -34,6 +34,10 @@ class FaultLoop {
   // What was done, e.g. "ingest kill -9 ×3, merger kill -9 ×3, ...".
   std::string counts() const;
   int rounds() const;  // rounds in which every fault was done
+  // Keeps the devices in step with the faults: returns once `share` (0..1) of `rounds` full rounds
+  // is done, or the loop stopped or failed. The devices call it before each task, so that the faults
+  // fall among their uploads however fast either goes.
+  void keep_pace(double share, int rounds);
   // An error that stopped the loop early ("" when none).
   std::string error() const;
 
@@ -47,6 +51,7 @@ class FaultLoop {
   const int gap_ms_;
   std::vector<std::string> only_;
   std::array<std::atomic<int>, 5> done_{};
+  int injected_ = 0;  // faults done and repaired, all kinds (under mu_)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -38,7 +38,7 @@ namespace {
 
 struct Args {
   uint64_t seed = 42;
-  int customers = 2000, days = 90, threads = 3, fault_gap_ms = 1000;
+  int customers = 2000, days = 90, threads = 3, fault_gap_ms = 1000, fault_rounds = 1;
   std::string collector = WAYMARK_DEMO_COLLECTOR, report, workdir, store = "sqlite";
   std::vector<std::string> fault_kinds;  // empty: all
   bool keep = false, progress = isatty(2) != 0, cluster = false, faults = false;
@@ -47,13 +47,16 @@ struct Args {
 [[noreturn]] void usage(int code) {
   std::cout << "usage: waymark-demo [--seed N] [--customers N] [--days N] [--report FILE.html] [--workdir DIR]\n"
                "                    [--collector PATH] [--threads N] [--store sqlite|postgresql] [--keep]\n"
-               "                    [--no-progress] [--cluster [--faults] [--fault-gap-ms N] [--fault-kinds LIST]]\n"
+               "                    [--no-progress] [--cluster [--faults] [--fault-gap-ms N] [--fault-kinds LIST]\n"
+               "                    [--fault-rounds N]]\n"
                "  --cluster  the collector as a cluster on this machine (implies --store postgresql): three NATS\n"
                "             nodes, two ingest nodes behind haproxy, a merger and its standby, a query node\n"
                "  --faults   while the devices upload, kill -9 an ingest node, the active merger and a NATS\n"
                "             node, partition a NATS node and restart PostgreSQL, round after round, each\n"
                "             repaired before the next; --fault-gap-ms between faults (default 1000);\n"
-               "             --fault-kinds some of ingest,merger,nats-kill,nats-partition,postgres\n";
+               "             --fault-kinds some of ingest,merger,nats-kill,nats-partition,postgres;\n"
+               "             the devices keep pace, so that at least --fault-rounds full rounds (default 1)\n"
+               "             fall among their uploads\n";
   std::exit(code);
 }
 
@@ -111,6 +114,8 @@ Args parse(int argc, char** argv) {
       }
     } else if (f == "--fault-gap-ms")
       a.fault_gap_ms = static_cast<int>(number(100, 600'000));
+    else if (f == "--fault-rounds")
+      a.fault_rounds = static_cast<int>(number(1, 1000));
     else if (f == "--keep")
       a.keep = true;
     else if (f == "--no-progress")
@@ -309,7 +314,14 @@ int run(const Args& args) {
   {
     Progress bar(args.progress, "devices", static_cast<int64_t>(plan.devices.size()));
     const int64_t tasks = static_cast<int64_t>(shared.size() + by_customer.size());
+    // With --faults, task k of all (recording and the shared devices' uploads) starts once (k+1)/all of
+    // the rounds are done: the last round is over before the last uploads.
+    const auto keep_pace = [&](int64_t k) {
+      if (faults)
+        faults->keep_pace(static_cast<double>(k + 1) / static_cast<double>(tasks + shared.size()), args.fault_rounds);
+    };
     parallel_for(args.threads, tasks, [&](int64_t task) {
+      keep_pace(task);
       Outcome out;
       if (task < static_cast<int64_t>(shared.size())) {
         shared_devices[task] = std::make_unique<SharedDevice>(plan, shared[task], env);
@@ -325,6 +337,7 @@ int run(const Args& args) {
       total.add(out);
     });
     parallel_for(args.threads, static_cast<int64_t>(shared.size()), [&](int64_t i) {
+      keep_pace(tasks + i);
       Outcome out;
       shared_devices[i]->upload(out);
       shared_devices[i].reset();

@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -32,9 +34,28 @@ bool accepts(int port) {
 
 }  // namespace
 
+// Below the kernel's ephemeral range (net.ipv4.ip_local_port_range): a port the system handed out
+// (bind to 0) can be taken by any outgoing connection before the process it was meant for binds it,
+// and a NATS node then exits with "address already in use" (seen in a test run). A random port below
+// the range that binds now is never handed to a connection.
 int free_port() {
+  int low = 32768, high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
   boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+  if (low > 11024) {
+    thread_local std::mt19937 pick(std::random_device{}());
+    std::uniform_int_distribution<int> port(10000, low - 1);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      boost::asio::ip::tcp::acceptor a(ioc);
+      boost::system::error_code ec;
+      const auto p = static_cast<uint16_t>(port(pick));
+      a.open(boost::asio::ip::tcp::v4(), ec);
+      if (!ec) a.bind({loopback, p}, ec);
+      if (!ec) return p;
+    }
+  }
+  boost::asio::ip::tcp::acceptor a(ioc, {loopback, 0});
   return a.local_endpoint().port();
 }
 

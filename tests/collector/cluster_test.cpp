@@ -59,6 +59,13 @@ int64_t rejected(const wc::Metrics& metrics, const std::string& reason) {
   return std::regex_search(text, m, line) ? std::stoll(m[1]) : 0;
 }
 
+// The merger's queue lag as /metrics shows it; -1 when the gauge is absent (unknown).
+int64_t queue_lag(const wc::Metrics& metrics) {
+  std::smatch m;
+  const std::string text = metrics.prometheus();
+  return std::regex_search(text, m, std::regex("\nwaymark_queue_lag_messages ([0-9]+)\n")) ? std::stoll(m[1]) : -1;
+}
+
 // An ingest node in front of `collector`'s keys: verifies, publishes, answers "queued".
 struct IngestNode {
   wc::Metrics metrics;
@@ -245,11 +252,7 @@ TEST_CASE("a merger that died with batches taken and unacked: the next one decid
   REQUIRE(started.ok());
   // While it waits for the redelivery its lag says so (found by `waymark-demo --faults`: it said 0, and
   // whoever waited for lag 0 read a store missing most of the queue).
-  const auto lag = [&] {
-    std::smatch m;
-    const std::string text = collector.metrics.prometheus();
-    return std::regex_search(text, m, std::regex("\nwaymark_queue_lag_messages ([0-9]+)\n")) ? std::stoll(m[1]) : -1;
-  };
+  const auto lag = [&] { return queue_lag(collector.metrics); };
   const auto waiting_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
   while (lag() != 7 && std::chrono::steady_clock::now() < waiting_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -259,6 +262,34 @@ TEST_CASE("a merger that died with batches taken and unacked: the next one decid
   CHECK(eventually([&] { return collector.events() == 1 + 1 + 10; }));
   CHECK(rejected(collector.metrics, "no_consent") == 0);  // consent was decided first
   CHECK(rejected(collector.metrics, "sequence_not_increasing") == 0);
+}
+
+TEST_CASE("a merger's lag follows the queue while it waits, and is unknown, never a stale 0, while the queue is away",
+          "[collector][jetstream][store]") {
+  Rig rig;
+  auto& [collector, nats, js, node] = rig;
+  wc::MergerOptions options;
+  options.idle_wait_ms = 4000;  // it waits 4.5 s before its first fetch (a predecessor's last one)
+  wc::Merger merger(*js, *collector.ingest, collector.metrics, options);
+  CHECK(queue_lag(collector.metrics) == -1);  // unknown before it asked
+  REQUIRE(merger.start().ok());
+  CHECK(eventually([&] { return queue_lag(collector.metrics) == 0; }, 2));
+  // Batches arrive while it waits (found by `waymark-demo --faults`: a merger that took over when the
+  // queue was empty said 0 through its whole wait, and the demo read an empty store as caught up).
+  RawDevice device;
+  for (int b = 0; b < 3; ++b) {
+    REQUIRE(request(node.server.port(), http::verb::post, "/v1/batches",
+                    device.seal(collector, {device.grant(), device.event("waiting")}))
+                .status == 200);
+  }
+  CHECK(eventually([&] { return queue_lag(collector.metrics) == 3; }, 2));
+  CHECK(collector.events() == 0);  // still waiting: the lag is not the commits' doing
+  nats.freeze();
+  merger.refresh_lag();  // as a scrape does
+  CHECK(queue_lag(collector.metrics) == -1);
+  CHECK(merger.note() == " (queue lag: unknown)");
+  nats.thaw();
+  CHECK(eventually([&] { return queue_lag(collector.metrics) == 0 && collector.events() == 6; }));
 }
 
 TEST_CASE("the queue's store on disk holds no SDK pseudonym: queued batches are sealed with the collector's key",
@@ -311,15 +342,29 @@ TEST_CASE(
   Rig rig;
   auto& [collector, nats, js, node] = rig;
   wc::MergerOptions options;
-  wc::LagWatch watch(*js, options.durable, 3);
+  wc::LagWatch watch(*js, options.durable, 3, node.metrics);
+  CHECK(queue_lag(node.metrics) == -1);  // unknown until polled
+  CHECK(watch.note() == " (queue lag: unknown)");
+  const auto poll = [&] {  // as the ingest node's background tick does
+    const bool ok = watch.poll().ok();
+    node.ingest.set_queue_lagging(watch.over());
+    return ok;
+  };
   RawDevice device;
   const auto send = [&] {
     return request(node.server.port(), http::verb::post, "/v1/batches", device.seal(collector, {device.grant()}));
   };
   for (int b = 0; b < 4; ++b) REQUIRE(send().status == 200);  // no merger yet: 4 batches wait
-  REQUIRE(watch.poll(node.ingest, node.metrics).ok());
+  REQUIRE(poll());
   CHECK(watch.lag() == 4);
+  CHECK(queue_lag(node.metrics) == 4);
   CHECK(watch.note() == " (queue lag: 4 batches)");
+  nats.freeze();  // the queue does not answer: the lag is unknown, the push-back stays as last known
+  CHECK_FALSE(poll());
+  CHECK(queue_lag(node.metrics) == -1);
+  CHECK(watch.note() == " (queue lag: unknown)");
+  CHECK(watch.over());
+  nats.thaw();
   const Reply refused = send();
   CHECK(refused.status == 503);
   CHECK(refused.retry_after == "5");
@@ -327,7 +372,7 @@ TEST_CASE(
 
   wc::Merger merger(*js, *collector.ingest, collector.metrics, options);
   REQUIRE(merger.start().ok());
-  CHECK(eventually([&] { return watch.poll(node.ingest, node.metrics).ok() && watch.lag() == 0; }));
+  CHECK(eventually([&] { return poll() && watch.lag() == 0; }));
   CHECK(send().status == 200);
   CHECK(eventually([&] { return merger.note() == " (queue lag: 0 batches, 0 s)" && collector.events() == 5; }));
 }

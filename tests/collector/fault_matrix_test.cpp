@@ -79,6 +79,12 @@ TEST_CASE(
   std::array<std::unique_ptr<demo::CollectorProcess>, 2> nodes = {ingest(0), ingest(1)};
   auto active = std::make_unique<demo::CollectorProcess>(
       bin, with({"serve", "--role", "merger", "--port", "0"}, cluster), dir.path() + "/merger1.log");
+  // The query node, with the queue's address: it watches the merger's lag.
+  auto query = std::make_unique<demo::CollectorProcess>(
+      bin,
+      std::vector<std::string>{"serve", "--role", "query", "--port", "0", "--data-dir", dir.path(), "--store", pg.uri(),
+                               "--nats", nats.url()},
+      dir.path() + "/query.log");
   auto standby = std::async(std::launch::async, [&] {
     return std::make_unique<demo::CollectorProcess>(bin, with({"serve", "--role", "merger", "--port", "0"}, cluster),
                                                     dir.path() + "/merger2.log");
@@ -138,6 +144,14 @@ TEST_CASE(
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   CHECK(stored(pg.uri()) == expected);
+  const auto query_health = [&] { return request(query->port(), http::verb::get, "/healthz").body; };
+  const auto health_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (query_health() != "ok (queue lag: 0 batches)\n" && std::chrono::steady_clock::now() < health_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(query_health() == "ok (queue lag: 0 batches)\n");  // through the NATS restart too
+  CHECK(metric(query->port(), "waymark_queue_lag_messages") == 0);
+  CHECK(query->stop() == 0);
   CHECK(refused_while_down > 0);  // the NATS outage met devices' traffic
   CHECK(next->stop() == 0);
   for (auto& n : nodes) CHECK(n->stop() == 0);

@@ -2,16 +2,20 @@
 
 namespace waymark::collector {
 
-Status LagWatch::poll(Ingest& ingest, Metrics& metrics) {
+Status LagWatch::poll() {
   auto state = js_.consumer_state(durable_);
-  if (!state.ok()) return state.status();
+  known_ = state.ok();
+  if (!state.ok()) {
+    metrics_.unset("queue_lag_messages");
+    return state.status();
+  }
   lag_ = state->lag();
-  metrics.set("queue_lag_messages", lag_);
-  ingest.set_queue_lagging(max_lag_ > 0 && lag_ > max_lag_);
+  metrics_.set("queue_lag_messages", lag_);
   return Status::Ok();
 }
 
 std::string LagWatch::note() const {
+  if (!known_) return " (queue lag: unknown)";
   return std::string(" (queue lag: ") + std::to_string(lag_.load()) + " batches)";
 }
 

@@ -1,14 +1,12 @@
-// An ingest node's view of the merger's lag (issue 21): polled on the server's background tick, it
-// publishes the lag in /metrics and /healthz and turns back-pressure on while the merger is more than
-// `max_lag` batches behind (devices get 503 with Retry-After and keep their batches), and off again once
-// it has caught up.
+// An ingest or query node's view of the merger's lag (issue 21), polled on the server's background
+// tick: the lag in /metrics and /healthz, and on an ingest node whether to push back (devices get 503
+// with Retry-After and keep their batches) while the merger is more than `max_lag` batches behind.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <string>
 
-#include "ingest/ingest.hpp"
 #include "ingest/metrics.hpp"
 #include "queue/jetstream.hpp"
 
@@ -17,19 +15,26 @@ namespace waymark::collector {
 class LagWatch {
  public:
   // `max_lag` 0: never push back.
-  LagWatch(queue::JetStream& js, std::string durable, uint64_t max_lag)
-      : js_(js), durable_(std::move(durable)), max_lag_(max_lag) {}
-  // Reads the consumer's state; on failure (the queue is away) leaves everything as it was.
-  Status poll(Ingest& ingest, Metrics& metrics);
+  LagWatch(queue::JetStream& js, std::string durable, uint64_t max_lag, Metrics& metrics)
+      : js_(js), durable_(std::move(durable)), max_lag_(max_lag), metrics_(metrics) {
+    metrics_.unset("queue_lag_messages");  // unknown until the first poll
+  }
+  // Reads the consumer's state into queue_lag_messages. While the queue does not answer the lag is
+  // unknown (the gauge is withdrawn, the note says so) and over() keeps its last answer.
+  Status poll();
   uint64_t lag() const { return lag_.load(); }
-  // For /healthz: " (queue lag: N batches)".
+  // Whether the merger was more than `max_lag` batches behind when last known.
+  bool over() const { return max_lag_ > 0 && lag_.load() > max_lag_; }
+  // For /healthz: " (queue lag: N batches)", or " (queue lag: unknown)".
   std::string note() const;
 
  private:
   queue::JetStream& js_;
   std::string durable_;
   uint64_t max_lag_;
+  Metrics& metrics_;
   std::atomic<uint64_t> lag_{0};
+  std::atomic<bool> known_{false};
 };
 
 }  // namespace waymark::collector

@@ -20,6 +20,8 @@ int64_t wall_ms() {
 Merger::Merger(queue::JetStream& js, Ingest& ingest, Metrics& metrics, MergerOptions options, Log log)
     : js_(js), ingest_(ingest), metrics_(metrics), options_(std::move(options)), log_(std::move(log)) {
   if (!log_) log_ = [](const std::string&, const std::string&) {};
+  metrics_.unset("queue_lag_messages");  // unknown until the queue answers
+  metrics_.unset("queue_lag_seconds");
 }
 
 Merger::~Merger() {
@@ -45,7 +47,7 @@ void Merger::stop() {
 // previous one may be inside its last fetch), then, finding batches delivered and unacked (a dead or
 // deposed merger's), waits `ack_wait_ms` for them to come back, ahead of anything newer.
 void Merger::run() {
-  report_lag({});  // from the start: a merger that waits below is behind, and must say so
+  refresh_lag();  // from the start: a merger that waits below is behind, and must say so
   wait_for_predecessor();
   int64_t backoff_ms = 100;
   while (!stopping_) {
@@ -53,12 +55,14 @@ void Merger::run() {
     auto batch = consumer_->fetch(options_.fetch_batches, options_.idle_wait_ms);
     if (!batch.ok()) {  // the queue is away: libnats reconnects, we wait
       log_("warning", "merger: " + batch.status().message);
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      refresh_lag();
+      pause(backoff_ms);
       backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
       continue;
     }
     backoff_ms = 100;
-    report_lag(batch.value());
+    refresh_lag();
+    report_wait(batch.value());
     if (batch->empty() || !commit_with_retry(batch.value())) continue;
     for (const auto& d : batch.value()) {
       // Not waited for: a lost ack only means a redelivery, which commits nothing new.
@@ -83,9 +87,14 @@ void Merger::wait_for_predecessor() {
 }
 
 void Merger::pause(int64_t ms) {
-  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  const auto start = std::chrono::steady_clock::now();
+  const auto due = start + std::chrono::milliseconds(ms);
+  auto refresh_at = start + std::chrono::seconds(1);
   while (!stopping_ && std::chrono::steady_clock::now() < due) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (std::chrono::steady_clock::now() < refresh_at) continue;
+    refresh_lag();  // a long wait (a predecessor's batches) still says how far behind it is
+    refresh_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   }
 }
 
@@ -122,17 +131,24 @@ bool Merger::commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery
   }
 }
 
-// Lag in messages (not yet delivered, or delivered and not acked) and in seconds (how long the oldest
-// batch just taken waited on the stream).
-void Merger::report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& batch) {
-  if (auto st = consumer_->state(); st.ok()) lag_messages_ = st->lag();
+void Merger::refresh_lag() {
+  if (!consumer_) return;  // not started
+  auto st = consumer_->state();
+  lag_known_ = st.ok();
+  if (!st.ok()) return metrics_.unset("queue_lag_messages");
+  lag_messages_ = st->lag();
+  metrics_.set("queue_lag_messages", lag_messages_);
+}
+
+// How long the oldest batch just taken waited on the stream, in seconds.
+void Merger::report_wait(const std::vector<std::unique_ptr<queue::Delivery>>& batch) {
   const int64_t waited_ms = batch.empty() ? 0 : std::max<int64_t>(0, wall_ms() - batch.front()->published_ms());
   lag_seconds_ = static_cast<uint64_t>(waited_ms / 1000);
-  metrics_.set("queue_lag_messages", lag_messages_);
   metrics_.set("queue_lag_seconds", lag_seconds_);
 }
 
 std::string Merger::note() const {
+  if (!lag_known_) return " (queue lag: unknown)";
   return std::string(" (queue lag: ") + std::to_string(lag_messages_.load()) + " batches, " +
          std::to_string(lag_seconds_.load()) + " s)";
 }

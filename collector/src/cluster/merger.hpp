@@ -40,7 +40,12 @@ class Merger {
   void stop();
   // Batches committed (new or resent) since start.
   uint64_t committed() const { return committed_.load(); }
-  // For /healthz: " (queue lag: N batches, S s)".
+  // Asks the queue how many batches are not yet committed (undelivered, or delivered and unacked) and
+  // publishes it as queue_lag_messages; while the queue does not answer, the lag is unknown and the
+  // gauge is withdrawn. The merger does so after each fetch and each second of a wait; a /metrics
+  // scrape does so too (ServerConfig::before_metrics), so a scrape never shows a stale 0.
+  void refresh_lag();
+  // For /healthz: " (queue lag: N batches, S s)", or " (queue lag: unknown)".
   std::string note() const;
   // Another merger took the store over (its lock went with a store session that was cut): this one
   // stopped merging, and its process should exit so that it comes back as a standby.
@@ -53,7 +58,7 @@ class Merger {
   bool may_fetch();
   bool deposed_by(const Status& s);
   bool commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
-  void report_lag(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
+  void report_wait(const std::vector<std::unique_ptr<queue::Delivery>>& batch);
 
   queue::JetStream& js_;
   Ingest& ingest_;
@@ -61,7 +66,7 @@ class Merger {
   MergerOptions options_;
   Log log_;
   std::unique_ptr<queue::Consumer> consumer_;
-  std::atomic<bool> stopping_{false}, deposed_{false};
+  std::atomic<bool> stopping_{false}, deposed_{false}, lag_known_{false};
   std::atomic<uint64_t> committed_{0};
   std::atomic<uint64_t> lag_messages_{0}, lag_seconds_{0};
   std::thread thread_;

@@ -90,7 +90,8 @@ po::options_description serve_options() {
       "all (one process: ingest, store, query API), ingest (verify and queue batches on JetStream; no store), "
       "merger (commit queued batches to the store, the query API; a second merger waits as a standby) or query "
       "(the query API on the store or a replica of it, read-only); docs/scale-out.md")(
-      "nats", po::value<std::string>(), "NATS server URLs of the queue, comma-separated (roles ingest and merger)")(
+      "nats", po::value<std::string>(),
+      "NATS server URLs of the queue, comma-separated (roles ingest and merger; query: to show the merger's lag)")(
       "queue-replicas", po::value<int>()->default_value(1),
       "copies JetStream keeps of each queued batch (1..5; 3 in a cluster of three NATS nodes)")(
       "max-queue-lag", po::value<int64_t>()->default_value(1000000),
@@ -332,9 +333,13 @@ Status queue_settings(const po::variables_map& vm, ServeSettings& s) {
     return invalid("role must be all, ingest, merger or query");
   }
   s.role = role == "all" ? Role::All : role == "ingest" ? Role::Ingest : role == "merger" ? Role::Merger : Role::Query;
-  if (s.role == Role::All || s.role == Role::Query) {
-    return vm.count("nats") ? invalid("nats is for the ingest and merger roles (role = " + role + " has no queue)")
-                            : Status::Ok();
+  if (s.role == Role::All) {
+    return vm.count("nats") ? invalid("nats is for the cluster's roles (role = all has no queue)") : Status::Ok();
+  }
+  if (s.role == Role::Query) {  // optional: only to show the merger's lag
+    s.queue.servers = vm.count("nats") ? vm["nats"].as<std::string>() : "";
+    s.queue.watch_only = true;
+    return Status::Ok();
   }
   if (!vm.count("nats") || vm["nats"].as<std::string>().empty()) return invalid("role " + role + " needs nats = URL");
   s.queue.servers = vm["nats"].as<std::string>();

@@ -102,6 +102,11 @@ void Metrics::set(const std::string& name, uint64_t value) {
   (is_counter(name) ? counters_ : gauges_)[name] = value;
 }
 
+void Metrics::unset(const std::string& name) {
+  std::lock_guard lock(mu_);
+  gauges_.erase(name);
+}
+
 void Metrics::observe_ingest_seconds(double s) {
   std::lock_guard lock(mu_);
   ingest_seconds_sum_ += s;

@@ -31,6 +31,9 @@ class Metrics {
   void add(const char* name, uint64_t n);
   // Sets a value read from elsewhere: a counter when `name` ends in "_total", else a gauge.
   void set(const std::string& name, uint64_t value);
+  // Withdraws a gauge whose value is unknown now (a merger's queue lag while the queue does not
+  // answer): a scrape then omits it rather than show a stale or made-up value.
+  void unset(const std::string& name);
   void observe_ingest_seconds(double s);
   std::string prometheus() const;
 

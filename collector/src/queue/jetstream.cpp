@@ -87,7 +87,12 @@ Status connect_to(const StreamConfig& c, natsConnection** nc) {
   // While disconnected a publish fails at once: nothing is buffered to reach JetStream after the
   // device was told 503 (a resend would be dropped as a duplicate anyway, but the answer must be true).
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 0);
+  if (s == NATS_OK && c.watch_only) {
+    s = natsOptions_SetRetryOnFailedConnect(
+        opts, true, [](natsConnection*, void*) {}, nullptr);
+  }
   if (s == NATS_OK) s = natsConnection_Connect(nc, opts);
+  if (s == NATS_NOT_YET_CONNECTED && c.watch_only) s = NATS_OK;  // it goes on trying in the background
   natsOptions_Destroy(opts);
   return s == NATS_OK ? Status::Ok() : unavailable("cannot connect to NATS at " + c.servers, s);
 }
@@ -136,7 +141,9 @@ Result<std::unique_ptr<JetStream>> JetStream::connect(const StreamConfig& config
   jsOptions_Init(&o);
   o.Wait = config.publish_wait_ms;
   if (natsStatus s = natsConnection_JetStream(&h->js, h->nc, &o); s != NATS_OK) return unavailable("JetStream", s);
-  if (Status s = ensure_stream(h->js, config); !s.ok()) return s;
+  if (!config.watch_only) {
+    if (Status s = ensure_stream(h->js, config); !s.ok()) return s;
+  }
   return std::unique_ptr<JetStream>(new JetStream(config, std::move(h)));
 }
 

@@ -27,6 +27,9 @@ struct StreamConfig {
   // Connected, but JetStream not answering yet (a cluster starting, or electing a stream leader after
   // losing a node): creating the stream is tried again until this has passed.
   int64_t ready_wait_ms = 30'000;
+  // Only to watch the merger's lag (the query role): never creates or changes the stream, and does
+  // not need NATS at start (it connects in the background; until then the lag is unknown).
+  bool watch_only = false;
 };
 
 struct PublishAck {

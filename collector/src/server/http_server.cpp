@@ -222,6 +222,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return respond(why ? 503 : 200, "text/plain", why ? "degraded: " + *why + "\n" : "ok" + note + "\n", keep_alive);
     }
     if (req.method() == http::verb::get && target == "/metrics") {
+      if (shared_.config.before_metrics) shared_.config.before_metrics();
       shared_.metrics.request("/metrics", 200, elapsed());
       return respond(200, "text/plain; version=0.0.4", shared_.metrics.prometheus(), keep_alive);
     }

@@ -30,6 +30,9 @@ struct ServerConfig {
   int64_t background_interval_ms = 200;
   // Why the collector cannot do its job now, or nothing: GET /healthz answers 503 "degraded: <why>".
   std::function<std::optional<std::string>()> degraded;
+  // Run before each GET /metrics answer, on the I/O thread: gauges that must be as of the scrape (a
+  // merger's queue lag and the events waiting for resolution, which decide when a cluster is caught up).
+  std::function<void()> before_metrics;
   // What a healthy /healthz adds after "ok" (a cluster role's queue lag), or nothing.
   std::function<std::string()> health_note;
   // HTTPS (TLS 1.2 or later) when both are set: PEM files, read by start() and again by reload_tls().
