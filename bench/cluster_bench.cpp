@@ -222,6 +222,8 @@ int main(int argc, char** argv) {
   std::printf("RATIO ingest_node_verify_per_core %.3f vs envelope_open_verify_floor\n", node_rate / floor_rate);
   std::printf("BENCH merger_commit_sqlite %.0f events/s\n", sqlite_rate);
   std::printf("BENCH merger_commit_postgres %.0f events/s\n", postgres_rate);
+  // Same queue, same batches: what PostgreSQL's round trips cost against the embedded store.
+  std::printf("RATIO merger_commit_postgres %.3f vs merger_commit_sqlite\n", postgres_rate / sqlite_rate);
   std::printf("BENCH identity_resolve_postgres_fleet %.0f events/s\n", resolve_rate);
   std::printf("BENCH postgres_bytes_per_event %.0f bytes\n", bytes_per_event);
   return 0;

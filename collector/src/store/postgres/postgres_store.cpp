@@ -182,6 +182,9 @@ class PostgresStatement final : public sql::Statement {
   }
   // From now on its rows come a row at a time (prepare_scan).
   void stream() { streaming_ = true; }
+  // From now on it is planned for each execution's own parameters, never prepared (lookup_many's
+  // `= ANY($1)`: a plan cached while the table was nearly empty scans it whole for ever after).
+  void plan_each_time() { plan_each_time_ = true; }
   int64_t int64(int col) const override {
     if (PQgetisnull(result_, row_, col) != 0) return 0;  // as SQLite reads NULL (its value is empty here)
     const char* v = PQgetvalue(result_, row_, col);
@@ -231,7 +234,7 @@ class PostgresStatement final : public sql::Statement {
   PostgresConnection& conn_;
   std::string sql_, name_;
   std::vector<Param> params_;
-  bool prepared_ = false;
+  bool prepared_ = false, plan_each_time_ = false;
   bool streaming_ = false, stream_open_ = false;
   PGresult* result_ = nullptr;
   int row_ = -1;
@@ -581,6 +584,7 @@ bool PostgresConnection::lookup_many(const char* sql, size_t n, const BindEach& 
     }
     sql::Use st = prepare(it->second.c_str(), s);
     if (st == nullptr) return true;
+    static_cast<PostgresStatement&>(*st).plan_each_time();
     static_cast<PostgresStatement&>(*st).bind_array(1, kByteaArrayOid, array);
     int rc;
     while ((rc = st->step()) == sql::kRow) {
@@ -710,19 +714,17 @@ int PostgresStatement::step() {
 }
 
 bool PostgresStatement::execute() {
-  if (!prepared_ && !prepare()) return false;
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats;
-  for (const Param& p : params_) {
-    values.push_back(p.type == 0     ? nullptr
-                     : p.format == 0 ? p.text.c_str()
-                     : p.len != 0    ? static_cast<const char*>(p.data)
-                                     : "");
-    lengths.push_back(static_cast<int>(p.len));
-    formats.push_back(p.format);
+  const Wire w = wire();
+  const int n = static_cast<int>(w.values.size());
+  if (plan_each_time_) {
+    std::vector<Oid> types;
+    for (const Param& p : params_) types.push_back(p.type);
+    result_ = PQexecParams(conn_.conn(), sql_.c_str(), n, types.data(), w.values.data(), w.lengths.data(),
+                           w.formats.data(), 1);
+  } else {
+    if (!prepared_ && !prepare()) return false;
+    result_ = PQexecPrepared(conn_.conn(), name_.c_str(), n, w.values.data(), w.lengths.data(), w.formats.data(), 1);
   }
-  result_ = PQexecPrepared(conn_.conn(), name_.c_str(), static_cast<int>(values.size()), values.data(), lengths.data(),
-                           formats.data(), 1);
   const ExecStatusType st = PQresultStatus(result_);
   if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return true;
   conn_.note(result_, "statement");
