@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   if (!fit || !gg) return 1;
   std::printf("BENCH bgnbd_fit_100k_customers %.3f s\n", fit_s);
   std::printf("BENCH bgnbd_fit_recovered_r %.3f (true 0.243)\n", fit->r);
-  std::printf("BENCH bgnbd_fit_iterations %d count\n", fit->iterations);
+  std::printf("BENCH bgnbd_fit_evaluations %d count\n", fit->check.evaluations);
   std::printf("BENCH gamma_gamma_fit_100k_customers %.3f s\n", gg_s);
   return 0;
 }

@@ -505,22 +505,28 @@ int run(const Args& args) {
     const auto r = api.get("/v1/reports/clv?top=10&months=12");
     if (r.status != 200) throw std::runtime_error("clv report: HTTP " + std::to_string(r.status) + " " + r.body);
     const json j = json::parse(r.body);
-    std::cout << "lifetime value (" << j.at("customers") << " purchasing profiles; BG/NBD " << j.at("bgnbd").dump()
-              << ")\n";
+    // Money in the report's currency, in major units; predictions are null when the fit is no forecast.
+    const std::string sign = j.at("currency") == "GBP" ? "£" : j.at("currency").get<std::string>() + " ";
+    const auto money = [&](const json& v) {
+      return v.is_null() ? std::string("n/a") : sign + fixed(v.get<double>(), 2);
+    };
+    const auto number = [](const json& v, int digits) {
+      return v.is_null() ? std::string("n/a") : fixed(v.get<double>(), digits);
+    };
+    std::cout << "lifetime value (" << j.at("customers") << " purchasing profiles; BG/NBD " << j.at("bgnbd").dump();
+    if (!j.at("forecast").get<bool>()) std::cout << "; no forecast: " << j.at("no_forecast").get<std::string>();
+    std::cout << ")\n";
     res.clv_rows.push_back({"profile", "purchases", "historic", "P(alive)", "expected purchases", "CLV (12 months)"});
     for (const auto& t : j.at("top")) {
+      const std::string profile = std::to_string(t.at("profile_id").get<int64_t>());
+      const std::string purchases = std::to_string(static_cast<int>(t.at("frequency").get<double>() + 1));
       char buf[256];
-      std::snprintf(buf, sizeof buf, "  profile %-8lld purchases %-4.0f historic £%-9.2f P(alive) %.2f  CLV £%.2f",
-                    static_cast<long long>(t.at("profile_id").get<int64_t>()), t.at("frequency").get<double>() + 1,
-                    t.at("historic_minor").get<double>() / 100, t.at("p_alive").get<double>(),
-                    t.at("clv_minor").get<double>() / 100);
+      std::snprintf(buf, sizeof buf, "  profile %-8s purchases %-4s historic %-10s P(alive) %-4s  CLV %s",
+                    profile.c_str(), purchases.c_str(), money(t.at("historic")).c_str(),
+                    number(t.at("p_alive"), 2).c_str(), money(t.at("clv")).c_str());
       std::cout << buf << "\n";
-      res.clv_rows.push_back({std::to_string(t.at("profile_id").get<int64_t>()),
-                              std::to_string(static_cast<int>(t.at("frequency").get<double>() + 1)),
-                              std::to_string(t.at("historic_minor").get<double>() / 100),
-                              std::to_string(t.at("p_alive").get<double>()),
-                              std::to_string(t.at("expected_purchases").get<double>()),
-                              std::to_string(t.at("clv_minor").get<double>() / 100)});
+      res.clv_rows.push_back({profile, purchases, money(t.at("historic")), number(t.at("p_alive"), 3),
+                              number(t.at("expected_purchases"), 2), money(t.at("clv"))});
     }
   }
   {

@@ -23,12 +23,6 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 const char* kColours[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
                           "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6"};
 
@@ -81,6 +75,12 @@ std::string bars_svg(const std::vector<std::pair<std::string, int64_t>>& rows) {
 }
 
 }  // namespace
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
 
 std::string attribution_text(const AttributionTable& t) {
   std::ostringstream s;

@@ -29,6 +29,8 @@ struct Results {
 };
 
 std::string attribution_text(const AttributionTable& t);
+// `v` with `digits` decimals.
+std::string fixed(double v, int digits);
 void write_html(const std::string& path, const Results& r);
 
 }  // namespace demo

@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -213,16 +215,78 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
   CHECK(r.value().customers == 300);
   REQUIRE(r.value().bgnbd);
   REQUIRE(r.value().gamma_gamma);
-  REQUIRE(r.value().top.size() == 20);
-  for (size_t i = 1; i < r.value().top.size(); ++i) CHECK(r.value().top[i - 1].clv_minor >= r.value().top[i].clv_minor);
-  for (const auto& t : r.value().top) {
+  INFO(r.value().no_forecast << " r=" << r.value().bgnbd->r << " alpha=" << r.value().bgnbd->alpha << " a=" << r.value().bgnbd->a << " b=" << r.value().bgnbd->b << " ll=" << r.value().bgnbd->log_likelihood);
+  REQUIRE(r.value().no_forecast.empty());
+  CHECK(r.value().bgnbd->check.converged);
+  const auto& ranked = r.value().ranked;  // every customer
+  REQUIRE(ranked.size() == 300);
+  double clv = 0, expected = 0;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const auto& t = ranked[i];
+    if (i > 0) CHECK(ranked[i - 1].clv_minor >= t.clv_minor);
+    CHECK(t.predicted);
     CHECK(t.p_alive > 0);
     CHECK(t.p_alive <= 1);
     CHECK(t.clv_minor > 0);
+    clv += t.clv_minor;
+    expected += t.expected_purchases;
   }
-  const Reply j = api_get(c.server->port(), "/v1/reports/clv?as_of=2026-07-20&top=5", Collector::kAdminToken);
-  REQUIRE(j.status == 200);
-  CHECK(json::parse(j.body).at("top").size() == 5);
+  CHECK(r.value().clv_minor == Approx(clv));
+  CHECK(r.value().expected_purchases == Approx(expected));
+
+  // The API: the top five, money in pounds rounded to the penny; every customer, paged by profile id.
+  const Reply top = api_get(c.server->port(), "/v1/reports/clv?as_of=2026-07-20&top=5", Collector::kAdminToken);
+  REQUIRE(top.status == 200);
+  const json j = json::parse(top.body);
+  CHECK(j.at("forecast") == true);
+  CHECK(j.at("bgnbd").at("fit").at("converged") == true);
+  REQUIRE(j.at("top").size() == 5);
+  const double best = j.at("top")[0].at("clv").get<double>();
+  CHECK(std::round(best * 100) == Approx(best * 100).margin(1e-6));
+  std::set<int64_t> seen;
+  double paged_clv = 0;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    const Reply p =
+        api_get(c.server->port(),
+                "/v1/reports/clv/customers?as_of=2026-07-20&limit=120" + (after.empty() ? "" : "&after=" + after),
+                Collector::kAdminToken);
+    REQUIRE(p.status == 200);
+    const json pj = json::parse(p.body);
+    int64_t last = 0;
+    for (const auto& row : pj.at("profiles")) {
+      CHECK(row.at("profile_id").get<int64_t>() > last);  // in profile order
+      last = row.at("profile_id").get<int64_t>();
+      CHECK(seen.insert(last).second);
+      paged_clv += row.at("clv").get<double>();
+    }
+    if (!pj.contains("next")) {
+      CHECK(pj.at("totals").at("clv").get<double>() == Approx(paged_clv).margin(300 * 0.005));
+      break;
+    }
+    after = pj.at("next").get<std::string>();
+  }
+  CHECK(seen.size() == 300);
+  CHECK(api_get(c.server->port(), "/v1/reports/clv/customers?top=5", Collector::kAdminToken).status == 400);
+}
+
+// Found (issue 22): a fit that could not tell anything about churn was reported as a forecast.
+TEST_CASE("CLV report: a fit that is no forecast says why, and predicts nothing", "[analytics][reports][store]") {
+  Collector c;
+  for (int i = 0; i < 50; ++i) customer(*c.store, {{w::Channel::Pos, kStart + i * kDay, true, 2500}});  // once each
+  const Reply r = api_get(c.server->port(), "/v1/reports/clv?as_of=2026-07-20", Collector::kAdminToken);
+  REQUIRE(r.status == 200);
+  const json j = json::parse(r.body);
+  CHECK(j.at("forecast") == false);
+  CHECK(j.at("no_forecast") == "BG/NBD: no customer bought more than once, so nothing shows when customers stop");
+  CHECK(j.at("totals").at("historic").get<double>() == Approx(50 * 25.0));
+  CHECK(j.at("totals").at("clv").is_null());
+  REQUIRE(j.at("top").size() == 20);
+  for (const auto& t : j.at("top")) {
+    CHECK(t.at("historic").get<double>() == Approx(25.0));
+    CHECK(t.at("p_alive").is_null());
+    CHECK(t.at("clv").is_null());
+  }
 }
 
 TEST_CASE("RFM: quintile scores with ties, named segments, and the segments API", "[analytics][reports][store]") {

@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <future>
 #include <limits>
 #include <map>
 #include <numeric>
+
+#include <boost/math/special_functions/gamma.hpp>
+#include <boost/math/special_functions/hypergeometric_pFq.hpp>
+#include <nlopt.hpp>
 
 namespace waymark::collector::analytics {
 
@@ -13,8 +18,12 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+double log_gamma(double x) {
+  return boost::math::lgamma(x);  // std::lgamma writes glibc's global signgam: not from two threads
+}
+
 double log_beta(double a, double b) {
-  return std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b);
+  return log_gamma(a) + log_gamma(b) - log_gamma(a + b);
 }
 
 double log_sum_exp(double x, double y) {
@@ -24,111 +33,88 @@ double log_sum_exp(double x, double y) {
   return m + std::log(std::exp(x - m) + std::exp(y - m));
 }
 
-// Fits by minimising -LL over log-parameters, restarting once from the optimum so a collapsed
-// simplex cannot stop early.
-std::optional<std::vector<double>> fit_log_params(const std::function<double(const std::vector<double>&)>& ll, size_t n,
-                                                  int* iterations) {
-  const auto objective = [&](const std::vector<double>& lp) {
-    std::vector<double> p(lp.size());
-    for (size_t i = 0; i < lp.size(); ++i) p[i] = std::exp(lp[i]);
-    const double v = -ll(p);
-    return std::isfinite(v) ? v : kInf;
-  };
-  int first = 0, second = 0;
-  auto best = nelder_mead(objective, std::vector<double>(n, 0.0), 1e-10, 20000, &first);
-  best = nelder_mead(objective, best, 1e-10, 20000, &second, 0.05);
-  if (iterations != nullptr) *iterations = first + second;
-  for (double& v : best) {
-    v = std::exp(v);
-    if (!std::isfinite(v) || v <= 0) return std::nullopt;
+struct Objective {
+  const std::function<double(const std::vector<double>&)>& log_likelihood;
+  std::vector<double> params;
+};
+
+// NLopt's objective: the log-likelihood at exp(log-parameters); a large finite penalty where it is not
+// finite (BOBYQA models the function and cannot take infinities).
+double objective(const std::vector<double>& logs, std::vector<double>&, void* data) {
+  auto* o = static_cast<Objective*>(data);
+  for (size_t i = 0; i < logs.size(); ++i) o->params[i] = std::exp(logs[i]);
+  const double ll = o->log_likelihood(o->params);
+  return std::isfinite(ll) ? ll : -1e300;
+}
+
+std::vector<std::string> at_bounds(const std::vector<double>& params, const std::vector<const char*>& names) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i] <= kMinParam * 1.001 || params[i] >= kMaxParam / 1.001) out.emplace_back(names[i]);
   }
-  if (!std::isfinite(ll(best))) return std::nullopt;
-  return best;
+  return out;
+}
+
+bool bounded(const FitCheck& c, const char* name) {
+  return std::find(c.at_bounds.begin(), c.at_bounds.end(), name) != c.at_bounds.end();
+}
+
+// The first of `names` that ended at a bound, as a reason; "" when none did.
+std::string unpinned(const FitCheck& c, std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (bounded(c, n)) return std::string(n) + " ran to its bound: the data do not pin it down";
+  }
+  return "";
+}
+
+std::string format(const char* text, double v) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, text, v);
+  return buf;
 }
 
 }  // namespace
 
-std::vector<double> nelder_mead(const std::function<double(const std::vector<double>&)>& f, std::vector<double> start,
-                                double tolerance, int max_iterations, int* iterations, double step) {
-  const size_t n = start.size();
-  const double dn = static_cast<double>(n);
-  // Adaptive coefficients (Gao & Han 2012) behave better than the classic ones beyond two dimensions.
-  const double alpha = 1, beta = 1 + 2 / dn, gamma = 0.75 - 1 / (2 * dn), delta = 1 - 1 / dn;
-  std::vector<std::vector<double>> x(n + 1, start);
-  for (size_t i = 0; i < n; ++i) x[i + 1][i] += step;
-  std::vector<double> fx(n + 1);
-  for (size_t i = 0; i <= n; ++i) fx[i] = f(x[i]);
-  std::vector<size_t> order(n + 1);
-  int it = 0;
-  const auto point = [&](const std::vector<double>& c, const std::vector<double>& w, double t) {
-    std::vector<double> p(n);
-    for (size_t j = 0; j < n; ++j) p[j] = c[j] + t * (w[j] - c[j]);
-    return p;
-  };
-  for (; it < max_iterations; ++it) {
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return fx[a] < fx[b]; });
-    const size_t lo = order.front(), hi = order.back(), second = order[n - 1];
-    double size = 0;
-    for (size_t i = 0; i <= n; ++i) {
-      for (size_t j = 0; j < n; ++j) size = std::max(size, std::abs(x[i][j] - x[lo][j]));
-    }
-    if (std::abs(fx[hi] - fx[lo]) <= tolerance * (1 + std::abs(fx[lo])) && size < 1e-6) break;
-    std::vector<double> c(n, 0.0);
-    for (size_t i = 0; i <= n; ++i) {
-      if (i == hi) continue;
-      for (size_t j = 0; j < n; ++j) c[j] += x[i][j] / dn;
-    }
-    const auto xr = point(c, x[hi], -alpha);
-    const double fr = f(xr);
-    if (fr < fx[lo]) {
-      const auto xe = point(c, x[hi], -alpha * beta);
-      const double fe = f(xe);
-      if (fe < fr) {
-        x[hi] = xe;
-        fx[hi] = fe;
-      } else {
-        x[hi] = xr;
-        fx[hi] = fr;
-      }
-      continue;
-    }
-    if (fr < fx[second]) {
-      x[hi] = xr;
-      fx[hi] = fr;
-      continue;
-    }
-    const bool outside = fr < fx[hi];
-    const auto xc = outside ? point(c, xr, gamma) : point(c, x[hi], gamma);
-    const double fc = f(xc);
-    if (fc <= (outside ? fr : fx[hi])) {
-      x[hi] = xc;
-      fx[hi] = fc;
-      continue;
-    }
-    for (size_t i = 0; i <= n; ++i) {  // shrink towards the best point
-      if (i == lo) continue;
-      x[i] = point(x[lo], x[i], delta);
-      fx[i] = f(x[i]);
-    }
+std::optional<Fitted> fit_positive(const std::function<double(const std::vector<double>&)>& log_likelihood,
+                                   const std::vector<const char*>& names) {
+  const size_t n = names.size();
+  Objective o{log_likelihood, std::vector<double>(n)};
+  nlopt::opt opt(nlopt::LN_BOBYQA, static_cast<unsigned>(n));
+  opt.set_lower_bounds(std::vector<double>(n, std::log(kMinParam)));
+  opt.set_upper_bounds(std::vector<double>(n, std::log(kMaxParam)));
+  opt.set_max_objective(objective, &o);
+  opt.set_xtol_rel(1e-10);
+  opt.set_ftol_rel(1e-13);
+  opt.set_maxeval(20000);
+  opt.set_initial_step(0.5);
+  std::vector<double> x(n, 0.0);
+  double best = 0;
+  Fitted out;
+  try {
+    const nlopt::result r = opt.optimize(x, best);
+    out.check.converged = r == nlopt::SUCCESS || r == nlopt::FTOL_REACHED || r == nlopt::XTOL_REACHED;
+  } catch (const std::runtime_error&) {  // roundoff-limited or failed: x holds the best point so far
   }
-  if (iterations != nullptr) *iterations = it;
-  const size_t best = static_cast<size_t>(std::min_element(fx.begin(), fx.end()) - fx.begin());
-  return x[best];
+  out.check.evaluations = opt.get_numevals();
+  for (double v : x) out.params.push_back(std::exp(v));
+  if (!std::isfinite(log_likelihood(out.params))) return std::nullopt;
+  out.check.at_bounds = at_bounds(out.params, names);
+  if (!out.check.converged) out.check.degenerate = "the fit did not converge";
+  return out;
 }
 
 double hyp2f1(double a, double b, double c, double z) {
-  double term = 1, sum = 1;
-  for (int k = 0; k < 1000000; ++k) {
-    term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z;
-    sum += term;
-    if (std::abs(term) < 1e-16 * std::abs(sum)) break;
+  double error = 0;
+  try {
+    const double v = boost::math::hypergeometric_pFq({a, b}, {c}, z, &error);
+    return std::abs(error) <= 1e-8 * std::max(1.0, std::abs(v)) ? v : std::nan("");
+  } catch (const std::exception&) {  // Boost.Math's evaluation_error: the series did not converge
+    return std::nan("");
   }
-  return sum;
 }
 
 double bgnbd_log_likelihood(const BgNbd& m, const std::vector<RfmRow>& rows) {
-  // Purchase counts are integers: lgamma(r+x)-lgamma(r) and the beta ratio become running sums of
+  // Purchase counts are integers: log_gamma(r+x)-log_gamma(r) and the beta ratio become running sums of
   // logs, computed once per distinct x instead of four lgamma calls per customer.
   size_t max_x = 0;
   bool integral = true;
@@ -139,7 +125,7 @@ double bgnbd_log_likelihood(const BgNbd& m, const std::vector<RfmRow>& rows) {
     }
     max_x = std::max(max_x, static_cast<size_t>(c.x));
   }
-  std::vector<double> head;  // lgamma(r+x)-lgamma(r) + lbeta(a,b+x)-lbeta(a,b), by x
+  std::vector<double> head;  // log_gamma(r+x)-log_gamma(r) + lbeta(a,b+x)-lbeta(a,b), by x
   if (integral) {
     head.resize(max_x + 1);
     double sum = 0;
@@ -149,14 +135,14 @@ double bgnbd_log_likelihood(const BgNbd& m, const std::vector<RfmRow>& rows) {
       sum += std::log(m.r + j) + std::log((m.b + j) / (m.a + m.b + j));
     }
   }
-  const double lb = log_beta(m.a, m.b), lg_r = std::lgamma(m.r), r_log_alpha = m.r * std::log(m.alpha),
+  const double lb = log_beta(m.a, m.b), lg_r = log_gamma(m.r), r_log_alpha = m.r * std::log(m.alpha),
                log_a = std::log(m.a);
   const auto part = [&](size_t from, size_t to) {
     double ll = 0;
     for (size_t i = from; i < to; ++i) {
       const RfmRow& c = rows[i];
       const double common =
-          integral ? head[static_cast<size_t>(c.x)] : std::lgamma(m.r + c.x) - lg_r + log_beta(m.a, m.b + c.x) - lb;
+          integral ? head[static_cast<size_t>(c.x)] : log_gamma(m.r + c.x) - lg_r + log_beta(m.a, m.b + c.x) - lb;
       const double a3 = -(m.r + c.x) * std::log(m.alpha + c.T);
       const double a4 = c.x > 0 ? log_a - std::log(m.b + c.x - 1) - (m.r + c.x) * std::log(m.alpha + c.t_x) : -kInf;
       ll += common + r_log_alpha + log_sum_exp(a3, a4);
@@ -173,16 +159,26 @@ double bgnbd_log_likelihood(const BgNbd& m, const std::vector<RfmRow>& rows) {
 
 std::optional<BgNbd> fit_bgnbd(const std::vector<RfmRow>& rows) {
   if (rows.empty()) return std::nullopt;
-  int iterations = 0;
-  auto p = fit_log_params(
+  auto f = fit_positive(
       [&](const std::vector<double>& v) {
-        return bgnbd_log_likelihood({v[0], v[1], v[2], v[3]}, rows);
+        return bgnbd_log_likelihood({v[0], v[1], v[2], v[3], 0, {}}, rows);
       },
-      4, &iterations);
-  if (!p) return std::nullopt;
-  BgNbd m{(*p)[0], (*p)[1], (*p)[2], (*p)[3]};
-  m.log_likelihood = bgnbd_log_likelihood(m, rows);
-  m.iterations = iterations;
+      {"r", "alpha", "a", "b"});
+  if (!f) return std::nullopt;
+  const auto& p = f->params;
+  BgNbd m{p[0], p[1], p[2], p[3], bgnbd_log_likelihood({p[0], p[1], p[2], p[3], 0, {}}, rows), f->check};
+  FitCheck& c = m.check;
+  const double dropout = m.a / (m.a + m.b);  // the mean chance to stop after a purchase
+  if (std::none_of(rows.begin(), rows.end(), [](const RfmRow& row) { return row.x > 0; })) {
+    c.degenerate = "no customer bought more than once, so nothing shows when customers stop";
+  } else if (!c.degenerate.empty()) {
+    return m;  // it did not converge
+  } else if (dropout < 1e-4) {
+    c.degenerate = format(
+        "customers (almost) never stop buying in this data: the mean chance to stop after a purchase is %.1e", dropout);
+  } else {
+    c.degenerate = unpinned(c, {"r", "alpha"});
+  }
   return m;
 }
 
@@ -208,7 +204,7 @@ double bgnbd_p_alive(const BgNbd& m, double x, double t_x, double T) {
 double bgnbd_p_count(const BgNbd& m, double t, int n) {
   const double base = std::log(m.alpha / (m.alpha + t)), step = std::log(t / (m.alpha + t));
   const auto log_term = [&](int j) {
-    return std::lgamma(m.r + j) - std::lgamma(m.r) - std::lgamma(j + 1.0) + m.r * base + j * step;
+    return log_gamma(m.r + j) - log_gamma(m.r) - log_gamma(j + 1.0) + m.r * base + j * step;
   };
   double p = std::exp(log_beta(m.a, m.b + n) - log_beta(m.a, m.b) + log_term(n));
   if (n > 0) {
@@ -224,7 +220,7 @@ double gamma_gamma_log_likelihood(const GammaGamma& m, const std::vector<RfmRow>
   for (const RfmRow& c : rows) {
     if (c.x <= 0 || c.mean_value <= 0) continue;
     const double px = m.p * c.x;
-    ll += std::lgamma(px + m.q) - std::lgamma(px) - std::lgamma(m.q) + m.q * std::log(m.v) +
+    ll += log_gamma(px + m.q) - log_gamma(px) - log_gamma(m.q) + m.q * std::log(m.v) +
           (px - 1) * std::log(c.mean_value) + px * std::log(c.x) - (px + m.q) * std::log(c.x * c.mean_value + m.v);
   }
   return ll;
@@ -234,16 +230,17 @@ std::optional<GammaGamma> fit_gamma_gamma(const std::vector<RfmRow>& rows) {
   if (std::none_of(rows.begin(), rows.end(), [](const RfmRow& c) { return c.x > 0 && c.mean_value > 0; })) {
     return std::nullopt;
   }
-  int iterations = 0;
-  auto p = fit_log_params(
+  auto f = fit_positive(
       [&](const std::vector<double>& v) {
-        return gamma_gamma_log_likelihood({v[0], v[1], v[2]}, rows);
+        return gamma_gamma_log_likelihood({v[0], v[1], v[2], 0, {}}, rows);
       },
-      3, &iterations);
-  if (!p) return std::nullopt;
-  GammaGamma m{(*p)[0], (*p)[1], (*p)[2]};
-  m.log_likelihood = gamma_gamma_log_likelihood(m, rows);
-  m.iterations = iterations;
+      {"p", "q", "v"});
+  if (!f) return std::nullopt;
+  const auto& p = f->params;
+  GammaGamma m{p[0], p[1], p[2], gamma_gamma_log_likelihood({p[0], p[1], p[2], 0, {}}, rows), f->check};
+  if (!m.check.degenerate.empty()) return m;
+  m.check.degenerate =
+      m.q <= 1 ? "q <= 1: the mean spend per purchase is not finite under this fit" : unpinned(m.check, {"p"});
   return m;
 }
 

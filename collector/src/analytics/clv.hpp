@@ -1,5 +1,7 @@
 // Customer lifetime value: BG/NBD (Fader, Hardie & Lee 2005) for purchase counts and Gamma-Gamma for
-// spend per purchase, fitted by maximum likelihood with Nelder-Mead on log-parameters.
+// spend per purchase, fitted by maximum likelihood with NLopt's BOBYQA on log-parameters within bounds,
+// and checked: a fit that did not converge, or whose data cannot pin a parameter down (it runs to its
+// bound), is flagged as no forecast.
 // Time is in any unit (weeks for CDNOW); every input is per customer: x = repeat purchases,
 // t_x = time of the last purchase since the first, T = time since the first purchase.
 #pragma once
@@ -17,28 +19,51 @@ struct RfmRow {
   double mean_value = 0;  // mean value of the repeat purchases (0 when x = 0)
 };
 
+// Every parameter is searched in [kMinParam, kMaxParam].
+inline constexpr double kMinParam = 1e-6, kMaxParam = 1e6;
+
+// How a fit went.
+struct FitCheck {
+  bool converged = false;  // the optimiser met its tolerance, not its evaluation limit or a failure
+  int evaluations = 0;
+  // Parameters that ended at a bound: the data did not pin them down. Some pairs have a meaningful
+  // limit there (BG/NBD's a and b both large: one dropout chance a/(a+b) for everyone), so each model
+  // judges what it means.
+  std::vector<std::string> at_bounds;
+  // Why the parameters are no forecast, or "": no convergence, no repeat purchases, BG/NBD customers
+  // who (almost) never stop, or a parameter at a bound where that has no meaningful limit.
+  std::string degenerate;
+  bool forecast() const { return converged && degenerate.empty(); }
+};
+
 struct BgNbd {
   double r = 0, alpha = 0, a = 0, b = 0;
   double log_likelihood = 0;
-  int iterations = 0;
+  FitCheck check;
 };
 
 struct GammaGamma {
   double p = 0, q = 0, v = 0;
   double log_likelihood = 0;
-  int iterations = 0;
+  FitCheck check;
 };
 
-// Minimises `f` from `start` (Nelder-Mead, adaptive parameters); returns the best point.
-// `step`: size of the initial simplex around `start`.
-std::vector<double> nelder_mead(const std::function<double(const std::vector<double>&)>& f, std::vector<double> start,
-                                double tolerance, int max_iterations, int* iterations = nullptr, double step = 0.5);
+// Maximises `log_likelihood` over positive parameters named `names`, searched on their logarithms
+// within [kMinParam, kMaxParam] from 1 each (BOBYQA, deterministic). Nothing when the likelihood is not
+// finite there.
+struct Fitted {
+  std::vector<double> params;
+  FitCheck check;
+};
+std::optional<Fitted> fit_positive(const std::function<double(const std::vector<double>&)>& log_likelihood,
+                                   const std::vector<const char*>& names);
 
-// Gauss hypergeometric 2F1(a, b; c; z) for |z| < 1, by its series.
+// Gauss hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 (Boost.Math's pFq); NaN when its error estimate
+// says the series lost its precision (z close to 1), so no caller reports a wrong number as a value.
 double hyp2f1(double a, double b, double c, double z);
 
 double bgnbd_log_likelihood(const BgNbd& m, const std::vector<RfmRow>& rows);
-// Nothing when there are no customers or the fit does not converge to finite parameters.
+// Nothing when there are no customers or the likelihood is nowhere finite; else the fit and its check.
 std::optional<BgNbd> fit_bgnbd(const std::vector<RfmRow>& rows);
 // Expected purchases in the next `t` for a customer with history (x, t_x, T).
 double bgnbd_expected(const BgNbd& m, double t, double x, double t_x, double T);

@@ -1,6 +1,10 @@
 #include "analytics/reports.hpp"
 
+#include <unicode/ucurr.h>
+#include <unicode/ustring.h>
+
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -170,6 +174,42 @@ Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms,
   return log;
 }
 
+namespace {
+
+// Why these fits make no forecast, or "".
+std::string no_forecast(const std::optional<BgNbd>& bg, const std::optional<GammaGamma>& gg) {
+  if (!bg) return "no purchases";
+  if (!bg->check.forecast()) return "BG/NBD: " + bg->check.degenerate;
+  if (!gg) return "Gamma-Gamma: no customer bought more than once";
+  if (!gg->check.forecast()) return "Gamma-Gamma: " + gg->check.degenerate;
+  return "";
+}
+
+void predict(ClvCustomer& r, const BgNbd& bg, const GammaGamma& gg, const ClvQuery& q) {
+  const double month = 52.0 / 12;
+  r.p_alive = bgnbd_p_alive(bg, r.rfm.x, r.rfm.t_x, r.rfm.T);
+  r.expected_purchases = bgnbd_expected(bg, q.periods * month, r.rfm.x, r.rfm.t_x, r.rfm.T);
+  r.expected_value_minor = gamma_gamma_expected(gg, r.rfm.x, r.rfm.mean_value);
+  r.clv_minor = discounted_clv(bg, gg, r.rfm, q.periods, month, q.monthly_discount);
+  r.predicted = std::isfinite(r.p_alive) && std::isfinite(r.expected_purchases) &&
+                std::isfinite(r.expected_value_minor) && std::isfinite(r.clv_minor);
+}
+
+}  // namespace
+
+Money::Money(const std::string& currency) {
+  if (currency.size() != 3) return;
+  UChar code[4] = {};
+  u_charsToUChars(currency.c_str(), code, 3);
+  UErrorCode status = U_ZERO_ERROR;
+  const int32_t d = ucurr_getDefaultFractionDigits(code, &status);
+  if (U_SUCCESS(status) && d >= 0 && d <= 4) digits_ = d;
+}
+
+double Money::major(double minor) const {
+  return std::round(minor) / std::pow(10.0, digits_);
+}
+
 Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
   auto log = purchases_by_profile(store, q.as_of_ms, q.currency);
   if (!log.ok()) return log.status();
@@ -183,26 +223,27 @@ Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
     row.profile = c.profile;
     row.rfm = summary.front().second;
     for (const Purchase& p : c.purchases) row.historic_minor += p.value;
+    report.historic_minor += row.historic_minor;
     rows.push_back(row);
     rfm.push_back(row.rfm);
   }
   report.customers = static_cast<int64_t>(rows.size());
   report.bgnbd = fit_bgnbd(rfm);
   report.gamma_gamma = fit_gamma_gamma(rfm);
-  if (report.bgnbd && report.gamma_gamma) {
-    for (ClvCustomer& r : rows) {
-      const double month = 52.0 / 12;
-      r.p_alive = bgnbd_p_alive(*report.bgnbd, r.rfm.x, r.rfm.t_x, r.rfm.T);
-      r.expected_purchases = bgnbd_expected(*report.bgnbd, q.periods * month, r.rfm.x, r.rfm.t_x, r.rfm.T);
-      r.expected_value_minor = gamma_gamma_expected(*report.gamma_gamma, r.rfm.x, r.rfm.mean_value);
-      r.clv_minor = discounted_clv(*report.bgnbd, *report.gamma_gamma, r.rfm, q.periods, month, q.monthly_discount);
-    }
+  report.no_forecast = no_forecast(report.bgnbd, report.gamma_gamma);
+  for (ClvCustomer& r : rows) {
+    if (!report.no_forecast.empty()) break;
+    predict(r, *report.bgnbd, *report.gamma_gamma, q);
+    if (!r.predicted) continue;
+    report.expected_purchases += r.expected_purchases;
+    report.clv_minor += r.clv_minor;
   }
   std::sort(rows.begin(), rows.end(), [](const ClvCustomer& a, const ClvCustomer& b) {
-    return a.clv_minor != b.clv_minor ? a.clv_minor > b.clv_minor : a.historic_minor > b.historic_minor;
+    if (a.predicted != b.predicted) return a.predicted;
+    if (a.clv_minor != b.clv_minor) return a.clv_minor > b.clv_minor;
+    return a.historic_minor != b.historic_minor ? a.historic_minor > b.historic_minor : a.profile < b.profile;
   });
-  if (rows.size() > static_cast<size_t>(q.top)) rows.resize(static_cast<size_t>(q.top));
-  report.top = std::move(rows);
+  report.ranked = std::move(rows);
   return report;
 }
 

@@ -65,18 +65,33 @@ struct PurchaseLog {
 };
 Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency);
 
+// Amounts of one currency: stored and computed in minor units, reported in major units rounded to
+// the currency's minor unit (its ISO 4217 digits, from ICU: 2 for GBP, 0 for JPY, 3 for BHD; 2 for a
+// code ICU does not know).
+class Money {
+ public:
+  explicit Money(const std::string& currency);
+  double major(double minor) const;
+  int digits() const { return digits_; }
+
+ private:
+  int digits_ = 2;
+};
+
 struct ClvQuery {
   int64_t as_of_ms = 0;  // purchases up to here; T measured to here
   int periods = 12;      // months ahead
   double monthly_discount = 0.01;
   std::string currency;
-  int top = 20;
 };
 
 struct ClvCustomer {
   int64_t profile = 0;
   RfmRow rfm;  // weeks
-  double p_alive = 0, expected_purchases = 0, expected_value_minor = 0, clv_minor = 0, historic_minor = 0;
+  double historic_minor = 0;
+  // Only when the report forecasts, and the customer's numbers are finite (2F1 kept its precision).
+  bool predicted = false;
+  double p_alive = 0, expected_purchases = 0, expected_value_minor = 0, clv_minor = 0;
 };
 
 struct ClvReport {
@@ -84,7 +99,11 @@ struct ClvReport {
   int64_t customers = 0;
   std::optional<BgNbd> bgnbd;
   std::optional<GammaGamma> gamma_gamma;
-  std::vector<ClvCustomer> top;  // by predicted CLV
+  // Why there are no predictions ("" when there are): no purchases, or a fit that did not converge
+  // or could not pin a parameter down (FitCheck::degenerate), named by model.
+  std::string no_forecast;
+  double expected_purchases = 0, clv_minor = 0, historic_minor = 0;  // summed over every customer
+  std::vector<ClvCustomer> ranked;  // every customer, by predicted CLV (by historic value without a forecast)
 };
 
 Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q);

@@ -321,49 +321,100 @@ ApiResponse totals_response(QueryStore& store, const QueryParams& query) {
   return ok({{"events", events.value()}});
 }
 
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms) {
+namespace {
+
+json fit_json(const analytics::FitCheck& c) {
+  return {{"converged", c.converged},
+          {"evaluations", c.evaluations},
+          {"at_bounds", c.at_bounds},
+          {"degenerate", c.degenerate.empty() ? json(nullptr) : json(c.degenerate)}};
+}
+
+// One customer's lifetime value, money in major units of the report's currency; predictions null
+// without a forecast.
+json clv_customer_json(const analytics::ClvCustomer& c, const analytics::Money& money) {
+  const auto predicted = [&](double v) { return c.predicted ? json(v) : json(nullptr); };
+  return {{"profile_id", c.profile},
+          {"frequency", c.rfm.x},
+          {"recency_weeks", c.rfm.t_x},
+          {"age_weeks", c.rfm.T},
+          {"historic", money.major(c.historic_minor)},
+          {"p_alive", predicted(c.p_alive)},
+          {"expected_purchases", predicted(c.expected_purchases)},
+          {"expected_value", c.predicted ? json(money.major(c.expected_value_minor)) : json(nullptr)},
+          {"clv", c.predicted ? json(money.major(c.clv_minor)) : json(nullptr)}};
+}
+
+// The fitted models, their checks and the totals over every customer: what both CLV answers start with.
+json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const analytics::Money& money) {
+  json j{{"currency", r.currency},
+         {"customers", r.customers},
+         {"as_of_ms", q.as_of_ms},
+         {"months", q.periods},
+         {"forecast", r.no_forecast.empty()},
+         {"no_forecast", r.no_forecast.empty() ? json(nullptr) : json(r.no_forecast)},
+         {"bgnbd", nullptr},
+         {"gamma_gamma", nullptr}};
+  if (r.bgnbd) {
+    const auto& m = *r.bgnbd;
+    j["bgnbd"] = {{"r", m.r},
+                  {"alpha", m.alpha},
+                  {"a", m.a},
+                  {"b", m.b},
+                  {"log_likelihood", m.log_likelihood},
+                  {"fit", fit_json(m.check)}};
+  }
+  if (r.gamma_gamma) {
+    const auto& m = *r.gamma_gamma;
+    j["gamma_gamma"] = {
+        {"p", m.p}, {"q", m.q}, {"v", m.v}, {"log_likelihood", m.log_likelihood}, {"fit", fit_json(m.check)}};
+  }
+  const bool forecast = r.no_forecast.empty();
+  j["totals"] = {{"historic", money.major(r.historic_minor)},
+                 {"expected_purchases", forecast ? json(r.expected_purchases) : json(nullptr)},
+                 {"clv", forecast ? json(money.major(r.clv_minor)) : json(nullptr)}};
+  return j;
+}
+
+}  // namespace
+
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms, bool paged) {
   analytics::ClvQuery q;
   Params p(query);
-  p.only({"as_of", "months", "monthly_discount", "top", "currency"});
+  if (paged) {
+    p.only({"as_of", "months", "monthly_discount", "currency", "limit", "after"});
+  } else {
+    p.only({"as_of", "months", "monthly_discount", "top", "currency"});
+  }
   q.as_of_ms = p.time("as_of", now_ms);
   q.periods = static_cast<int>(p.integer("months", 12, 1, 120));
   q.monthly_discount = p.number("monthly_discount", 0.01, 0, 1);
-  q.top = static_cast<int>(p.integer("top", 20, 0, kMaxPage));
+  const int64_t top = paged ? 0 : p.integer("top", 20, 0, kMaxPage);
+  const int64_t limit = paged ? p.integer("limit", kDefaultPage, 1, kMaxPage) : 0;
+  const int64_t after = paged ? p.integer("after", 0, 0, INT64_MAX) : 0;
   if (auto bad = p.error()) return *bad;
   q.currency = param(query, "currency");
   auto report = analytics::clv_report(store, q);
   if (!report.ok()) {
     return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
   }
-  const auto& r = report.value();
-  json j{{"currency", r.currency}, {"customers", r.customers}, {"as_of_ms", q.as_of_ms},
-         {"months", q.periods},    {"bgnbd", nullptr},         {"gamma_gamma", nullptr}};
-  if (r.bgnbd) {
-    j["bgnbd"] = {{"r", r.bgnbd->r},
-                  {"alpha", r.bgnbd->alpha},
-                  {"a", r.bgnbd->a},
-                  {"b", r.bgnbd->b},
-                  {"log_likelihood", r.bgnbd->log_likelihood}};
+  auto& r = report.value();
+  const analytics::Money money(r.currency);
+  json j = clv_head(r, q, money), rows = json::array();
+  if (!paged) {
+    for (size_t i = 0; i < r.ranked.size() && static_cast<int64_t>(i) < top; ++i) {
+      rows.push_back(clv_customer_json(r.ranked[i], money));
+    }
+    j["top"] = rows;
+    return ok(j);
   }
-  if (r.gamma_gamma) {
-    j["gamma_gamma"] = {{"p", r.gamma_gamma->p},
-                        {"q", r.gamma_gamma->q},
-                        {"v", r.gamma_gamma->v},
-                        {"log_likelihood", r.gamma_gamma->log_likelihood}};
-  }
-  json top_rows = json::array();
-  for (const auto& c : r.top) {
-    top_rows.push_back({{"profile_id", c.profile},
-                        {"frequency", c.rfm.x},
-                        {"recency_weeks", c.rfm.t_x},
-                        {"age_weeks", c.rfm.T},
-                        {"historic_minor", c.historic_minor},
-                        {"p_alive", c.p_alive},
-                        {"expected_purchases", c.expected_purchases},
-                        {"expected_value_minor", c.expected_value_minor},
-                        {"clv_minor", c.clv_minor}});
-  }
-  j["top"] = top_rows;
+  std::sort(r.ranked.begin(), r.ranked.end(), [](const auto& a, const auto& b) { return a.profile < b.profile; });
+  auto c = std::upper_bound(r.ranked.begin(), r.ranked.end(), after,
+                            [](int64_t id, const analytics::ClvCustomer& x) { return id < x.profile; });
+  for (; c != r.ranked.end() && static_cast<int64_t>(rows.size()) < limit; ++c)
+    rows.push_back(clv_customer_json(*c, money));
+  j["profiles"] = rows;
+  if (c != r.ranked.end()) j["next"] = std::to_string(rows.back().at("profile_id").get<int64_t>());
   return ok(j);
 }
 
@@ -485,11 +536,16 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
     if (r.method != "POST") return problem(405, "use POST");
     return need("identity:write") ? unmerge(r, now_ms) : problem(403, "the token lacks the identity:write scope");
   }
+  if (resource == "reports" && r.path.size() == 4 && r.path[2] == "clv" && r.path[3] == "customers") {
+    if (r.method != "GET") return problem(405, "use GET");
+    if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
+    return clv_response(store_, r.query, now_ms, true);
+  }
   if (resource == "reports" && r.path.size() == 3) {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
     if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
-    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms);
+    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms, false);
     if (r.path[2] == "totals") return totals_response(store_, r.query);
     return problem(404, "no such report");
   }

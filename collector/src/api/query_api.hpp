@@ -59,7 +59,9 @@ int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_
 using QueryParams = std::map<std::string, std::string>;
 ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
                                  int64_t now_ms);
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms);
+// Lifetime value: the top customers by CLV (`top`), or with `paged` every customer in profile order
+// (`limit`, `after`), each with the fits, their checks and the totals over every customer.
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms, bool paged = false);
 // One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
 std::string csv_field(const std::string& s);
 

@@ -50,7 +50,7 @@ double days(int yyyymmdd) {
   return static_cast<double>(sys_days(d).time_since_epoch().count());
 }
 
-const BgNbd kPublished{0.2425982, 4.4136842, 0.7929899, 2.4261667, 0, 0};
+const BgNbd kPublished{0.2425982, 4.4136842, 0.7929899, 2.4261667, 0, {}};
 
 }  // namespace
 
@@ -77,7 +77,7 @@ TEST_CASE("BG/NBD fitted on the CDNOW summary reproduces Fader, Hardie & Lee (20
   CHECK(bgnbd_unconditional(kPublished, 52) == Approx(1.444004).margin(1e-5));
   CHECK(bgnbd_expected(kPublished, 52, 26, 30.85714, 31) == Approx(25.75659).margin(1e-4));
   CHECK(bgnbd_p_alive(kPublished, 26, 30.85714, 31) == Approx(0.9688523).margin(1e-6));
-  CHECK(bgnbd_p_count({0.243, 4.414, 0.793, 2.426, 0, 0}, 39, 0) == Approx(0.5737864).margin(1e-6));
+  CHECK(bgnbd_p_count({0.243, 4.414, 0.793, 2.426, 0, {}}, 39, 0) == Approx(0.5737864).margin(1e-6));
   double total = 0;  // P(X(t) = n) is a distribution
   for (int n = 0; n < 200; ++n) total += bgnbd_p_count(kPublished, 39, n);
   CHECK(total == Approx(1).margin(1e-6));
@@ -134,13 +134,60 @@ TEST_CASE("the CDNOW transaction log summarises to exactly the published summary
   CHECK(repeat == 946);
 }
 
-TEST_CASE("Nelder-Mead finds the minimum of the Rosenbrock function", "[analytics][clv]") {
+TEST_CASE("the bounded fit finds the Rosenbrock optimum, and says when a parameter ran to its bound",
+          "[analytics][clv]") {
   const auto rosenbrock = [](const std::vector<double>& p) {
-    return 100 * std::pow(p[1] - p[0] * p[0], 2) + std::pow(1 - p[0], 2);
+    return -(100 * std::pow(p[1] - p[0] * p[0], 2) + std::pow(1 - p[0], 2));
   };
-  const auto best = nelder_mead(rosenbrock, {-1.2, 1}, 1e-14, 10000);
-  CHECK(best[0] == Approx(1).margin(1e-5));
-  CHECK(best[1] == Approx(1).margin(1e-5));
+  const auto best = fit_positive(rosenbrock, {"x", "y"});
+  REQUIRE(best);
+  CHECK(best->params[0] == Approx(1).margin(1e-5));
+  CHECK(best->params[1] == Approx(1).margin(1e-5));
+  CHECK(best->check.forecast());
+  // Growing without end in y: the fit stops at the bound and says which parameter.
+  const auto unbounded =
+      fit_positive([](const std::vector<double>& p) { return -std::pow(p[0] - 2, 2) + std::log(p[1]); }, {"x", "y"});
+  REQUIRE(unbounded);
+  CHECK(unbounded->params[0] == Approx(2).margin(1e-4));
+  CHECK(unbounded->check.at_bounds == std::vector<std::string>{"y"});
   CHECK_FALSE(fit_bgnbd({}));
   CHECK_FALSE(fit_gamma_gamma({{0, 0, 10, 0}}));
+}
+
+TEST_CASE("BG/NBD fits that cannot forecast are flagged: nobody stops buying, nobody buys twice", "[analytics][clv]") {
+  // Everyone buys every week up to the end of the period: no sign of anyone stopping.
+  std::vector<RfmRow> steady;
+  for (int i = 0; i < 300; ++i) {
+    const double T = 10 + i % 30;
+    steady.push_back({T, T, T, 0});
+  }
+  const auto always = fit_bgnbd(steady);
+  REQUIRE(always);
+  INFO(always->check.degenerate);
+  CHECK_FALSE(always->check.forecast());
+  CHECK(always->check.degenerate.find("never stop buying") != std::string::npos);
+  // One purchase each: x = 0 for all.
+  std::vector<RfmRow> once(200, RfmRow{0, 0, 12, 0});
+  const auto single = fit_bgnbd(once);
+  REQUIRE(single);
+  CHECK(single->check.degenerate == "no customer bought more than once, so nothing shows when customers stop");
+  // The CDNOW fit converges inside its bounds, and the same data give the same numbers every time.
+  const auto rows = values(load_summary());
+  const auto first = fit_bgnbd(rows), again = fit_bgnbd(rows);
+  REQUIRE((first && again));
+  CHECK(first->check.converged);
+  CHECK(first->check.degenerate.empty());
+  CHECK(first->check.evaluations > 0);
+  CHECK(first->r == again->r);
+  CHECK(first->b == again->b);
+  CHECK(first->log_likelihood == again->log_likelihood);
+}
+
+TEST_CASE("2F1 matches its closed forms, and is NaN where its series loses precision", "[analytics][clv]") {
+  for (const double z : {0.1, 0.5, 0.9, 0.99}) {
+    INFO("z = " << z);
+    CHECK(hyp2f1(1, 1, 2, z) == Approx(-std::log(1 - z) / z).epsilon(1e-12));     // 2F1(1,1;2;z) = -ln(1-z)/z
+    CHECK(hyp2f1(0.5, 1, 1, z) == Approx(std::pow(1 - z, -0.5)).epsilon(1e-12));  // 2F1(a,b;b;z) = (1-z)^-a
+  }
+  CHECK(std::isnan(hyp2f1(400, 400, 1.5, 0.999999)));
 }
