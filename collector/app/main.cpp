@@ -317,8 +317,9 @@ int report(const po::variables_map& vm, const std::string& which) {
     return 1;
   }
   auto privacy = report_privacy(vm);
-  if (!privacy.ok()) {
-    log("error", privacy.status().message);
+  auto calendar = report_calendar(vm);
+  if (!privacy.ok() || !calendar.ok()) {
+    log("error", (privacy.ok() ? calendar.status() : privacy.status()).message);
     return 2;
   }
   uint8_t rekey[32];  // noise as the API releases it: keyed from the collector's secret
@@ -338,7 +339,7 @@ int report(const po::variables_map& vm, const std::string& which) {
     if (vm.count(name)) params[param] = vm[name].as<std::string>();
   }
   const ApiResponse r = which == "attribution" ? attribution_response(*store.value(), params, privacy.value(), now_ms())
-                                               : clv_response(*store.value(), params, now_ms());
+                                               : clv_response(*store.value(), params, now_ms(), calendar.value());
   (r.status == 200 ? std::cout : std::cerr) << r.body;
   return r.status == 200 ? 0 : 1;
 }

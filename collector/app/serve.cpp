@@ -212,6 +212,7 @@ std::unique_ptr<QueryApi> query_api(Store& store, ServeSettings& set, Keys& keys
   auto api = std::make_unique<QueryApi>(store, set.tokens, keys.rekey, newest, metrics);
   api->set_report_privacy(set.privacy);
   api->set_segments(std::move(set.segments), set.segment_currency);
+  api->set_calendar(set.calendar);
   return api;
 }
 

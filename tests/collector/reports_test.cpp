@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -209,13 +210,15 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
     customer(*c.store, events);
   }
   analytics::ClvQuery q;
-  q.as_of_ms = kStart + 200 * kDay;
+  q.as_of_day = (kStart + 200 * kDay) / kDay;
   auto r = analytics::clv_report(*c.store, q);
   REQUIRE(r.ok());
   CHECK(r.value().customers == 300);
   REQUIRE(r.value().bgnbd);
   REQUIRE(r.value().gamma_gamma);
-  INFO(r.value().no_forecast << " r=" << r.value().bgnbd->r << " alpha=" << r.value().bgnbd->alpha << " a=" << r.value().bgnbd->a << " b=" << r.value().bgnbd->b << " ll=" << r.value().bgnbd->log_likelihood);
+  INFO(r.value().no_forecast << " r=" << r.value().bgnbd->r << " alpha=" << r.value().bgnbd->alpha
+                             << " a=" << r.value().bgnbd->a << " b=" << r.value().bgnbd->b
+                             << " ll=" << r.value().bgnbd->log_likelihood);
   REQUIRE(r.value().no_forecast.empty());
   CHECK(r.value().bgnbd->check.converged);
   const auto& ranked = r.value().ranked;  // every customer
@@ -268,6 +271,56 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
   }
   CHECK(seen.size() == 300);
   CHECK(api_get(c.server->port(), "/v1/reports/clv/customers?top=5", Collector::kAdminToken).status == 400);
+}
+
+// Found (issue 22): `as_of` was an instant, so as_of=1997-09-30 (00:00 UTC) dropped that day's
+// purchases, and days were UTC days. Now it is the brand's calendar day, end of day included.
+TEST_CASE(
+    "CLV report: CDNOW stamped at noon in the brand's time zone, as of its calibration end, gives the "
+    "published fit",
+    "[analytics][reports][store]") {
+  Collector c;
+  const auto calendar = analytics::Calendar::in_zone("Pacific/Kiritimati");  // UTC+14: noon is 22:00 UTC the day before
+  REQUIRE(calendar.ok());
+  c.api->set_calendar(calendar.value());
+  std::ifstream in(std::string(WAYMARK_TEST_DATA) + "/cdnow/CDNOW_sample.txt");
+  REQUIRE(in);
+  std::map<std::string, std::vector<Planned>> by_customer;
+  std::string master, id, date;
+  int cds = 0;
+  double dollars = 0;
+  while (in >> master >> id >> date >> cds >> dollars) {
+    const auto day =
+        analytics::Calendar::parse_day(date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2));
+    REQUIRE(day);
+    const int64_t noon = calendar.value().day_start_ms(*day) + 12 * 3600 * 1000;
+    by_customer[id].push_back({w::Channel::Web, noon, true, std::llround(dollars * 100)});
+  }
+  REQUIRE(by_customer.size() == 2357);
+  for (const auto& [customer_id, purchases] : by_customer) customer(*c.store, purchases);
+  const Reply r = api_get(c.server->port(), "/v1/reports/clv?as_of=1997-09-30&top=1", Collector::kAdminToken);
+  REQUIRE(r.status == 200);
+  const json j = json::parse(r.body);
+  CHECK(j.at("as_of") == "1997-09-30");
+  CHECK(j.at("time_zone") == "Pacific/Kiritimati");
+  CHECK(j.at("customers") == 2357);
+  CHECK(j.at("forecast") == true);
+  const json& bg = j.at("bgnbd");
+  CHECK(bg.at("r").get<double>() == Approx(0.243).epsilon(0.01));
+  CHECK(bg.at("alpha").get<double>() == Approx(4.414).epsilon(0.01));
+  CHECK(bg.at("a").get<double>() == Approx(0.793).epsilon(0.01));
+  CHECK(bg.at("b").get<double>() == Approx(2.426).epsilon(0.01));
+  CHECK(bg.at("log_likelihood").get<double>() == Approx(-9582.429).margin(0.01));
+  const json& gg = j.at("gamma_gamma");  // fitted in cents
+  CHECK(gg.at("p").get<double>() == Approx(6.25).epsilon(0.01));
+  CHECK(gg.at("q").get<double>() == Approx(3.74).epsilon(0.01));
+  CHECK(gg.at("v").get<double>() / 100 == Approx(15.44).epsilon(0.01));
+  // The same purchases in UTC days: each lands on the day before, and the calendar ends a day later
+  // for everyone, so the fit moves.
+  c.api->set_calendar(analytics::Calendar());
+  const json utc =
+      json::parse(api_get(c.server->port(), "/v1/reports/clv?as_of=1997-09-30&top=1", Collector::kAdminToken).body);
+  CHECK(utc.at("bgnbd").at("log_likelihood").get<double>() != Approx(-9582.429).margin(0.01));
 }
 
 // Found (issue 22): a fit that could not tell anything about churn was reported as a forecast.

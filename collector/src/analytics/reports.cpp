@@ -144,7 +144,8 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
   return report;
 }
 
-Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency) {
+Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency,
+                                         const Calendar& calendar) {
   constexpr int64_t kDayMs = 24LL * 3600 * 1000;
   struct Bought {
     int64_t profile;
@@ -157,7 +158,7 @@ Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms,
     for (const AnalyticsEvent& e : events) {
       if (!is_conversion(e) || !e.revenue_minor) continue;
       ++currencies[e.currency];
-      bought.push_back({profile, e.currency, static_cast<double>(e.time_ms / kDayMs * kDayMs),
+      bought.push_back({profile, e.currency, static_cast<double>(calendar.day_of(e.time_ms) * kDayMs),
                         static_cast<double>(*e.revenue_minor)});
     }
     return true;
@@ -211,14 +212,16 @@ double Money::major(double minor) const {
 }
 
 Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
-  auto log = purchases_by_profile(store, q.as_of_ms, q.currency);
+  constexpr double kDayMs = 24.0 * 3600 * 1000;
+  const int64_t last_ms = q.calendar.day_start_ms(q.as_of_day + 1) - 1;  // the as-of day's last moment
+  auto log = purchases_by_profile(store, last_ms, q.currency, q.calendar);
   if (!log.ok()) return log.status();
   ClvReport report;
   report.currency = log.value().currency;
   std::vector<ClvCustomer> rows;
   std::vector<RfmRow> rfm;
   for (const ProfilePurchases& c : log.value().profiles) {
-    const auto summary = summarise(c.purchases, static_cast<double>(q.as_of_ms), kWeekMs);
+    const auto summary = summarise(c.purchases, static_cast<double>(q.as_of_day) * kDayMs, kWeekMs);
     ClvCustomer row;
     row.profile = c.profile;
     row.rfm = summary.front().second;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analytics/attribution.hpp"
+#include "analytics/calendar.hpp"
 #include "analytics/clv.hpp"
 #include "store/store.hpp"
 
@@ -53,8 +54,8 @@ struct AttributionReport {
 Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q);
 
 // Every purchase with revenue up to `as_of_ms`, in `currency` (or the only one present; an
-// error when there are several), per profile in time order, each at the start of its UTC day
-// (purchases on the same day are one purchase, the CDNOW convention).
+// error when there are several), per profile in time order, each placed on its day in `calendar`
+// (at day × 24 h: purchases on the same day are one purchase, the CDNOW convention).
 struct ProfilePurchases {
   int64_t profile = 0;
   std::vector<Purchase> purchases;
@@ -63,7 +64,8 @@ struct PurchaseLog {
   std::string currency;
   std::vector<ProfilePurchases> profiles;
 };
-Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency);
+Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency,
+                                         const Calendar& calendar = Calendar());
 
 // Amounts of one currency: stored and computed in minor units, reported in major units rounded to
 // the currency's minor unit (its ISO 4217 digits, from ICU: 2 for GBP, 0 for JPY, 3 for BHD; 2 for a
@@ -79,8 +81,11 @@ class Money {
 };
 
 struct ClvQuery {
-  int64_t as_of_ms = 0;  // purchases up to here; T measured to here
-  int periods = 12;      // months ahead
+  // The as-of day in `calendar`, days since 1970-01-01: purchases up to its end (its purchases
+  // included), T measured to it in whole days.
+  int64_t as_of_day = 0;
+  Calendar calendar;
+  int periods = 12;  // months ahead
   double monthly_discount = 0.01;
   std::string currency;
 };

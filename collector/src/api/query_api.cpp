@@ -165,6 +165,17 @@ class Params {
     if (!v || *v < 0 || *v > kMaxTimeMs) fail(std::string(name) + " must be Unix ms or YYYY-MM-DD, 1970 to 9999");
     return v && !error_ ? *v : fallback;
   }
+  // A calendar day: YYYY-MM-DD as written, or Unix ms as the day it falls on in `calendar`; today there
+  // when absent.
+  int64_t day(const char* name, const analytics::Calendar& calendar, int64_t now_ms) {
+    const auto it = q_.find(name);
+    if (it == q_.end()) return calendar.day_of(now_ms);
+    if (auto d = analytics::Calendar::parse_day(it->second)) return *d;
+    const auto ms = parse_time(it->second);
+    if (ms && *ms >= 0 && *ms <= kMaxTimeMs) return calendar.day_of(*ms);
+    fail(std::string(name) + " must be a day (YYYY-MM-DD) or Unix ms, 1970 to 9999");
+    return 0;
+  }
   // Fails on a parameter the route does not take: a typo (modle=linear) must not be silently ignored.
   void only(std::initializer_list<std::string_view> known) {
     for (const auto& [name, value] : q_) {
@@ -349,7 +360,8 @@ json clv_customer_json(const analytics::ClvCustomer& c, const analytics::Money& 
 json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const analytics::Money& money) {
   json j{{"currency", r.currency},
          {"customers", r.customers},
-         {"as_of_ms", q.as_of_ms},
+         {"as_of", analytics::Calendar::format_day(q.as_of_day)},
+         {"time_zone", q.calendar.zone()},
          {"months", q.periods},
          {"forecast", r.no_forecast.empty()},
          {"no_forecast", r.no_forecast.empty() ? json(nullptr) : json(r.no_forecast)},
@@ -378,15 +390,17 @@ json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const
 
 }  // namespace
 
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms, bool paged) {
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms,
+                         const analytics::Calendar& calendar, bool paged) {
   analytics::ClvQuery q;
+  q.calendar = calendar;
   Params p(query);
   if (paged) {
     p.only({"as_of", "months", "monthly_discount", "currency", "limit", "after"});
   } else {
     p.only({"as_of", "months", "monthly_discount", "top", "currency"});
   }
-  q.as_of_ms = p.time("as_of", now_ms);
+  q.as_of_day = p.day("as_of", calendar, now_ms);
   q.periods = static_cast<int>(p.integer("months", 12, 1, 120));
   q.monthly_discount = p.number("monthly_discount", 0.01, 0, 1);
   const int64_t top = paged ? 0 : p.integer("top", 20, 0, kMaxPage);
@@ -539,13 +553,13 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
   if (resource == "reports" && r.path.size() == 4 && r.path[2] == "clv" && r.path[3] == "customers") {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
-    return clv_response(store_, r.query, now_ms, true);
+    return clv_response(store_, r.query, now_ms, calendar_, true);
   }
   if (resource == "reports" && r.path.size() == 3) {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
     if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
-    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms, false);
+    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms, calendar_, false);
     if (r.path[2] == "totals") return totals_response(store_, r.query);
     return problem(404, "no such report");
   }

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "analytics/calendar.hpp"
 #include "analytics/segments.hpp"
 #include "common/crypto/secure.hpp"
 #include "ingest/ingest.hpp"
@@ -61,7 +62,9 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
                                  int64_t now_ms);
 // Lifetime value: the top customers by CLV (`top`), or with `paged` every customer in profile order
 // (`limit`, `after`), each with the fits, their checks and the totals over every customer.
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms, bool paged = false);
+// `as_of` is a day of `calendar` (the brand's time zone), its purchases included.
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms,
+                         const analytics::Calendar& calendar, bool paged = false);
 // One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
 std::string csv_field(const std::string& s);
 
@@ -79,6 +82,8 @@ class QueryApi {
   // as the node that takes writes.
   void set_read_only() { read_only_ = true; }
   // Rule segments from the config, and the currency RFM scores (empty: the only one present).
+  // The brand's calendar (report-time-zone): what a day is in the lifetime-value reports.
+  void set_calendar(analytics::Calendar calendar) { calendar_ = std::move(calendar); }
   void set_segments(std::vector<analytics::RuleSegment> rules, std::string currency) {
     rules_ = std::move(rules);
     segment_currency_ = std::move(currency);
@@ -105,6 +110,7 @@ class QueryApi {
   ReportPrivacy privacy_;
   std::vector<analytics::RuleSegment> rules_;
   std::string segment_currency_;
+  analytics::Calendar calendar_;
   std::mutex cache_mu_;
   std::shared_ptr<const analytics::SegmentSet> cache_;
 };

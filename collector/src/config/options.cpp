@@ -103,11 +103,13 @@ po::options_description serve_options() {
 }
 
 po::options_description privacy_options() {
-  po::options_description o("Report privacy (serve, report)");
+  po::options_description o("Reports (serve, report)");
   o.add_options()("report-k", po::value<int>()->default_value(10),
                   "reports merge rows of fewer distinct profiles into \"other\"")(
       "report-epsilon", po::value<double>()->default_value(0),
-      "Laplace noise on released profile counts with this epsilon per count (0: none)");
+      "Laplace noise on released profile counts with this epsilon per count (0: none)")(
+      "report-time-zone", po::value<std::string>()->default_value("UTC"),
+      "the brand's time zone (IANA name, e.g. Europe/London): its days are the lifetime-value reports' days");
   return o;
 }
 
@@ -277,6 +279,10 @@ Result<po::variables_map> parse_options(int argc, const char* const* argv, const
   return vm;
 }
 
+Result<analytics::Calendar> report_calendar(const po::variables_map& vm) {
+  return analytics::Calendar::in_zone(vm["report-time-zone"].as<std::string>());
+}
+
 Result<ReportPrivacy> report_privacy(const po::variables_map& vm) {
   ReportPrivacy p{vm["report-k"].as<int>(), vm["report-epsilon"].as<double>()};
   if (p.k < 1 || !std::isfinite(p.epsilon) || p.epsilon < 0) {
@@ -380,6 +386,9 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
     s.segments.push_back(std::move(rule.value()));
   }
   if (vm.count("segment-currency")) s.segment_currency = vm["segment-currency"].as<std::string>();
+  auto calendar = report_calendar(vm);
+  if (!calendar.ok()) return calendar.status();
+  s.calendar = std::move(calendar.value());
   for (const auto& spec : list("api-token")) {
     std::string error;
     auto t = parse_api_token(spec, &error);

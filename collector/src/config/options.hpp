@@ -33,6 +33,8 @@ Status parse_config(std::istream& in, const boost::program_options::options_desc
 
 // report-k and report-epsilon.
 Result<ReportPrivacy> report_privacy(const boost::program_options::variables_map& vm);
+// The brand's calendar (report-time-zone); Errc::invalid for an unknown zone.
+Result<analytics::Calendar> report_calendar(const boost::program_options::variables_map& vm);
 
 // Everything `serve` takes from the options besides the keys and the store, validated.
 // What one `serve` process does (issue 21, docs/scale-out.md).
@@ -47,6 +49,7 @@ struct ServeSettings {
   ReportPrivacy privacy;
   std::vector<analytics::RuleSegment> segments;
   std::string segment_currency;
+  analytics::Calendar calendar;
   std::vector<ApiToken> tokens;
   ServerConfig server;
   IngestLimits ingest;
