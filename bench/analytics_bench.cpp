@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   if (checksum <= 0 || floor_sum <= 0) return 1;
 
   // BG/NBD: simulate 100k customers from the CDNOW estimates, observed for 39 weeks.
-  const BgNbd truth{0.243, 4.414, 0.793, 2.426, 0, 0};
+  const BgNbd truth{0.243, 4.414, 0.793, 2.426, 0, {}};
   std::vector<RfmRow> rows;
   for (int i = 0; i < 100000; ++i) {
     std::gamma_distribution<double> lambda_d(truth.r, 1 / truth.alpha);
