@@ -67,6 +67,7 @@ struct Customer {
   std::vector<Identifier> extra;  // typo'd emails also given
   bool forgotten = false, withdrew = false;
   double spend_mean_minor = 0;
+  int64_t active_until = 0;  // when they stopped coming (churned); the end of the period if they did not
 };
 
 struct Planted {
