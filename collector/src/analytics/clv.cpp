@@ -267,6 +267,26 @@ double discounted_clv(const BgNbd& bg, const GammaGamma& gg, const RfmRow& c, in
   return clv;
 }
 
+namespace {
+
+// One customer's purchase days in time order, returns netted: a return (a negative value) counts
+// against the latest purchase day at or before it, and a day whose purchases were all returned is no
+// purchase. A return before any purchase is dropped.
+std::vector<std::pair<double, double>> net_days(const std::map<double, double>& days) {
+  std::vector<std::pair<double, double>> out;
+  for (const auto& [time, value] : days) {
+    if (value >= 0) {
+      out.emplace_back(time, value);
+    } else if (!out.empty()) {
+      out.back().second += value;
+      if (out.back().second <= 0) out.pop_back();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, RfmRow>> summarise(const std::vector<Purchase>& purchases, double end, double unit) {
   std::map<std::string, std::map<double, double>> days;  // customer -> time -> summed value
   std::vector<std::string> order;
@@ -277,15 +297,15 @@ std::vector<std::pair<std::string, RfmRow>> summarise(const std::vector<Purchase
   }
   std::vector<std::pair<std::string, RfmRow>> out;
   for (const std::string& id : order) {
-    const auto& d = days[id];
-    if (d.empty()) continue;  // first purchase after the end
+    const auto d = net_days(days[id]);
+    if (d.empty()) continue;  // first purchase after the end, or everything returned
     RfmRow r;
-    const double first = d.begin()->first, last = d.rbegin()->first;
+    const double first = d.front().first, last = d.back().first;
     r.x = static_cast<double>(d.size() - 1);
     r.t_x = (last - first) / unit;
     r.T = (end - first) / unit;
     double sum = 0;
-    for (auto it = std::next(d.begin()); it != d.end(); ++it) sum += it->second;
+    for (size_t i = 1; i < d.size(); ++i) sum += d[i].second;
     r.mean_value = r.x > 0 ? sum / r.x : 0;
     out.emplace_back(id, r);
   }

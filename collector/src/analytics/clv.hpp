@@ -90,8 +90,9 @@ struct Purchase {
   double value = 0;
 };
 // Builds the RFM summary as of `end` (purchases after it are ignored): purchases at the same time
-// merge and sum; x = distinct purchase times − 1; t_x and T are measured from the first purchase,
-// divided by `unit` (7 turns days into weeks). Customers in first-seen order.
+// merge and sum; a return (negative value) nets against the latest purchase at or before it, and a
+// purchase wholly returned is none; x = distinct purchase times − 1; t_x and T are measured from the
+// first purchase, divided by `unit` (7 turns days into weeks). Customers in first-seen order.
 std::vector<std::pair<std::string, RfmRow>> summarise(const std::vector<Purchase>& purchases, double end, double unit);
 
 }  // namespace waymark::collector::analytics

@@ -134,6 +134,26 @@ TEST_CASE("the CDNOW transaction log summarises to exactly the published summary
   CHECK(repeat == 946);
 }
 
+TEST_CASE("returns net against the purchase they follow; a purchase wholly returned is none", "[analytics][clv]") {
+  const std::vector<Purchase> log = {
+      {"a", 0, 100}, {"a", 10, 50},  {"a", 12, -50},  // the day-10 purchase returned: gone
+      {"a", 20, 30}, {"a", 25, -10},                  // part of the day-20 purchase returned
+      {"b", 3, -20}, {"b", 5, 40},                    // a return before any purchase counts for nothing
+      {"c", 1, 60},  {"c", 2, -60},                   // everything returned: no customer
+  };
+  const auto summary = summarise(log, 70, 7);
+  REQUIRE(summary.size() == 2);
+  const RfmRow& a = summary[0].second;
+  CHECK(summary[0].first == "a");
+  CHECK(a.x == 1);
+  CHECK(a.t_x == Approx(20.0 / 7));
+  CHECK(a.T == Approx(70.0 / 7));
+  CHECK(a.mean_value == Approx(20));
+  CHECK(summary[1].first == "b");
+  CHECK(summary[1].second.x == 0);
+  CHECK(summary[1].second.T == Approx(65.0 / 7));
+}
+
 TEST_CASE("the bounded fit finds the Rosenbrock optimum, and says when a parameter ran to its bound",
           "[analytics][clv]") {
   const auto rosenbrock = [](const std::vector<double>& p) {
