@@ -56,18 +56,6 @@ std::vector<std::string> at_bounds(const std::vector<double>& params, const std:
   return out;
 }
 
-bool bounded(const FitCheck& c, const char* name) {
-  return std::find(c.at_bounds.begin(), c.at_bounds.end(), name) != c.at_bounds.end();
-}
-
-// The first of `names` that ended at a bound, as a reason; "" when none did.
-std::string unpinned(const FitCheck& c, std::initializer_list<const char*> names) {
-  for (const char* n : names) {
-    if (bounded(c, n)) return std::string(n) + " ran to its bound: the data do not pin it down";
-  }
-  return "";
-}
-
 std::string format(const char* text, double v) {
   char buf[160];
   std::snprintf(buf, sizeof buf, text, v);
@@ -177,8 +165,6 @@ std::optional<BgNbd> fit_bgnbd(const std::vector<RfmRow>& rows) {
   } else if (dropout < 1e-4) {
     c.degenerate = format(
         "customers (almost) never stop buying in this data: the mean chance to stop after a purchase is %.1e", dropout);
-  } else {
-    c.degenerate = unpinned(c, {"r", "alpha"});
   }
   return m;
 }
@@ -246,8 +232,11 @@ std::optional<GammaGamma> fit_gamma_gamma(const std::vector<RfmRow>& rows) {
   const auto& p = f->params;
   GammaGamma m{p[0], p[1], p[2], gamma_gamma_log_likelihood({p[0], p[1], p[2], 0, {}}, rows), f->check};
   if (!m.check.degenerate.empty()) return m;
-  m.check.degenerate =
-      m.q <= 1 ? "q <= 1: the mean spend per purchase is not finite under this fit" : unpinned(m.check, {"p"});
+  if (m.q <= 1) {
+    m.check.degenerate = "q <= 1: the mean spend per purchase is not finite under this fit";
+  } else if (m.p <= kMinParam * 1.001) {
+    m.check.degenerate = "p ran to its lower bound: spend per purchase is not pinned down";
+  }
   return m;
 }
 

@@ -26,12 +26,12 @@ inline constexpr double kMinParam = 1e-6, kMaxParam = 1e6;
 struct FitCheck {
   bool converged = false;  // the optimiser met its tolerance, not its evaluation limit or a failure
   int evaluations = 0;
-  // Parameters that ended at a bound: the data did not pin them down. Some pairs have a meaningful
-  // limit there (BG/NBD's a and b both large: one dropout chance a/(a+b) for everyone), so each model
-  // judges what it means.
+  // Parameters that ended at a bound, for the record. Large values are often a meaningful limit
+  // (BG/NBD's r and alpha both large: everyone buys at one rate r/alpha; a and b: one dropout chance
+  // a/(a+b)), so a bound alone does not make a fit degenerate.
   std::vector<std::string> at_bounds;
   // Why the parameters are no forecast, or "": no convergence, no repeat purchases, BG/NBD customers
-  // who (almost) never stop, or a parameter at a bound where that has no meaningful limit.
+  // who (almost) never stop (a/(a+b) < 1e-4), Gamma-Gamma's q <= 1 or p at its lower bound.
   std::string degenerate;
   bool forecast() const { return converged && degenerate.empty(); }
 };

@@ -33,7 +33,13 @@ struct RuleExpr {
     R,
     F,
     M,
-    Property  // true when some event (in the window) carries the property and its value compares true
+    Property,  // true when some event (in the window) carries the property and its value compares true
+    // The lifetime-value forecast as of the report's day (no window): CLV in major units of the
+    // segments' currency, P(alive), expected purchases. Unknown (never matching a comparison) for a
+    // profile without purchases, or when the fit is no forecast.
+    Clv,
+    PAlive,
+    ExpectedPurchases
   } metric = Metric::Events;
   std::string argument;
   uint8_t channel = 0;
@@ -225,7 +231,10 @@ class RuleParser {
                                                              {"days_since_last_purchase", M::DaysSincePurchase},
                                                              {"r", M::R},
                                                              {"f", M::F},
-                                                             {"m", M::M}};
+                                                             {"m", M::M},
+                                                             {"clv", M::Clv},
+                                                             {"p_alive", M::PAlive},
+                                                             {"expected_purchases", M::ExpectedPurchases}};
     static const std::unordered_map<std::string, M> with_argument = {
         {"channel", M::Channel}, {"event", M::EventName}, {"campaign", M::Campaign}, {"property", M::Property}};
     if (auto it = with_argument.find(name); it != with_argument.end() && at_ < text_.size() && text_[at_] == '.') {
@@ -342,6 +351,8 @@ struct ProfileFacts {
   const RfmScore* rfm = nullptr;
   const std::string* currency = nullptr;
   int64_t as_of_ms = 0;
+  const ClvCustomer* clv = nullptr;  // with a prediction, when a rule asks for one
+  double clv_major = 0;              // its CLV in major units
   // Each event's properties, parsed when a property rule first needs them.
   mutable std::vector<std::optional<nlohmann::json>> properties;
   const nlohmann::json& properties_of(size_t i) const {
@@ -395,7 +406,11 @@ double metric_value(const RuleExpr& e, const ProfileFacts& f) {
   const auto is_purchase = [](const AnalyticsEvent& x) {
     return x.type == static_cast<uint8_t>(w::EventType::Purchase);
   };
+  constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();  // compares false
   switch (e.metric) {
+    case M::Clv: return f.clv ? f.clv_major : kUnknown;
+    case M::PAlive: return f.clv ? f.clv->p_alive : kUnknown;
+    case M::ExpectedPurchases: return f.clv ? f.clv->expected_purchases : kUnknown;
     case M::R: return f.rfm ? f.rfm->r : 0;
     case M::F: return f.rfm ? f.rfm->f : 0;
     case M::M: return f.rfm ? f.rfm->m : 0;
@@ -473,6 +488,37 @@ Result<RuleSegment> parse_rule_segment(std::string_view spec) {
                      std::make_shared<const RuleExpr>(std::move(root.value()))};
 }
 
+namespace {
+
+// Whether the rule asks for the lifetime-value forecast.
+bool uses_clv(const RuleExpr& e) {
+  using M = RuleExpr::Metric;
+  if (e.op == RuleExpr::Op::Or || e.op == RuleExpr::Op::And || e.op == RuleExpr::Op::Not) {
+    return std::any_of(e.children.begin(), e.children.end(), uses_clv);
+  }
+  return e.metric == M::Clv || e.metric == M::PAlive || e.metric == M::ExpectedPurchases;
+}
+
+// Each predicted customer's forecast by profile, as of the day of `as_of_ms` (UTC, as segments count
+// days); nothing when no rule asks for it.
+Result<std::unordered_map<int64_t, ClvCustomer>> forecasts(AnalyticsScan& store, int64_t as_of_ms,
+                                                           const std::string& currency,
+                                                           const std::vector<RuleSegment>& rules) {
+  std::unordered_map<int64_t, ClvCustomer> out;
+  if (std::none_of(rules.begin(), rules.end(), [](const RuleSegment& r) { return uses_clv(*r.root); })) return out;
+  ClvQuery q;
+  q.as_of_day = Calendar().day_of(as_of_ms);
+  q.currency = currency;
+  auto report = clv_report(store, q);
+  if (!report.ok()) return report.status();
+  for (const ClvCustomer& c : report.value().ranked) {
+    if (c.predicted) out.emplace(c.profile, c);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<SegmentSet> compute_segments(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency,
                                     const std::vector<RuleSegment>& rules) {
   auto log = purchases_by_profile(store, as_of_ms, currency);
@@ -486,13 +532,20 @@ Result<SegmentSet> compute_segments(AnalyticsScan& store, int64_t as_of_ms, cons
   std::unordered_map<int64_t, const RfmScore*> rfm_of;
   for (const RfmScore& s : scores) rfm_of[s.input.profile] = &s;
   const std::string& revenue_currency = log.value().currency;
+  auto clv = forecasts(store, as_of_ms, revenue_currency, rules);
+  if (!clv.ok()) return clv.status();
+  const Money money(revenue_currency);
   for (const RuleSegment& r : rules) {
     set.rules[r.name] = r.expression;
     set.members[r.name];
   }
   Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
     const auto it = rfm_of.find(profile);
-    const ProfileFacts facts{&events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, as_of_ms, {}};
+    ProfileFacts facts{&events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, as_of_ms, nullptr, 0, {}};
+    if (const auto c = clv.value().find(profile); c != clv.value().end()) {
+      facts.clv = &c->second;
+      facts.clv_major = money.major(c->second.clv_minor);
+    }
     for (const RuleSegment& r : rules) {
       if (matches(*r.root, facts)) set.members[r.name].push_back(profile);
     }

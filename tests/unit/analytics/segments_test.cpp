@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "analytics/reports.hpp"
 #include "analytics/segments.hpp"
 #include "api/query_api.hpp"
 #include "support/collector_fixture.hpp"
@@ -180,6 +181,52 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
       waymark::test::api_get(port, "/v1/segments/pos_recent?as_of=" + std::to_string(kNow), c.kAdminToken);
   REQUIRE(page.status == 200);
   CHECK(json::parse(page.body).at("profiles") == json::array({1, 5}));
+}
+
+TEST_CASE("rule segments on the lifetime-value forecast: clv, p_alive and expected_purchases",
+          "[analytics][segments]") {
+  waymark::test::Collector c;
+  Store& store = *c.store;
+  // 60 customers still buying every fortnight; 60 who bought three times early on and stopped.
+  for (int i = 0; i < 60; ++i) {
+    std::vector<Touch> active, gone;
+    for (int64_t d = 180 - i % 7; d > 0; d -= 14) active.emplace_back(w::Channel::Pos, d, "sale", 2000 + 10 * i);
+    for (int64_t d : {300 - i, 290 - i, 280 - i}) gone.emplace_back(w::Channel::Pos, d, "sale", 2000 + 10 * i);
+    customer(store, active);
+    customer(store, gone);
+  }
+  const std::vector<analytics::RuleSegment> rules = {rule("about_to_churn: p_alive < 0.3"),
+                                                     rule("future_spenders: clv >= 100"),
+                                                     rule("busy: expected_purchases > 5 and not (p_alive < 0.3)")};
+  auto set = analytics::compute_segments(store, kNow, "", rules);
+  REQUIRE(set.ok());
+  // Exactly the report's own predictions, as of the same day, CLV in pounds.
+  analytics::ClvQuery q;
+  q.as_of_day = analytics::Calendar().day_of(kNow);
+  auto report = analytics::clv_report(store, q);
+  REQUIRE(report.ok());
+  const auto& bg = *report.value().bgnbd;
+  INFO(report.value().no_forecast << ": r " << bg.r << " alpha " << bg.alpha << " a " << bg.a << " b " << bg.b);
+  REQUIRE(report.value().no_forecast.empty());
+  std::set<int64_t> churning, spenders, busy;
+  for (const auto& r : report.value().ranked) {
+    if (r.p_alive < 0.3) churning.insert(r.profile);
+    if (r.clv_minor / 100 >= 100) spenders.insert(r.profile);
+    if (r.expected_purchases > 5 && r.p_alive >= 0.3) busy.insert(r.profile);
+  }
+  const auto members = [&](const std::string& name) {
+    const auto& v = set.value().members.at(name);
+    return std::set<int64_t>(v.begin(), v.end());
+  };
+  CHECK(members("about_to_churn") == churning);
+  CHECK(members("future_spenders") == spenders);
+  CHECK(members("busy") == busy);
+  // And they mean something here: the lapsed customers (even profile ids) are the ones about to churn.
+  CHECK(churning.size() >= 50);
+  CHECK(std::all_of(churning.begin(), churning.end(), [](int64_t p) { return p % 2 == 0; }));
+  CHECK(std::none_of(spenders.begin(), spenders.end(), [](int64_t p) { return p % 2 == 0; }));
+  const auto windowed = analytics::parse_rule_segment("x: clv[30d] > 1");
+  REQUIRE_FALSE(windowed.ok());
 }
 
 TEST_CASE("Laplace noise on released counts: unbiased, scale 1/epsilon, never negative", "[analytics][privacy]") {
