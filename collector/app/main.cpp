@@ -338,8 +338,9 @@ int report(const po::variables_map& vm, const std::string& which) {
     std::replace(param.begin(), param.end(), '-', '_');
     if (vm.count(name)) params[param] = vm[name].as<std::string>();
   }
-  const ApiResponse r = which == "attribution" ? attribution_response(*store.value(), params, privacy.value(), now_ms())
-                                               : clv_response(*store.value(), params, now_ms(), calendar.value());
+  const ApiResponse r = which == "attribution"
+                            ? attribution_response(*store.value(), params, privacy.value(), now_ms())
+                            : clv_response(*store.value(), params, privacy.value(), now_ms(), calendar.value());
   (r.status == 200 ? std::cout : std::cerr) << r.body;
   return r.status == 200 ? 0 : 1;
 }

@@ -563,6 +563,12 @@ int run(const Args& args) {
       res.clv_rows.push_back({profile, purchases, money(t.at("historic")), number(t.at("p_alive"), 3),
                               number(t.at("expected_purchases"), 2), money(t.at("clv"))});
     }
+    std::cout << "  by acquisition channel (mean / median CLV, customers):";
+    for (const auto& g : j.at("by_acquisition")) {
+      std::cout << " " << g.at("channel_group").get<std::string>() << " " << money(g.at("mean_clv")) << " / "
+                << money(g.at("median_clv")) << " (" << g.at("customers") << ");";
+    }
+    std::cout << "\n";
     const bool forecast = j.at("forecast").get<bool>();
     const ChurnScore churn = forecast ? score_churn(api, plan, by_profile) : ChurnScore{};
     std::cout << "churn: of " << churn.churned << " customers who stopped buying, " << churn.churned_low

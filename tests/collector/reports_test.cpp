@@ -273,6 +273,41 @@ TEST_CASE("CLV report: repeat buyers fitted, the best customers listed first", "
   CHECK(api_get(c.server->port(), "/v1/reports/clv/customers?top=5", Collector::kAdminToken).status == 400);
 }
 
+TEST_CASE("CLV report: customer quality by acquisition channel, small groups merged into other",
+          "[analytics][reports][store]") {
+  Collector c;
+  std::mt19937 rng(9);
+  // Customers first reached by email spend four times what those first reached by SMS spend; five
+  // first reached by push are too few to show on their own.
+  const auto shopper = [&](w::Channel first, int64_t spend) {
+    const int64_t start = kStart + static_cast<int64_t>(rng() % 40) * kDay;
+    std::vector<Planned> events = {{first, start}};
+    const int purchases = 2 + static_cast<int>(rng() % 5);
+    for (int p = 0; p < purchases; ++p) {
+      events.push_back({w::Channel::Pos, start + (p + 1) * static_cast<int64_t>(3 + rng() % 15) * kDay, true,
+                        spend + static_cast<int64_t>(rng() % 500)});
+    }
+    customer(*c.store, events);
+  };
+  for (int i = 0; i < 40; ++i) shopper(w::Channel::Email, 8000);
+  for (int i = 0; i < 40; ++i) shopper(w::Channel::Sms, 2000);
+  for (int i = 0; i < 5; ++i) shopper(w::Channel::Push, 5000);
+  const Reply r = api_get(c.server->port(), "/v1/reports/clv?as_of=2026-06-30&top=0", Collector::kAdminToken);
+  REQUIRE(r.status == 200);
+  const json j = json::parse(r.body);
+  REQUIRE(j.at("forecast") == true);
+  const json& groups = j.at("by_acquisition");
+  REQUIRE(groups.size() == 3);
+  CHECK(groups[0].at("channel_group") == "Email");
+  CHECK(groups[0].at("customers") == 40);
+  CHECK(groups[1].at("channel_group") == "SMS");
+  CHECK(groups[1].at("customers") == 40);
+  CHECK(groups[2].at("channel_group") == "other");  // the five push customers
+  CHECK(groups[2].at("customers") == 5);
+  CHECK(groups[0].at("mean_clv").get<double>() > 2.5 * groups[1].at("mean_clv").get<double>());
+  CHECK(groups[0].at("median_clv").get<double>() > 2.5 * groups[1].at("median_clv").get<double>());
+}
+
 // Found (issue 22): `as_of` was an instant, so as_of=1997-09-30 (00:00 UTC) dropped that day's
 // purchases, and days were UTC days. Now it is the brand's calendar day, end of day included.
 TEST_CASE(

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -154,7 +155,12 @@ Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms,
   };
   std::vector<Bought> bought;
   std::map<std::string, int64_t> currencies;
+  std::unordered_map<int64_t, std::string> acquired;  // profile -> channel group of its first touch
   Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
+    const auto first = std::find_if(events.begin(), events.end(), is_customer_action);
+    if (first != events.end()) {
+      acquired[profile] = channel_group(first->channel, first->campaign_source, first->campaign_medium);
+    }
     for (const AnalyticsEvent& e : events) {
       if (!is_conversion(e) || !e.revenue_minor) continue;
       ++currencies[e.currency];
@@ -169,7 +175,9 @@ Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms,
   PurchaseLog log{chosen.value(), {}};
   for (const Bought& b : bought) {  // grouped by profile, in time order
     if (b.currency != log.currency) continue;
-    if (log.profiles.empty() || log.profiles.back().profile != b.profile) log.profiles.push_back({b.profile, {}});
+    if (log.profiles.empty() || log.profiles.back().profile != b.profile) {
+      log.profiles.push_back({b.profile, {}, acquired.count(b.profile) ? acquired[b.profile] : "Other"});
+    }
     log.profiles.back().purchases.push_back({{}, b.day_ms, b.value});  // one customer: an empty id
   }
   return log;
@@ -184,6 +192,34 @@ std::string no_forecast(const std::optional<BgNbd>& bg, const std::optional<Gamm
   if (!gg) return "Gamma-Gamma: no customer bought more than once";
   if (!gg->check.forecast()) return "Gamma-Gamma: " + gg->check.degenerate;
   return "";
+}
+
+// Mean and median predicted CLV per acquisition channel group; groups of fewer than k customers merge
+// into "other".
+std::vector<ClvReport::Acquisition> by_acquisition(const std::vector<ClvCustomer>& rows, int k) {
+  std::map<std::string, std::vector<double>> clv;
+  for (const ClvCustomer& r : rows) {
+    if (r.predicted) clv[r.acquired_by].push_back(r.clv_minor);
+  }
+  std::vector<double> other;
+  std::vector<ClvReport::Acquisition> out;
+  const auto row = [](std::string group, std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    const double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return ClvReport::Acquisition{std::move(group), static_cast<int64_t>(n),
+                                  std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(n), median};
+  };
+  for (auto& [group, v] : clv) {
+    if (static_cast<int>(v.size()) < k) {
+      other.insert(other.end(), v.begin(), v.end());
+    } else {
+      out.push_back(row(group, v));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.mean_clv_minor > b.mean_clv_minor; });
+  if (!other.empty()) out.push_back(row("other", other));
+  return out;
 }
 
 void predict(ClvCustomer& r, const BgNbd& bg, const GammaGamma& gg, const ClvQuery& q) {
@@ -224,6 +260,7 @@ Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
     const auto summary = summarise(c.purchases, static_cast<double>(q.as_of_day) * kDayMs, kWeekMs);
     ClvCustomer row;
     row.profile = c.profile;
+    row.acquired_by = c.acquired_by;
     row.rfm = summary.front().second;
     for (const Purchase& p : c.purchases) row.historic_minor += p.value;
     report.historic_minor += row.historic_minor;
@@ -241,6 +278,7 @@ Result<ClvReport> clv_report(AnalyticsScan& store, const ClvQuery& q) {
     report.expected_purchases += r.expected_purchases;
     report.clv_minor += r.clv_minor;
   }
+  report.by_acquisition = by_acquisition(rows, q.k);
   std::sort(rows.begin(), rows.end(), [](const ClvCustomer& a, const ClvCustomer& b) {
     if (a.predicted != b.predicted) return a.predicted;
     if (a.clv_minor != b.clv_minor) return a.clv_minor > b.clv_minor;

@@ -59,6 +59,7 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
 struct ProfilePurchases {
   int64_t profile = 0;
   std::vector<Purchase> purchases;
+  std::string acquired_by;  // the channel group of the profile's first touch (channel_groups.hpp)
 };
 struct PurchaseLog {
   std::string currency;
@@ -88,11 +89,13 @@ struct ClvQuery {
   int periods = 12;  // months ahead
   double monthly_discount = 0.01;
   std::string currency;
+  int k = 10;  // acquisition channel groups of fewer customers merge into "other"
 };
 
 struct ClvCustomer {
   int64_t profile = 0;
-  RfmRow rfm;  // weeks
+  std::string acquired_by;  // channel group of the first touch
+  RfmRow rfm;               // weeks
   double historic_minor = 0;
   // Only when the report forecasts, and the customer's numbers are finite (2F1 kept its precision).
   bool predicted = false;
@@ -108,6 +111,15 @@ struct ClvReport {
   // or could not pin a parameter down (FitCheck::degenerate), named by model.
   std::string no_forecast;
   double expected_purchases = 0, clv_minor = 0, historic_minor = 0;  // summed over every customer
+  // Customer quality by acquisition channel: which channel groups bring the better customers. By mean
+  // predicted CLV, highest first; "other" (groups of fewer than k customers) last. Means and medians
+  // over the customers with a prediction.
+  struct Acquisition {
+    std::string channel_group;
+    int64_t customers = 0;
+    double mean_clv_minor = 0, median_clv_minor = 0;
+  };
+  std::vector<Acquisition> by_acquisition;
   std::vector<ClvCustomer> ranked;  // every customer, by predicted CLV (by historic value without a forecast)
 };
 

@@ -357,7 +357,8 @@ json clv_customer_json(const analytics::ClvCustomer& c, const analytics::Money& 
 }
 
 // The fitted models, their checks and the totals over every customer: what both CLV answers start with.
-json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const analytics::Money& money) {
+json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const analytics::Money& money,
+              const ReportPrivacy& privacy) {
   json j{{"currency", r.currency},
          {"customers", r.customers},
          {"as_of", analytics::Calendar::format_day(q.as_of_day)},
@@ -385,15 +386,24 @@ json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const
   j["totals"] = {{"historic", money.major(r.historic_minor)},
                  {"expected_purchases", forecast ? json(r.expected_purchases) : json(nullptr)},
                  {"clv", forecast ? json(money.major(r.clv_minor)) : json(nullptr)}};
+  json groups = json::array();
+  for (const auto& a : r.by_acquisition) {
+    groups.push_back({{"channel_group", a.channel_group},
+                      {"customers", released_count(a.customers, privacy, "clv.acquisition." + a.channel_group)},
+                      {"mean_clv", money.major(a.mean_clv_minor)},
+                      {"median_clv", money.major(a.median_clv_minor)}});
+  }
+  j["by_acquisition"] = groups;
   return j;
 }
 
 }  // namespace
 
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms,
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms,
                          const analytics::Calendar& calendar, bool paged) {
   analytics::ClvQuery q;
   q.calendar = calendar;
+  q.k = privacy.k;
   Params p(query);
   if (paged) {
     p.only({"as_of", "months", "monthly_discount", "currency", "limit", "after"});
@@ -414,7 +424,7 @@ ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t
   }
   auto& r = report.value();
   const analytics::Money money(r.currency);
-  json j = clv_head(r, q, money), rows = json::array();
+  json j = clv_head(r, q, money, privacy), rows = json::array();
   if (!paged) {
     for (size_t i = 0; i < r.ranked.size() && static_cast<int64_t>(i) < top; ++i) {
       rows.push_back(clv_customer_json(r.ranked[i], money));
@@ -553,13 +563,13 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
   if (resource == "reports" && r.path.size() == 4 && r.path[2] == "clv" && r.path[3] == "customers") {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
-    return clv_response(store_, r.query, now_ms, calendar_, true);
+    return clv_response(store_, r.query, privacy_, now_ms, calendar_, true);
   }
   if (resource == "reports" && r.path.size() == 3) {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
     if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
-    if (r.path[2] == "clv") return clv_response(store_, r.query, now_ms, calendar_, false);
+    if (r.path[2] == "clv") return clv_response(store_, r.query, privacy_, now_ms, calendar_, false);
     if (r.path[2] == "totals") return totals_response(store_, r.query);
     return problem(404, "no such report");
   }

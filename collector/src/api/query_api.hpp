@@ -61,9 +61,10 @@ using QueryParams = std::map<std::string, std::string>;
 ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
                                  int64_t now_ms);
 // Lifetime value: the top customers by CLV (`top`), or with `paged` every customer in profile order
-// (`limit`, `after`), each with the fits, their checks and the totals over every customer.
+// (`limit`, `after`), each with the fits, their checks, the totals over every customer and CLV by
+// acquisition channel group (groups of fewer than privacy.k customers merged into "other").
 // `as_of` is a day of `calendar` (the brand's time zone), its purchases included.
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, int64_t now_ms,
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms,
                          const analytics::Calendar& calendar, bool paged = false);
 // One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
 std::string csv_field(const std::string& s);
