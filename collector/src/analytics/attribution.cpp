@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
+
+#include <Eigen/Sparse>
+#include <Eigen/SparseLU>
 
 namespace waymark::collector::analytics {
 
@@ -32,56 +36,30 @@ struct Chain {
 
 // The expected reward of absorption into conversion from the start, with the states in `removed`
 // turned into null; `reward[s]` is what conversions leaving s are worth together (their count: P(conversion);
-// their revenue: the expected conversion value). Exact: Gaussian elimination for chains of up to a few
-// hundred states, otherwise Gauss-Seidel to 1e-15.
+// their revenue: the expected conversion value). Solved exactly for every chain size: (I - Q) p = r with
+// Eigen's sparse LU. I - Q of an absorbing chain whose every state reaches absorption (each state here
+// was left by some path) is a nonsingular M-matrix; NaN if the factorisation still fails.
 double absorbed(const Chain& c, const std::vector<bool>& removed, const std::vector<double>& reward) {
   const size_t n = c.next.size();
   if (n == 0 || removed[0]) return 0;
-  if (n <= 400) {
-    std::vector<double> a(n * n, 0.0), rhs(n, 0.0);
-    for (size_t s = 0; s < n; ++s) {
-      a[s * n + s] = 1;
-      if (removed[s] || c.total[s] == 0) continue;  // absorbing null: p = 0
-      rhs[s] = reward[s] / c.total[s];
-      for (const auto& [t, w] : c.next[s]) {
-        if (!removed[t]) a[s * n + t] -= w / c.total[s];
-      }
+  std::vector<Eigen::Triplet<double>> entries;
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(n));
+  for (size_t s = 0; s < n; ++s) {
+    const auto row = static_cast<Eigen::Index>(s);
+    entries.emplace_back(row, row, 1.0);
+    if (removed[s] || c.total[s] == 0) continue;  // absorbing null: p = 0
+    rhs[row] = reward[s] / c.total[s];
+    for (const auto& [t, w] : c.next[s]) {
+      if (!removed[t]) entries.emplace_back(row, static_cast<Eigen::Index>(t), -w / c.total[s]);
     }
-    for (size_t col = 0; col < n; ++col) {
-      size_t pivot = col;
-      for (size_t r = col + 1; r < n; ++r) {
-        if (std::abs(a[r * n + col]) > std::abs(a[pivot * n + col])) pivot = r;
-      }
-      if (a[pivot * n + col] == 0) continue;
-      if (pivot != col) {
-        for (size_t k = 0; k < n; ++k) std::swap(a[col * n + k], a[pivot * n + k]);
-        std::swap(rhs[col], rhs[pivot]);
-      }
-      for (size_t r = 0; r < n; ++r) {
-        if (r == col || a[r * n + col] == 0) continue;
-        const double f = a[r * n + col] / a[col * n + col];
-        for (size_t k = col; k < n; ++k) a[r * n + k] -= f * a[col * n + k];
-        rhs[r] -= f * rhs[col];
-      }
-    }
-    return a[0] == 0 ? 0 : rhs[0] / a[0];
   }
-  std::vector<double> p(n, 0.0);
-  for (int sweep = 0; sweep < 100000; ++sweep) {
-    double change = 0;
-    for (size_t s = 0; s < n; ++s) {
-      if (removed[s] || c.total[s] == 0) continue;
-      double v = reward[s];
-      for (const auto& [t, w] : c.next[s]) {
-        if (!removed[t]) v += w * p[t];
-      }
-      v /= c.total[s];
-      change = std::max(change, std::abs(v - p[s]));
-      p[s] = v;
-    }
-    if (change < 1e-15) break;
-  }
-  return p[0];
+  Eigen::SparseMatrix<double> a(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(n));
+  a.setFromTriplets(entries.begin(), entries.end());  // duplicates (a self-loop) are summed
+  Eigen::SparseLU<Eigen::SparseMatrix<double>> lu;
+  lu.compute(a);
+  if (lu.info() != Eigen::Success) return std::numeric_limits<double>::quiet_NaN();
+  const Eigen::VectorXd p = lu.solve(rhs);
+  return lu.info() == Eigen::Success ? p[0] : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace
