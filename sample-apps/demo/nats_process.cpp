@@ -125,8 +125,25 @@ void NatsServer::start() {
   }
 }
 
+// SIGSTOP is delivered asynchronously: a thread of the server already running on another core could
+// still answer a request sent right after kill() returns (seen under ASan). So this waits until every
+// thread of it shows as stopped.
 void NatsServer::freeze() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  const auto stopped = [this] {
+    const fs::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator(tasks, ec)) {
+      std::ifstream stat(t.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      const size_t close = line.rfind(')');  // the state follows the command name in parentheses
+      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T') return false;
+    }
+    return !ec;
+  };
+  for (int i = 0; i < 200 && !stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 void NatsServer::thaw() {
