@@ -134,7 +134,7 @@ TEST_CASE("the CDNOW transaction log summarises to exactly the published summary
   CHECK(repeat == 946);
 }
 
-TEST_CASE("returns net against the purchase they follow; a purchase wholly returned is none", "[analytics][clv]") {
+TEST_CASE("returns net against the purchase they follow, and a purchase wholly returned is none", "[analytics][clv]") {
   const std::vector<Purchase> log = {
       {"a", 0, 100}, {"a", 10, 50},  {"a", 12, -50},  // the day-10 purchase returned: gone
       {"a", 20, 30}, {"a", 25, -10},                  // part of the day-20 purchase returned
