@@ -310,7 +310,10 @@ struct Server::Impl {
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
 
-  asio::steady_timer background{ioc};
+  // The background tick's timer lives on a strand of its own: its handler re-arms it on one I/O thread
+  // while stop() cancels it from another (a data race TSan found; timers are not thread-safe).
+  asio::strand<asio::io_context::executor_type> background_strand{asio::make_strand(ioc)};
+  asio::steady_timer background{background_strand};
   asio::steady_timer accept_pause{ioc};
 
   Impl(ServerConfig c, Ingest* i, Metrics& m, QueryApi* api) : shared{std::move(c), i, m, api} {}
@@ -413,9 +416,9 @@ void Server::stop(int64_t drain_ms) {
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
-    impl_->background.cancel();
     impl_->accept_pause.cancel();
   });
+  asio::post(impl_->background_strand, [this] { impl_->background.cancel(); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
   while (impl_->shared.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
