@@ -1,4 +1,4 @@
-// An ingest or query node's view of the merger's lag (issue 21), polled on the server's background
+// The merger's lag as any role sees it (issue 21; the merger itself too), polled on the server's background
 // tick: the lag in /metrics and /healthz, and on an ingest node whether to push back (devices get 503
 // with Retry-After and keep their batches) while the merger is more than `max_lag` batches behind.
 #pragma once
@@ -23,6 +23,7 @@ class LagWatch {
   // unknown (the gauge is withdrawn, the note says so) and over() keeps its last answer.
   Status poll();
   uint64_t lag() const { return lag_.load(); }
+  bool known() const { return known_.load(); }
   // Whether the merger was more than `max_lag` batches behind when last known.
   bool over() const { return max_lag_ > 0 && lag_.load() > max_lag_; }
   // For /healthz: " (queue lag: N batches)", or " (queue lag: unknown)".

@@ -18,9 +18,13 @@ int64_t wall_ms() {
 }  // namespace
 
 Merger::Merger(queue::JetStream& js, Ingest& ingest, Metrics& metrics, MergerOptions options, Log log)
-    : js_(js), ingest_(ingest), metrics_(metrics), options_(std::move(options)), log_(std::move(log)) {
+    : js_(js),
+      ingest_(ingest),
+      metrics_(metrics),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      lag_(js, options_.durable, 0, metrics) {  // unknown until the queue answers
   if (!log_) log_ = [](const std::string&, const std::string&) {};
-  metrics_.unset("queue_lag_messages");  // unknown until the queue answers
   metrics_.unset("queue_lag_seconds");
 }
 
@@ -132,12 +136,7 @@ bool Merger::commit_with_retry(const std::vector<std::unique_ptr<queue::Delivery
 }
 
 void Merger::refresh_lag() {
-  if (!consumer_) return;  // not started
-  auto st = consumer_->state();
-  lag_known_ = st.ok();
-  if (!st.ok()) return metrics_.unset("queue_lag_messages");
-  lag_messages_ = st->lag();
-  metrics_.set("queue_lag_messages", lag_messages_);
+  if (consumer_) (void)lag_.poll();  // not before start(): the durable consumer may not exist yet
 }
 
 // How long the oldest batch just taken waited on the stream, in seconds.
@@ -148,8 +147,8 @@ void Merger::report_wait(const std::vector<std::unique_ptr<queue::Delivery>>& ba
 }
 
 std::string Merger::note() const {
-  if (!lag_known_) return " (queue lag: unknown)";
-  return std::string(" (queue lag: ") + std::to_string(lag_messages_.load()) + " batches, " +
+  if (!lag_.known()) return lag_.note();
+  return std::string(" (queue lag: ") + std::to_string(lag_.lag()) + " batches, " +
          std::to_string(lag_seconds_.load()) + " s)";
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster/lag_watch.hpp"
 #include "ingest/ingest.hpp"
 #include "ingest/metrics.hpp"
 #include "queue/jetstream.hpp"
@@ -66,9 +67,10 @@ class Merger {
   MergerOptions options_;
   Log log_;
   std::unique_ptr<queue::Consumer> consumer_;
-  std::atomic<bool> stopping_{false}, deposed_{false}, lag_known_{false};
+  std::atomic<bool> stopping_{false}, deposed_{false};
   std::atomic<uint64_t> committed_{0};
-  std::atomic<uint64_t> lag_messages_{0}, lag_seconds_{0};
+  LagWatch lag_;  // queue_lag_messages, as the ingest and query roles report it
+  std::atomic<uint64_t> lag_seconds_{0};
   std::thread thread_;
 };
 
