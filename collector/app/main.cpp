@@ -316,31 +316,31 @@ int report(const po::variables_map& vm, const std::string& which) {
     log("error", store.status().message);
     return 1;
   }
-  auto privacy = report_privacy(vm);
-  auto calendar = report_calendar(vm);
-  if (!privacy.ok() || !calendar.ok()) {
-    log("error", (privacy.ok() ? calendar.status() : privacy.status()).message);
+  auto settings = report_settings(vm);
+  if (!settings.ok()) {
+    log("error", settings.status().message);
     return 2;
   }
   uint8_t rekey[32];  // noise as the API releases it: keyed from the collector's secret
-  if (privacy.value().epsilon > 0) {
+  if (settings.value().privacy.epsilon > 0) {
     if (!read_key(dir / "keys" / "rekey_secret", rekey, sizeof rekey)) {
       log("error", "report-epsilon needs the collector's keys/rekey_secret in " + dir.string());
       return 1;
     }
-    privacy.value().noise_key = report_noise_key(rekey);
+    settings.value().privacy.noise_key = report_noise_key(rekey);
     sodium_memzero(rekey, sizeof rekey);
   }
   QueryParams params;
   for (const char* name :
-       {"model", "by", "conversion-touch", "from", "to", "format", "currency", "as-of", "months", "top"}) {
+       {"model", "by", "goal", "conversion-touch", "from", "to", "format", "currency", "as-of", "months", "top"}) {
     std::string param(name);  // the query API's spelling
     std::replace(param.begin(), param.end(), '-', '_');
     if (vm.count(name)) params[param] = vm[name].as<std::string>();
   }
+  if (vm.count("in-segment")) params["segment"] = vm["in-segment"].as<std::string>();
   const ApiResponse r = which == "attribution"
-                            ? attribution_response(*store.value(), params, privacy.value(), now_ms())
-                            : clv_response(*store.value(), params, privacy.value(), now_ms(), calendar.value());
+                            ? attribution_response(*store.value(), params, settings.value(), now_ms())
+                            : clv_response(*store.value(), params, settings.value(), now_ms());
   (r.status == 200 ? std::cout : std::cerr) << r.body;
   return r.status == 200 ? 0 : 1;
 }

@@ -210,9 +210,7 @@ std::unique_ptr<QueryApi> query_api(Store& store, ServeSettings& set, Keys& keys
       *std::max_element(keys.signing.begin(), keys.signing.end(),
                         [](const CollectorKey& a, const CollectorKey& b) { return a.key_id < b.key_id; });
   auto api = std::make_unique<QueryApi>(store, set.tokens, keys.rekey, newest, metrics);
-  api->set_report_privacy(set.privacy);
-  api->set_segments(std::move(set.segments), set.segment_currency);
-  api->set_calendar(set.calendar);
+  api->set_reports(std::move(set.reports));
   return api;
 }
 

@@ -177,7 +177,7 @@ set +e; "$bin" restore --data-dir "$dir" --backup-file "$dir/help" 2>"$dir/err";
 [ "$rc" = 2 ] && grep -q "not an intact Waymark collector store" "$dir/err"
 # Reports from the command line (an empty store: no rows, no fit).
 "$bin" report attribution --data-dir "$dir" --model linear --from 2026-01-01 --to 2026-02-01 | grep -q '"rows":\[\]'
-"$bin" report attribution --data-dir "$dir" --format csv | grep -q '^channel,conversions,revenue_minor,profiles$'
+"$bin" report attribution --data-dir "$dir" --format csv | grep -q '^channel,conversions,revenue,profiles$'
 "$bin" report clv --data-dir "$dir" | grep -q '"bgnbd":null'
 if "$bin" report attribution --data-dir "$dir" --model shapley 2>/dev/null; then echo "an unknown model must fail"; exit 1; fi
 echo "collector cli: ok"

@@ -124,7 +124,9 @@ TEST_CASE("devices pull their customer's segments: consent-gated, device-authent
   Collector c;
   auto rule = waymark::collector::analytics::parse_rule_segment("app_fans: channel.app >= 3");
   REQUIRE(rule.ok());
-  c.api->set_segments({rule.value()}, "");
+  waymark::collector::ReportSettings settings;
+  settings.segments = {rule.value()};
+  c.api->set_reports(settings);
 
   const auto customer = [&](TempDir& dir, bool personalisation) {
     waymark_client_t* client = nullptr;

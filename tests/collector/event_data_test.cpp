@@ -93,7 +93,9 @@ TEST_CASE("segment rules test properties", "[collector][store]") {
     REQUIRE(rule.ok());
     rules.push_back(std::move(rule.value()));
   }
-  collector.api->set_segments(std::move(rules), "");
+  waymark::collector::ReportSettings settings;
+  settings.segments = std::move(rules);
+  collector.api->set_reports(settings);
   struct Shopper {
     const char* email;
     const char* event;

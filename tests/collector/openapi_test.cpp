@@ -49,7 +49,9 @@ TEST_CASE("every operation in the API spec is answered, with a status the spec l
   Collector collector;
   auto rule = waymark::collector::analytics::parse_rule_segment("app_fans: channel.app >= 1");
   REQUIRE(rule.ok());
-  collector.api->set_segments({rule.value()}, "");
+  waymark::collector::ReportSettings settings;
+  settings.segments = {rule.value()};
+  collector.api->set_reports(settings);
   TempDir dir;
   waymark_client_t* c = nullptr;
   REQUIRE(open_client(dir.store(), collector.client(), &c) == WAYMARK_OK);

@@ -131,10 +131,12 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   const json body = json::parse(j.body);
   CHECK(body.at("totals").at("conversions").get<double>() == Approx(15));
   CHECK(body.at("currency") == "GBP");
+  CHECK(body.at("totals").at("revenue").get<double>() == 330.0);  // major units: £330.00
+  CHECK(body.at("goal") == "purchase");
   CHECK(body.at("suppressed_rows").get<int>() == 1);
   const Reply csv = api_get(port, target + "&format=csv", Collector::kAdminToken);
   REQUIRE(csv.status == 200);
-  CHECK(csv.body.rfind("channel,conversions,revenue_minor,profiles\n", 0) == 0);
+  CHECK(csv.body.rfind("channel,conversions,revenue,profiles\n", 0) == 0);
   CHECK(csv.body.find("\nother,") != std::string::npos);
   CHECK(api_get(port, "/v1/reports/attribution?model=shapley", Collector::kAdminToken).status == 400);
   CHECK(api_get(port, "/v1/reports/attribution?from=2026-02-01&to=2026-01-01", Collector::kAdminToken).status == 400);
@@ -158,7 +160,9 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
   CHECK(body.at("privacy") == json{{"k", 10}});
 
   // With noise on: profile counts are released noisy and say so; conversions stay exact.
-  c.api->set_report_privacy({10, 1.0});
+  ReportSettings settings;
+  settings.privacy = {10, 1.0, {}};
+  c.api->set_reports(settings);
   const Reply noisy = api_get(port, target + "&session_minutes=0", Collector::kAdminToken);
   REQUIRE(noisy.status == 200);
   const json n = json::parse(noisy.body);
@@ -178,6 +182,89 @@ TEST_CASE("attribution report: email drives POS purchases, small channels merge 
       }
     }
   }
+}
+
+namespace {
+
+// One customer on a device of `platform`: a touch on `channel`, then a sign-up on the plan (none: no
+// sign-up) a day later.
+void signs_up(Store& store, const std::string& platform, w::Channel channel, const std::string& plan, int64_t at) {
+  Bytes slot(16);
+  randombytes_buf(slot.data(), slot.size());
+  std::vector<StoredEvent> events(plan.empty() ? 1 : 2);
+  for (size_t i = 0; i < events.size(); ++i) {
+    StoredEvent& e = events[i];
+    e.event_id = ordered_event_id(static_cast<uint64_t>(at) + i);
+    e.type = static_cast<uint8_t>(w::EventType::Track);
+    e.channel = static_cast<uint8_t>(i == 0 ? channel : w::Channel::Web);
+    e.purpose = 1;
+    e.name = i == 0 ? "open" : "sign_up";
+    e.occurred_ms = e.corrected_ms = at + static_cast<int64_t>(i) * kDay;
+    e.slot = slot;
+    if (i == 1) e.properties = json{{"plan", plan}}.dump();
+  }
+  REQUIRE(commit_events(store, std::move(events), {}, nullptr, 0, platform).ok());
+}
+
+}  // namespace
+
+// Found (issue 22): a conversion was always a Purchase (a sign-up or a lead could not be the goal), and
+// attribution could not be broken down by device type or by segment ("target group").
+TEST_CASE("attribution report: conversion goals from config, by device type, by segment and within one",
+          "[analytics][reports]") {
+  Collector c;
+  for (int i = 0; i < 12; ++i) signs_up(*c.store, "android", w::Channel::Email, "pro", kStart + i * kDay);
+  for (int i = 0; i < 11; ++i) signs_up(*c.store, "linux", w::Channel::Push, "free", kStart + i * kDay);
+  for (int i = 0; i < 10; ++i) signs_up(*c.store, "linux", w::Channel::Sms, "", kStart + i * kDay);
+  ReportSettings settings;
+  for (const char* spec : {"signup: event.sign_up >= 1", "pro_signup: event.sign_up >= 1 and property.plan = \"pro\""})
+    settings.goals.push_back(analytics::parse_conversion_goal(spec).value());
+  settings.segments.push_back(analytics::parse_rule_segment("emailed: channel.email >= 1").value());
+  c.api->set_reports(settings);
+  const uint16_t port = c.server->port();
+  const auto report = [&](const std::string& params) {
+    const Reply r = api_get(port, "/v1/reports/attribution?from=2026-01-01&to=2026-03-01&model=last_touch" + params,
+                            Collector::kAdminToken);
+    INFO(params << ": " << r.body);
+    REQUIRE(r.status == 200);
+    const json body = json::parse(r.body);
+    std::map<std::string, double> rows;
+    for (const auto& row : body.at("rows")) rows[row.at("key").get<std::string>()] = row.at("conversions");
+    rows["(total)"] = body.at("totals").at("conversions");
+    return rows;
+  };
+  CHECK(report("")["(total)"] == 0);  // nobody purchased
+  auto all = report("&goal=signup");
+  CHECK(all["(total)"] == 23);
+  CHECK(all["Email"] == 12);
+  CHECK(all["Push"] == 11);
+  auto pro = report("&goal=pro_signup");
+  CHECK(pro["(total)"] == 12);
+  CHECK(pro["Email"] == 12);
+  CHECK(pro.count("Push") == 0);
+  auto devices = report("&goal=signup&by=device_type");
+  CHECK(devices["android"] == 12);
+  CHECK(devices["linux"] == 11);
+  auto segments = report("&goal=signup&by=segment&model=markov");  // credited outright, whatever the model
+  CHECK(segments["emailed"] == 12);
+  CHECK(segments["(none)"] == 11);
+  CHECK(segments["new"] == 0);  // RFM segments have no members without purchases
+  auto within = report("&goal=signup&segment=emailed");
+  CHECK(within["(total)"] == 12);
+  CHECK(within.count("Push") == 0);
+
+  const auto status = [&](const std::string& params) {
+    return api_get(port, "/v1/reports/attribution?" + params, Collector::kAdminToken);
+  };
+  const Reply unknown = status("goal=lead");
+  CHECK(unknown.status == 400);
+  CHECK(unknown.body.find("purchase, signup, pro_signup") != std::string::npos);
+  CHECK(status("segment=nobody").status == 400);
+  // A goal asks of one event: no windows, no per-profile metrics.
+  CHECK_FALSE(analytics::parse_conversion_goal("x: event.sign_up[7d] >= 1").ok());
+  CHECK_FALSE(analytics::parse_conversion_goal("x: clv > 10").ok());
+  CHECK_FALSE(analytics::parse_conversion_goal("no colon").ok());
+  CHECK(analytics::parse_conversion_goal("visit: channel.pos >= 1 and not (purchases >= 1)").ok());
 }
 
 TEST_CASE("totals report: the stored events, counted, scope checked", "[analytics][reports]") {
@@ -317,7 +404,9 @@ TEST_CASE(
   Collector c;
   const auto calendar = analytics::Calendar::in_zone("Pacific/Kiritimati");  // UTC+14: noon is 22:00 UTC the day before
   REQUIRE(calendar.ok());
-  c.api->set_calendar(calendar.value());
+  ReportSettings settings;
+  settings.calendar = calendar.value();
+  c.api->set_reports(settings);
   std::ifstream in(std::string(WAYMARK_TEST_DATA) + "/cdnow/CDNOW_sample.txt");
   REQUIRE(in);
   std::map<std::string, std::vector<Planned>> by_customer;
@@ -352,7 +441,8 @@ TEST_CASE(
   CHECK(gg.at("v").get<double>() / 100 == Approx(15.44).epsilon(0.01));
   // The same purchases in UTC days: each lands on the day before, and the calendar ends a day later
   // for everyone, so the fit moves.
-  c.api->set_calendar(analytics::Calendar());
+  settings.calendar = analytics::Calendar();
+  c.api->set_reports(settings);
   const json utc =
       json::parse(api_get(c.server->port(), "/v1/reports/clv?as_of=1997-09-30&top=1", Collector::kAdminToken).body);
   CHECK(utc.at("bgnbd").at("log_likelihood").get<double>() != Approx(-9582.429).margin(0.01));

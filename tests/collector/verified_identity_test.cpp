@@ -64,7 +64,9 @@ std::vector<std::string> refusals(const Collector& collector, int64_t profile) {
 void fans_segment(Collector& collector) {
   auto rule = wc::analytics::parse_rule_segment("app_fans: channel.app >= 3");
   REQUIRE(rule.ok());
-  collector.api->set_segments({rule.value()}, "");
+  waymark::collector::ReportSettings settings;
+  settings.segments = {rule.value()};
+  collector.api->set_reports(settings);
 }
 
 // A customer who uses the app: analytics and personalisation granted, three app events.

@@ -16,16 +16,18 @@ inline collector::Bytes ordered_event_id(uint64_t n) {
   return id;
 }
 
-// Commits `events` (and `consent`) as one batch of a new device; its id goes to `*batch_id`.
+// Commits `events` (and `consent`) as one batch of a new device on `platform`; its id goes to `*batch_id`.
 inline collector::Status commit_events(collector::Store& store, std::vector<collector::StoredEvent> events,
                                        std::vector<collector::ConsentUpdate> consent = {},
-                                       collector::Bytes* batch_id = nullptr, int64_t received_ms = 0) {
+                                       collector::Bytes* batch_id = nullptr, int64_t received_ms = 0,
+                                       const std::string& platform = "") {
   auto r = store.ingest([&](collector::IngestTxn&, collector::BatchWrite& w) -> collector::Result<bool> {
     w.batch_id.resize(16);
     randombytes_buf(w.batch_id.data(), 16);
     randombytes_buf(w.device_key.data(), w.device_key.size());
     w.sequence = 1;
     w.received_ms = received_ms;
+    w.source.platform = platform;
     w.receipt = {1};
     w.events = std::move(events);
     w.consent = std::move(consent);

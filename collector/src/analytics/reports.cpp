@@ -46,6 +46,8 @@ std::string attribution_key(const AnalyticsEvent& e, AttributeBy by) {
     case AttributeBy::ChannelGroup: return std::string(channel_group(e.channel, e.campaign_source, e.campaign_medium));
     case AttributeBy::Campaign: return e.campaign.empty() ? "(none)" : e.campaign;
     case AttributeBy::CampaignSource: return e.campaign_source.empty() ? "(none)" : e.campaign_source;
+    case AttributeBy::DeviceType: return e.platform.empty() ? "(unknown)" : e.platform;
+    case AttributeBy::Segment: return "";  // keyed per segment once the paths are built
     default: return w::EnumNameChannel(static_cast<w::Channel>(e.channel));
   }
 }
@@ -57,6 +59,8 @@ std::optional<AttributeBy> attribute_by_from_name(std::string_view name) {
   if (name == "channel_group") return AttributeBy::ChannelGroup;
   if (name == "campaign") return AttributeBy::Campaign;
   if (name == "campaign_source") return AttributeBy::CampaignSource;
+  if (name == "device_type") return AttributeBy::DeviceType;
+  if (name == "segment") return AttributeBy::Segment;
   return std::nullopt;
 }
 
@@ -65,7 +69,45 @@ bool is_customer_action(const AnalyticsEvent& e) {
          e.type != static_cast<uint8_t>(w::EventType::Consent);
 }
 
-Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q) {
+namespace {
+
+// Who a report with a segment filter or by=segment looks at: the filter's members (null: everyone) and
+// each profile's segments (by=segment only).
+struct SegmentView {
+  const std::vector<int64_t>* members = nullptr;
+  std::unordered_map<int64_t, std::vector<std::string>> of;
+  bool keep(int64_t profile) const {
+    return members == nullptr || std::binary_search(members->begin(), members->end(), profile);
+  }
+  std::vector<std::string> segments_of(int64_t profile) const {
+    const auto it = of.find(profile);
+    return it == of.end() ? std::vector<std::string>{"(none)"} : it->second;
+  }
+};
+
+Result<SegmentView> segment_view(const AttributionQuery& q, const SegmentSet* segments) {
+  SegmentView view;
+  if (q.segment.empty() && q.by != AttributeBy::Segment) return view;
+  if (segments == nullptr) return Error(Errc::invalid, "segments are not available to this report");
+  if (!q.segment.empty()) {
+    const auto it = segments->members.find(q.segment);
+    if (it == segments->members.end()) return Error(Errc::invalid, "no segment named " + q.segment);
+    view.members = &it->second;
+  }
+  if (q.by == AttributeBy::Segment) {
+    for (const auto& [name, ids] : segments->members) {
+      for (int64_t id : ids) view.of[id].push_back(name);
+    }
+  }
+  return view;
+}
+
+}  // namespace
+
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q,
+                                             const SegmentSet* segments) {
+  auto view = segment_view(q, segments);
+  if (!view.ok()) return view.status();
   AttributionReport report;
   report.query = q;
   struct Owned {
@@ -76,13 +118,14 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
   std::vector<Owned> paths;
   std::map<std::string, int64_t> currencies;
   Status s = store.for_each_profile(q.from_ms - q.lookback_ms, q.to_ms, [&](int64_t profile, const auto& events) {
+    if (!view.value().keep(profile)) return true;
     std::vector<JourneyTouch> journey;
     journey.reserve(events.size());
     std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
     for (const AnalyticsEvent& e : events) {
       if (!is_customer_action(e)) continue;
       const std::string key = attribution_key(e, q.by);
-      const bool conversion = is_conversion(e);
+      const bool conversion = reaches_goal(q.goal, e);
       journey.push_back(
           {e.time_ms, key, conversion, conversion ? static_cast<double>(e.revenue_minor.value_or(0)) : 0});
       if (conversion) {
@@ -90,6 +133,7 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
         if (e.time_ms >= q.from_ms && e.revenue_minor) ++currencies[e.currency];
       }
     }
+    if (journey.empty()) return true;
     // Conversions close paths in time order, so the i-th converting path is the i-th conversion.
     size_t next = 0;
     for (const Path& p : extract_paths(journey, q.lookback_ms, q.session_gap_ms, q.conversion_is_touch)) {
@@ -115,16 +159,28 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
     if (o.currency != report.currency) o.path.revenue = 0;  // counted as a conversion, not as revenue
     report.conversions += o.path.conversions;
     report.revenue_minor += o.path.revenue;
-    for (const Touch& t : o.path.touches) profiles_of[t.key].insert(o.profile);
     all_profiles.insert(o.profile);
+    if (q.by == AttributeBy::Segment) {  // a copy of the path for each of the customer's segments
+      for (const std::string& name : view.value().segments_of(o.profile)) {
+        Path copy = o.path;
+        for (Touch& t : copy.touches) t.key = name;
+        profiles_of[name].insert(o.profile);
+        plain.push_back(std::move(copy));
+      }
+      continue;
+    }
+    for (const Touch& t : o.path.touches) profiles_of[t.key].insert(o.profile);
     plain.push_back(std::move(o.path));
   }
-  report.paths = static_cast<int64_t>(plain.size());
+  report.paths = static_cast<int64_t>(paths.size());
   report.profiles = static_cast<int64_t>(all_profiles.size());
 
+  // By segment every touch of a path has one key, which takes the whole conversion in every model but
+  // Markov (whose removal effects would split the total evenly between segments): credited outright.
+  const Model model = q.by == AttributeBy::Segment ? Model::LastTouch : q.model;
   AttributionRow other{"other", 0, 0, 0};
   std::unordered_set<int64_t> other_profiles;
-  for (const auto& [key, credit] : attribute(plain, q.model, q.options)) {
+  for (const auto& [key, credit] : attribute(plain, model, q.options)) {
     const auto& who = profiles_of[key];
     if (static_cast<int64_t>(who.size()) < q.k) {  // too few people to show on its own
       other.conversions += credit.conversions;

@@ -10,6 +10,7 @@
 #include "analytics/attribution.hpp"
 #include "analytics/calendar.hpp"
 #include "analytics/clv.hpp"
+#include "analytics/segments.hpp"
 #include "store/store.hpp"
 
 namespace waymark::collector::analytics {
@@ -19,13 +20,18 @@ namespace waymark::collector::analytics {
 bool is_customer_action(const AnalyticsEvent& e);
 
 // What attribution credits: the event's channel, its channel group (channel_groups.hpp), its whole
-// campaign ("source / medium / name") or the campaign's source.
-enum class AttributeBy { Channel, ChannelGroup, Campaign, CampaignSource };
+// campaign ("source / medium / name"), the campaign's source, or the type of device that sent it (its
+// platform). Segment credits each conversion wholly to every segment its customer is in ("(none)":
+// in none), so those rows may add up to more than the totals.
+enum class AttributeBy { Channel, ChannelGroup, Campaign, CampaignSource, DeviceType, Segment };
 std::optional<AttributeBy> attribute_by_from_name(std::string_view name);
 
 struct AttributionQuery {
   Model model = Model::Markov;
   AttributeBy by = AttributeBy::Channel;
+  ConversionGoal goal = purchase_goal();
+  // Only the journeys of this segment's members ("" for everyone): attribution within a target group.
+  std::string segment;
   bool conversion_is_touch = false;  // the converting event is a touch of its own (see extract_paths)
   int64_t from_ms = 0, to_ms = 0;    // conversions in [from, to)
   int64_t lookback_ms = 30LL * 24 * 3600 * 1000;
@@ -50,8 +56,10 @@ struct AttributionReport {
   int64_t suppressed = 0;            // rows merged into "other"
 };
 
-// Errc::invalid when several currencies are present and none was chosen.
-Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q);
+// Errc::invalid when several currencies are present and none was chosen, or when the query asks for
+// segments `segments` does not have. `segments` is needed for by=segment and a segment filter.
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q,
+                                             const SegmentSet* segments = nullptr);
 
 // Every purchase with revenue up to `as_of_ms`, in `currency` (or the only one present; an
 // error when there are several), per profile in time order, each placed on its day in `calendar`

@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <span>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -347,18 +348,19 @@ class RuleParser {
 };
 
 struct ProfileFacts {
-  const std::vector<AnalyticsEvent>* events = nullptr;
+  std::span<const AnalyticsEvent> events;
   const RfmScore* rfm = nullptr;
   const std::string* currency = nullptr;
+  const Money* money = nullptr;  // of `currency`: revenue compares in major units
   int64_t as_of_ms = 0;
   const ClvCustomer* clv = nullptr;  // with a prediction, when a rule asks for one
   double clv_major = 0;              // its CLV in major units
   // Each event's properties, parsed when a property rule first needs them.
   mutable std::vector<std::optional<nlohmann::json>> properties;
   const nlohmann::json& properties_of(size_t i) const {
-    if (properties.empty()) properties.resize(events->size());
+    if (properties.empty()) properties.resize(events.size());
     if (!properties[i]) {
-      const std::string& text = (*events)[i].properties;
+      const std::string& text = events[i].properties;
       properties[i] = text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text, nullptr, false);
     }
     return *properties[i];
@@ -390,8 +392,8 @@ bool property_matches(const RuleExpr& e, const nlohmann::json& v) {
 // Some event up to the report time (and in the window) carries the property with a matching value.
 bool some_event_has(const RuleExpr& e, const ProfileFacts& f) {
   const int64_t since = e.window_days > 0 ? f.as_of_ms - e.window_days * static_cast<int64_t>(kDayMs) : INT64_MIN;
-  for (size_t i = 0; i < f.events->size(); ++i) {
-    const AnalyticsEvent& x = (*f.events)[i];
+  for (size_t i = 0; i < f.events.size(); ++i) {
+    const AnalyticsEvent& x = f.events[i];
     if (x.time_ms < since || x.properties.empty() || !is_customer_action(x)) continue;
     const nlohmann::json& props = f.properties_of(i);
     if (!props.is_object()) continue;
@@ -416,7 +418,7 @@ double metric_value(const RuleExpr& e, const ProfileFacts& f) {
     case M::M: return f.rfm ? f.rfm->m : 0;
     case M::DaysSinceEvent:
     case M::DaysSincePurchase: {
-      for (auto it = f.events->rbegin(); it != f.events->rend(); ++it) {
+      for (auto it = f.events.rbegin(); it != f.events.rend(); ++it) {
         if (!is_customer_action(*it) || (e.metric == M::DaysSincePurchase && !is_purchase(*it))) continue;
         return static_cast<double>(f.as_of_ms - it->time_ms) / kDayMs;
       }
@@ -426,7 +428,7 @@ double metric_value(const RuleExpr& e, const ProfileFacts& f) {
   }
   const int64_t since = e.window_days > 0 ? f.as_of_ms - e.window_days * static_cast<int64_t>(kDayMs) : INT64_MIN;
   double total = 0;
-  for (const AnalyticsEvent& x : *f.events) {
+  for (const AnalyticsEvent& x : f.events) {
     if (x.time_ms < since || !is_customer_action(x)) continue;
     switch (e.metric) {
       case M::Events: total += 1; break;
@@ -443,7 +445,7 @@ double metric_value(const RuleExpr& e, const ProfileFacts& f) {
       default: break;
     }
   }
-  return total;
+  return e.metric == M::Revenue && f.money != nullptr ? f.money->major(total) : total;
 }
 
 bool matches(const RuleExpr& e, const ProfileFacts& f) {
@@ -462,30 +464,81 @@ bool matches(const RuleExpr& e, const ProfileFacts& f) {
 
 }  // namespace
 
-Result<RuleSegment> parse_rule_segment(std::string_view spec) {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  return s;
+}
+
+// `name: expression` of a segment or a goal (`what`), the name checked and the expression parsed.
+Result<RuleSegment> parse_named_rule(std::string_view spec, const std::string& what) {
   const size_t colon = spec.find(':');
   if (colon == std::string_view::npos) {
-    return Error(Errc::invalid, "segment must be name: expression (got '" + std::string(spec) + "')");
+    return Error(Errc::invalid, what + " must be name: expression (got '" + std::string(spec) + "')");
   }
-  std::string_view name = spec.substr(0, colon);
-  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.remove_suffix(1);
-  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front()))) name.remove_prefix(1);
+  const std::string_view name = trim(spec.substr(0, colon));
   if (!valid_segment_name(name)) {
     return Error(Errc::invalid,
-                 "segment name '" + std::string(name) + "' must be 1-64 characters of a-z, 0-9, _ and -");
+                 what + " name '" + std::string(name) + "' must be 1-64 characters of a-z, 0-9, _ and -");
   }
-  if (std::find(std::begin(kRfmNames), std::end(kRfmNames), name) != std::end(kRfmNames)) {
-    return Error(Errc::invalid, "segment name '" + std::string(name) + "' is an RFM segment's");
-  }
-  std::string_view expression = spec.substr(colon + 1);
-  while (!expression.empty() && std::isspace(static_cast<unsigned char>(expression.front())))
-    expression.remove_prefix(1);
+  const std::string_view expression = trim(spec.substr(colon + 1));
   auto root = RuleParser(expression).parse();
-  if (!root.ok()) {
-    return Error(Errc::invalid, "segment " + std::string(name) + ": " + root.status().message);
-  }
+  if (!root.ok()) return Error(Errc::invalid, what + " " + std::string(name) + ": " + root.status().message);
   return RuleSegment{std::string(name), std::string(expression),
                      std::make_shared<const RuleExpr>(std::move(root.value()))};
+}
+
+// What a goal may not ask, since it holds for one event on its own: "" when it asks none of it.
+std::string not_for_one_event(const RuleExpr& e) {
+  using M = RuleExpr::Metric;
+  if (e.op == RuleExpr::Op::Or || e.op == RuleExpr::Op::And || e.op == RuleExpr::Op::Not) {
+    for (const RuleExpr& c : e.children) {
+      if (auto why = not_for_one_event(c); !why.empty()) return why;
+    }
+    return "";
+  }
+  if (e.window_days > 0) return "a goal holds for one event: no [Nd] windows";
+  const bool per_event = e.metric == M::Events || e.metric == M::Purchases || e.metric == M::Channel ||
+                         e.metric == M::EventName || e.metric == M::Campaign || e.metric == M::Property;
+  if (!per_event) {
+    return "a goal holds for one event: it can ask events, purchases, channel.<c>, event.<name>, "
+           "campaign.<source> and property.<key>";
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<RuleSegment> parse_rule_segment(std::string_view spec) {
+  auto rule = parse_named_rule(spec, "segment");
+  if (!rule.ok()) return rule;
+  const std::string& name = rule.value().name;
+  if (std::find(std::begin(kRfmNames), std::end(kRfmNames), name) != std::end(kRfmNames)) {
+    return Error(Errc::invalid, "segment name '" + name + "' is an RFM segment's");
+  }
+  return rule;
+}
+
+Result<ConversionGoal> parse_conversion_goal(std::string_view spec) {
+  auto rule = parse_named_rule(spec, "conversion goal");
+  if (!rule.ok()) return rule.status();
+  if (auto why = not_for_one_event(*rule.value().root); !why.empty()) {
+    return Error(Errc::invalid, "conversion goal " + rule.value().name + ": " + why);
+  }
+  return ConversionGoal{std::move(rule.value().name), std::move(rule.value().expression), std::move(rule.value().root)};
+}
+
+const ConversionGoal& purchase_goal() {
+  static const ConversionGoal goal = parse_conversion_goal("purchase: purchases >= 1").value();
+  return goal;
+}
+
+bool reaches_goal(const ConversionGoal& goal, const AnalyticsEvent& e) {
+  static const std::string no_currency;
+  ProfileFacts facts{std::span<const AnalyticsEvent>(&e, 1), nullptr, &no_currency, nullptr, e.time_ms, nullptr, 0, {}};
+  return matches(*goal.root, facts);
 }
 
 namespace {
@@ -541,7 +594,8 @@ Result<SegmentSet> compute_segments(AnalyticsScan& store, int64_t as_of_ms, cons
   }
   Status s = store.for_each_profile(INT64_MIN, as_of_ms + 1, [&](int64_t profile, const auto& events) {
     const auto it = rfm_of.find(profile);
-    ProfileFacts facts{&events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, as_of_ms, nullptr, 0, {}};
+    ProfileFacts facts{
+        events, it == rfm_of.end() ? nullptr : it->second, &revenue_currency, &money, as_of_ms, nullptr, 0, {}};
     if (const auto c = clv.value().find(profile); c != clv.value().end()) {
       facts.clv = &c->second;
       facts.clv_major = money.major(c->second.clv_minor);

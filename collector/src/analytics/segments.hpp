@@ -37,8 +37,8 @@ std::map<std::string, std::vector<int64_t>> rfm_segments(const std::vector<RfmSc
 // An expression joins comparisons `metric op number` (op: < <= > >= = !=) with and, or, not and
 // parentheses (not binds tightest, then and, then or). Metrics, per profile over its events up to
 // the report time (a `[Nd]` suffix on a count keeps only the last N days):
-//   events, purchases, revenue (minor units of the report currency), channel.<channel>,
-//   event.<event name>, campaign.<source> (counts); days_since_last_event, days_since_last_purchase
+//   events, purchases, revenue (major units of the report currency: 100 is £100.00),
+//   channel.<channel>, event.<event name>, campaign.<source> (counts); days_since_last_event, days_since_last_purchase
 //   (infinite without one); r, f, m (RFM scores 1-5, 0 without purchases).
 // A property comparison `property.<key> op value` (key quoted if need be; value a number, a "string" or
 // true/false, the last two with = or != only; an optional [Nd] window) holds when at least one event
@@ -52,6 +52,22 @@ struct RuleSegment {
 };
 // Errc::invalid with a message that points at the problem.
 Result<RuleSegment> parse_rule_segment(std::string_view spec);
+
+// A conversion goal from the config, `name: expression`: what attribution counts as a conversion. The
+// rule grammar above, holding for one event on its own: events, purchases, channel.<c>, event.<name>,
+// campaign.<source> and property.<key>, without windows, e.g.
+//   "signup: event.sign_up >= 1"
+//   "contact_lead: event.form_submit >= 1 and property.form = \"contact\""
+//   "store_visit: channel.pos >= 1 and event.visit >= 1"
+struct ConversionGoal {
+  std::string name, expression;
+  std::shared_ptr<const RuleExpr> root;
+};
+Result<ConversionGoal> parse_conversion_goal(std::string_view spec);
+// The default, "purchase: purchases >= 1".
+const ConversionGoal& purchase_goal();
+// Whether `e` is a conversion of `goal` (never the SDK's identify and consent records).
+bool reaches_goal(const ConversionGoal& goal, const AnalyticsEvent& e);
 
 // Every segment (the RFM ones and the rules) with its members ascending, over purchases and
 // events up to `as_of_ms`; RFM scores every customer with purchases in `currency` (or the only

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cctype>
+#include <iomanip>
 #include <map>
 #include <sstream>
 
@@ -258,22 +259,41 @@ int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_
   return std::max<int64_t>(0, std::llround(static_cast<double>(count) + noise));
 }
 
-ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
-                                 int64_t now_ms) {
-  analytics::AttributionQuery q;
-  q.k = privacy.k;
+namespace {
+
+// The goal named `name`: a configured one, else the built-in "purchase".
+const analytics::ConversionGoal* find_goal(const ReportSettings& settings, const std::string& name) {
+  for (const auto& g : settings.goals) {
+    if (g.name == name) return &g;
+  }
+  return name == "purchase" ? &analytics::purchase_goal() : nullptr;
+}
+
+// The attribution query the URL asks for, or the 400 that says what is wrong with it.
+std::optional<ApiResponse> read_attribution_query(const QueryParams& query, const ReportSettings& settings,
+                                                  int64_t now_ms, analytics::AttributionQuery& q) {
+  q.k = settings.privacy.k;
   Params p(query);
-  p.only({"model", "by", "from", "to", "lookback_days", "half_life_days", "order", "session_minutes", "currency",
-          "conversion_touch", "format"});
-  if (auto bad = p.error()) return *bad;
+  p.only({"model", "by", "goal", "segment", "from", "to", "lookback_days", "half_life_days", "order", "session_minutes",
+          "currency", "conversion_touch", "format"});
+  if (auto bad = p.error()) return bad;
   const auto model = analytics::model_from_name(param(query, "model", "markov"));
   if (!model)
     return problem(400, "model must be first_touch, last_touch, linear, time_decay, position_based or markov");
   q.model = *model;
-  const std::string by = param(query, "by", "channel");
-  const auto attribute_by = analytics::attribute_by_from_name(by);
-  if (!attribute_by) return problem(400, "by must be channel, channel_group, campaign or campaign_source");
-  q.by = *attribute_by;
+  const auto by = analytics::attribute_by_from_name(param(query, "by", "channel"));
+  if (!by) {
+    return problem(400, "by must be channel, channel_group, campaign, campaign_source, device_type or segment");
+  }
+  q.by = *by;
+  const auto* goal = find_goal(settings, param(query, "goal", "purchase"));
+  if (goal == nullptr) {
+    std::string names = "purchase";
+    for (const auto& g : settings.goals) names += g.name == "purchase" ? "" : ", " + g.name;
+    return problem(400, "goal must be one of the configured conversion goals: " + names);
+  }
+  q.goal = *goal;
+  q.segment = param(query, "segment");
   const std::string touch = param(query, "conversion_touch", "exclude");
   if (touch != "exclude" && touch != "include") return problem(400, "conversion_touch must be exclude or include");
   q.conversion_is_touch = touch == "include";
@@ -283,20 +303,42 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
   q.options.half_life_days = p.number("half_life_days", 7, 0.001, 3650);
   q.options.markov_order = static_cast<int>(p.integer("order", 1, 1, 4));
   q.session_gap_ms = static_cast<int64_t>(p.number("session_minutes", 30, 0, 7 * 24 * 60) * 60 * 1000);
-  if (auto bad = p.error()) return *bad;
+  if (auto bad = p.error()) return bad;
   if (q.from_ms >= q.to_ms) return problem(400, "from must be before to");
   q.currency = param(query, "currency");
-  auto report = analytics::attribution_report(store, q);
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+                                 int64_t now_ms) {
+  analytics::AttributionQuery q;
+  if (auto bad = read_attribution_query(query, settings, now_ms, q)) return *bad;
+  std::optional<analytics::SegmentSet> segments;
+  if (q.by == analytics::AttributeBy::Segment || !q.segment.empty()) {  // members as of the window's end
+    auto set = analytics::compute_segments(store, q.to_ms, settings.segment_currency, settings.segments);
+    if (!set.ok()) return set.status().code == Errc::invalid ? problem(400, set.status().message) : store_failure();
+    segments = std::move(set.value());
+  }
+  auto report = analytics::attribution_report(store, q, segments ? &*segments : nullptr);
   if (!report.ok()) {
     return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
   }
   const auto& r = report.value();
+  const ReportPrivacy& privacy = settings.privacy;
+  const std::string by = param(query, "by", "channel");
+  const analytics::Money money(r.currency);
+  const auto profiles = [&](const analytics::AttributionRow& row) {
+    return released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key);
+  };
   if (param(query, "format", "json") == "csv") {
-    std::string csv = by + ",conversions,revenue_minor,profiles\n";
+    std::string csv = by + ",conversions,revenue,profiles\n";
     for (const auto& row : r.rows) {
-      csv += csv_field(row.key) + "," + std::to_string(row.conversions) + "," + std::to_string(row.revenue_minor) +
-             "," + std::to_string(released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key)) +
-             "\n";
+      std::ostringstream line;
+      line << csv_field(row.key) << "," << std::to_string(row.conversions) << "," << std::fixed
+           << std::setprecision(money.digits()) << money.major(row.revenue_minor) << "," << profiles(row) << "\n";
+      csv += line.str();
     }
     return {200, "text/csv", csv};
   }
@@ -304,18 +346,20 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
   for (const auto& row : r.rows) {
     rows.push_back({{"key", row.key},
                     {"conversions", row.conversions},
-                    {"revenue_minor", row.revenue_minor},
-                    {"profiles", released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key)}});
+                    {"revenue", money.major(row.revenue_minor)},
+                    {"profiles", profiles(row)}});
   }
   return ok({{"model", analytics::model_name(q.model)},
              {"by", by},
+             {"goal", q.goal.name},
+             {"segment", q.segment.empty() ? json(nullptr) : json(q.segment)},
              {"from_ms", q.from_ms},
              {"to_ms", q.to_ms},
              {"currency", r.currency},
              {"privacy", privacy_json(privacy)},
              {"totals",
               {{"conversions", r.conversions},
-               {"revenue_minor", r.revenue_minor},
+               {"revenue", money.major(r.revenue_minor)},
                {"paths", r.paths},
                {"profiles", released_count(r.profiles, privacy, "attribution.profiles")}}},
              {"suppressed_rows", r.suppressed},
@@ -399,8 +443,10 @@ json clv_head(const analytics::ClvReport& r, const analytics::ClvQuery& q, const
 
 }  // namespace
 
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms,
-                         const analytics::Calendar& calendar, bool paged) {
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings, int64_t now_ms,
+                         bool paged) {
+  const ReportPrivacy& privacy = settings.privacy;
+  const analytics::Calendar& calendar = settings.calendar;
   analytics::ClvQuery q;
   q.calendar = calendar;
   q.k = privacy.k;
@@ -484,12 +530,12 @@ QueryApi::QueryApi(Store& store, std::vector<ApiToken> tokens, const uint8_t* re
                    Metrics& metrics)
     : store_(store), tokens_(std::move(tokens)), signing_key_(signing_key), metrics_(metrics) {
   std::memcpy(rekey_.data(), rekey_secret, 32);
-  privacy_.noise_key = report_noise_key(rekey_secret);
+  reports_.privacy.noise_key = report_noise_key(rekey_secret);
 }
 
-void QueryApi::set_report_privacy(ReportPrivacy p) {
-  privacy_ = p;
-  privacy_.noise_key = report_noise_key(rekey_.data());
+void QueryApi::set_reports(ReportSettings settings) {
+  reports_ = std::move(settings);
+  reports_.privacy.noise_key = report_noise_key(rekey_.data());
 }
 
 std::optional<Key32> QueryApi::rekey(std::string_view hex_pseudonym) const {
@@ -563,13 +609,13 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
   if (resource == "reports" && r.path.size() == 4 && r.path[2] == "clv" && r.path[3] == "customers") {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
-    return clv_response(store_, r.query, privacy_, now_ms, calendar_, true);
+    return clv_response(store_, r.query, reports_, now_ms, true);
   }
   if (resource == "reports" && r.path.size() == 3) {
     if (r.method != "GET") return problem(405, "use GET");
     if (!need("reports:read")) return problem(403, "the token lacks the reports:read scope");
-    if (r.path[2] == "attribution") return attribution_response(store_, r.query, privacy_, now_ms);
-    if (r.path[2] == "clv") return clv_response(store_, r.query, privacy_, now_ms, calendar_, false);
+    if (r.path[2] == "attribution") return attribution_response(store_, r.query, reports_, now_ms);
+    if (r.path[2] == "clv") return clv_response(store_, r.query, reports_, now_ms, false);
     if (r.path[2] == "totals") return totals_response(store_, r.query);
     return problem(404, "no such report");
   }
@@ -666,7 +712,8 @@ ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
   const int limit = static_cast<int>(p.integer("limit", kDefaultPage, 1, kMaxPage));
   const int64_t after = p.integer("after", 0, 0, INT64_MAX);
   if (auto bad = p.error()) return *bad;
-  auto set = analytics::compute_segments(store_, as_of, param(r.query, "currency", segment_currency_), rules_);
+  auto set = analytics::compute_segments(store_, as_of, param(r.query, "currency", reports_.segment_currency),
+                                         reports_.segments);
   if (!set.ok()) {
     return set.status().code == Errc::invalid ? problem(400, set.status().message) : store_failure();
   }
@@ -675,18 +722,19 @@ ApiResponse QueryApi::segments_response(const Request& r, int64_t now_ms) {
   if (r.path.size() == 2) {
     json list = json::array();
     for (const auto& [name, members] : segments) {
-      json item{{"name", name},
-                {"size", released_count(static_cast<int64_t>(members.size()), privacy_, "segment.size." + name)}};
+      json item{
+          {"name", name},
+          {"size", released_count(static_cast<int64_t>(members.size()), reports_.privacy, "segment.size." + name)}};
       const auto rule = rules.find(name);
       item["kind"] = rule == rules.end() ? "rfm" : "rule";
       if (rule != rules.end()) item["rule"] = rule->second;
       list.push_back(item);
     }
-    return ok(
-        {{"as_of_ms", as_of},
-         {"customers", released_count(static_cast<int64_t>(set.value().customers), privacy_, "segments.customers")},
-         {"privacy", privacy_json(privacy_)},
-         {"segments", list}});
+    return ok({{"as_of_ms", as_of},
+               {"customers",
+                released_count(static_cast<int64_t>(set.value().customers), reports_.privacy, "segments.customers")},
+               {"privacy", privacy_json(reports_.privacy)},
+               {"segments", list}});
   }
   const auto it = segments.find(r.path[2]);
   if (it == segments.end()) return problem(404, "no such segment");
@@ -702,7 +750,7 @@ Result<std::shared_ptr<const analytics::SegmentSet>> QueryApi::cached_segments(i
   constexpr int64_t kRefreshMs = 60 * 1000;
   std::lock_guard lock(cache_mu_);  // one computation at a time; the others wait for its result
   if (cache_ != nullptr && now_ms >= cache_->as_of_ms && now_ms - cache_->as_of_ms < kRefreshMs) return cache_;
-  auto set = analytics::compute_segments(store_, now_ms, segment_currency_, rules_);
+  auto set = analytics::compute_segments(store_, now_ms, reports_.segment_currency, reports_.segments);
   if (!set.ok()) return set.status();
   cache_ = std::make_shared<const analytics::SegmentSet>(std::move(set.value()));
   return cache_;

@@ -56,16 +56,27 @@ std::array<uint8_t, 32> report_noise_key(const uint8_t* rekey_secret);
 // the true count.
 int64_t released_count(int64_t count, const ReportPrivacy& privacy, std::string_view statistic);
 
-// Reports, shared by the API and `waymark-collector report`: `query` holds the URL parameters.
+// What the reports take from the config, shared by the API and `waymark-collector report`.
+struct ReportSettings {
+  ReportPrivacy privacy;
+  analytics::Calendar calendar;  // report-time-zone: what a day is in the lifetime-value reports
+  std::vector<analytics::RuleSegment> segments;
+  std::string segment_currency;                  // the currency RFM scores (empty: the only one present)
+  std::vector<analytics::ConversionGoal> goals;  // conversion-goal, beside the built-in "purchase"
+};
+
+// Reports: `query` holds the URL parameters.
 using QueryParams = std::map<std::string, std::string>;
-ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy,
+// Attribution to the conversions of one goal (`goal`, default "purchase"), optionally of one
+// segment's members (`segment`).
+ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
                                  int64_t now_ms);
 // Lifetime value: the top customers by CLV (`top`), or with `paged` every customer in profile order
 // (`limit`, `after`), each with the fits, their checks, the totals over every customer and CLV by
 // acquisition channel group (groups of fewer than privacy.k customers merged into "other").
-// `as_of` is a day of `calendar` (the brand's time zone), its purchases included.
-ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportPrivacy& privacy, int64_t now_ms,
-                         const analytics::Calendar& calendar, bool paged = false);
+// `as_of` is a day of the settings' calendar (the brand's time zone), its purchases included.
+ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings, int64_t now_ms,
+                         bool paged = false);
 // One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
 std::string csv_field(const std::string& s);
 
@@ -77,18 +88,11 @@ class QueryApi {
   // Nothing when `target` is not an API route.
   std::optional<ApiResponse> handle(std::string_view method, std::string_view target, std::string_view authorization,
                                     std::string_view body, int64_t now_ms);
-  // Its noise key is the collector's (report_noise_key).
-  void set_report_privacy(ReportPrivacy p);
+  // The reports' settings; their noise key is the collector's (report_noise_key).
+  void set_reports(ReportSettings settings);
   // A query node's (role query, a read-only store): unmerge and erasure answer 421, naming the merger
   // as the node that takes writes.
   void set_read_only() { read_only_ = true; }
-  // Rule segments from the config, and the currency RFM scores (empty: the only one present).
-  // The brand's calendar (report-time-zone): what a day is in the lifetime-value reports.
-  void set_calendar(analytics::Calendar calendar) { calendar_ = std::move(calendar); }
-  void set_segments(std::vector<analytics::RuleSegment> rules, std::string currency) {
-    rules_ = std::move(rules);
-    segment_currency_ = std::move(currency);
-  }
 
  private:
   struct Request;
@@ -108,10 +112,7 @@ class QueryApi {
   detail::Secret<32> rekey_;
   CollectorKey signing_key_;
   Metrics& metrics_;
-  ReportPrivacy privacy_;
-  std::vector<analytics::RuleSegment> rules_;
-  std::string segment_currency_;
-  analytics::Calendar calendar_;
+  ReportSettings reports_;
   std::mutex cache_mu_;
   std::shared_ptr<const analytics::SegmentSet> cache_;
 };

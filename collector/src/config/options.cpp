@@ -76,10 +76,6 @@ po::options_description serve_options() {
       "identity-limit", po::value<std::vector<std::string>>()->composing(),
       "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
       "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(
-      "segment", po::value<std::vector<std::string>>()->composing(),
-      "rule segment \"name: expression\" (repeatable), e.g. \"pos_regulars: channel.pos[90d] >= 3\"; see "
-      "docs/analytics.md")("segment-currency", po::value<std::string>(),
-                           "currency RFM segments score (default: the only one present)")(
       "brand-authority-key", po::value<std::vector<std::string>>()->composing(),
       "Ed25519 public key (hex) of the brand's authority: erasure tokens it signs erase a whole customer, identity "
       "assertions it signs verify an identifier (repeatable)")(
@@ -109,7 +105,14 @@ po::options_description privacy_options() {
       "report-epsilon", po::value<double>()->default_value(0),
       "Laplace noise on released profile counts with this epsilon per count (0: none)")(
       "report-time-zone", po::value<std::string>()->default_value("UTC"),
-      "the brand's time zone (IANA name, e.g. Europe/London): its days are the lifetime-value reports' days");
+      "the brand's time zone (IANA name, e.g. Europe/London): its days are the lifetime-value reports' days")(
+      "segment", po::value<std::vector<std::string>>()->composing(),
+      "rule segment \"name: expression\" (repeatable), e.g. \"pos_regulars: channel.pos[90d] >= 3\"; see "
+      "docs/analytics.md")("segment-currency", po::value<std::string>(),
+                           "currency RFM segments score (default: the only one present)")(
+      "conversion-goal", po::value<std::vector<std::string>>()->composing(),
+      "what attribution may count as a conversion besides a purchase, \"name: expression\" over one event "
+      "(repeatable), e.g. \"signup: event.sign_up >= 1\"; see docs/analytics.md");
   return o;
 }
 
@@ -117,7 +120,10 @@ po::options_description report_options() {
   po::options_description o("report");
   o.add_options()("model", po::value<std::string>(),
                   "attribution: first_touch|last_touch|linear|time_decay|position_based|markov")(
-      "by", po::value<std::string>(), "attribution: channel|channel_group|campaign|campaign_source")(
+      "by", po::value<std::string>(),
+      "attribution: channel|channel_group|campaign|campaign_source|device_type|segment")(
+      "goal", po::value<std::string>(), "attribution: the conversion goal (default: purchase)")(
+      "in-segment", po::value<std::string>(), "attribution: only the journeys of this segment's members")(
       "conversion-touch", po::value<std::string>(),
       "attribution: exclude (default: the converting event is not its own touch) | include")(
       "from", po::value<std::string>(), "attribution: start (YYYY-MM-DD or Unix ms)")(
@@ -181,7 +187,7 @@ const std::vector<Command>& commands() {
       {"backup", "a consistent copy of the store, while it serves", {backup_options}},
       {"restore", "put a backup back (the collector stopped)", {backup_options}},
       {"report attribution", "attribution from the store", {report_options, privacy_options}},
-      {"report clv", "lifetime value from the store", {report_options}},
+      {"report clv", "lifetime value from the store", {report_options, privacy_options}},
   };
   return list;
 }
@@ -279,16 +285,36 @@ Result<po::variables_map> parse_options(int argc, const char* const* argv, const
   return vm;
 }
 
-Result<analytics::Calendar> report_calendar(const po::variables_map& vm) {
-  return analytics::Calendar::in_zone(vm["report-time-zone"].as<std::string>());
-}
-
-Result<ReportPrivacy> report_privacy(const po::variables_map& vm) {
-  ReportPrivacy p{vm["report-k"].as<int>(), vm["report-epsilon"].as<double>()};
-  if (p.k < 1 || !std::isfinite(p.epsilon) || p.epsilon < 0) {
+Result<ReportSettings> report_settings(const po::variables_map& vm) {
+  ReportSettings r;
+  r.privacy = {vm["report-k"].as<int>(), vm["report-epsilon"].as<double>(), {}};
+  if (r.privacy.k < 1 || !std::isfinite(r.privacy.epsilon) || r.privacy.epsilon < 0) {
     return invalid("report-k must be at least 1 and report-epsilon a finite number >= 0 (0: no noise)");
   }
-  return p;
+  auto calendar = analytics::Calendar::in_zone(vm["report-time-zone"].as<std::string>());
+  if (!calendar.ok()) return calendar.status();
+  r.calendar = std::move(calendar.value());
+  const auto list = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  for (const auto& spec : list("segment")) {
+    auto rule = analytics::parse_rule_segment(spec);
+    if (!rule.ok()) return rule.status();
+    for (const auto& other : r.segments) {
+      if (other.name == rule.value().name) return invalid("segment " + other.name + " is defined twice");
+    }
+    r.segments.push_back(std::move(rule.value()));
+  }
+  if (vm.count("segment-currency")) r.segment_currency = vm["segment-currency"].as<std::string>();
+  for (const auto& spec : list("conversion-goal")) {
+    auto goal = analytics::parse_conversion_goal(spec);
+    if (!goal.ok()) return goal.status();
+    for (const auto& other : r.goals) {
+      if (other.name == goal.value().name) return invalid("conversion goal " + other.name + " is defined twice");
+    }
+    r.goals.push_back(std::move(goal.value()));
+  }
+  return r;
 }
 
 namespace {
@@ -374,21 +400,9 @@ Result<ServeSettings> serve_settings(const po::variables_map& vm) {
       return invalid("identity-limit must be <kind>=<n> for a linking kind, e.g. email=5 (got " + spec + ")");
     }
   }
-  auto privacy = report_privacy(vm);
-  if (!privacy.ok()) return privacy.status();
-  s.privacy = privacy.value();
-  for (const auto& spec : list("segment")) {
-    auto rule = analytics::parse_rule_segment(spec);
-    if (!rule.ok()) return rule.status();
-    for (const auto& other : s.segments) {
-      if (other.name == rule.value().name) return invalid("segment " + other.name + " is defined twice");
-    }
-    s.segments.push_back(std::move(rule.value()));
-  }
-  if (vm.count("segment-currency")) s.segment_currency = vm["segment-currency"].as<std::string>();
-  auto calendar = report_calendar(vm);
-  if (!calendar.ok()) return calendar.status();
-  s.calendar = std::move(calendar.value());
+  auto reports = report_settings(vm);
+  if (!reports.ok()) return reports.status();
+  s.reports = std::move(reports.value());
   for (const auto& spec : list("api-token")) {
     std::string error;
     auto t = parse_api_token(spec, &error);

@@ -31,10 +31,9 @@ Result<boost::program_options::variables_map> parse_options(int argc, const char
 Status parse_config(std::istream& in, const boost::program_options::options_description& opts,
                     boost::program_options::variables_map& vm);
 
-// report-k and report-epsilon.
-Result<ReportPrivacy> report_privacy(const boost::program_options::variables_map& vm);
-// The brand's calendar (report-time-zone); Errc::invalid for an unknown zone.
-Result<analytics::Calendar> report_calendar(const boost::program_options::variables_map& vm);
+// What the reports take from the options (report-k, report-epsilon, report-time-zone, segment,
+// segment-currency, conversion-goal), validated: Errc::invalid names the first bad one.
+Result<ReportSettings> report_settings(const boost::program_options::variables_map& vm);
 
 // Everything `serve` takes from the options besides the keys and the store, validated.
 // What one `serve` process does (issue 21, docs/scale-out.md).
@@ -46,10 +45,7 @@ struct ServeSettings {
   MergerOptions merger;
   uint64_t max_queue_lag = 1'000'000;  // batches; 0: never push back
   IdentityRules rules;
-  ReportPrivacy privacy;
-  std::vector<analytics::RuleSegment> segments;
-  std::string segment_currency;
-  analytics::Calendar calendar;
+  ReportSettings reports;
   std::vector<ApiToken> tokens;
   ServerConfig server;
   IngestLimits ingest;

@@ -191,6 +191,7 @@ struct AnalyticsEvent {
   std::string campaign;  // "source / medium / name", empty without a campaign
   std::string campaign_source, campaign_medium;
   std::string properties;  // JSON object text, "" for none
+  std::string platform;    // of the device that sent it (its batch's), e.g. "android", "linux"
 };
 
 struct ProfilePage {

@@ -133,13 +133,13 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
       rule("pos_regulars: channel.pos >= 3"),
       rule("pos_recent: channel.pos[30d] >= 1"),
       rule("browsers: event.\"viewed product\" >= 2 and purchases = 0"),
-      rule("newsletter_or_big: campaign.newsletter >= 1 or revenue >= 6000"),
+      rule("newsletter_or_big: campaign.newsletter >= 1 or revenue >= 60"),
       rule("lapsed: days_since_last_event > 90"),
       rule("recent_buyers: days_since_last_purchase <= 30"),
       rule("never_bought: days_since_last_purchase > 100000"),
       rule("precedence: channel.kiosk >= 1 or channel.sms >= 1 and events > 5"),
       rule("grouped: (channel.kiosk >= 1 or channel.sms >= 1) and events > 5"),
-      rule("spend_window: revenue[60d] > 3000"),
+      rule("spend_window: revenue[60d] > 30"),
       rule("top_spend: m = 5 and not (r < 1)"),
       rule("everyone: events >= 1"),
   };
@@ -165,7 +165,9 @@ TEST_CASE("rule segments: every metric, windows, precedence, over a real store a
   CHECK(set.value().rules.at("lapsed") == "days_since_last_event > 90");
 
   // The API lists rule segments with their rules beside the RFM ones, and pages their members.
-  c.api->set_segments(rules, "");
+  ReportSettings settings;
+  settings.segments = rules;
+  c.api->set_reports(settings);
   const uint16_t port = c.server->port();
   const auto list = waymark::test::api_get(port, "/v1/segments?as_of=" + std::to_string(kNow), c.kAdminToken);
   REQUIRE(list.status == 200);

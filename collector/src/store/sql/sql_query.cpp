@@ -252,8 +252,8 @@ Status SqlStore::for_each_profile(int64_t from_ms, int64_t to_ms,
   Status s;
   Use st = reader_.prepare_scan(
       "SELECT n.profile, e.corrected_ms, e.type, e.channel, e.revenue_minor, e.currency, e.campaign_source, "
-      "e.campaign_medium, e.campaign_name, e.name, e.properties FROM events e "
-      "JOIN event_anchor a ON a.event_id = e.event_id "
+      "e.campaign_medium, e.campaign_name, e.name, e.properties, b.platform FROM events e "
+      "JOIN event_anchor a ON a.event_id = e.event_id LEFT JOIN batches b ON b.batch_id = e.batch_id "
       "JOIN nodes n ON n.node_id = a.node_id WHERE e.corrected_ms >= ?1 AND e.corrected_ms < ?2 AND NOT EXISTS "
       "(SELECT 1 FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 1 AND c.granted = 0) "
       "ORDER BY n.profile, e.corrected_ms, e.event_id",
@@ -284,6 +284,7 @@ Status SqlStore::for_each_profile(int64_t from_ms, int64_t to_ms,
     }
     e.name = std::string(st->blob(9));
     e.properties = std::string(st->blob(10));
+    e.platform = std::string(st->blob(11));
     events.push_back(std::move(e));
   }
   if (rc != sql::kDone) return reader_.error(rc, "events");
