@@ -7,7 +7,7 @@ packages=(
   libboost-dev libboost-program-options-dev libboost-system-dev
   nlohmann-json3-dev libsodium-dev flatbuffers-compiler libflatbuffers-dev
   libsqlite3-dev libpq-dev postgresql-15 libnats-dev nats-server haproxy catch2 libzstd-dev libphonenumber-dev libicu-dev
-  libnlopt-cxx-dev libeigen3-dev
+  libnlopt-cxx-dev libeigen3-dev libcsv-dev
   libbenchmark-dev libssl-dev openssl ninja-build pkg-config cmake g++ clang-format
   clang libclang-rt-14-dev valgrind
   python3 python3-pip python3-setuptools python3-wheel default-jdk-headless junit5

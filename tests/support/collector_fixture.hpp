@@ -59,7 +59,7 @@ struct Collector {
         {"reader", kReadToken, {"profiles:read"}},
         {"admin",
          kAdminToken,
-         {"profiles:read", "profiles:export", "identity:write", "erasure:write", "reports:read"}}};
+         {"profiles:read", "profiles:export", "identity:write", "erasure:write", "reports:read", "spend:write"}}};
     api = std::make_unique<waymark::collector::QueryApi>(*store, tokens, rekey.data(), key, metrics);
     waymark::collector::ServerConfig config;
     config.port = 0;

@@ -69,4 +69,11 @@ std::string_view channel_group(uint8_t channel, std::string_view source, std::st
   }
 }
 
+std::span<const std::string_view> channel_group_names() {
+  static constexpr std::string_view kNames[] = {
+      "Paid Search", "Organic Search", "Email", "SMS",      "Push", "Display",     "Paid Social", "Organic Social",
+      "Referral",    "Direct",         "App",   "In-store", "ATM",  "Call centre", "Other"};
+  return kNames;
+}
+
 }  // namespace waymark::collector::analytics

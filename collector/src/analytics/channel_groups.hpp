@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace waymark::collector::analytics {
@@ -11,5 +12,7 @@ namespace waymark::collector::analytics {
 // One of: Paid Search, Organic Search, Email, SMS, Push, Display, Paid Social, Organic Social, Referral,
 // Direct, App, In-store, ATM, Call centre, Other.
 std::string_view channel_group(uint8_t channel, std::string_view source, std::string_view medium);
+// Every group channel_group returns, in the order above.
+std::span<const std::string_view> channel_group_names();
 
 }  // namespace waymark::collector::analytics

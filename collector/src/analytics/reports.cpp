@@ -186,6 +186,7 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
       other.conversions += credit.conversions;
       other.revenue_minor += credit.revenue;
       other_profiles.insert(who.begin(), who.end());
+      report.merged.insert(key);
       ++report.suppressed;
       continue;
     }

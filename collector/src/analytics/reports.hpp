@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,8 @@ struct AttributionQuery {
 struct AttributionRow {
   std::string key;
   double conversions = 0, revenue_minor = 0;
-  int64_t profiles = 0;  // distinct profiles whose paths touched this key
+  int64_t profiles = 0;   // distinct profiles whose paths touched this key
+  double cost_minor = 0;  // marketing spend on it in the window (spend.hpp)
 };
 
 struct AttributionReport {
@@ -54,6 +56,11 @@ struct AttributionReport {
   int64_t paths = 0, profiles = 0;
   std::vector<AttributionRow> rows;  // by credit, largest first; "other" last
   int64_t suppressed = 0;            // rows merged into "other"
+  std::set<std::string> merged;      // their keys (never released: they are what k-anonymity hides)
+  // Marketing spend (add_spend): whether the report is costed, its total, in cost_currency.
+  bool costed = false;
+  double cost_minor = 0;
+  std::string cost_currency;
 };
 
 // Errc::invalid when several currencies are present and none was chosen, or when the query asks for

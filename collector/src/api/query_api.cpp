@@ -14,6 +14,7 @@
 
 #include "analytics/reports.hpp"
 #include "analytics/segments.hpp"
+#include "analytics/spend.hpp"
 #include "waymark/wire/v1/event_generated.h"
 #include "common/wire/envelope.hpp"
 
@@ -177,6 +178,14 @@ class Params {
     fail(std::string(name) + " must be a day (YYYY-MM-DD) or Unix ms, 1970 to 9999");
     return 0;
   }
+  // A day written YYYY-MM-DD, or `fallback` when absent.
+  int64_t day_or(const char* name, int64_t fallback) {
+    const auto it = q_.find(name);
+    if (it == q_.end()) return fallback;
+    if (auto d = analytics::Calendar::parse_day(it->second)) return *d;
+    fail(std::string(name) + " must be a day, YYYY-MM-DD");
+    return fallback;
+  }
   // Fails on a parameter the route does not take: a typo (modle=linear) must not be silently ignored.
   void only(std::initializer_list<std::string_view> known) {
     for (const auto& [name, value] : q_) {
@@ -269,6 +278,16 @@ const analytics::ConversionGoal* find_goal(const ReportSettings& settings, const
   return name == "purchase" ? &analytics::purchase_goal() : nullptr;
 }
 
+// Cost and what it returned (cost and revenue are in one currency, add_spend): ROAS (revenue / cost),
+// ROMI ((revenue - cost) / cost) and cost per acquisition, null where they would divide by zero.
+void add_returns(json& j, double conversions, double revenue_minor, double cost_minor, const std::string& currency) {
+  const analytics::Money money(currency);
+  j["cost"] = money.major(cost_minor);
+  j["roas"] = cost_minor > 0 ? json(revenue_minor / cost_minor) : json(nullptr);
+  j["romi"] = cost_minor > 0 ? json((revenue_minor - cost_minor) / cost_minor) : json(nullptr);
+  j["cpa"] = conversions > 0 ? json(money.major(cost_minor / conversions)) : json(nullptr);
+}
+
 // The attribution query the URL asks for, or the 400 that says what is wrong with it.
 std::optional<ApiResponse> read_attribution_query(const QueryParams& query, const ReportSettings& settings,
                                                   int64_t now_ms, analytics::AttributionQuery& q) {
@@ -311,7 +330,7 @@ std::optional<ApiResponse> read_attribution_query(const QueryParams& query, cons
 
 }  // namespace
 
-ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportSettings& settings,
                                  int64_t now_ms) {
   analytics::AttributionQuery q;
   if (auto bad = read_attribution_query(query, settings, now_ms, q)) return *bad;
@@ -325,7 +344,12 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
   if (!report.ok()) {
     return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
   }
-  const auto& r = report.value();
+  auto& r = report.value();
+  if (!analytics::spend_level(q.by).empty()) {  // the spend of the window's days, in the brand's calendar
+    auto spend = store.spend(settings.calendar.day_of(q.from_ms), settings.calendar.day_of(q.to_ms - 1) + 1);
+    if (!spend.ok()) return store_failure();
+    analytics::add_spend(r, spend.value());
+  }
   const ReportPrivacy& privacy = settings.privacy;
   const std::string by = param(query, "by", "channel");
   const analytics::Money money(r.currency);
@@ -344,11 +368,18 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
   }
   json rows = json::array();
   for (const auto& row : r.rows) {
-    rows.push_back({{"key", row.key},
-                    {"conversions", row.conversions},
-                    {"revenue", money.major(row.revenue_minor)},
-                    {"profiles", profiles(row)}});
+    json j{{"key", row.key},
+           {"conversions", row.conversions},
+           {"revenue", money.major(row.revenue_minor)},
+           {"profiles", profiles(row)}};
+    if (r.costed) add_returns(j, row.conversions, row.revenue_minor, row.cost_minor, r.cost_currency);
+    rows.push_back(std::move(j));
   }
+  json totals{{"conversions", r.conversions},
+              {"revenue", money.major(r.revenue_minor)},
+              {"paths", r.paths},
+              {"profiles", released_count(r.profiles, privacy, "attribution.profiles")}};
+  if (r.costed) add_returns(totals, r.conversions, r.revenue_minor, r.cost_minor, r.cost_currency);
   return ok({{"model", analytics::model_name(q.model)},
              {"by", by},
              {"goal", q.goal.name},
@@ -357,11 +388,8 @@ ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query,
              {"to_ms", q.to_ms},
              {"currency", r.currency},
              {"privacy", privacy_json(privacy)},
-             {"totals",
-              {{"conversions", r.conversions},
-               {"revenue", money.major(r.revenue_minor)},
-               {"paths", r.paths},
-               {"profiles", released_count(r.profiles, privacy, "attribution.profiles")}}},
+             {"cost_currency", r.costed ? json(r.cost_currency) : json(nullptr)},
+             {"totals", totals},
              {"suppressed_rows", r.suppressed},
              {"rows", rows}});
 }
@@ -499,8 +527,8 @@ std::optional<ApiToken> parse_api_token(std::string_view spec, std::string* erro
     *error = "api-token " + t.name + ": a name and a secret of at least 16 characters are required";
     return std::nullopt;
   }
-  static const std::set<std::string> known = {"profiles:read", "profiles:export", "identity:write", "erasure:write",
-                                              "reports:read"};
+  static const std::set<std::string> known = {"profiles:read", "profiles:export", "identity:write",
+                                              "erasure:write", "reports:read",    "spend:write"};
   for (std::string_view rest = spec.substr(b + 1); !rest.empty();) {
     const size_t comma = rest.find(',');
     const std::string scope(rest.substr(0, comma));
@@ -557,8 +585,9 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
     r.path.emplace_back(path.substr(at, slash - at));
     at = slash + 1;
   }
-  if (r.path.size() < 2 || (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" &&
-                            r.path[1] != "reports" && r.path[1] != "segments" && r.path[1] != "devices")) {
+  if (r.path.size() < 2 ||
+      (r.path[1] != "profiles" && r.path[1] != "erasure" && r.path[1] != "unmerge" && r.path[1] != "reports" &&
+       r.path[1] != "segments" && r.path[1] != "devices" && r.path[1] != "spend")) {
     return std::nullopt;
   }
   for (std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
@@ -618,6 +647,13 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
     if (r.path[2] == "clv") return clv_response(store_, r.query, reports_, now_ms, false);
     if (r.path[2] == "totals") return totals_response(store_, r.query);
     return problem(404, "no such report");
+  }
+  if (resource == "spend" && r.path.size() == 2) {
+    if (r.method == "POST") {
+      return need("spend:write") ? import_spend(r, now_ms) : problem(403, "the token lacks the spend:write scope");
+    }
+    if (r.method != "GET") return problem(405, "use GET or POST");
+    return need("reports:read") ? spend_response(r, now_ms) : problem(403, "the token lacks the reports:read scope");
   }
   if (resource == "segments" && r.path.size() <= 3) {
     if (r.method != "GET") return problem(405, "use GET");
@@ -680,6 +716,46 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
   }
   if (sub == "export") return export_profile(*id);
   return problem(404, "no such route");
+}
+
+// Marketing spend, imported as CSV or JSON (spend.hpp): each day and level in the body replaces what was
+// imported for it before, all rows or none.
+ApiResponse QueryApi::import_spend(const Request& r, int64_t now_ms) {
+  if (read_only_) return problem(421, "this node reads a replica (role query): send spend to the merger");
+  Params p(r.query);
+  p.only({});
+  if (auto bad = p.error()) return *bad;
+  constexpr size_t kMaxRows = 100000;
+  const size_t first = r.body.find_first_not_of(" \t\r\n");
+  const bool is_json = first != std::string::npos && r.body[first] == '{';
+  auto rows = is_json ? analytics::parse_spend_json(r.body, kMaxRows) : analytics::parse_spend_csv(r.body, kMaxRows);
+  if (!rows.ok()) return problem(400, rows.status().message);
+  if (rows.value().empty()) return problem(400, "no spend rows");
+  if (!store_.replace_spend(rows.value(), now_ms).ok()) return store_failure();
+  std::set<std::pair<int64_t, std::string>> days;
+  for (const SpendRow& s : rows.value()) days.emplace(s.day, s.level);
+  return ok({{"rows", rows.value().size()}, {"days_replaced", days.size()}});
+}
+
+// The spend of days [from, to) (YYYY-MM-DD; default: the last 30 days), amounts in major units.
+ApiResponse QueryApi::spend_response(const Request& r, int64_t now_ms) {
+  Params p(r.query);
+  p.only({"from", "to"});
+  const int64_t today = reports_.calendar.day_of(now_ms);
+  const int64_t to = p.day_or("to", today + 1), from = p.day_or("from", to - 30);
+  if (auto bad = p.error()) return *bad;
+  if (from >= to) return problem(400, "from must be before to");
+  auto spend = store_.spend(from, to);
+  if (!spend.ok()) return store_failure();
+  json rows = json::array();
+  for (const SpendRow& s : spend.value()) {
+    rows.push_back({{"day", analytics::Calendar::format_day(s.day)},
+                    {s.level, s.key},
+                    {"amount", analytics::Money(s.currency).major(static_cast<double>(s.amount_minor))},
+                    {"currency", s.currency}});
+  }
+  return ok(
+      {{"from", analytics::Calendar::format_day(from)}, {"to", analytics::Calendar::format_day(to)}, {"rows", rows}});
 }
 
 // Everything held about a profile: its identifiers (as stored: re-keyed), every event, every

@@ -20,7 +20,7 @@
 
 namespace waymark::collector {
 
-// Scopes: profiles:read, profiles:export, identity:write, erasure:write, reports:read.
+// Scopes: profiles:read, profiles:export, identity:write, erasure:write, reports:read, spend:write.
 struct ApiToken {
   std::string name;  // for logs and metrics; never the secret
   std::string secret;
@@ -69,7 +69,9 @@ struct ReportSettings {
 using QueryParams = std::map<std::string, std::string>;
 // Attribution to the conversions of one goal (`goal`, default "purchase"), optionally of one
 // segment's members (`segment`).
-ApiResponse attribution_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+// By channel_group or campaign, each row also carries the cost of the window's days from the imported
+// marketing spend, with ROAS, ROMI and cost per acquisition.
+ApiResponse attribution_response(Store& store, const QueryParams& query, const ReportSettings& settings,
                                  int64_t now_ms);
 // Lifetime value: the top customers by CLV (`top`), or with `paged` every customer in profile order
 // (`limit`, `after`), each with the fits, their checks, the totals over every customer and CLV by
@@ -100,6 +102,8 @@ class QueryApi {
   ApiResponse erasure(const Request& r, int64_t now_ms);
   ApiResponse unmerge(const Request& r, int64_t now_ms);
   ApiResponse export_profile(int64_t id);
+  ApiResponse import_spend(const Request& r, int64_t now_ms);
+  ApiResponse spend_response(const Request& r, int64_t now_ms);
   ApiResponse segments_response(const Request& r, int64_t now_ms);
   ApiResponse device_segments(const Request& r, int64_t now_ms);
   // The segments devices pull, recomputed at most once a minute.

@@ -72,7 +72,7 @@ po::options_description serve_options() {
       "space held back on the data directory's file system for when it fills up (0..65536; 0: none)")(
       "api-token", po::value<std::vector<std::string>>()->composing(),
       "query API bearer token name:secret:scope[,scope] (repeatable); scopes profiles:read, profiles:export, "
-      "identity:write, erasure:write, reports:read")(
+      "identity:write, erasure:write, reports:read, spend:write")(
       "identity-limit", po::value<std::vector<std::string>>()->composing(),
       "most identifiers of a kind one profile may hold, kind=n (repeatable), e.g. email=5")(
       "blocked-pseudonyms", po::value<std::string>(), "file of SDK pseudonyms (hex lines) that never link")(

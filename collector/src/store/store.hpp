@@ -284,8 +284,27 @@ class AnalyticsScan {
       const std::function<bool(int64_t profile, const std::vector<AnalyticsEvent>&)>& fn) = 0;
 };
 
-// A backend: all four. Each role of the collector takes only the part it uses.
-class Store : public IngestStore, public IdentityStore, public QueryStore, public AnalyticsScan {};
+// Marketing spend the brand imports: an amount per day (of the brand's calendar) on a channel group or
+// a campaign, what ROAS and ROMI divide by.
+struct SpendRow {
+  int64_t day = 0;    // days since 1970-01-01 in the brand's calendar
+  std::string level;  // "channel_group" or "campaign"
+  std::string key;    // the channel group ("Paid Search") or the campaign ("source / medium / name")
+  std::string currency;
+  int64_t amount_minor = 0;
+};
+class SpendStore {
+ public:
+  virtual ~SpendStore() = default;
+  // Replaces, in one transaction, what was imported before for each day and level that `rows` hold:
+  // importing a day again is idempotent, and a corrected day replaces the old one whole.
+  virtual Status replace_spend(const std::vector<SpendRow>& rows, int64_t now_ms) = 0;
+  // The spend of days in [from_day, to_day), by day, level, key and currency.
+  virtual Result<std::vector<SpendRow>> spend(int64_t from_day, int64_t to_day) = 0;
+};
+
+// A backend: all of them. Each role of the collector takes only the part it uses.
+class Store : public IngestStore, public IdentityStore, public QueryStore, public AnalyticsScan, public SpendStore {};
 
 // SQLite: WAL, migrations, one writer connection and one reader connection for queries.
 // `busy_timeout_ms`: how long a commit waits for a lock before the store reports itself unavailable.

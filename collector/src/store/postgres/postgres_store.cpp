@@ -805,6 +805,13 @@ CREATE VIEW bi.attribution_inputs AS
          e.campaign_source, e.campaign_medium, e.campaign_name
   FROM events e JOIN event_anchor a ON a.event_id = e.event_id JOIN nodes n ON n.node_id = a.node_id
   WHERE NOT EXISTS (SELECT 1 FROM consent_state c WHERE c.slot = e.slot AND c.purpose = 1 AND c.granted = 0);
+)sql",
+                                       // Marketing spend the brand imports (ROAS, ROMI), readable by BI tools.
+                                       R"sql(
+CREATE TABLE spend(day bigint NOT NULL, level text NOT NULL, key text NOT NULL, currency text NOT NULL,
+                   amount_minor bigint NOT NULL, imported_ms bigint NOT NULL, PRIMARY KEY(day, level, key, currency));
+CREATE VIEW bi.spend AS
+  SELECT date '1970-01-01' + day::integer AS day, level, key, currency, amount_minor FROM spend;
 )sql"};
 
 // Brings the database to the newest schema, one transaction per version, under the writer lock.

@@ -1,8 +1,8 @@
 // The SQL store (internal), the same on every database: one writer connection for ingest, identity
 // resolution, unmerge and erasure; one reader connection for queries, which run beside the writer.
 // sql_store.cpp: ingest, erasure; sql_identity.cpp: the identity graph; sql_query.cpp: profiles,
-// journeys, explanations. The drivers (store/sqlite/, store/postgres/) open the connections and lay
-// out the schema.
+// journeys, explanations; sql_spend.cpp: marketing spend. The drivers (store/sqlite/, store/postgres/) open the
+// connections and lay out the schema.
 #pragma once
 
 #include <atomic>
@@ -85,6 +85,8 @@ class SqlStore final : public Store, private IngestTxn, private GraphWriter {
   Result<ErasureResult> erase(int64_t profile_id, int64_t now_ms) override;
   Status for_each_profile(int64_t from_ms, int64_t to_ms,
                           const std::function<bool(int64_t, const std::vector<AnalyticsEvent>&)>& fn) override;
+  Status replace_spend(const std::vector<SpendRow>& rows, int64_t now_ms) override;
+  Result<std::vector<SpendRow>> spend(int64_t from_day, int64_t to_day) override;
 
  private:
   // IngestTxn, called inside the write transaction.

@@ -111,6 +111,12 @@ ALTER TABLE batches ADD COLUMN os_version TEXT;
                                        R"sql(
 CREATE TABLE verified_claims(node_id INTEGER NOT NULL, device_key BLOB NOT NULL,
                              PRIMARY KEY(node_id, device_key)) WITHOUT ROWID;
+)sql",
+                                       // Marketing spend the brand imports (ROAS, ROMI).
+                                       R"sql(
+CREATE TABLE spend(day INTEGER NOT NULL, level TEXT NOT NULL, key TEXT NOT NULL, currency TEXT NOT NULL,
+                   amount_minor INTEGER NOT NULL, imported_ms INTEGER NOT NULL,
+                   PRIMARY KEY(day, level, key, currency)) WITHOUT ROWID;
 )sql"};
 
 class SqliteStatement final : public sql::Statement {
