@@ -25,6 +25,8 @@ class DemoCluster {
 
   uint16_t device_port() const { return haproxy_port_; }
   uint16_t query_port() const { return roles_[kQuery].process->port(); }
+  // The active merger's port: the query API's writes (spend, erasure) go there.
+  uint16_t write_port() { return await_active_merger().port(); }
   // Waits until the active merger committed every queued batch and resolved every event.
   void wait_settled();
   // Stops every process; the first non-zero exit code of a role (standbys aside), else 0.

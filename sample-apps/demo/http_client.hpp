@@ -19,9 +19,11 @@ class HttpClient {
   };
   // GET with the bearer token; reconnects once if the kept-alive connection was closed.
   Response get(const std::string& target);
+  // POST of `body` (sent once: a write is not repeated behind the caller's back).
+  Response post(const std::string& target, const std::string& body);
 
  private:
-  Response once(const std::string& target);
+  Response once(const std::string& target, const std::string* body = nullptr);
   std::string host_;
   uint16_t port_;
   std::string token_;

@@ -174,6 +174,64 @@ void parallel_for(int threads, int64_t n, Fn&& fn) {
   for (auto& th : pool) th.join();
 }
 
+// The UTC day of Unix ms t, YYYY-MM-DD.
+std::string utc_day(int64_t t) {
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(
+      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t)))};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()), static_cast<unsigned>(d.month()),
+                static_cast<unsigned>(d.day()));
+  return buf;
+}
+
+// The brand's marketing spend as its ad platforms export it, a CSV row per day and channel group, sent
+// to the node that takes writes.
+void import_spend(HttpClient writer, const Plan& plan, int64_t wall_origin_ms) {
+  std::string csv = "day,channel_group,amount,currency\n";
+  for (const Spend& s : plan.spend) {
+    csv += utc_day(wall_origin_ms + s.day * kDay) + "," + s.channel_group + "," + fixed(s.amount_minor / 100.0, 2) +
+           ",GBP\n";
+  }
+  const auto r = writer.post("/v1/spend", csv);
+  if (r.status != 200) throw std::runtime_error("spend import: HTTP " + std::to_string(r.status) + " " + r.body);
+}
+
+// Cost, revenue and ROMI per channel group under last touch and Markov, and the planted waste: Display,
+// paid for every day and never clicked, returns nothing.
+void print_romi(HttpClient& api, const std::string& target, Results& res) {
+  std::map<std::string, std::map<std::string, json>> rows;  // group -> model -> row
+  for (const char* model : {"last_touch", "markov"}) {
+    const auto r = api.get(target + "&model=" + model);
+    if (r.status != 200)
+      throw std::runtime_error("attribution report: HTTP " + std::to_string(r.status) + " " + r.body);
+    const json j = json::parse(r.body);
+    for (const auto& row : j.at("rows")) rows[row.at("key").get<std::string>()][model] = row;
+  }
+  const auto ratio = [](const json& v) { return v.is_null() ? std::string("n/a") : fixed(v.get<double>(), 2); };
+  std::cout << "spend and return by channel group (cost; revenue and ROMI under last touch / markov):\n";
+  res.romi_rows.push_back({"channel group", "cost", "revenue (last touch)", "revenue (markov)", "ROMI (last touch)",
+                           "ROMI (markov)", "cost per acquisition (markov)"});
+  for (const auto& [group, by] : rows) {
+    const json& l = by.at("last_touch");
+    const json& m = by.at("markov");
+    if (l.at("cost").get<double>() == 0) continue;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "  %-14s cost £%-10s revenue £%s / £%-10s ROMI %s / %s", group.c_str(),
+                  fixed(l.at("cost").get<double>(), 2).c_str(), fixed(l.at("revenue").get<double>(), 2).c_str(),
+                  fixed(m.at("revenue").get<double>(), 2).c_str(), ratio(l.at("romi")).c_str(),
+                  ratio(m.at("romi")).c_str());
+    std::cout << buf << "\n";
+    res.romi_rows.push_back({group, "£" + fixed(l.at("cost").get<double>(), 2),
+                             "£" + fixed(l.at("revenue").get<double>(), 2),
+                             "£" + fixed(m.at("revenue").get<double>(), 2), ratio(l.at("romi")), ratio(m.at("romi")),
+                             m.at("cpa").is_null() ? "n/a" : "£" + fixed(m.at("cpa").get<double>(), 2)});
+  }
+  const bool display_wasted = rows.count("Display") && !rows["Display"]["markov"].at("romi").is_null() &&
+                              rows["Display"]["markov"].at("romi").get<double>() == -1;
+  res.checks.push_back({"Display, paid for daily and never clicked, returns nothing (ROMI -1)",
+                        display_wasted ? "yes" : "no", display_wasted});
+}
+
 std::string hex(const uint8_t* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -294,9 +352,10 @@ int run(const Args& args) {
     return std::string(mkdtemp(tmpl));
   }());
   // What every collector process takes (each role of a cluster too).
-  const std::vector<std::string> every_role = {"--api-token",           "demo:" + token + ":profiles:read,reports:read",
-                                               "--blocked-pseudonyms",  work + "/blocked.txt",
-                                               "--brand-authority-key", authority_public};
+  const std::vector<std::string> every_role = {
+      "--api-token",           "demo:" + token + ":profiles:read,reports:read,spend:write",
+      "--blocked-pseudonyms",  work + "/blocked.txt",
+      "--brand-authority-key", authority_public};
   std::vector<std::string> serve = {"serve", "--data-dir", work + "/collector", "--port", "0"};
   serve.insert(serve.end(), every_role.begin(), every_role.end());
   if (!postgres.uri().empty()) {
@@ -499,9 +558,14 @@ int run(const Args& args) {
   res.checks.push_back({"identifiers of " + std::to_string(forgotten) + " forgotten customers still found",
                         std::to_string(still_present), still_present == 0});
 
-  // Reports: attribution (six models by channel), lifetime value, segments.
-  const std::string from = std::to_string(env.wall_origin_ms - kDay), to = std::to_string(now_ms + kDay);
+  // Reports: attribution (six models by channel), spend and ROMI, lifetime value, segments. The window
+  // holds every simulated day.
+  const std::string from = utc_day(env.wall_origin_ms - kDay), to = utc_day(now_ms + kDay);
+  import_spend(
+      cluster ? HttpClient("127.0.0.1", cluster->write_port(), token) : HttpClient("127.0.0.1", api_port, token), plan,
+      env.wall_origin_ms);
   AttributionTable& at = res.attribution;
+  at.window = from + " to " + to + " (UTC days, " + to + " excluded), goal: purchase";
   at.models = {"first_touch", "last_touch", "linear", "time_decay", "position_based", "markov"};
   std::map<std::string, std::map<std::string, double>> credit;
   for (const std::string& model : at.models) {
@@ -524,9 +588,7 @@ int run(const Args& args) {
                 std::to_string(pl.email_clicks) + " email clicks; " + std::to_string(pl.search_caused_orders) +
                 " web orders in the session of one of " + std::to_string(pl.search_clicks) +
                 " paid-search clicks; SMS (" + std::to_string(pl.sms_clicks) + " clicks) and push (" +
-                std::to_string(pl.push_opens) +
-                " opens) cause nothing. Last touch gives email nothing; compare "
-                "the credit per click.";
+                std::to_string(pl.push_opens) + " opens) cause nothing: compare the credit per click.";
   // Credit per touch shows the planted effect: email causes purchases, SMS and push do not.
   std::string per_touch = "Credited conversions per click (linear / markov):";
   for (const auto& [channel, clicks] :
@@ -538,8 +600,9 @@ int run(const Args& args) {
     per_touch += buf;
   }
   res.planted += " " + per_touch;
-  std::cout << "attribution: " << at.total_conversions << " conversions\n"
+  std::cout << "attribution: " << at.total_conversions << " conversions, " << at.window << "\n"
             << attribution_text(at) << "  " << res.planted << "\n";
+  print_romi(api, "/v1/reports/attribution?by=channel_group&from=" + from + "&to=" + to, res);
   {
     const auto r = api.get("/v1/reports/clv?top=10&months=12");
     if (r.status != 200) throw std::runtime_error("clv report: HTTP " + std::to_string(r.status) + " " + r.body);
@@ -568,11 +631,22 @@ int run(const Args& args) {
                               number(t.at("expected_purchases"), 2), money(t.at("clv"))});
     }
     std::cout << "  by acquisition channel (mean / median CLV, customers):";
+    std::map<std::string, double> mean_clv;
+    res.acquisition_rows.push_back({"acquired by", "customers", "mean CLV", "median CLV"});
     for (const auto& g : j.at("by_acquisition")) {
-      std::cout << " " << g.at("channel_group").get<std::string>() << " " << money(g.at("mean_clv")) << " / "
-                << money(g.at("median_clv")) << " (" << g.at("customers") << ");";
+      const std::string group = g.at("channel_group").get<std::string>();
+      std::cout << " " << group << " " << money(g.at("mean_clv")) << " / " << money(g.at("median_clv")) << " ("
+                << g.at("customers") << ");";
+      mean_clv[group] = g.at("mean_clv").get<double>();
+      res.acquisition_rows.push_back({group, std::to_string(g.at("customers").get<int64_t>()), money(g.at("mean_clv")),
+                                      money(g.at("median_clv"))});
     }
     std::cout << "\n";
+    // Planted (simulator.hpp, Customer::acquired_via): Paid Search brings better customers than Paid Social.
+    const bool better = mean_clv.count("Paid Search") && mean_clv.count("Paid Social") &&
+                        mean_clv["Paid Search"] > mean_clv["Paid Social"];
+    res.checks.push_back({"customers acquired by Paid Search worth more than by Paid Social (mean CLV)",
+                          money(mean_clv["Paid Search"]) + " vs " + money(mean_clv["Paid Social"]), better});
     const bool forecast = j.at("forecast").get<bool>();
     const ChurnScore churn = forecast ? score_churn(api, plan, by_profile) : ChurnScore{};
     std::cout << "churn: of " << churn.churned << " customers who stopped buying, " << churn.churned_low

@@ -104,6 +104,21 @@ std::string attribution_text(const AttributionTable& t) {
   return s.str();
 }
 
+namespace {
+
+// Rows as an HTML table, the first as its header.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::string t = "<table>";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    t += "<tr>";
+    for (const auto& cell : rows[i]) t += (i == 0 ? "<th>" : "<td>") + esc(cell) + (i == 0 ? "</th>" : "</td>");
+    t += "</tr>";
+  }
+  return t + "</table>";
+}
+
+}  // namespace
+
 void write_html(const std::string& path, const Results& r) {
   std::ofstream f(path);
   f << "<!doctype html><html><head><meta charset='utf-8'><title>Waymark demo</title><style>"
@@ -117,8 +132,8 @@ void write_html(const std::string& path, const Results& r) {
     f << "<tr><td>" << esc(c.name) << "</td><td>" << esc(c.value) << "</td><td class='"
       << (c.ok ? "ok'>pass" : "fail'>FAIL") << "</td></tr>";
   }
-  f << "</table><h2>Attribution by channel (conversions credited)</h2><p>" << esc(r.planted)
-    << "</p><table><tr><th>channel</th>";
+  f << "</table><h2>Attribution by channel (conversions credited)</h2><p>" << esc(r.attribution.window) << "</p><p>"
+    << esc(r.planted) << "</p><table><tr><th>channel</th>";
   for (const auto& m : r.attribution.models) f << "<th>" << esc(m) << "</th>";
   f << "</tr>";
   for (size_t c = 0; c < r.attribution.channels.size(); ++c) {
@@ -127,14 +142,10 @@ void write_html(const std::string& path, const Results& r) {
       f << "<td>" << fixed(r.attribution.conversions[m][c], 1) << "</td>";
     f << "</tr>";
   }
-  f << "</table><p>Share of conversions by model:</p>" << attribution_svg(r.attribution) << "<h2>Segments (RFM)</h2>"
-    << bars_svg(r.segments) << "<h2>Top customers by predicted lifetime value</h2><table>";
-  for (size_t i = 0; i < r.clv_rows.size(); ++i) {
-    f << "<tr>";
-    for (const auto& cell : r.clv_rows[i]) f << (i == 0 ? "<th>" : "<td>") << esc(cell) << (i == 0 ? "</th>" : "</td>");
-    f << "</tr>";
-  }
-  f << "</table></body></html>\n";
+  f << "</table><p>Share of conversions by model:</p>" << attribution_svg(r.attribution)
+    << "<h2>Spend and return by channel group</h2>" << table(r.romi_rows) << "<h2>Segments (RFM)</h2>"
+    << bars_svg(r.segments) << "<h2>Top customers by predicted lifetime value</h2>" << table(r.clv_rows)
+    << "<h2>Lifetime value by acquisition channel</h2>" << table(r.acquisition_rows) << "</body></html>\n";
 }
 
 }  // namespace demo

@@ -17,6 +17,7 @@ struct AttributionTable {
   std::vector<std::string> models, channels;
   std::vector<std::vector<double>> conversions;  // [model][channel]
   double total_conversions = 0;
+  std::string window;  // the days and the goal the report covers
 };
 
 struct Results {
@@ -25,7 +26,9 @@ struct Results {
   AttributionTable attribution;
   std::string planted;
   std::vector<std::pair<std::string, int64_t>> segments;
-  std::vector<std::vector<std::string>> clv_rows;  // header first
+  std::vector<std::vector<std::string>> clv_rows;          // header first
+  std::vector<std::vector<std::string>> romi_rows;         // spend and return by channel group, header first
+  std::vector<std::vector<std::string>> acquisition_rows;  // CLV by acquisition channel group, header first
 };
 
 std::string attribution_text(const AttributionTable& t);

@@ -1,6 +1,7 @@
 #include "simulator.hpp"
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <random>
 
@@ -84,7 +85,7 @@ struct Timeline {
 
 class Builder {
  public:
-  Builder(uint64_t seed, int n, int days) : rng_(seed), end_(days * kDay) {
+  Builder(uint64_t seed, int n, int days) : rng_(seed), ads_(seed ^ 0xad5eed), end_(days * kDay) {
     plan_.days = days;
     plan_.brand_junk_email = "noemail@brand.example";
     plan_.junk = {"test@test.com", "null", plan_.brand_junk_email};
@@ -100,6 +101,8 @@ class Builder {
   }
   Plan take() {
     for (size_t i = 0; i < timelines_.size(); ++i) plan_.customers[i].active_until = timelines_[i].stop;
+    for (int64_t day = 0; day < plan_.days; ++day) pay(day * kDay, "Display", 6000);  // banners nobody clicks
+    for (const auto& [key, minor] : spend_) plan_.spend.push_back({key.first, key.second, minor});
     return std::move(plan_);
   }
 
@@ -142,6 +145,16 @@ class Builder {
     tl.stop = rng_.chance(0.2) ? rng_.range(tl.start + 7 * kDay, end_ + 7 * kDay) : end_;
     tl.stop = std::min(tl.stop, end_);
     tl.sale_rate = rng_.gamma(1.5, 1.0 / 27.0);
+    const double ad = ads_.uniform();  // planted channel quality (Customer::acquired_via)
+    if (ad < 0.15) {
+      c.acquired_via = "Paid Search";
+      c.spend_mean_minor *= 1.5;
+      tl.sale_rate *= 1.4;
+    } else if (ad < 0.3) {
+      c.acquired_via = "Paid Social";
+      c.spend_mean_minor *= 0.6;
+      tl.sale_rate *= 0.7;
+    }
     churn(tl);
     tl.home = static_cast<int>(rng_.range(0, static_cast<int64_t>(stores_.size())));
     plan_.customers.push_back(std::move(c));
@@ -216,7 +229,8 @@ class Builder {
       Device& dev = plan_.devices[d];
       const bool web = kind == DeviceKind::Web;
       int64_t t = daytime(rng_, tl.start / kDay + rng_.range(0, 3));
-      if (t >= tl.stop) t = tl.start;
+      const bool acquired_here = c.devices.size() == 1 && !c.acquired_via.empty();
+      if (t >= tl.stop || acquired_here) t = tl.start;  // the ad that brought them is their first touch
       Step consent = step(t, Op::Consent, i);
       consent.flag = rng_.chance(0.96);
       dev.steps.push_back(consent);
@@ -236,11 +250,19 @@ class Builder {
       for (int session = 0; session < static_cast<int>(sessions.size()); ++session) {
         t = sessions[static_cast<size_t>(session)];
         int64_t at = t + 2000;
+        if (acquired_here && session == 0) {
+          const bool search = c.acquired_via == "Paid Search";
+          add_link(d, i, at, web ? WAYMARK_CHANNEL_WEB : WAYMARK_CHANNEL_APP, search ? "google" : "facebook",
+                   search ? "cpc" : "paid_social", search ? "generic-search" : "spring-social");
+          pay(at, c.acquired_via, search ? 240 : 70);
+          at += kMinute;
+        }
         if (web && rng_.chance(0.2)) {  // arrived from a paid search ad
           Step link = step(at, Op::Link, i);
           link.via = WAYMARK_CHANNEL_WEB;
           link.a = "google", link.b = "cpc", link.c = "brand-search";
           dev.steps.push_back(link);
+          pay(at, "Paid Search", 90);
           ++plan_.planted.search_clicks;
           if (rng_.chance(0.25)) {  // planted: paid search sells on the web, in the same session
             Step buy = step(at + rng_.range(2 * kMinute, 10 * kMinute), Op::Buy, i);
@@ -341,6 +363,9 @@ class Builder {
 
   bool active(int i, int64_t t) const { return t >= timelines_[i].start && t < timelines_[i].stop; }
 
+  // Marketing spend at simulated time t (Plan::spend).
+  void pay(int64_t t, const std::string& channel_group, int64_t minor) { spend_[{t / kDay, channel_group}] += minor; }
+
   void add_link(int d, int i, int64_t t, waymark_channel_t via, const char* src, const char* medium, std::string name) {
     Step link = step(t, Op::Link, i);
     link.via = via;
@@ -357,6 +382,7 @@ class Builder {
         const int d = link_device(i, t, false);
         if (d < 0) continue;
         add_link(d, i, t, WAYMARK_CHANNEL_EMAIL, "newsletter", "email", "weekly-" + std::to_string(week));
+        pay(t, "Email", 30);  // the send, shared out per click
         ++plan_.planted.email_clicks;
         if (rng_.chance(0.8)) planted_sales_.push_back({i, t + 2 * kDay + rng_.range(-4 * kHour, 4 * kHour)});
       }
@@ -368,6 +394,7 @@ class Builder {
         const int d = link_device(i, t, false);
         if (d < 0) continue;
         add_link(d, i, t, WAYMARK_CHANNEL_SMS, "sms", "sms", "flash-" + std::to_string(k));
+        pay(t, "SMS", 50);
         ++plan_.planted.sms_clicks;
       }
     }
@@ -433,6 +460,7 @@ class Builder {
   }
 
   Rng rng_;
+  Rng ads_;  // who an ad brought: its own stream, so the rest of the brand is as it was without ads
   int64_t end_;
   Plan plan_;
   std::vector<Store> stores_;
@@ -440,6 +468,7 @@ class Builder {
   std::vector<Timeline> timelines_;
   std::vector<int64_t> login_t_;
   std::vector<std::pair<int, int64_t>> planted_sales_;
+  std::map<std::pair<int64_t, std::string>, int64_t> spend_;  // (day, channel group) -> minor units
 };
 
 }  // namespace

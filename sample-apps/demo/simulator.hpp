@@ -68,6 +68,9 @@ struct Customer {
   bool forgotten = false, withdrew = false;
   double spend_mean_minor = 0;
   int64_t active_until = 0;  // when they stopped coming (churned); the end of the period if they did not
+  // The ad that brought them (their first touch), "" for everyone else: planted quality, Paid Search
+  // customers spend more and buy more often, Paid Social ones less.
+  std::string acquired_via;
 };
 
 struct Planted {
@@ -76,8 +79,17 @@ struct Planted {
   int sms_clicks = 0, push_opens = 0;               // no effect: the control
 };
 
+// What the brand paid for marketing on a simulated day, per channel group (GBP, minor units): per click
+// for ads and texts, per send for the newsletter, and Display every day for nothing (planted waste).
+struct Spend {
+  int64_t day = 0;
+  std::string channel_group;
+  int64_t amount_minor = 0;
+};
+
 struct Plan {
   int days = 0;
+  std::vector<Spend> spend;  // by day, then group
   std::vector<Customer> customers;
   std::vector<Device> devices;
   std::vector<std::string> junk;  // values the SDK or the brand's blocklist must refuse

@@ -33,7 +33,8 @@ struct Planned {
   int64_t at;
   bool purchase = false;
   int64_t revenue = 0;
-  bool identify = false;  // the SDK's identify record: bookkeeping, not a touch
+  bool identify = false;                  // the SDK's identify record: bookkeeping, not a touch
+  const char *source = "", *medium = "";  // the campaign's
 };
 
 // One customer's events (each customer its own device slot and email), committed as one batch.
@@ -56,6 +57,8 @@ void customer(Store& store, const std::vector<Planned>& events, bool withdrawn =
     e.occurred_ms = e.corrected_ms = p.at;
     e.slot = slot;
     e.identifiers.push_back({1, email, true});
+    e.campaign_source = p.source;
+    e.campaign_medium = p.medium;
     if (p.purchase) {
       e.revenue_minor = p.revenue;
       e.currency = "GBP";
@@ -265,6 +268,52 @@ TEST_CASE("attribution report: conversion goals from config, by device type, by 
   CHECK_FALSE(analytics::parse_conversion_goal("x: clv > 10").ok());
   CHECK_FALSE(analytics::parse_conversion_goal("no colon").ok());
   CHECK(analytics::parse_conversion_goal("visit: channel.pos >= 1 and not (purchases >= 1)").ok());
+}
+
+// Found in the demo (issue 22): paid search sold on the web in the ad's session, yet last touch gave it
+// nothing, because the pages viewed between the ad and the order carry no campaign and counted as Direct.
+TEST_CASE("attribution report: a campaign lasts its session, as web analytics count a visit's source",
+          "[analytics][reports]") {
+  Collector c;
+  const int64_t minute = 60'000;
+  for (int i = 0; i < 10; ++i) {  // from the ad, two pages, the order: all the ad's session
+    const int64_t t = kStart + i * kDay;
+    customer(*c.store, {{w::Channel::Web, t, false, 0, false, "google", "cpc"},
+                        {w::Channel::Web, t + 5 * minute},
+                        {w::Channel::Web, t + 20 * minute},
+                        {w::Channel::Web, t + 30 * minute, true, 1000}});
+  }
+  for (int i = 0; i < 10; ++i) {  // the ad, then a visit of their own hours later, and the order then
+    const int64_t t = kStart + i * kDay;
+    customer(*c.store, {{w::Channel::Web, t, false, 0, false, "google", "cpc"},
+                        {w::Channel::Web, t + 3 * 60 * minute},
+                        {w::Channel::Web, t + 3 * 60 * minute + 5 * minute, true, 1000}});
+  }
+  for (int i = 0; i < 10; ++i) {  // the ad in the app, then the web: another channel, another session
+    const int64_t t = kStart + i * kDay;
+    customer(*c.store, {{w::Channel::App, t, false, 0, false, "google", "cpc"},
+                        {w::Channel::Web, t + minute},
+                        {w::Channel::Web, t + 2 * minute, true, 1000}});
+  }
+  analytics::AttributionQuery q;
+  q.from_ms = kStart;
+  q.to_ms = kStart + 60 * kDay;
+  q.model = analytics::Model::LastTouch;
+  q.by = analytics::AttributeBy::ChannelGroup;
+  const auto credit = [&] {
+    auto r = analytics::attribution_report(*c.store, q);
+    REQUIRE(r.ok());
+    std::map<std::string, double> by;
+    for (const auto& row : r.value().rows) by[row.key] = row.conversions;
+    return by;
+  };
+  auto by = credit();
+  CHECK(by["Paid Search"] == 10);
+  CHECK(by["Direct"] == 20);
+  q.session_gap_ms = 0;  // no sessions: every page is a touch of its own, in no campaign
+  by = credit();
+  CHECK(by["Paid Search"] == 0);
+  CHECK(by["Direct"] == 30);
 }
 
 TEST_CASE("totals report: the stored events, counted, scope checked", "[analytics][reports]") {

@@ -40,17 +40,36 @@ Result<std::string> pick_currency(const std::map<std::string, int64_t>& seen, co
   return seen.empty() ? std::string() : seen.begin()->first;
 }
 
-// The key an event is credited under.
-std::string attribution_key(const AnalyticsEvent& e, AttributeBy by) {
+// The key an event is credited under, `c` the event whose campaign it is in (below).
+std::string attribution_key(const AnalyticsEvent& e, const AnalyticsEvent& c, AttributeBy by) {
   switch (by) {
-    case AttributeBy::ChannelGroup: return std::string(channel_group(e.channel, e.campaign_source, e.campaign_medium));
-    case AttributeBy::Campaign: return e.campaign.empty() ? "(none)" : e.campaign;
-    case AttributeBy::CampaignSource: return e.campaign_source.empty() ? "(none)" : e.campaign_source;
+    case AttributeBy::ChannelGroup: return std::string(channel_group(e.channel, c.campaign_source, c.campaign_medium));
+    case AttributeBy::Campaign: return c.campaign.empty() ? "(none)" : c.campaign;
+    case AttributeBy::CampaignSource: return c.campaign_source.empty() ? "(none)" : c.campaign_source;
     case AttributeBy::DeviceType: return e.platform.empty() ? "(unknown)" : e.platform;
     case AttributeBy::Segment: return "";  // keyed per segment once the paths are built
     default: return w::EnumNameChannel(static_cast<w::Channel>(e.channel));
   }
 }
+
+// A campaign lasts its session, as web analytics count a visit's traffic source: an event without one,
+// on the channel of the customer's previous action and less than `gap_ms` after it, is in the campaign
+// that action was in (the pages viewed after arriving from an ad are the ad's). Tracks the customer's
+// actions in time order.
+class SessionCampaign {
+ public:
+  explicit SessionCampaign(int64_t gap_ms) : gap_ms_(gap_ms) {}
+  const AnalyticsEvent& of(const AnalyticsEvent& e) {
+    const bool same_session = last_ != nullptr && e.channel == last_->channel && e.time_ms - last_->time_ms < gap_ms_;
+    if (!e.campaign.empty() || !same_session) landing_ = &e;
+    last_ = &e;
+    return *landing_;
+  }
+
+ private:
+  int64_t gap_ms_;
+  const AnalyticsEvent *last_ = nullptr, *landing_ = nullptr;
+};
 
 }  // namespace
 
@@ -122,9 +141,10 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
     std::vector<JourneyTouch> journey;
     journey.reserve(events.size());
     std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
+    SessionCampaign session(q.session_gap_ms);
     for (const AnalyticsEvent& e : events) {
       if (!is_customer_action(e)) continue;
-      const std::string key = attribution_key(e, q.by);
+      const std::string key = attribution_key(e, session.of(e), q.by);
       const bool conversion = reaches_goal(q.goal, e);
       journey.push_back(
           {e.time_ms, key, conversion, conversion ? static_cast<double>(e.revenue_minor.value_or(0)) : 0});
