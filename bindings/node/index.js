@@ -17,6 +17,7 @@ const Status = freeze({
 const EventType = freeze({ TRACK: 1, SCREEN: 3, PURCHASE: 4, CUSTOM: 6 });
 const Channel = freeze({
   UNKNOWN: 0, APP: 1, WEB: 2, KIOSK: 3, ATM: 4, POS: 5, CALL_CENTRE: 6, EMAIL: 7, SMS: 8, PUSH: 9, OTHER: 10,
+  IVR: 11, DISPLAY: 12, VIDEO: 13, SOCIAL: 14, TV: 15, RADIO: 16, PRINT: 17,
 });
 const Purpose = freeze({ ANALYTICS: 1, PERSONALISATION: 2, ADVERTISING: 3 });
 const IdKind = freeze({

@@ -81,6 +81,9 @@ TEST_CASE("event builder validates names, properties, revenue and campaign", "[c
   CHECK(waymark_event_set_bool(e, "one-too-many", 12, 1) == WAYMARK_ERR_TOO_LARGE);
   CHECK(waymark_event_set_int(e, "k3", 2, 33) == WAYMARK_OK);  // replacing is fine at the limit
   CHECK(waymark_event_set_channel(e, static_cast<waymark_channel_t>(99)) == WAYMARK_ERR_INVALID_ARGUMENT);
+  CHECK(waymark_event_set_channel(e, WAYMARK_CHANNEL_PRINT) == WAYMARK_OK);  // the last channel appended
+  CHECK(waymark_event_set_channel(e, static_cast<waymark_channel_t>(WAYMARK_CHANNEL_PRINT + 1)) ==
+        WAYMARK_ERR_INVALID_ARGUMENT);
   waymark_event_free(e);
 }
 

@@ -55,7 +55,14 @@ const std::map<std::string, int> kChannels = {{"unknown", WAYMARK_CHANNEL_UNKNOW
                                               {"email", WAYMARK_CHANNEL_EMAIL},
                                               {"sms", WAYMARK_CHANNEL_SMS},
                                               {"push", WAYMARK_CHANNEL_PUSH},
-                                              {"other", WAYMARK_CHANNEL_OTHER}};
+                                              {"other", WAYMARK_CHANNEL_OTHER},
+                                              {"ivr", WAYMARK_CHANNEL_IVR},
+                                              {"display", WAYMARK_CHANNEL_DISPLAY},
+                                              {"video", WAYMARK_CHANNEL_VIDEO},
+                                              {"social", WAYMARK_CHANNEL_SOCIAL},
+                                              {"tv", WAYMARK_CHANNEL_TV},
+                                              {"radio", WAYMARK_CHANNEL_RADIO},
+                                              {"print", WAYMARK_CHANNEL_PRINT}};
 const std::map<std::string, int> kPurposes = {{"analytics", WAYMARK_PURPOSE_ANALYTICS},
                                               {"personalisation", WAYMARK_PURPOSE_PERSONALISATION},
                                               {"advertising", WAYMARK_PURPOSE_ADVERTISING}};

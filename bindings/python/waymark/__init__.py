@@ -107,6 +107,13 @@ class Channel(enum.IntEnum):
     SMS = 8
     PUSH = 9
     OTHER = 10
+    IVR = 11
+    DISPLAY = 12
+    VIDEO = 13
+    SOCIAL = 14
+    TV = 15
+    RADIO = 16
+    PRINT = 17
 
 
 class Purpose(enum.IntEnum):

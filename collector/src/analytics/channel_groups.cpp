@@ -38,7 +38,11 @@ std::string_view campaign_group(const std::string& source, const std::string& me
     return social_source(source) ? "Paid Social" : "Paid Search";
   }
   if (one_of(medium, {"paid_social", "paidsocial", "paid-social", "social_paid", "social-paid"})) return "Paid Social";
-  if (one_of(medium, {"display", "banner", "cpm", "programmatic", "video"})) return "Display";
+  if (one_of(medium, {"display", "banner", "cpm", "programmatic"})) return "Display";
+  if (one_of(medium, {"video", "paid_video", "ctv", "preroll"})) return "Video";
+  if (one_of(medium, {"tv", "radio", "print", "direct_mail", "directmail", "outdoor", "ooh", "offline"})) {
+    return "Offline media";
+  }
   if (one_of(medium, {"social", "social-network", "social_network", "social-media", "sm"})) return "Organic Social";
   if (medium == "organic") return "Organic Search";
   if (one_of(medium, {"email", "e-mail", "newsletter"})) return "Email";
@@ -64,15 +68,23 @@ std::string_view channel_group(uint8_t channel, std::string_view source, std::st
     case w::Channel::Pos:
     case w::Channel::Kiosk: return "In-store";
     case w::Channel::Atm: return "ATM";
-    case w::Channel::CallCentre: return "Call centre";
+    case w::Channel::CallCentre:
+    case w::Channel::Ivr: return "Call centre";
+    case w::Channel::Display: return "Display";
+    case w::Channel::Video: return "Video";
+    case w::Channel::Social: return "Organic Social";
+    case w::Channel::Tv:
+    case w::Channel::Radio:
+    case w::Channel::Print: return "Offline media";
     default: return "Other";
   }
 }
 
 std::span<const std::string_view> channel_group_names() {
   static constexpr std::string_view kNames[] = {
-      "Paid Search", "Organic Search", "Email", "SMS",      "Push", "Display",     "Paid Social", "Organic Social",
-      "Referral",    "Direct",         "App",   "In-store", "ATM",  "Call centre", "Other"};
+      "Paid Search", "Organic Search", "Email",    "SMS",    "Push", "Display",  "Video",
+      "Paid Social", "Organic Social", "Referral", "Direct", "App",  "In-store", "ATM",
+      "Call centre", "Offline media",  "Other"};
   return kNames;
 }
 

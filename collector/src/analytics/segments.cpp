@@ -259,9 +259,13 @@ class RuleParser {
             found = true;
           }
         }
-        if (!found)
-          return fail("unknown channel '" + e.argument +
-                      "' (app, web, kiosk, atm, pos, callcentre, email, sms, push, other)");
+        if (!found) {
+          std::string list;
+          for (int c = 1; c <= static_cast<int>(w::Channel::MAX); ++c) {
+            list += (c > 1 ? ", " : "") + lower(w::EnumNameChannel(static_cast<w::Channel>(c)));
+          }
+          return fail("unknown channel '" + e.argument + "' (" + list + ")");
+        }
       }
     } else if (auto p = plain.find(name); p != plain.end()) {
       e.metric = p->second;

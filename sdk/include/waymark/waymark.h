@@ -115,7 +115,15 @@ typedef enum waymark_channel_e {
   WAYMARK_CHANNEL_EMAIL = 7,
   WAYMARK_CHANNEL_SMS = 8,
   WAYMARK_CHANNEL_PUSH = 9,
-  WAYMARK_CHANNEL_OTHER = 10
+  WAYMARK_CHANNEL_OTHER = 10,
+  /* Appended in 0.2; the values never change. */
+  WAYMARK_CHANNEL_IVR = 11,     /* interactive voice response (VRU), beside the call centre */
+  WAYMARK_CHANNEL_DISPLAY = 12, /* display advertising */
+  WAYMARK_CHANNEL_VIDEO = 13,   /* video advertising */
+  WAYMARK_CHANNEL_SOCIAL = 14,  /* social networks */
+  WAYMARK_CHANNEL_TV = 15,
+  WAYMARK_CHANNEL_RADIO = 16,
+  WAYMARK_CHANNEL_PRINT = 17 /* print, direct mail, outdoor: offline media reached through a campaign code */
 } waymark_channel_t;
 
 typedef enum waymark_purpose_e {

@@ -476,7 +476,7 @@ void waymark_event_free(waymark_event_t* event) {
 
 waymark_status_t waymark_event_set_channel(waymark_event_t* event, waymark_channel_t channel) {
   if (event == nullptr) return fail(WAYMARK_ERR_INVALID_ARGUMENT, "event is NULL");
-  if (!known_enum(channel, WAYMARK_CHANNEL_UNKNOWN, WAYMARK_CHANNEL_OTHER)) {
+  if (!known_enum(channel, WAYMARK_CHANNEL_UNKNOWN, WAYMARK_CHANNEL_PRINT)) {
     return fail(WAYMARK_ERR_INVALID_ARGUMENT, "unknown channel");
   }
   event->draft.channel = static_cast<uint8_t>(channel);

@@ -2,6 +2,7 @@
 // properties every model must keep.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -303,6 +304,24 @@ TEST_CASE("channel groups: from the campaign's medium and source first, then the
   CHECK(g(w::Channel::Atm, "", "") == "ATM");
   CHECK(g(w::Channel::CallCentre, "", "") == "Call centre");
   CHECK(g(w::Channel::Other, "", "") == "Other");
+  // The channels appended in round 2, and offline media reached through a campaign code.
+  CHECK(g(w::Channel::Ivr, "", "") == "Call centre");
+  CHECK(g(w::Channel::Display, "", "") == "Display");
+  CHECK(g(w::Channel::Video, "", "") == "Video");
+  CHECK(g(w::Channel::Web, "youtube", "video") == "Video");
+  CHECK(g(w::Channel::Social, "", "") == "Organic Social");
+  CHECK(g(w::Channel::Social, "facebook", "paid_social") == "Paid Social");
+  CHECK(g(w::Channel::Tv, "", "") == "Offline media");
+  CHECK(g(w::Channel::Radio, "", "") == "Offline media");
+  CHECK(g(w::Channel::Print, "", "") == "Offline media");
+  CHECK(g(w::Channel::Pos, "heart-fm", "radio") == "Offline media");  // the spot's code typed at the till
+  CHECK(g(w::Channel::Web, "catalogue", "direct_mail") == "Offline media");
+  // Every group a channel can land in is one spend can be imported for.
+  const auto names = waymark::collector::analytics::channel_group_names();
+  for (int c = 0; c <= static_cast<int>(w::Channel::MAX); ++c) {
+    const std::string group = g(static_cast<w::Channel>(c), "", "");
+    CHECK(std::find(names.begin(), names.end(), group) != names.end());
+  }
 }
 
 // Found (issue 22): Markov revenue was split by conversion removal effects, while ChannelAttribution

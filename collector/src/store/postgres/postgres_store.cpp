@@ -812,6 +812,12 @@ CREATE TABLE spend(day bigint NOT NULL, level text NOT NULL, key text NOT NULL, 
                    amount_minor bigint NOT NULL, imported_ms bigint NOT NULL, PRIMARY KEY(day, level, key, currency));
 CREATE VIEW bi.spend AS
   SELECT date '1970-01-01' + day::integer AS day, level, key, currency, amount_minor FROM spend;
+)sql",
+                                       // The channels appended in round 2, named in the BI views.
+                                       R"sql(
+CREATE OR REPLACE FUNCTION bi.channel_name(integer) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+  SELECT (ARRAY['App','Web','Kiosk','Atm','Pos','CallCentre','Email','Sms','Push','Other','Ivr','Display','Video',
+                'Social','Tv','Radio','Print'])[$1] $$;
 )sql"};
 
 // Brings the database to the newest schema, one transaction per version, under the writer lock.

@@ -12,7 +12,16 @@ public enum Channel {
   EMAIL(7),
   SMS(8),
   PUSH(9),
-  OTHER(10);
+  OTHER(10),
+  /** Interactive voice response (VRU), beside the call centre. */
+  IVR(11),
+  DISPLAY(12),
+  VIDEO(13),
+  SOCIAL(14),
+  TV(15),
+  RADIO(16),
+  /** Print, direct mail, outdoor: offline media reached through a campaign code. */
+  PRINT(17);
 
   final int code;
 
