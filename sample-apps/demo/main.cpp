@@ -196,6 +196,41 @@ void import_spend(HttpClient writer, const Plan& plan, int64_t wall_origin_ms) {
   if (r.status != 200) throw std::runtime_error("spend import: HTTP " + std::to_string(r.status) + " " + r.body);
 }
 
+// The funnel from a campaign link to a product page to a purchase, by the entry's channel group, and the
+// journeys that convert most.
+void print_journeys(HttpClient& api, const std::string& window, Results& res) {
+  const auto get = [&](const std::string& target) {
+    const auto r = api.get(target);
+    if (r.status != 200) throw std::runtime_error(target + ": HTTP " + std::to_string(r.status) + " " + r.body);
+    return json::parse(r.body);
+  };
+  const json funnel = get("/v1/reports/funnel?steps=link_opened,product,purchase&within_days=7&" + window);
+  const auto line = [](const json& steps) {
+    std::string out;
+    for (const auto& s : steps) {
+      out += (out.empty() ? "" : " > ") + std::to_string(s.at("customers").get<int64_t>());
+      if (!s.at("conversion_from_entry").is_null() && &s != &steps.front())
+        out += " (" + fixed(100 * s.at("conversion_from_entry").get<double>(), 1) + " %)";
+    }
+    return out;
+  };
+  std::cout << "funnel (link opened > product page > purchase within 7 days): " << line(funnel.at("steps")) << "\n";
+  res.funnel_rows.push_back({"entered by", "link opened", "product page", "purchase"});
+  for (const auto& g : funnel.at("by_channel_group")) {
+    std::cout << "  " << g.at("channel_group").get<std::string>() << ": " << line(g.at("steps")) << "\n";
+    std::vector<std::string> row = {g.at("channel_group").get<std::string>()};
+    for (const auto& step : g.at("steps")) row.push_back(std::to_string(step.at("customers").get<int64_t>()));
+    res.funnel_rows.push_back(row);
+  }
+  const json paths = get("/v1/reports/paths?top=5&" + window);
+  std::cout << "top paths to a purchase (conversions, conversion rate):";
+  for (const auto& p : paths.at("paths")) {
+    std::cout << " " << p.at("sequence").get<std::string>() << " " << fixed(p.at("conversions").get<double>(), 0)
+              << " (" << fixed(100 * p.at("conversion_rate").get<double>(), 1) << " %);";
+  }
+  std::cout << "\n";
+}
+
 // Cost, revenue and ROMI per channel group under last touch and Markov, and the planted waste: Display,
 // paid for every day and never clicked, returns nothing.
 void print_romi(HttpClient& api, const std::string& target, Results& res) {
@@ -603,6 +638,7 @@ int run(const Args& args) {
   std::cout << "attribution: " << at.total_conversions << " conversions, " << at.window << "\n"
             << attribution_text(at) << "  " << res.planted << "\n";
   print_romi(api, "/v1/reports/attribution?by=channel_group&from=" + from + "&to=" + to, res);
+  print_journeys(api, "from=" + from + "&to=" + to, res);
   {
     const auto r = api.get("/v1/reports/clv?top=10&months=12");
     if (r.status != 200) throw std::runtime_error("clv report: HTTP " + std::to_string(r.status) + " " + r.body);

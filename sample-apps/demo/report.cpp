@@ -143,9 +143,11 @@ void write_html(const std::string& path, const Results& r) {
     f << "</tr>";
   }
   f << "</table><p>Share of conversions by model:</p>" << attribution_svg(r.attribution)
-    << "<h2>Spend and return by channel group</h2>" << table(r.romi_rows) << "<h2>Segments (RFM)</h2>"
-    << bars_svg(r.segments) << "<h2>Top customers by predicted lifetime value</h2>" << table(r.clv_rows)
-    << "<h2>Lifetime value by acquisition channel</h2>" << table(r.acquisition_rows) << "</body></html>\n";
+    << "<h2>Spend and return by channel group</h2>" << table(r.romi_rows)
+    << "<h2>Funnel: link opened, product page, purchase within 7 days</h2>" << table(r.funnel_rows)
+    << "<h2>Segments (RFM)</h2>" << bars_svg(r.segments) << "<h2>Top customers by predicted lifetime value</h2>"
+    << table(r.clv_rows) << "<h2>Lifetime value by acquisition channel</h2>" << table(r.acquisition_rows)
+    << "</body></html>\n";
 }
 
 }  // namespace demo

@@ -29,6 +29,7 @@ struct Results {
   std::vector<std::vector<std::string>> clv_rows;          // header first
   std::vector<std::vector<std::string>> romi_rows;         // spend and return by channel group, header first
   std::vector<std::vector<std::string>> acquisition_rows;  // CLV by acquisition channel group, header first
+  std::vector<std::vector<std::string>> funnel_rows;       // the funnel by entry channel group, header first
 };
 
 std::string attribution_text(const AttributionTable& t);

@@ -52,25 +52,6 @@ std::string attribution_key(const AnalyticsEvent& e, const AnalyticsEvent& c, At
   }
 }
 
-// A campaign lasts its session, as web analytics count a visit's traffic source: an event without one,
-// on the channel of the customer's previous action and less than `gap_ms` after it, is in the campaign
-// that action was in (the pages viewed after arriving from an ad are the ad's). Tracks the customer's
-// actions in time order.
-class SessionCampaign {
- public:
-  explicit SessionCampaign(int64_t gap_ms) : gap_ms_(gap_ms) {}
-  const AnalyticsEvent& of(const AnalyticsEvent& e) {
-    const bool same_session = last_ != nullptr && e.channel == last_->channel && e.time_ms - last_->time_ms < gap_ms_;
-    if (!e.campaign.empty() || !same_session) landing_ = &e;
-    last_ = &e;
-    return *landing_;
-  }
-
- private:
-  int64_t gap_ms_;
-  const AnalyticsEvent *last_ = nullptr, *landing_ = nullptr;
-};
-
 }  // namespace
 
 std::optional<AttributeBy> attribute_by_from_name(std::string_view name) {
@@ -121,23 +102,21 @@ Result<SegmentView> segment_view(const AttributionQuery& q, const SegmentSet* se
   return view;
 }
 
-}  // namespace
+// One customer's attribution path, with the currency of its conversion ("" for a path that did not
+// convert).
+struct OwnedPath {
+  int64_t profile;
+  Path path;
+  std::string currency;
+};
 
-Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q,
-                                             const SegmentSet* segments) {
-  auto view = segment_view(q, segments);
-  if (!view.ok()) return view.status();
-  AttributionReport report;
-  report.query = q;
-  struct Owned {
-    int64_t profile;
-    Path path;
-    std::string currency;
-  };
-  std::vector<Owned> paths;
-  std::map<std::string, int64_t> currencies;
-  Status s = store.for_each_profile(q.from_ms - q.lookback_ms, q.to_ms, [&](int64_t profile, const auto& events) {
-    if (!view.value().keep(profile)) return true;
+// Every path of the query's window (conversions in [from, to), a non-converting path when the
+// customer's last action is in it) of the customers `view` keeps, and the count of conversions with
+// revenue per currency.
+Status collect_paths(AnalyticsScan& store, const AttributionQuery& q, const SegmentView& view,
+                     std::vector<OwnedPath>& paths, std::map<std::string, int64_t>& currencies) {
+  return store.for_each_profile(q.from_ms - q.lookback_ms, q.to_ms, [&](int64_t profile, const auto& events) {
+    if (!view.keep(profile)) return true;
     std::vector<JourneyTouch> journey;
     journey.reserve(events.size());
     std::vector<std::pair<int64_t, std::string>> conversions;  // time and currency, in order
@@ -166,7 +145,19 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
     }
     return true;
   });
-  if (!s.ok()) return s;
+}
+
+}  // namespace
+
+Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q,
+                                             const SegmentSet* segments) {
+  auto view = segment_view(q, segments);
+  if (!view.ok()) return view.status();
+  AttributionReport report;
+  report.query = q;
+  std::vector<OwnedPath> paths;
+  std::map<std::string, int64_t> currencies;
+  if (Status s = collect_paths(store, q, view.value(), paths, currencies); !s.ok()) return s;
   auto currency = pick_currency(currencies, q.currency);
   if (!currency.ok()) return currency.status();
   report.currency = currency.value();
@@ -175,7 +166,7 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
   plain.reserve(paths.size());
   std::unordered_map<std::string, std::unordered_set<int64_t>> profiles_of;
   std::unordered_set<int64_t> all_profiles;
-  for (Owned& o : paths) {
+  for (OwnedPath& o : paths) {
     if (o.currency != report.currency) o.path.revenue = 0;  // counted as a conversion, not as revenue
     report.conversions += o.path.conversions;
     report.revenue_minor += o.path.revenue;
@@ -220,6 +211,45 @@ Result<AttributionReport> attribution_report(AnalyticsScan& store, const Attribu
     report.rows.push_back(other);
   }
   return report;
+}
+
+Result<TopPaths> top_paths_report(AnalyticsScan& store, const AttributionQuery& q, int top) {
+  std::vector<OwnedPath> paths;
+  std::map<std::string, int64_t> currencies;
+  if (Status s = collect_paths(store, q, SegmentView{}, paths, currencies); !s.ok()) return s;
+  struct Tally {
+    double conversions = 0, journeys = 0;
+    std::unordered_set<int64_t> profiles;
+  };
+  std::unordered_map<std::string, Tally> by_sequence;
+  TopPaths out;
+  for (const OwnedPath& o : paths) {
+    std::string sequence;
+    std::string_view last;
+    for (const Touch& t : o.path.touches) {
+      if (t.key == last) continue;  // repeats collapsed, as the Markov chain sees a path
+      sequence += (sequence.empty() ? "" : " > ") + t.key;
+      last = t.key;
+    }
+    Tally& tally = by_sequence[sequence];
+    tally.conversions += o.path.conversions;
+    tally.journeys += o.path.conversions > 0 ? o.path.conversions : 1;
+    tally.profiles.insert(o.profile);
+    out.conversions += o.path.conversions;
+  }
+  for (auto& [sequence, t] : by_sequence) {
+    if (t.conversions == 0) continue;
+    if (static_cast<int>(t.profiles.size()) < q.k) {  // too few people to show on its own
+      ++out.suppressed;
+      continue;
+    }
+    out.rows.push_back({sequence, t.conversions, t.conversions / t.journeys, static_cast<int64_t>(t.profiles.size())});
+  }
+  std::sort(out.rows.begin(), out.rows.end(), [](const TopPaths::Row& a, const TopPaths::Row& b) {
+    return a.conversions != b.conversions ? a.conversions > b.conversions : a.sequence < b.sequence;
+  });
+  if (static_cast<int>(out.rows.size()) > top) out.rows.resize(static_cast<size_t>(top));
+  return out;
 }
 
 Result<PurchaseLog> purchases_by_profile(AnalyticsScan& store, int64_t as_of_ms, const std::string& currency,

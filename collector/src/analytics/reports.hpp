@@ -68,6 +68,23 @@ struct AttributionReport {
 Result<AttributionReport> attribution_report(AnalyticsScan& store, const AttributionQuery& q,
                                              const SegmentSet* segments = nullptr);
 
+// The most frequent journeys to a conversion: each path of the query's window as its sequence of keys
+// (the query's `by`, consecutive repeats collapsed, as the Markov chain sees it), by conversions.
+// A sequence's conversion rate is its conversions over the journeys that took it (converting paths and
+// the non-converting tails of customers who took it and stopped). Sequences of fewer than k profiles are
+// left out (counted in `suppressed`).
+struct TopPaths {
+  struct Row {
+    std::string sequence;  // "Email > Paid Search > Direct"
+    double conversions = 0, conversion_rate = 0;
+    int64_t profiles = 0;
+  };
+  std::vector<Row> rows;   // at most `top`
+  double conversions = 0;  // every converting path's, shown or not
+  int64_t suppressed = 0;
+};
+Result<TopPaths> top_paths_report(AnalyticsScan& store, const AttributionQuery& q, int top);
+
 // Every purchase with revenue up to `as_of_ms`, in `currency` (or the only one present; an
 // error when there are several), per profile in time order, each placed on its day in `calendar`
 // (at day × 24 h: purchases on the same day are one purchase, the CDNOW convention).

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include "analytics/funnels.hpp"
 #include "analytics/reports.hpp"
 #include "analytics/segments.hpp"
 #include "analytics/spend.hpp"
@@ -42,6 +43,22 @@ std::optional<Bytes> unhex(std::string_view s, size_t len) {
 // answers, never passed through (and never a reason to fail one).
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A query string's component: %XX is the byte XX and + a space (an escape that is not two hex digits
+// stays as written).
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto hex_digit = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) && hex_digit(s[i + 2])) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
 }
 
 ApiResponse problem(int status, std::string_view message) {
@@ -394,6 +411,127 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
              {"rows", rows}});
 }
 
+namespace {
+
+// Funnel steps, comma-separated: each a configured conversion goal, "purchase", or else an event name.
+std::optional<std::vector<analytics::ConversionGoal>> funnel_steps(const std::string& list,
+                                                                   const ReportSettings& settings) {
+  std::vector<analytics::ConversionGoal> steps;
+  for (size_t at = 0; at <= list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    const std::string name = list.substr(at, comma - at);
+    at = comma + 1;
+    if (name.empty() || name.find('"') != std::string::npos) return std::nullopt;
+    if (const auto* goal = find_goal(settings, name)) {
+      steps.push_back(*goal);
+      continue;
+    }
+    auto event = analytics::parse_conversion_goal("step: event.\"" + name + "\" >= 1");
+    if (!event.ok()) return std::nullopt;
+    event.value().name = name;
+    steps.push_back(std::move(event.value()));
+  }
+  return steps;
+}
+
+json funnel_row_json(const analytics::FunnelRow& row, const analytics::FunnelQuery& q, const ReportPrivacy& privacy) {
+  json steps = json::array();
+  const std::string prefix = "funnel." + (row.channel_group.empty() ? "total" : row.channel_group) + ".";
+  int64_t previous = 0;
+  for (size_t i = 0; i < row.reached.size(); ++i) {
+    const int64_t n = released_count(row.reached[i], privacy, prefix + std::to_string(i));
+    const auto share = [&](int64_t of) {
+      return of > 0 ? json(static_cast<double>(n) / static_cast<double>(of)) : json(nullptr);
+    };
+    const int64_t entered = i == 0 ? n : steps[0].at("customers").get<int64_t>();
+    steps.push_back({{"step", q.steps[i].name},
+                     {"customers", n},
+                     {"conversion_from_previous", i == 0 ? json(1.0) : share(previous)},
+                     {"conversion_from_entry", share(entered)},
+                     {"dropped", i == 0 ? 0 : std::max<int64_t>(0, previous - n)},
+                     {"median_hours_from_entry", row.reached[i] > 0 ? json(row.median_hours[i]) : json(nullptr)}});
+    previous = n;
+  }
+  return steps;
+}
+
+}  // namespace
+
+ApiResponse funnel_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+                            int64_t now_ms) {
+  Params p(query);
+  p.only({"steps", "order", "within_days", "from", "to", "session_minutes"});
+  analytics::FunnelQuery q;
+  q.k = settings.privacy.k;
+  q.to_ms = p.time("to", now_ms);
+  q.from_ms = p.time("from", now_ms - 30LL * 24 * 3600 * 1000);
+  q.within_ms = static_cast<int64_t>(p.number("within_days", 7, 0.001, 3650) * 24 * 3600 * 1000);
+  q.session_gap_ms = static_cast<int64_t>(p.number("session_minutes", 30, 0, 7 * 24 * 60) * 60 * 1000);
+  if (auto bad = p.error()) return *bad;
+  if (q.from_ms >= q.to_ms) return problem(400, "from must be before to");
+  const auto steps = funnel_steps(param(query, "steps"), settings);
+  if (!steps || steps->size() > 10) {
+    return problem(400, "steps must be 1 to 10 comma-separated goals or event names, e.g. steps=view,cart,purchase");
+  }
+  q.steps = *steps;
+  const std::string order = param(query, "order", "sequence");
+  if (order != "sequence" && order != "strict" && order != "any") {
+    return problem(400, "order must be sequence, strict or any");
+  }
+  q.order = order == "strict" ? analytics::FunnelOrder::Strict
+            : order == "any"  ? analytics::FunnelOrder::Any
+                              : analytics::FunnelOrder::Sequence;
+  auto report = analytics::funnel_report(store, q);
+  if (!report.ok())
+    return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
+  json groups = json::array();
+  for (const auto& row : report.value().by_channel_group) {
+    groups.push_back({{"channel_group", row.channel_group}, {"steps", funnel_row_json(row, q, settings.privacy)}});
+  }
+  return ok({{"order", order},
+             {"within_days", static_cast<double>(q.within_ms) / (24.0 * 3600 * 1000)},
+             {"from_ms", q.from_ms},
+             {"to_ms", q.to_ms},
+             {"privacy", privacy_json(settings.privacy)},
+             {"steps", funnel_row_json(report.value().total, q, settings.privacy)},
+             {"by_channel_group", groups},
+             {"suppressed_groups", report.value().suppressed}});
+}
+
+ApiResponse paths_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+                           int64_t now_ms) {
+  QueryParams attribution = query;
+  attribution.erase("top");
+  for (const char* name : {"model", "by", "segment", "currency", "half_life_days", "order", "format"}) {
+    if (query.count(name) != 0)
+      return problem(400, std::string("unknown parameter ") + name + " (paths are by channel group)");
+  }
+  analytics::AttributionQuery q;
+  if (auto bad = read_attribution_query(attribution, settings, now_ms, q)) return *bad;
+  q.by = analytics::AttributeBy::ChannelGroup;
+  Params p(query);
+  const int top = static_cast<int>(p.integer("top", 20, 1, 100));
+  if (auto bad = p.error()) return *bad;
+  auto report = analytics::top_paths_report(store, q, top);
+  if (!report.ok())
+    return report.status().code == Errc::invalid ? problem(400, report.status().message) : store_failure();
+  json rows = json::array();
+  for (const auto& row : report.value().rows) {
+    rows.push_back({{"sequence", row.sequence},
+                    {"conversions", row.conversions},
+                    {"conversion_rate", row.conversion_rate},
+                    {"profiles", released_count(row.profiles, settings.privacy, "paths." + row.sequence)}});
+  }
+  return ok({{"goal", q.goal.name},
+             {"by", "channel_group"},
+             {"from_ms", q.from_ms},
+             {"to_ms", q.to_ms},
+             {"privacy", privacy_json(settings.privacy)},
+             {"totals", {{"conversions", report.value().conversions}}},
+             {"suppressed_paths", report.value().suppressed},
+             {"paths", rows}});
+}
+
 // What the store holds: every stored event (erased ones are gone), counted.
 ApiResponse totals_response(QueryStore& store, const QueryParams& query) {
   Params p(query);
@@ -595,7 +733,7 @@ std::optional<ApiResponse> QueryApi::handle(std::string_view method, std::string
     const size_t amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     const size_t eq = pair.find('=');
-    r.query[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    r.query[url_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
   }
   // Bearer token, compared in constant time through fixed-size digests.
@@ -646,6 +784,8 @@ ApiResponse QueryApi::route(const Request& r, int64_t now_ms) {
     if (r.path[2] == "attribution") return attribution_response(store_, r.query, reports_, now_ms);
     if (r.path[2] == "clv") return clv_response(store_, r.query, reports_, now_ms, false);
     if (r.path[2] == "totals") return totals_response(store_, r.query);
+    if (r.path[2] == "funnel") return funnel_response(store_, r.query, reports_, now_ms);
+    if (r.path[2] == "paths") return paths_response(store_, r.query, reports_, now_ms);
     return problem(404, "no such report");
   }
   if (resource == "spend" && r.path.size() == 2) {

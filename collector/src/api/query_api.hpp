@@ -79,6 +79,13 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
 // `as_of` is a day of the settings' calendar (the brand's time zone), its purchases included.
 ApiResponse clv_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings, int64_t now_ms,
                          bool paged = false);
+// A funnel over `steps` (comma-separated goals or event names) within `within_days` of the entry, in
+// `order` (sequence, strict, any), with its breakdown by the entry's channel group.
+ApiResponse funnel_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+                            int64_t now_ms);
+// The most frequent channel-group sequences to a goal's conversions, with their conversion rates.
+ApiResponse paths_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
+                           int64_t now_ms);
 // One CSV field as reports write it: quoted when needed, and never a spreadsheet formula.
 std::string csv_field(const std::string& s);
 
