@@ -98,6 +98,12 @@ set +e; "$bin" serve --data-dir "$dir" --port 0 --identity-limit "email=lots" 2>
 # So are bad rule segments (with where the problem is) and a negative noise epsilon.
 set +e; "$bin" serve --data-dir "$dir" --port 0 --segment "fans: channel.fax >= 1" 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "segment fans: unknown channel 'fax'.*at character 12" "$dir/err"
+# A conversion goal holds for one event: a window is refused, and so is a goal named twice.
+set +e; "$bin" serve --data-dir "$dir" --port 0 --conversion-goal "signup: event.sign_up[7d] >= 1" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "conversion goal signup: a goal holds for one event: no \[Nd\] windows" "$dir/err"
+set +e; "$bin" serve --data-dir "$dir" --port 0 --conversion-goal "lead: event.form >= 1" \
+  --conversion-goal "lead: event.call >= 1" 2>"$dir/err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "conversion-goal lead is defined twice" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --report-epsilon -1 2>"$dir/err"; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "report-epsilon" "$dir/err"
 set +e; "$bin" serve --data-dir "$dir" --port 0 --report-time-zone Europe/Londn 2>"$dir/err"; rc=$?; set -e

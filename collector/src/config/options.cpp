@@ -285,6 +285,25 @@ Result<po::variables_map> parse_options(int argc, const char* const* argv, const
   return vm;
 }
 
+namespace {
+
+// The `option` lines of the config (`name: expression` each), parsed, each name once.
+template <class Rule, class Parse>
+Status named_rules(const po::variables_map& vm, const char* option, Parse parse, std::vector<Rule>& out) {
+  if (!vm.count(option)) return Status::Ok();
+  for (const auto& spec : vm[option].as<std::vector<std::string>>()) {
+    auto rule = parse(spec);
+    if (!rule.ok()) return rule.status();
+    for (const auto& other : out) {
+      if (other.name == rule.value().name) return invalid(std::string(option) + " " + other.name + " is defined twice");
+    }
+    out.push_back(std::move(rule.value()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<ReportSettings> report_settings(const po::variables_map& vm) {
   ReportSettings r;
   r.privacy = {vm["report-k"].as<int>(), vm["report-epsilon"].as<double>(), {}};
@@ -294,26 +313,9 @@ Result<ReportSettings> report_settings(const po::variables_map& vm) {
   auto calendar = analytics::Calendar::in_zone(vm["report-time-zone"].as<std::string>());
   if (!calendar.ok()) return calendar.status();
   r.calendar = std::move(calendar.value());
-  const auto list = [&](const char* name) {
-    return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
-  };
-  for (const auto& spec : list("segment")) {
-    auto rule = analytics::parse_rule_segment(spec);
-    if (!rule.ok()) return rule.status();
-    for (const auto& other : r.segments) {
-      if (other.name == rule.value().name) return invalid("segment " + other.name + " is defined twice");
-    }
-    r.segments.push_back(std::move(rule.value()));
-  }
+  if (Status s = named_rules(vm, "segment", analytics::parse_rule_segment, r.segments); !s.ok()) return s;
   if (vm.count("segment-currency")) r.segment_currency = vm["segment-currency"].as<std::string>();
-  for (const auto& spec : list("conversion-goal")) {
-    auto goal = analytics::parse_conversion_goal(spec);
-    if (!goal.ok()) return goal.status();
-    for (const auto& other : r.goals) {
-      if (other.name == goal.value().name) return invalid("conversion goal " + other.name + " is defined twice");
-    }
-    r.goals.push_back(std::move(goal.value()));
-  }
+  if (Status s = named_rules(vm, "conversion-goal", analytics::parse_conversion_goal, r.goals); !s.ok()) return s;
   return r;
 }
 

@@ -10,9 +10,9 @@ Status SqlStore::replace_spend(const std::vector<SpendRow>& rows, int64_t now_ms
     std::set<std::pair<int64_t, std::string>> days;  // (day, level) the import replaces
     for (const SpendRow& r : rows) days.emplace(r.day, r.level);
     Status s;
-    for (const auto& [day, level] : days) {
+    for (const auto& day_level : days) {  // not a structured binding: clang 14 cannot capture one
       s = writer_.run("DELETE FROM spend WHERE day = ?1 AND level = ?2", "spend",
-                      [&](sql::Statement& st) { st.bind(1, day).bind(2, level); });
+                      [&](sql::Statement& st) { st.bind(1, day_level.first).bind(2, day_level.second); });
       if (!s.ok()) return s;
     }
     return writer_.insert_many(
