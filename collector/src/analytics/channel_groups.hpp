@@ -31,11 +31,6 @@ class SessionCampaign {
     last_ = &e;
     return *landing_;
   }
-  // The channel group of `e` in its session's campaign.
-  std::string_view group_of(const AnalyticsEvent& e) {
-    const AnalyticsEvent& c = of(e);
-    return channel_group(e.channel, c.campaign_source, c.campaign_medium);
-  }
 
  private:
   int64_t gap_ms_;

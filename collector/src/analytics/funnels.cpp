@@ -89,13 +89,12 @@ Result<FunnelReport> funnel_report(AnalyticsScan& store, const FunnelQuery& q) {
   std::map<std::string, Tally> groups;
   Status s =
       store.for_each_profile(q.from_ms - q.session_gap_ms, q.to_ms + q.within_ms, [&](int64_t, const auto& events) {
-        std::vector<const AnalyticsEvent*> actions;
-        std::vector<std::string_view> group;  // each action's channel group, in its session's campaign
+        std::vector<const AnalyticsEvent*> actions, landing;  // each action, and the event whose campaign it is in
         SessionCampaign session(q.session_gap_ms);
         for (const AnalyticsEvent& e : events) {
           if (!is_customer_action(e)) continue;
           actions.push_back(&e);
-          group.push_back(session.group_of(e));
+          landing.push_back(&session.of(e));
         }
         std::optional<Progress> best;
         for (size_t i = 0; i < actions.size() && actions[i]->time_ms < q.to_ms; ++i) {
@@ -106,7 +105,10 @@ Result<FunnelReport> funnel_report(AnalyticsScan& store, const FunnelQuery& q) {
         }
         if (!best) return true;
         total.add(*best);
-        groups.try_emplace(std::string(group[best->entry]), q.steps.size()).first->second.add(*best);
+        const AnalyticsEvent& entry = *actions[best->entry];
+        const AnalyticsEvent& campaign = *landing[best->entry];
+        const std::string group(channel_group(entry.channel, campaign.campaign_source, campaign.campaign_medium));
+        groups.try_emplace(group, q.steps.size()).first->second.add(*best);
         return true;
       });
   if (!s.ok()) return s;

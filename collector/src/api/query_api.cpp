@@ -297,21 +297,30 @@ const analytics::ConversionGoal* find_goal(const ReportSettings& settings, const
 
 // Cost and what it returned (cost and revenue are in one currency, add_spend): ROAS (revenue / cost),
 // ROMI ((revenue - cost) / cost) and cost per acquisition, null where they would divide by zero.
-void add_returns(json& j, double conversions, double revenue_minor, double cost_minor, const std::string& currency) {
-  const analytics::Money money(currency);
+void add_returns(json& j, double conversions, double revenue_minor, double cost_minor, const analytics::Money& money) {
   j["cost"] = money.major(cost_minor);
   j["roas"] = cost_minor > 0 ? json(revenue_minor / cost_minor) : json(nullptr);
   j["romi"] = cost_minor > 0 ? json((revenue_minor - cost_minor) / cost_minor) : json(nullptr);
   j["cpa"] = conversions > 0 ? json(money.major(cost_minor / conversions)) : json(nullptr);
 }
 
-// The attribution query the URL asks for, or the 400 that says what is wrong with it.
+// What the attribution report takes; top paths take a part of it.
+const std::initializer_list<std::string_view> kAttributionParams = {"model",         "by",
+                                                                    "goal",          "segment",
+                                                                    "from",          "to",
+                                                                    "lookback_days", "half_life_days",
+                                                                    "order",         "session_minutes",
+                                                                    "currency",      "conversion_touch",
+                                                                    "format"};
+
+// The attribution query the URL asks for (a report taking the parameters `known`), or the 400 that says
+// what is wrong with it.
 std::optional<ApiResponse> read_attribution_query(const QueryParams& query, const ReportSettings& settings,
-                                                  int64_t now_ms, analytics::AttributionQuery& q) {
+                                                  int64_t now_ms, analytics::AttributionQuery& q,
+                                                  std::initializer_list<std::string_view> known = kAttributionParams) {
   q.k = settings.privacy.k;
   Params p(query);
-  p.only({"model", "by", "goal", "segment", "from", "to", "lookback_days", "half_life_days", "order", "session_minutes",
-          "currency", "conversion_touch", "format"});
+  p.only(known);
   if (auto bad = p.error()) return bad;
   const auto model = analytics::model_from_name(param(query, "model", "markov"));
   if (!model)
@@ -369,7 +378,7 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
   }
   const ReportPrivacy& privacy = settings.privacy;
   const std::string by = param(query, "by", "channel");
-  const analytics::Money money(r.currency);
+  const analytics::Money money(r.currency), cost_money(r.cost_currency);
   const auto profiles = [&](const analytics::AttributionRow& row) {
     return released_count(row.profiles, privacy, "attribution.row." + by + "." + row.key);
   };
@@ -389,14 +398,14 @@ ApiResponse attribution_response(Store& store, const QueryParams& query, const R
            {"conversions", row.conversions},
            {"revenue", money.major(row.revenue_minor)},
            {"profiles", profiles(row)}};
-    if (r.costed) add_returns(j, row.conversions, row.revenue_minor, row.cost_minor, r.cost_currency);
+    if (r.costed) add_returns(j, row.conversions, row.revenue_minor, row.cost_minor, cost_money);
     rows.push_back(std::move(j));
   }
   json totals{{"conversions", r.conversions},
               {"revenue", money.major(r.revenue_minor)},
               {"paths", r.paths},
               {"profiles", released_count(r.profiles, privacy, "attribution.profiles")}};
-  if (r.costed) add_returns(totals, r.conversions, r.revenue_minor, r.cost_minor, r.cost_currency);
+  if (r.costed) add_returns(totals, r.conversions, r.revenue_minor, r.cost_minor, cost_money);
   return ok({{"model", analytics::model_name(q.model)},
              {"by", by},
              {"goal", q.goal.name},
@@ -500,14 +509,12 @@ ApiResponse funnel_response(AnalyticsScan& store, const QueryParams& query, cons
 
 ApiResponse paths_response(AnalyticsScan& store, const QueryParams& query, const ReportSettings& settings,
                            int64_t now_ms) {
-  QueryParams attribution = query;
-  attribution.erase("top");
-  for (const char* name : {"model", "by", "segment", "currency", "half_life_days", "order", "format"}) {
-    if (query.count(name) != 0)
-      return problem(400, std::string("unknown parameter ") + name + " (paths are by channel group)");
-  }
   analytics::AttributionQuery q;
-  if (auto bad = read_attribution_query(attribution, settings, now_ms, q)) return *bad;
+  if (auto bad = read_attribution_query(
+          query, settings, now_ms, q,
+          {"goal", "from", "to", "lookback_days", "session_minutes", "conversion_touch", "top"})) {
+    return *bad;
+  }
   q.by = analytics::AttributeBy::ChannelGroup;
   Params p(query);
   const int top = static_cast<int>(p.integer("top", 20, 1, 100));
